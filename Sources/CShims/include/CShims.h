@@ -1,0 +1,23 @@
+#ifndef ASSAY_CSHIMS_H
+#define ASSAY_CSHIMS_H
+#include <stdint.h>
+#include <signal.h>
+
+// The worker scoreboard lives in a MAP_SHARED mapping that the master and every
+// worker process see. Swift has no atomics that can be placed on such raw memory,
+// so these wrappers expose the compiler's atomic builtins for 64-bit slots.
+static inline uint64_t assay_atomic_load_u64(const uint64_t *p) {
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+static inline void assay_atomic_store_u64(uint64_t *p, uint64_t v) {
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+static inline uint64_t assay_atomic_add_u64(uint64_t *p, uint64_t v) {
+    return __atomic_add_fetch(p, v, __ATOMIC_ACQ_REL);
+}
+
+// Installs a signal handler without SA_RESTART, so a blocking accept() or poll()
+// returns EINTR and the loop notices the flag. Swift's `sigaction` struct has a
+// union member that is awkward to fill from Swift.
+int assay_install_handler(int signo, void (*handler)(int));
+#endif

@@ -1,0 +1,147 @@
+import CLibpq
+import Foundation
+
+/// One libpq connection, used by one process at a time (FastCGI and job workers are
+/// single-threaded), so it is deliberately not `Sendable`.
+///
+/// Only `SQL` values can be executed: every interpolated value is a bind parameter.
+/// After the server goes away the query in flight throws `DataError.unavailable`
+/// (the HTTP layer answers 503) and the next call reconnects.
+public final class Database {
+    private var connection: OpaquePointer?
+    private let conninfo: String
+
+    /// Creates a handle; the connection opens on first use.
+    public init(url: String) {
+        conninfo = url
+    }
+
+    deinit {
+        if let connection { PQfinish(connection) }
+    }
+
+    /// Opens the connection now, or throws why it cannot.
+    public func connect() throws {
+        _ = try liveConnection()
+    }
+
+    /// Closes the connection; the next query opens a new one.
+    public func close() {
+        if let connection { PQfinish(connection) }
+        connection = nil
+    }
+
+    /// The server's socket, for `poll` while waiting for notifications.
+    public var socket: Int32 {
+        guard let connection else { return -1 }
+        return PQsocket(connection)
+    }
+
+    private func liveConnection() throws -> OpaquePointer {
+        if let connection, PQstatus(connection) == CONNECTION_OK {
+            return connection
+        }
+        close()
+        // Assay's defaults come first; values in the URL (expanded from the last
+        // "dbname" entry) override them.
+        let keywords = ["connect_timeout", "options", "fallback_application_name", "dbname"]
+        let values = ["5", "-c TimeZone=UTC -c client_encoding=UTF8 -c client_min_messages=warning", "assay", conninfo]
+        let newConnection: OpaquePointer? = withCStringArray(keywords) { keys in
+            withCStringArray(values) { vals in
+                // expand_dbname = 1: the first "dbname" value may be a URL or conninfo.
+                PQconnectdbParams(keys, vals, 1)
+            }
+        }
+        guard let newConnection else { throw DataError.unavailable("out of memory") }
+        guard PQstatus(newConnection) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(newConnection)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(newConnection)
+            throw DataError.unavailable(message)
+        }
+        connection = newConnection
+        return newConnection
+    }
+
+    /// Runs a statement and returns its rows.
+    @discardableResult
+    public func query(_ sql: SQL) throws -> Rows {
+        let conn = try liveConnection()
+        let binds = sql.binds
+        let text = sql.text
+        let result: OpaquePointer? = withOptionalCStringArray(binds) { values in
+            PQexecParams(conn, text, Int32(binds.count), nil, values, nil, nil, 0)
+        }
+        return try check(result, connection: conn)
+    }
+
+    /// Runs several statements in one round trip without parameters (migrations).
+    public func execute(unsafeScript script: String) throws {
+        let conn = try liveConnection()
+        _ = try check(PQexec(conn, script), connection: conn)
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    public func transaction<T>(_ body: (Database) throws -> T) throws -> T {
+        try query("BEGIN")
+        do {
+            let value = try body(self)
+            try query("COMMIT")
+            return value
+        } catch {
+            if let connection, PQstatus(connection) == CONNECTION_OK {
+                _ = try? query("ROLLBACK")
+            }
+            throw error
+        }
+    }
+
+    private func check(_ result: OpaquePointer?, connection conn: OpaquePointer) throws -> Rows {
+        guard let result else {
+            let message = String(cString: PQerrorMessage(conn))
+            if PQstatus(conn) != CONNECTION_OK { close() }
+            throw DataError.unavailable(message)
+        }
+        switch PQresultStatus(result) {
+        case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY, PGRES_COPY_IN, PGRES_COPY_OUT:
+            return Rows(result: result)
+        default:
+            defer { PQclear(result) }
+            if PQstatus(conn) != CONNECTION_OK {
+                let message = String(cString: PQerrorMessage(conn))
+                close()
+                throw DataError.unavailable(message.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            func field(_ code: Character) -> String {
+                guard let value = PQresultErrorField(result, Int32(code.asciiValue!)) else { return "" }
+                return String(cString: value)
+            }
+            let state = field("C")
+            let message = field("M")
+            let detail = field("D")
+            let constraint = field("n")
+            switch state {
+            case "23505": throw DataError.uniqueViolation(constraint: constraint, detail: detail)
+            case "23503": throw DataError.foreignKeyViolation(constraint: constraint, detail: detail)
+            // Connection-class errors and "server shutting down" mean the database is unavailable.
+            case _ where state.hasPrefix("08"), "57P01", "57P02", "57P03":
+                close()
+                throw DataError.unavailable(message)
+            default:
+                throw DataError.server(sqlState: state, message: message, detail: detail)
+            }
+        }
+    }
+}
+
+/// Passes Swift strings to C as a NULL-terminated `char *[]`.
+func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    withOptionalCStringArray(strings.map { Optional($0) }, body)
+}
+
+/// Like `withCStringArray`, with `nil` entries passed as NULL pointers.
+func withOptionalCStringArray<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let pointers: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0)! } }
+    defer { pointers.forEach { free($0) } }
+    let constPointers = pointers.map { UnsafePointer($0) } + [nil]
+    return constPointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import Logging
+
+/// The settings of `assay serve`, from environment variables overridden by flags.
+/// Each setting is validated once here so a typo fails at start with its name.
+struct Configuration: Sendable {
+    var databaseURL: String
+    var socketPath: String
+    var socketMode: mode_t
+    var socketGroup: String?
+    var workers: Int
+    var maxRequests: Int
+    var requestTimeout: Int
+    var shutdownTimeout: Int
+    var backlog: Int
+    var pidFile: String?
+    var logLevel: Logger.Level
+    var testRoutes: Bool
+    var maxJSONBody: Int
+
+    struct Invalid: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Every variable Assay reads, with its meaning; `assay --help` prints this.
+    static let environmentHelp = """
+        Environment (flags override):
+          DATABASE_URL            PostgreSQL URL or conninfo (required)
+          ASSAY_SOCKET            FastCGI unix socket path (default var/run/assay.sock)
+          ASSAY_SOCKET_MODE       socket permissions, octal (default 0660)
+          ASSAY_SOCKET_GROUP      group to own the socket, e.g. nginx's www-data
+          ASSAY_WORKERS           FastCGI worker processes (default 2 x CPU cores)
+          ASSAY_MAX_REQUESTS      recycle a worker after this many requests (default 10000, 0 = never)
+          ASSAY_REQUEST_TIMEOUT   seconds before a stuck request's worker is killed (default 60)
+          ASSAY_SHUTDOWN_TIMEOUT  seconds SIGTERM waits for in-flight requests (default 30)
+          ASSAY_BACKLOG           listen backlog of the socket (default 1024)
+          ASSAY_PID_FILE          file the master writes its pid to
+          ASSAY_LOG_LEVEL         trace, debug, info, notice, warning, error, critical (default info)
+          ASSAY_MAX_JSON_BODY     largest JSON request body in bytes (default 1048576)
+          ASSAY_TEST_ROUTES       1 enables /api/_test/* (integration tests only)
+        """
+
+    /// Reads the environment, then applies the flags that were given.
+    static func resolve(_ options: ServeOptions, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Configuration {
+        func int(_ flag: Int?, _ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+            if let flag {
+                guard range.contains(flag) else { throw Invalid(description: "--\(name) must be between \(range.lowerBound) and \(range.upperBound)") }
+                return flag
+            }
+            let variable = "ASSAY_" + name.uppercased().replacingOccurrences(of: "-", with: "_")
+            guard let raw = environment[variable], !raw.isEmpty else { return value }
+            guard let number = Int(raw), range.contains(number) else {
+                throw Invalid(description: "\(variable)=\(raw) must be a whole number between \(range.lowerBound) and \(range.upperBound)")
+            }
+            return number
+        }
+        guard let url = options.databaseURL ?? environment["DATABASE_URL"], !url.isEmpty else {
+            throw Invalid(description: "DATABASE_URL is not set (or pass --database-url)")
+        }
+        let modeText = options.socketMode ?? environment["ASSAY_SOCKET_MODE"] ?? "0660"
+        guard let mode = mode_t(modeText, radix: 8), mode <= 0o777 else {
+            throw Invalid(description: "ASSAY_SOCKET_MODE=\(modeText) is not an octal permission such as 0660")
+        }
+        let levelText = environment["ASSAY_LOG_LEVEL"] ?? "info"
+        guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
+            throw Invalid(description: "ASSAY_LOG_LEVEL=\(levelText) is not a log level")
+        }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        return Configuration(
+            databaseURL: url,
+            socketPath: options.socket ?? environment["ASSAY_SOCKET"] ?? "var/run/assay.sock",
+            socketMode: mode,
+            socketGroup: options.socketGroup ?? environment["ASSAY_SOCKET_GROUP"].flatMap { $0.isEmpty ? nil : $0 },
+            workers: try int(options.workers, "workers", default: max(2, cores * 2), range: 1...512),
+            maxRequests: try int(options.maxRequests, "max-requests", default: 10_000, range: 0...Int(Int32.max)),
+            requestTimeout: try int(options.requestTimeout, "request-timeout", default: 60, range: 1...86_400),
+            shutdownTimeout: try int(options.shutdownTimeout, "shutdown-timeout", default: 30, range: 0...3_600),
+            backlog: try int(options.backlog, "backlog", default: 1024, range: 1...65_535),
+            pidFile: options.pidFile ?? environment["ASSAY_PID_FILE"].flatMap { $0.isEmpty ? nil : $0 },
+            logLevel: level,
+            testRoutes: environment["ASSAY_TEST_ROUTES"] == "1",
+            maxJSONBody: try int(nil, "max-json-body", default: 1 << 20, range: 1024...(256 << 20))
+        )
+    }
+
+    /// The environment handed to worker processes, so flags given to the master
+    /// reach them too.
+    func workerEnvironment(base: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        var environment = base
+        environment["DATABASE_URL"] = databaseURL
+        environment["ASSAY_MAX_REQUESTS"] = String(maxRequests)
+        environment["ASSAY_REQUEST_TIMEOUT"] = String(requestTimeout)
+        environment["ASSAY_LOG_LEVEL"] = logLevel.rawValue
+        environment["ASSAY_MAX_JSON_BODY"] = String(maxJSONBody)
+        return environment.map { "\($0.key)=\($0.value)" }
+    }
+}

@@ -1,0 +1,169 @@
+import CFastCGI
+import CShims
+import Data
+import Foundation
+import Handlers
+import Logging
+
+/// Set by SIGTERM in a worker; `FCGX_ShutdownPending` makes libfcgi's accept return.
+nonisolated(unsafe) private var shutdownRequested: sig_atomic_t = 0
+
+private func onWorkerTerminate(_: Int32) {
+    shutdownRequested = 1
+    FCGX_ShutdownPending()
+}
+
+/// One FastCGI worker process: accepts on the inherited socket (fd 0), serves one
+/// request at a time on the main thread, publishes its state in the scoreboard,
+/// and exits after `maxRequests` so the master can start a fresh one.
+struct FastCGIWorker {
+    let configuration: Configuration
+    let slot: Int
+    let logger: Logger
+
+    /// Exit code 0 = stopped or recycled on purpose; anything else counts as a crash.
+    func run() -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        assay_install_handler(SIGTERM, onWorkerTerminate)
+        assay_install_handler(SIGINT, onWorkerTerminate)
+        let scoreboard: Scoreboard
+        do {
+            scoreboard = try Scoreboard(inherited: Scoreboard.inheritedDescriptor)
+        } catch {
+            logger.critical("worker cannot map the scoreboard", metadata: ["error": "\(error)"])
+            return 70
+        }
+        let database = Database(url: configuration.databaseURL)
+        let migrations = (try? Migration.bundled()) ?? []
+        let context = AppContext(
+            database: database, logger: logger,
+            settings: AppSettings(testRoutes: configuration.testRoutes, maxJSONBody: configuration.maxJSONBody),
+            pool: scoreboard, migrations: migrations)
+        let application = Application(router: buildRouter(context), logger: logger)
+        // Connect before taking traffic so the first request does not pay for it;
+        // a database that is down now is retried on the first request.
+        try? database.connect()
+
+        guard FCGX_Init() == 0 else {
+            logger.critical("FCGX_Init failed")
+            return 70
+        }
+        var request = FCGX_Request()
+        guard FCGX_InitRequest(&request, 0, 0) == 0 else {
+            logger.critical("FCGX_InitRequest failed")
+            return 70
+        }
+        let pid = Int64(getpid())
+        var served = 0
+        scoreboard.setState(slot, .idle)
+        while shutdownRequested == 0 {
+            let accepted = FCGX_Accept_r(&request)
+            if accepted < 0 {
+                if shutdownRequested != 0 { break }
+                if errno == EINTR { continue }
+                logger.error("FCGX_Accept_r failed", metadata: ["errno": "\(errno)"])
+                scoreboard.setState(slot, .stopping)
+                return 71
+            }
+            let started = monotonicNanos()
+            scoreboard.store(slot, .requestStarted, started)
+            scoreboard.setState(slot, .busy)
+
+            let source = FastCGIRequestSource(request: &request)
+            let httpRequest = Request(source: source)
+            let response = application.respond(to: httpRequest)
+            let status = send(response, requestID: httpRequest.requestID, to: &request)
+            FCGX_Finish_r(&request)
+
+            scoreboard.store(slot, .requestStarted, 0)
+            scoreboard.increment(slot, .requestsServed)
+            scoreboard.setState(slot, .idle)
+            served += 1
+            let micros = (monotonicNanos() - started) / 1000
+            logger.info("request", metadata: [
+                "http.method": "\(httpRequest.method)",
+                "http.path": "\(httpRequest.path)",
+                "http.status": .stringConvertible(status),
+                "duration_ms": .stringConvertible(Double(micros) / 1000),
+                "worker.pid": .stringConvertible(pid),
+                "request.id": "\(httpRequest.requestID)",
+                "client.address": "\(httpRequest.clientAddress)",
+            ])
+            if configuration.maxRequests > 0, served >= configuration.maxRequests {
+                logger.info("worker recycling after max_requests", metadata: ["requests": .stringConvertible(served)])
+                break
+            }
+        }
+        scoreboard.setState(slot, .stopping)
+        return 0
+    }
+
+    /// Writes status line, headers and body; returns the status sent (the handler's,
+    /// or 500 if a streamed body failed before anything was written).
+    private func send(_ response: Response, requestID: String, to request: inout FCGX_Request) -> Int {
+        var head = "Status: \(response.status) \(Response.reason(response.status))\r\n"
+        for (name, value) in response.headers {
+            head += "\(name): \(FastCGIWorker.headerSafe(value))\r\n"
+        }
+        head += "X-Request-ID: \(requestID)\r\n"
+        let writer = FastCGIBodyWriter(stream: request.out)
+        switch response.body {
+        case .bytes(let bytes):
+            if response.header("Content-Length") == nil { head += "Content-Length: \(bytes.count)\r\n" }
+            head += "\r\n"
+            try? writer.write(head)
+            try? writer.write(bytes)
+        case .stream(let produce):
+            head += "\r\n"
+            do {
+                try writer.write(head)
+                try produce(writer)
+            } catch {
+                // Headers are gone already; all that can be done is log and end the stream.
+                logger.error("streamed response failed", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
+            }
+        }
+        return response.status
+    }
+
+    /// Drops CR and LF so a value can never start a new header.
+    static func headerSafe(_ value: String) -> String {
+        value.contains(where: { $0 == "\r" || $0 == "\n" })
+            ? value.filter { $0 != "\r" && $0 != "\n" } : value
+    }
+}
+
+/// Reads parameters and body from libfcgi's request.
+final class FastCGIRequestSource: RequestSource {
+    private let envp: FCGX_ParamArray?
+    private let input: UnsafeMutablePointer<FCGX_Stream>?
+
+    init(request: UnsafeMutablePointer<FCGX_Request>) {
+        envp = request.pointee.envp
+        input = request.pointee.in
+    }
+
+    func parameter(_ name: String) -> String? {
+        guard let envp, let value = FCGX_GetParam(name, envp) else { return nil }
+        return String(cString: value)
+    }
+
+    func readBody(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        guard let input else { return 0 }
+        let count = FCGX_GetStr(buffer.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(buffer.count), input)
+        return Int(max(0, count))
+    }
+}
+
+/// Writes body bytes to libfcgi's output stream.
+struct FastCGIBodyWriter: BodyWriter {
+    struct ClientGone: Error {}
+    let stream: UnsafeMutablePointer<FCGX_Stream>?
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard let stream, let base = bytes.baseAddress, bytes.count > 0 else { return }
+        if FCGX_PutStr(base.assumingMemoryBound(to: CChar.self), Int32(bytes.count), stream) < 0 {
+            throw ClientGone()
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import CShims
+import Foundation
+import Handlers
+
+/// Shared memory in which each worker publishes its state, so the master can spot a
+/// request stuck past its timeout and any worker can report the pool for `/health`.
+///
+/// The master creates an unlinked file, maps it MAP_SHARED and passes the descriptor
+/// to each worker as fd 3. Layout, in 64-bit words: a header of 8 words, then one
+/// slot of 8 words per worker position.
+final class Scoreboard: PoolStatus {
+    enum State: UInt64 {
+        case empty = 0, starting = 1, idle = 2, busy = 3, stopping = 4
+    }
+
+    enum Field: Int {
+        case pid = 0, state = 1, requestStarted = 2, requestsServed = 3
+    }
+
+    static let inheritedDescriptor: Int32 = 3
+    private static let headerWords = 8
+    private static let slotWords = 8
+
+    let fd: Int32
+    let slotCount: Int
+    private let words: UnsafeMutablePointer<UInt64>
+
+    /// Creates a new scoreboard (master side).
+    init(directory: String, slots: Int, configuredWorkers: Int) throws {
+        var template = Array((directory + "/.assay-scoreboard-XXXXXX").utf8CString)
+        let fd = try syscall("mkstemp") { template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) } }
+        unlink(template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+        let size = (Scoreboard.headerWords + slots * Scoreboard.slotWords) * 8
+        try syscall("ftruncate") { ftruncate(fd, off_t(size)) }
+        self.fd = fd
+        slotCount = slots
+        words = try Scoreboard.map(fd: fd, size: size)
+        words[1] = UInt64(Date().timeIntervalSince1970)
+        words[2] = UInt64(configuredWorkers)
+        words[3] = UInt64(slots)
+    }
+
+    /// Maps the scoreboard a worker inherited as fd 3.
+    init(inherited fd: Int32) throws {
+        var info = stat()
+        try syscall("fstat") { fstat(fd, &info) }
+        let size = Int(info.st_size)
+        self.fd = fd
+        words = try Scoreboard.map(fd: fd, size: size)
+        slotCount = Int(words[3])
+    }
+
+    private static func map(fd: Int32, size: Int) throws -> UnsafeMutablePointer<UInt64> {
+        guard let raw = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), raw != MAP_FAILED else {
+            throw SystemError(call: "mmap", errno: errno)
+        }
+        return raw.bindMemory(to: UInt64.self, capacity: size / 8)
+    }
+
+    private func pointer(_ slot: Int, _ field: Field) -> UnsafeMutablePointer<UInt64> {
+        words + Scoreboard.headerWords + slot * Scoreboard.slotWords + field.rawValue
+    }
+
+    func load(_ slot: Int, _ field: Field) -> UInt64 { assay_atomic_load_u64(pointer(slot, field)) }
+    func store(_ slot: Int, _ field: Field, _ value: UInt64) { assay_atomic_store_u64(pointer(slot, field), value) }
+    func increment(_ slot: Int, _ field: Field) { _ = assay_atomic_add_u64(pointer(slot, field), 1) }
+
+    func state(_ slot: Int) -> State { State(rawValue: load(slot, .state)) ?? .empty }
+    func setState(_ slot: Int, _ state: State) { store(slot, .state, state.rawValue) }
+
+    /// Marks a slot as taken by a freshly spawned worker.
+    func claim(_ slot: Int, pid: pid_t) {
+        store(slot, .requestStarted, 0)
+        store(slot, .requestsServed, 0)
+        setState(slot, .starting)
+        store(slot, .pid, UInt64(pid))
+    }
+
+    func release(_ slot: Int) {
+        store(slot, .pid, 0)
+        store(slot, .requestStarted, 0)
+        setState(slot, .empty)
+    }
+
+    func freeSlot() -> Int? {
+        (0..<slotCount).first { load($0, .pid) == 0 }
+    }
+
+    // MARK: PoolStatus
+
+    var liveWorkers: Int {
+        (0..<slotCount).filter { load($0, .pid) != 0 && [.idle, .busy].contains(state($0)) }.count
+    }
+
+    var configuredWorkers: Int { Int(assay_atomic_load_u64(words + 2)) }
+
+    var startedAt: Date { Date(timeIntervalSince1970: TimeInterval(assay_atomic_load_u64(words + 1))) }
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Data
+import Foundation
+import Handlers
+import Logging
+
+/// Options shared by `serve` and the workers it starts.
+struct ServeOptions: ParsableArguments {
+    @Option(help: "PostgreSQL URL (env DATABASE_URL).") var databaseURL: String?
+    @Option(help: "FastCGI unix socket path (env ASSAY_SOCKET).") var socket: String?
+    @Option(help: "Socket permissions in octal (env ASSAY_SOCKET_MODE).") var socketMode: String?
+    @Option(help: "Group that owns the socket (env ASSAY_SOCKET_GROUP).") var socketGroup: String?
+    @Option(help: "FastCGI worker processes (env ASSAY_WORKERS).") var workers: Int?
+    @Option(help: "Recycle a worker after N requests, 0 = never (env ASSAY_MAX_REQUESTS).") var maxRequests: Int?
+    @Option(help: "Seconds before a stuck request's worker is killed (env ASSAY_REQUEST_TIMEOUT).") var requestTimeout: Int?
+    @Option(help: "Seconds SIGTERM waits for in-flight requests (env ASSAY_SHUTDOWN_TIMEOUT).") var shutdownTimeout: Int?
+    @Option(help: "Listen backlog (env ASSAY_BACKLOG).") var backlog: Int?
+    @Option(help: "Write the master's pid here (env ASSAY_PID_FILE).") var pidFile: String?
+}
+
+struct Assay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "assay",
+        abstract: "Assay: documents and databases into tables, dashboards and answers.",
+        discussion: Configuration.environmentHelp,
+        subcommands: [Serve.self, Migrate.self, Version.self, Worker.self]
+    )
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Migrate, open the FastCGI socket and run the worker pool.",
+        discussion: """
+            Signals: SIGTERM/SIGINT stop gracefully (in-flight requests finish, bounded by
+            the shutdown timeout); SIGHUP replaces the workers one by one.
+
+            \(Configuration.environmentHelp)
+            """
+    )
+    @OptionGroup var options: ServeOptions
+
+    func run() throws {
+        let config = try configurationOrExit(options)
+        let logger = makeLogger("assay.master", level: config.logLevel)
+        do {
+            try Master(configuration: config, logger: logger).run()
+        } catch {
+            logger.critical("assay serve failed", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Migrate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending database migrations and exit.")
+    @Option(help: "PostgreSQL URL (env DATABASE_URL).") var databaseURL: String?
+
+    func run() throws {
+        var options = try ServeOptions.parse([])
+        options.databaseURL = databaseURL
+        let config = try configurationOrExit(options)
+        let logger = makeLogger("assay.migrate", level: config.logLevel)
+        do {
+            let database = Database(url: config.databaseURL)
+            let applied = try Migrator(database: database, migrations: try Migration.bundled(), logger: logger).migrate()
+            print(applied.isEmpty ? "database is up to date" : "applied \(applied.count) migration(s)")
+        } catch {
+            logger.critical("migration failed", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the version.")
+    func run() {
+        print("assay \(AssayVersion.current) (API \(AssayVersion.api))")
+    }
+}
+
+/// A FastCGI worker; started by `serve` with the socket on fd 0 and the scoreboard on fd 3.
+struct Worker: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Internal: one FastCGI worker.", shouldDisplay: false)
+    @Option var slot: Int
+
+    func run() throws {
+        let config = try configurationOrExit(try ServeOptions.parse([]))
+        let logger = makeLogger("assay.worker", level: config.logLevel)
+        let code = FastCGIWorker(configuration: config, slot: slot, logger: logger).run()
+        throw ExitCode(code)
+    }
+}
+
+func configurationOrExit(_ options: ServeOptions) throws -> Configuration {
+    do {
+        return try Configuration.resolve(options)
+    } catch let error as Configuration.Invalid {
+        FileHandle.standardError.write(Data("assay: \(error.description)\n".utf8))
+        throw ExitCode(2)
+    }
+}
+
+func makeLogger(_ label: String, level: Logger.Level) -> Logger {
+    var logger = Logger(label: label) { label in JSONLogHandler(label: label, level: level) }
+    logger.logLevel = level
+    return logger
+}
+
+Assay.main()

@@ -1,0 +1,101 @@
+import Data
+import Foundation
+import Logging
+
+/// What the pool tells a worker about itself, for `/health`.
+public protocol PoolStatus: AnyObject {
+    var liveWorkers: Int { get }
+    var configuredWorkers: Int { get }
+    var startedAt: Date { get }
+}
+
+/// Settings the handlers need, resolved once at start-up.
+public struct AppSettings: Sendable {
+    /// Enables `/api/_test/*` routes used by the integration tests.
+    public var testRoutes: Bool
+    /// The largest JSON body a handler reads.
+    public var maxJSONBody: Int
+
+    public init(testRoutes: Bool = false, maxJSONBody: Int = 1 << 20) {
+        self.testRoutes = testRoutes
+        self.maxJSONBody = maxJSONBody
+    }
+}
+
+/// Everything a handler may depend on, owned by one worker process.
+public final class AppContext {
+    public let database: Database
+    public let logger: Logger
+    public let settings: AppSettings
+    public let pool: PoolStatus
+    public let migrations: [Migration]
+
+    public init(database: Database, logger: Logger, settings: AppSettings, pool: PoolStatus, migrations: [Migration]) {
+        self.database = database
+        self.logger = logger
+        self.settings = settings
+        self.pool = pool
+        self.migrations = migrations
+    }
+}
+
+/// Builds the router with every API area's routes.
+public func buildRouter(_ context: AppContext) -> Router {
+    let router = Router()
+    HealthRoutes(context).register(on: router)
+    if context.settings.testRoutes {
+        TestRoutes(context).register(on: router)
+    }
+    return router
+}
+
+/// Turns a request into a response: routing, and the error envelope for every failure.
+public final class Application {
+    public let router: Router
+    let logger: Logger
+
+    public init(router: Router, logger: Logger) {
+        self.router = router
+        self.logger = logger
+    }
+
+    public func respond(to request: Request) -> Response {
+        var response: Response
+        do {
+            switch router.match(method: request.method, path: request.path) {
+            case .found(let handler, let parameters, _):
+                request.pathParameters = parameters
+                response = try handler(request)
+            case .methodNotAllowed(let allowed):
+                throw APIError.methodNotAllowed(allowed)
+            case .notFound:
+                throw APIError(status: 404, code: "not_found", message: "no route for \(request.method) \(request.path)")
+            }
+        } catch {
+            response = .error(Application.apiError(for: error, request: request, logger: logger))
+        }
+        if request.method == "HEAD" { response.body = .bytes([]) }
+        return response
+    }
+
+    /// Maps any thrown error to the error a client may see; unexpected ones are logged.
+    static func apiError(for error: Error, request: Request, logger: Logger) -> APIError {
+        switch error {
+        case let error as APIError:
+            return error
+        case DataError.unavailable(let reason):
+            logger.warning("database unavailable", metadata: ["request.id": "\(request.requestID)", "error": "\(reason)"])
+            return .unavailable
+        case DataError.uniqueViolation:
+            return APIError(status: 409, code: "conflict", message: "a resource with these values already exists")
+        default:
+            logger.error("unhandled error", metadata: [
+                "request.id": "\(request.requestID)",
+                "http.method": "\(request.method)",
+                "http.path": "\(request.path)",
+                "error": "\(String(reflecting: error))",
+            ])
+            return .internalError
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+
+/// Where a request's metadata and body come from: the FastCGI connection in
+/// production, a dictionary and a byte array in tests.
+public protocol RequestSource: AnyObject {
+    /// A CGI/FastCGI parameter such as `REQUEST_METHOD` or `HTTP_USER_AGENT`.
+    func parameter(_ name: String) -> String?
+    /// Reads up to `buffer.count` body bytes; 0 at the end of the body.
+    func readBody(into buffer: UnsafeMutableRawBufferPointer) -> Int
+}
+
+/// An HTTP request as the handlers see it.
+public final class Request {
+    public let method: String
+    /// The decoded path without the query string, e.g. `/api/documents/42`.
+    public let path: String
+    public let queryString: String
+    public let requestID: String
+    public let clientAddress: String
+    /// Path parameters from the matched route, e.g. `["id": "42"]`.
+    public var pathParameters: [String: String] = [:]
+    /// Values computed by middleware (the authenticated principal, for example).
+    public var attributes: [String: any Sendable] = [:]
+
+    private let source: RequestSource
+    private var bodyConsumed = false
+
+    public init(source: RequestSource) {
+        self.source = source
+        method = source.parameter("REQUEST_METHOD") ?? "GET"
+        let uri = source.parameter("DOCUMENT_URI") ?? source.parameter("REQUEST_URI") ?? "/"
+        let rawPath = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
+        path = rawPath.removingPercentEncoding ?? rawPath
+        queryString = source.parameter("QUERY_STRING") ?? ""
+        requestID = Request.sanitizedID(source.parameter("REQUEST_ID") ?? source.parameter("HTTP_X_REQUEST_ID"))
+        clientAddress = source.parameter("REMOTE_ADDR") ?? ""
+    }
+
+    /// A request header by its HTTP name, e.g. `header("User-Agent")`.
+    public func header(_ name: String) -> String? {
+        switch name.lowercased() {
+        case "content-type": return source.parameter("CONTENT_TYPE")
+        case "content-length": return source.parameter("CONTENT_LENGTH")
+        default:
+            let key = "HTTP_" + name.uppercased().replacingOccurrences(of: "-", with: "_")
+            return source.parameter(key)
+        }
+    }
+
+    /// The declared body length, or `nil` when absent or malformed.
+    public var contentLength: Int? {
+        source.parameter("CONTENT_LENGTH").flatMap { Int($0) }
+    }
+
+    /// Query parameters, decoded; a repeated name keeps its last value.
+    public lazy var query: [String: String] = {
+        var result: [String: String] = [:]
+        for pair in queryString.split(separator: "&") where !pair.isEmpty {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let decode = { (s: Substring) in
+                s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(s)
+            }
+            result[decode(parts[0])] = parts.count > 1 ? decode(parts[1]) : ""
+        }
+        return result
+    }()
+
+    /// Streams the body in chunks to `consume`, failing with 413 past `limit` bytes.
+    public func streamBody(limit: Int, chunkSize: Int = 64 * 1024, _ consume: (UnsafeRawBufferPointer) throws -> Void) throws {
+        if let declared = contentLength, declared > limit { throw APIError.payloadTooLarge(limit: limit) }
+        guard !bodyConsumed else { return }
+        bodyConsumed = true
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 1)
+        defer { buffer.deallocate() }
+        var total = 0
+        while true {
+            let count = source.readBody(into: buffer)
+            if count <= 0 { break }
+            total += count
+            if total > limit { throw APIError.payloadTooLarge(limit: limit) }
+            try consume(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        }
+    }
+
+    /// The whole body, at most `limit` bytes.
+    public func body(limit: Int) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        if let declared = contentLength, declared <= limit { bytes.reserveCapacity(declared) }
+        try streamBody(limit: limit) { bytes.append(contentsOf: $0) }
+        return bytes
+    }
+
+    /// The body parsed as a JSON object: 415 for another content type, 400 for
+    /// malformed JSON, 422 when the top level is not an object.
+    public func jsonObject(limit: Int = 1 << 20) throws -> FieldReader {
+        let type = header("Content-Type")?.lowercased() ?? ""
+        guard type.hasPrefix("application/json") || type.hasSuffix("+json") else {
+            throw APIError.unsupportedMediaType("application/json")
+        }
+        let bytes = try body(limit: limit)
+        guard !bytes.isEmpty else {
+            throw APIError(status: 400, code: "invalid_json", message: "the request body is empty; a JSON object is required")
+        }
+        let value = try JSON.parse(bytes)
+        guard case .object = value else {
+            throw APIError.validation([("body", "must be a JSON object, not \(value.typeName)")])
+        }
+        return FieldReader(value)
+    }
+
+    /// Keeps a client-supplied id only if it is short and plain; otherwise makes one.
+    static func sanitizedID(_ raw: String?) -> String {
+        if let raw, (1...64).contains(raw.utf8.count),
+           raw.utf8.allSatisfy({ $0 < 128 && (isalnum(Int32($0)) != 0 || $0 == 45 || $0 == 46 || $0 == 95) }) {
+            return raw
+        }
+        return UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+    }
+}

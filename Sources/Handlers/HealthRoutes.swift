@@ -1,0 +1,74 @@
+import Data
+import Foundation
+
+/// `GET /health`, `GET /api/version` and `GET /openapi.json`.
+struct HealthRoutes {
+    let context: AppContext
+    /// Both bodies never change, so they are serialised once per worker.
+    let versionBody: [UInt8]
+    let openAPIBody: [UInt8]?
+
+    init(_ context: AppContext) {
+        self.context = context
+        versionBody = JSON.object([
+            ("name", "assay"), ("version", .string(AssayVersion.current)), ("api", .string(AssayVersion.api)),
+        ]).serialized()
+        openAPIBody = OpenAPIDocument.bytes
+    }
+
+    func register(on router: Router) {
+        router.get("/health", health)
+        router.get("/api/version") { _ in .json(bytes: versionBody) }
+        router.get("/openapi.json") { _ in
+            guard let openAPIBody else { throw APIError.notFound("the OpenAPI document is missing from this build") }
+            return .json(bytes: openAPIBody, headers: [("Cache-Control", "public, max-age=300")])
+        }
+    }
+
+    /// 200 when the database answers and has exactly this build's migrations; 503
+    /// naming what is wrong otherwise. One round trip to PostgreSQL.
+    func health(_ request: Request) throws -> Response {
+        let expected = context.migrations.last?.version ?? 0
+        var problems: [JSON] = []
+        var database: JSON
+        var migrations: JSON
+        let started = DispatchTime.now().uptimeNanoseconds
+        do {
+            let rows = try context.database.query(
+                "SELECT coalesce(max(version), 0) AS latest, count(*) AS applied FROM schema_migrations")
+            let latency = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
+            let latest = try rows.first?.decode("latest", as: Int.self) ?? 0
+            database = ["ok": true, "latency_ms": .double((latency * 100).rounded() / 100)]
+            let current = latest == expected
+            if !current { problems.append(.string("database schema is at migration \(latest), this build expects \(expected)")) }
+            migrations = ["current": .bool(current), "latest": .int(Int64(latest)), "expected": .int(Int64(expected))]
+        } catch let error as DataError {
+            let reason: String
+            if case .unavailable = error { reason = "database unreachable" } else { reason = error.description }
+            problems.append(.string(reason))
+            database = ["ok": false, "error": .string(reason)]
+            migrations = ["current": false, "expected": .int(Int64(expected))]
+        }
+        let live = context.pool.liveWorkers
+        if live == 0 { problems.append("no live workers") }
+        let body: JSON = [
+            "status": problems.isEmpty ? "ok" : "unavailable",
+            "version": .string(AssayVersion.current),
+            "uptime_seconds": .int(Int64(Date().timeIntervalSince(context.pool.startedAt))),
+            "workers": ["live": .int(Int64(live)), "configured": .int(Int64(context.pool.configuredWorkers))],
+            "database": database,
+            "migrations": migrations,
+            "problems": .array(problems),
+        ]
+        return .json(body, status: problems.isEmpty ? 200 : 503, headers: [("Cache-Control", "no-store")])
+    }
+}
+
+/// The OpenAPI 3.1 document shipped with this build.
+public enum OpenAPIDocument {
+    public static let bytes: [UInt8]? = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"),
+              let data = try? Data(contentsOf: url) else { return nil }
+        return [UInt8](data)
+    }()
+}
