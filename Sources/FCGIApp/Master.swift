@@ -249,7 +249,7 @@ final class Master {
     }
 
     /// Restarts a crashed worker at once, unless workers have been crashing in a burst
-    /// (5 within 10 s), in which case restarts back off exponentially up to 30 s, so a
+    /// (more than twice the pool size, at least 5, within 10 s), in which case restarts back off exponentially up to 30 s, so a
     /// broken deploy logs its error without spinning the CPU.
     private func scheduleRespawn(crashed: Bool) {
         let now = monotonicNanos()
@@ -257,7 +257,7 @@ final class Master {
         if crashed {
             recentCrashes.append(now)
             recentCrashes.removeAll { now - $0 > 10_000_000_000 }
-            let burst = recentCrashes.count - 4
+            let burst = recentCrashes.count - max(5, configuration.workers * 2) + 1
             if burst > 0 {
                 delay = min(30_000_000_000, 1_000_000_000 << UInt64(min(burst - 1, 5)))
                 logger.critical("workers are crashing repeatedly; delaying restart", metadata: [

@@ -10,7 +10,7 @@ struct TestRoutes {
     }
 
     func register(on router: Router) {
-        router.get("/api/_test/sleep") { request in
+        let sleep: Handler = { request in
             let ms = min(Int(request.query["ms"] ?? "") ?? 1000, 120_000)
             // nanosleep returns early when a signal (SIGTERM during shutdown) arrives;
             // keep sleeping for the remainder so the request really lasts `ms`.
@@ -19,6 +19,9 @@ struct TestRoutes {
             while nanosleep(&remaining, &left) != 0, errno == EINTR { remaining = left }
             return .json(["slept_ms": .int(Int64(ms)), "pid": .int(Int64(getpid()))])
         }
+        // GET is retried by nginx when a worker dies mid-request; POST is not.
+        router.get("/api/_test/sleep", sleep)
+        router.post("/api/_test/sleep", sleep)
         router.post("/api/_test/echo") { request in
             var body = try request.jsonObject(limit: context.settings.maxJSONBody)
             let name = body.string("name", minLength: 1, maxLength: 100)
