@@ -12,11 +12,17 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // The logging API; Assay supplies a JSON-lines handler.
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // JWT signing and verification (HS256 access and refresh tokens).
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
+        // SHA-256, HMAC, secure random bytes (API keys, invite tokens); AES-GCM later.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // C libraries, one system-library target each.
         .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
         .systemLibrary(name: "CLibpq", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
         // Atomics on shared memory and other things Swift cannot express directly.
         .target(name: "CShims"),
 
@@ -25,15 +31,22 @@ let package = Package(
             dependencies: ["CLibpq", .product(name: "Logging", package: "swift-log")],
             resources: [.copy("Migrations")]
         ),
+        // Clients of outside services through libcurl (SMTP now; LLM and Superset later).
+        .target(name: "Integrations", dependencies: ["CCurl"]),
         .target(
             name: "Handlers",
-            dependencies: ["Data", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Data", "CArgon2", "Integrations",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             resources: [.copy("Resources/openapi.json")]
         ),
         .executableTarget(
             name: "FCGIApp",
             dependencies: [
-                "Handlers", "Data", "CFastCGI", "CShims",
+                "Handlers", "Data", "Integrations", "CFastCGI", "CShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -100,3 +100,28 @@ extension Bool: SQLDecodable {
         }
     }
 }
+extension UUID: SQLDecodable { public init?(sqlText: String) { self.init(uuidString: sqlText) } }
+extension Date: SQLDecodable { public init?(sqlText: String) { guard let date = PostgresTime.parse(sqlText) else { return nil }; self = date } }
+extension Array: SQLDecodable where Element == String {
+    /// A PostgreSQL `text[]` in its text form, e.g. `{a,b,"c d"}`.
+    public init?(sqlText: String) {
+        guard sqlText.hasPrefix("{"), sqlText.hasSuffix("}") else { return nil }
+        var items: [String] = []
+        var current = ""
+        var quoted = false
+        var escaped = false
+        var sawQuotes = false
+        for character in sqlText.dropFirst().dropLast() {
+            if escaped { current.append(character); escaped = false; continue }
+            switch character {
+            case "\\" where quoted: escaped = true
+            case "\"": quoted.toggle(); sawQuotes = true
+            case "," where !quoted:
+                items.append(current); current = ""; sawQuotes = false
+            default: current.append(character)
+            }
+        }
+        if !current.isEmpty || sawQuotes || !items.isEmpty { items.append(current) }
+        self = items
+    }
+}

@@ -117,3 +117,110 @@ extension Int64: SQLBindable { public var sqlText: String { String(self) } }
 extension Int32: SQLBindable { public var sqlText: String { String(self) } }
 extension Double: SQLBindable { public var sqlText: String { String(self) } }
 extension Bool: SQLBindable { public var sqlText: String { self ? "t" : "f" } }
+
+extension UUID: SQLBindable { public var sqlText: String { uuidString.lowercased() } }
+
+extension Date: SQLBindable {
+    /// ISO 8601 with microseconds in UTC, which PostgreSQL reads as `timestamptz`.
+    public var sqlText: String { PostgresTime.format(self) }
+}
+
+/// Bytes as PostgreSQL's hex `bytea` input (`\x0a1b…`).
+public struct ByteA: SQLBindable, SQLDecodable, Equatable, Sendable {
+    public let bytes: [UInt8]
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public var sqlText: String { "\\x" + bytes.map { String(format: "%02x", $0) }.joined() }
+    public init?(sqlText: String) {
+        guard sqlText.hasPrefix("\\x") else { return nil }
+        var bytes: [UInt8] = []
+        var iterator = sqlText.utf8.dropFirst(2).makeIterator()
+        while let high = iterator.next() {
+            guard let low = iterator.next(), let h = hexValue(high), let l = hexValue(low) else { return nil }
+            bytes.append(h << 4 | l)
+        }
+        self.bytes = bytes
+    }
+}
+
+private func hexValue(_ c: UInt8) -> UInt8? {
+    switch c {
+    case 48...57: c - 48
+    case 97...102: c - 87
+    case 65...70: c - 55
+    default: nil
+    }
+}
+
+/// A JSON document sent as text; cast in SQL with `::jsonb`.
+public struct JSONText: SQLBindable, Sendable {
+    public let text: String
+    public init(_ text: String) { self.text = text }
+    public var sqlText: String { text }
+}
+
+/// Converts between `Date` and PostgreSQL's text form of `timestamptz` (the session
+/// time zone is UTC, so values look like `2026-11-25 04:00:30.123456+00`).
+public enum PostgresTime {
+    public static func format(_ date: Date) -> String {
+        var seconds = time_t(floor(date.timeIntervalSince1970))
+        let micros = Int((date.timeIntervalSince1970 - Double(seconds)) * 1_000_000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+                      parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                      parts.tm_hour, parts.tm_min, parts.tm_sec, micros)
+    }
+
+    public static func parse(_ text: String) -> Date? {
+        // "YYYY-MM-DD HH:MM:SS[.ffffff]+00[:00]"
+        let utf8 = Array(text.utf8)
+        guard utf8.count >= 19 else { return nil }
+        func number(_ range: Range<Int>) -> Int32? {
+            var value: Int32 = 0
+            for index in range {
+                guard utf8[index] >= 48, utf8[index] <= 57 else { return nil }
+                value = value * 10 + Int32(utf8[index] - 48)
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19)
+        else { return nil }
+        var parts = tm()
+        parts.tm_year = year - 1900
+        parts.tm_mon = month - 1
+        parts.tm_mday = day
+        parts.tm_hour = hour
+        parts.tm_min = minute
+        parts.tm_sec = second
+        var index = 19
+        var fraction = 0.0
+        if index < utf8.count, utf8[index] == UInt8(ascii: ".") {
+            index += 1
+            var scale = 0.1
+            while index < utf8.count, utf8[index] >= 48, utf8[index] <= 57 {
+                fraction += Double(utf8[index] - 48) * scale
+                scale /= 10
+                index += 1
+            }
+        }
+        var offsetSeconds = 0
+        if index < utf8.count, utf8[index] == UInt8(ascii: "+") || utf8[index] == UInt8(ascii: "-") {
+            let sign = utf8[index] == UInt8(ascii: "-") ? -1 : 1
+            let rest = String(decoding: utf8[(index + 1)...], as: UTF8.self).split(separator: ":")
+            let hours = Int(rest.first ?? "0") ?? 0
+            let minutes = rest.count > 1 ? Int(rest[1]) ?? 0 : 0
+            offsetSeconds = sign * (hours * 3600 + minutes * 60)
+        }
+        let epoch = timegm(&parts)
+        return Date(timeIntervalSince1970: Double(epoch) + fraction - Double(offsetSeconds))
+    }
+}
+
+extension Array: SQLBindable where Element == String {
+    /// A `text[]` literal, each element quoted and escaped.
+    public var sqlText: String {
+        "{" + map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+            .joined(separator: ",") + "}"
+    }
+}

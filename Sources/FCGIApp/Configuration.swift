@@ -1,4 +1,5 @@
 import Foundation
+import Handlers
 import Logging
 
 /// The settings of `assay serve`, from environment variables overridden by flags.
@@ -17,6 +18,7 @@ struct Configuration: Sendable {
     var logLevel: Logger.Level
     var testRoutes: Bool
     var maxJSONBody: Int
+    var access: AccessSettings
 
     struct Invalid: Error, CustomStringConvertible {
         let description: String
@@ -38,6 +40,18 @@ struct Configuration: Sendable {
           ASSAY_LOG_LEVEL         trace, debug, info, notice, warning, error, critical (default info)
           ASSAY_MAX_JSON_BODY     largest JSON request body in bytes (default 1048576)
           ASSAY_TEST_ROUTES       1 enables /api/_test/* (integration tests only)
+          JWT_SECRET_KEY          token signing secret, at least 32 bytes (required)
+          ASSAY_ACCESS_TOKEN_TTL  access token lifetime in seconds (default 900)
+          ASSAY_REFRESH_TOKEN_TTL refresh token lifetime in seconds (default 2592000)
+          ASSAY_QUOTA_UPLOAD, _EXPORT, _CHAT, _DASHBOARD, _GENERAL
+                                  hourly request quotas per user or API key (10, 50, 100, 20, 1000)
+          ASSAY_LOGIN_MAX_FAILURES          failures before an email is locked (default 5)
+          ASSAY_LOGIN_ADDRESS_MAX_FAILURES  failures before a client address is locked (default 20)
+          ASSAY_LOGIN_WINDOW_SECONDS        window in which failures count (default 900)
+          ASSAY_LOGIN_LOCK_SECONDS          length of a lock (default 900)
+          ASSAY_INVITE_TTL_DAYS   days an invitation stays valid (default 7)
+          ASSAY_PUBLIC_URL        the URL users reach Assay at, for links in emails
+          SMTP_URL, SMTP_FROM     mail server (smtp:// or smtps://user:pass@host:port) and sender
         """
 
     /// Reads the environment, then applies the flags that were given.
@@ -66,6 +80,26 @@ struct Configuration: Sendable {
             throw Invalid(description: "ASSAY_LOG_LEVEL=\(levelText) is not a log level")
         }
         let cores = ProcessInfo.processInfo.activeProcessorCount
+        guard let secret = environment["JWT_SECRET_KEY"], secret.utf8.count >= 32 else {
+            throw Invalid(description: "JWT_SECRET_KEY must be set to at least 32 bytes (scripts/run generates one into var/secrets)")
+        }
+        var quotas: [QuotaClass: Int] = [:]
+        for quotaClass in QuotaClass.allCases {
+            quotas[quotaClass] = try int(nil, "quota-\(quotaClass.rawValue)", default: quotaClass.defaultLimit, range: 1...100_000_000)
+        }
+        let access = AccessSettings(
+            jwtSecret: Array(secret.utf8),
+            accessTTL: try int(nil, "access-token-ttl", default: 900, range: 10...86_400),
+            refreshTTL: try int(nil, "refresh-token-ttl", default: 30 * 86_400, range: 60...(365 * 86_400)),
+            quotas: quotas,
+            loginMaxFailures: try int(nil, "login-max-failures", default: 5, range: 1...1000),
+            loginAddressMaxFailures: try int(nil, "login-address-max-failures", default: 20, range: 1...100_000),
+            loginWindowSeconds: try int(nil, "login-window-seconds", default: 900, range: 1...86_400),
+            loginLockSeconds: try int(nil, "login-lock-seconds", default: 900, range: 1...86_400),
+            inviteTTLDays: try int(nil, "invite-ttl-days", default: 7, range: 1...365),
+            smtpURL: environment["SMTP_URL"].flatMap { $0.isEmpty ? nil : $0 },
+            smtpFrom: environment["SMTP_FROM"].flatMap { $0.isEmpty ? nil : $0 } ?? "assay@localhost",
+            publicURL: environment["ASSAY_PUBLIC_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://127.0.0.1:8443")
         return Configuration(
             databaseURL: url,
             socketPath: options.socket ?? environment["ASSAY_SOCKET"] ?? "var/run/assay.sock",
@@ -79,7 +113,8 @@ struct Configuration: Sendable {
             pidFile: options.pidFile ?? environment["ASSAY_PID_FILE"].flatMap { $0.isEmpty ? nil : $0 },
             logLevel: level,
             testRoutes: environment["ASSAY_TEST_ROUTES"] == "1",
-            maxJSONBody: try int(nil, "max-json-body", default: 1 << 20, range: 1024...(256 << 20))
+            maxJSONBody: try int(nil, "max-json-body", default: 1 << 20, range: 1024...(256 << 20)),
+            access: access
         )
     }
 

@@ -3,6 +3,7 @@ import CShims
 import Data
 import Foundation
 import Handlers
+import Integrations
 import Logging
 
 /// Set by SIGTERM in a worker; `FCGX_ShutdownPending` makes libfcgi's accept return.
@@ -23,6 +24,8 @@ struct FastCGIWorker {
 
     /// Exit code 0 = stopped or recycled on purpose; anything else counts as a crash.
     func run() -> Int32 {
+        // Before anything starts a thread (jwt-kit's key collection does).
+        Curl.globalInit()
         signal(SIGPIPE, SIG_IGN)
         assay_install_handler(SIGTERM, onWorkerTerminate)
         assay_install_handler(SIGINT, onWorkerTerminate)
@@ -37,7 +40,8 @@ struct FastCGIWorker {
         let migrations = (try? Migration.bundled()) ?? []
         let context = AppContext(
             database: database, logger: logger,
-            settings: AppSettings(testRoutes: configuration.testRoutes, maxJSONBody: configuration.maxJSONBody),
+            settings: AppSettings(testRoutes: configuration.testRoutes, maxJSONBody: configuration.maxJSONBody,
+                                  access: configuration.access),
             pool: scoreboard, migrations: migrations)
         let application = Application(router: buildRouter(context), logger: logger)
         // Connect before taking traffic so the first request does not pay for it;

@@ -15,10 +15,12 @@ public struct AppSettings: Sendable {
     public var testRoutes: Bool
     /// The largest JSON body a handler reads.
     public var maxJSONBody: Int
+    public var access: AccessSettings
 
-    public init(testRoutes: Bool = false, maxJSONBody: Int = 1 << 20) {
+    public init(testRoutes: Bool = false, maxJSONBody: Int = 1 << 20, access: AccessSettings) {
         self.testRoutes = testRoutes
         self.maxJSONBody = maxJSONBody
+        self.access = access
     }
 }
 
@@ -42,7 +44,16 @@ public final class AppContext {
 /// Builds the router with every API area's routes.
 public func buildRouter(_ context: AppContext) -> Router {
     let router = Router()
+    let access = AccessControl(context: context)
     HealthRoutes(context).register(on: router)
+    AuthRoutes(context, access).register(on: router)
+    APIKeyRoutes(context, access).register(on: router)
+    TeamRoutes(context, access).register(on: router)
+    AuditRoutes(context, access).register(on: router)
+    // Unknown /api/ routes still count against the caller's address and carry quota headers.
+    router.unmatched = { request, error in
+        (try? access.anonymous { _ in throw error }(request)) ?? .error(error)
+    }
     if context.settings.testRoutes {
         TestRoutes(context).register(on: router)
     }
@@ -63,19 +74,25 @@ public final class Application {
         var response: Response
         do {
             switch router.match(method: request.method, path: request.path) {
-            case .found(let handler, let parameters, _):
+            case .found(let handler, let parameters, let route):
                 request.pathParameters = parameters
+                request.route = route
                 response = try handler(request)
             case .methodNotAllowed(let allowed):
-                throw APIError.methodNotAllowed(allowed)
+                response = unmatched(request, .methodNotAllowed(allowed))
             case .notFound:
-                throw APIError(status: 404, code: "not_found", message: "no route for \(request.method) \(request.path)")
+                response = unmatched(request, APIError(status: 404, code: "not_found", message: "no route for \(request.method) \(request.path)"))
             }
         } catch {
             response = .error(Application.apiError(for: error, request: request, logger: logger))
         }
         if request.method == "HEAD" { response.body = .bytes([]) }
         return response
+    }
+
+    private func unmatched(_ request: Request, _ error: APIError) -> Response {
+        if request.path.hasPrefix("/api/"), let fallback = router.unmatched { return fallback(request, error) }
+        return .error(error)
     }
 
     /// Maps any thrown error to the error a client may see; unexpected ones are logged.

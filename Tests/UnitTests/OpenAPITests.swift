@@ -14,7 +14,7 @@ final class OpenAPITests: XCTestCase {
     private func routerRoutes() -> Set<String> {
         let context = AppContext(
             database: Database(url: "postgresql:///unused"), logger: .init(label: "test"),
-            settings: AppSettings(), pool: StubPool(), migrations: [])
+            settings: AppSettings(access: AccessSettings(jwtSecret: Array(repeating: 7, count: 32))), pool: StubPool(), migrations: [])
         return Set(buildRouter(context).routes.map { "\($0.method) \($0.template)" })
     }
 

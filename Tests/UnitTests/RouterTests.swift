@@ -91,3 +91,23 @@ final class RouterTests: XCTestCase {
         XCTAssertEqual(try JSON.parse(response.bodyBytes)["error"]?["code"], "internal_error")
     }
 }
+
+final class RouterParameterNameTests: XCTestCase {
+    func testRoutesMayNameTheSameSegmentDifferently() throws {
+        let router = Router()
+        router.delete("/api/team/invites/{id}") { request in .json(.string("delete " + request.pathParameters["id"]!)) }
+        router.post("/api/team/invites/{token}/accept") { request in .json(.string("accept " + request.pathParameters["token"]!)) }
+        guard case .found(_, let a, _) = router.match(method: "DELETE", path: "/api/team/invites/42") else { return XCTFail() }
+        XCTAssertEqual(a, ["id": "42"])
+        guard case .found(_, let b, _) = router.match(method: "POST", path: "/api/team/invites/abc/accept") else { return XCTFail() }
+        XCTAssertEqual(b, ["token": "abc"])
+    }
+
+    func testBacktracksWhenLiteralBranchDeadEnds() {
+        let router = Router()
+        router.get("/a/fixed/x") { _ in .json(1) }
+        router.get("/a/{p}/y") { _ in .json(2) }
+        guard case .found(_, let parameters, _) = router.match(method: "GET", path: "/a/fixed/y") else { return XCTFail() }
+        XCTAssertEqual(parameters, ["p": "fixed"])
+    }
+}

@@ -41,6 +41,8 @@ CERT = ENV.get("ASSAY_TLS_CERT")
 
 def session():
     s = requests.Session()
+    # REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE in the environment would override `verify`.
+    s.trust_env = False
     # The instance's certificate is self-signed for 127.0.0.1: verify against it.
     s.verify = CERT if CERT and Path(CERT).exists() else False
     return s

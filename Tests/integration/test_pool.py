@@ -47,6 +47,9 @@ def test_get_in_flight_when_workers_die_is_retried_by_nginx(pool):
     with futures.ThreadPoolExecutor(1) as ex:
         pending = ex.submit(session().get, url("/api/_test/sleep?ms=1500"), timeout=30)
         time.sleep(0.5)
+        # Freeze them all first, so nginx's retry cannot reach a worker not yet killed.
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
         r = pending.result()
@@ -62,6 +65,8 @@ def test_post_in_flight_when_workers_die_is_not_retried(pool):
     with futures.ThreadPoolExecutor(1) as ex:
         pending = ex.submit(session().post, url("/api/_test/sleep?ms=1500"), timeout=30)
         time.sleep(0.5)
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
         r = pending.result()

@@ -15,9 +15,17 @@
 #   VAR/bin/pg_ctl          pg_ctl wrapper that runs as the cluster owner (see write_pg_ctl_wrapper)
 #   VAR/env                 `export NAME=value` lines: everything a tool or test needs (see write_env)
 #
-# A caller typically does:
-#   assay_profile test; ensure_packages; ensure_secrets; ensure_tls; setup_database; write_env
-#   build; migrate; render_nginx; start_assay; start_nginx; wait_healthy
+#   VAR/.lock               held by a running scripts/run|test|bench (see lock_var)
+#
+# A caller does, in short (scripts/test):
+#   assay_profile test      VAR, ports, defaults (forgets a sourced VAR/env first)
+#   lock_var wait           one script per VAR at a time
+#   ensure_packages         Debian packages
+#   reset_instance_state    (test/bench only) fresh cluster, empty logs
+#   build                   swift build -c release --build-tests
+#   bring_up                secrets, TLS, dirs, PostgreSQL, VAR/env, migrate, nginx.conf,
+#                           assay serve, nginx, wait for /health
+#   ...                     stop_all at the end (trap)
 
 # Debian packages the project needs to build and run. ONE list: later work appends here.
 # (procps gives pgrep, used to find the FastCGI workers; openssl/curl are used by these scripts.)
@@ -66,7 +74,7 @@ pg_as_owner() {
 pid_matches() {
     local pid=$1 needle=$2 cmdline
     [[ $pid =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
+    pid_alive "$pid" || return 1
     cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
     [[ $cmdline == *"$needle"* ]]
 }
@@ -79,14 +87,23 @@ read_pid_file() {
     return 0
 }
 
+# Is PID running? A zombie (exited, not yet reaped) is not: our daemons are reparented to
+# PID 1, which on some machines reaps only every second or two.
+pid_alive() {
+    kill -0 "$1" 2>/dev/null || return 1
+    local state
+    state=$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null) || return 1
+    [[ -n $state && $state != Z ]]
+}
+
 # Waits up to SECONDS for PID to exit. Returns 1 if it is still alive.
 wait_for_exit() {
     local pid=$1 seconds=$2 i
-    for ((i = 0; i < seconds * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
+    for ((i = 0; i < seconds * 20; i++)); do
+        pid_alive "$pid" || return 0
+        sleep 0.05
     done
-    ! kill -0 "$pid" 2>/dev/null
+    ! pid_alive "$pid"
 }
 
 # A short, stable directory under /tmp for unix sockets whose normal path would be too long.
@@ -187,6 +204,29 @@ assay_profile() {
     assay_layout
 }
 
+# One scripts/run|test|bench at a time per VAR (people and CI may share a machine: two test
+# runs on var/test would stop each other's instance). lock_var wait: waits up to
+# ASSAY_LOCK_WAIT seconds (default 900); lock_var fail: refuses at once. The lock is held until
+# the script exits; the servers it starts don't inherit it (see without_lock).
+lock_var() {
+    mkdir -p "$VAR"
+    exec {ASSAY_LOCK_FD}>"$VAR/.lock"
+    flock -n "$ASSAY_LOCK_FD" && return 0
+    [[ $1 == wait ]] || die "another scripts/run, test or bench is using $VAR right now ($VAR/.lock)"
+    local seconds=${ASSAY_LOCK_WAIT:-900}
+    log "another scripts/run, test or bench is using $VAR: waiting for it (up to $seconds s)"
+    flock -w "$seconds" "$ASSAY_LOCK_FD" || die "gave up waiting for $VAR/.lock"
+}
+
+# Runs a command without the lock's file descriptor: long-lived servers must not keep VAR locked.
+without_lock() {
+    if [[ -n ${ASSAY_LOCK_FD:-} ]]; then
+        "$@" {ASSAY_LOCK_FD}>&-
+    else
+        "$@"
+    fi
+}
+
 # Derives every path from VAR (scripts/stop calls this alone, with VAR from its arguments).
 assay_layout() {
     ASSAY_VAR_DIR=$VAR
@@ -274,6 +314,8 @@ ensure_swift_on_path() {
 # Directories, secrets, TLS
 
 make_dirs() {
+    [[ $ASSAY_SOCKET == "$ASSAY_RUN_DIR/assay.sock" ]] ||
+        log "FastCGI socket path under $VAR is too long for a unix socket: using $ASSAY_SOCKET"
     mkdir -p "$VAR" "$ASSAY_RUN_DIR" "$ASSAY_LOG_DIR" "$ASSAY_UPLOADS_DIR" "$ASSAY_EXPORTS_DIR" \
         "$ASSAY_NGINX_PREFIX/tls" "$ASSAY_NGINX_PREFIX/tmp" "$VAR/bin" "$(dirname "$ASSAY_SOCKET")"
     # nginx workers run as www-data when we are root: they need to traverse to the FastCGI socket
@@ -428,7 +470,7 @@ setup_private_pg() {
     if pg_is_running; then
         log "PostgreSQL already running ($PGDATA)"
     else
-        pg_as_owner "$PG_BINDIR/pg_ctl" -D "$PGDATA" -l "$ASSAY_PG_LOG" -w -t 60 start >/dev/null ||
+        without_lock pg_as_owner "$PG_BINDIR/pg_ctl" -D "$PGDATA" -l "$ASSAY_PG_LOG" -w -t 60 start >/dev/null ||
             { show_log_tails; die "PostgreSQL did not start"; }
     fi
 
@@ -464,6 +506,21 @@ wipe_private_pg() {
     [[ -d $VAR/pg/data ]] || return 0
     [[ -n $VAR && $PGDATA == "$VAR/pg/data" ]] || die "refusing to wipe '$PGDATA'"
     rm -rf -- "$PGDATA"
+}
+
+# A clean slate for scripts/test and scripts/bench: stop a leftover instance, fresh cluster
+# (~1-2 s, so every run is reproducible), empty uploads/exports, fresh logs. Secrets and the
+# TLS certificate are kept.
+reset_instance_state() {
+    stop_all
+    wipe_private_pg
+    local dir f
+    for dir in "$ASSAY_UPLOADS_DIR" "$ASSAY_EXPORTS_DIR"; do
+        if [[ -d $dir ]]; then find "$dir" -mindepth 1 -delete; fi
+    done
+    for f in "$ASSAY_LOG_DIR"/*.log "$ASSAY_LOG_DIR"/*.txt; do
+        if [[ -f $f ]]; then : >"$f"; fi
+    done
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -617,12 +674,13 @@ start_nginx() {
     pid=$(read_pid_file "$NGINX_PID_FILE")
     if [[ -n $pid ]] && pid_matches "$pid" "$ASSAY_NGINX_PREFIX"; then
         log "nginx already running (pid $pid): reloading its configuration"
-        nginx_cmd -t -q && nginx_cmd -s reload
+        nginx_cmd -t -q || die "nginx configuration test failed ($ASSAY_NGINX_CONF)"
+        nginx_cmd -s reload
         return 0
     fi
     rm -f "$NGINX_PID_FILE"
     nginx_cmd -t -q || die "nginx configuration test failed ($ASSAY_NGINX_CONF)"
-    nginx_cmd || { show_log_tails; die "nginx did not start"; }
+    without_lock nginx_cmd || { show_log_tails; die "nginx did not start"; }
     log "nginx: https://127.0.0.1:$ASSAY_HTTPS_PORT and http://127.0.0.1:$ASSAY_HTTP_PORT (pid $(read_pid_file "$NGINX_PID_FILE"))"
 }
 
@@ -649,6 +707,7 @@ start_assay() {
         . "$VAR/env"
         set +a
         unset PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE
+        if [[ -n ${ASSAY_LOCK_FD:-} ]]; then exec {ASSAY_LOCK_FD}>&-; fi
         exec setsid "$ASSAY_BIN" serve
     ) </dev/null >>"$ASSAY_LOG" 2>&1 &
     ASSAY_PID=$!
@@ -669,7 +728,7 @@ wait_healthy() {
             return 0
         fi
         pid=$(read_pid_file "$ASSAY_PID_FILE")
-        if [[ -z $pid ]] || ! kill -0 "$pid" 2>/dev/null; then
+        if [[ -z $pid ]] || ! pid_alive "$pid"; then
             warn "assay serve is not running (last /health answer: ${code:-none})"
             show_log_tails
             return 1

@@ -19,6 +19,8 @@ public final class Request {
     public let clientAddress: String
     /// Path parameters from the matched route, e.g. `["id": "42"]`.
     public var pathParameters: [String: String] = [:]
+    /// The route that matched, set by the application before the handler runs.
+    public var route: Router.Route?
     /// Values computed by middleware (the authenticated principal, for example).
     public var attributes: [String: any Sendable] = [:]
 

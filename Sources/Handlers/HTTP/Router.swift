@@ -19,12 +19,15 @@ public final class Router {
 
     private final class Node {
         var literals: [Substring: Node] = [:]
-        var parameter: (name: String, node: Node)?
-        var handlers: [String: (Handler, Route)] = [:]
+        /// Any single segment; routes may name it differently (`{id}`, `{token}`).
+        var parameter: Node?
+        var handlers: [String: (handler: Handler, route: Route, names: [String])] = [:]
     }
 
     private let root = Node()
     public private(set) var routes: [Route] = []
+    /// Answers requests no route matched (404/405), e.g. to add quota headers under `/api/`.
+    public var unmatched: ((Request, APIError) -> Response)?
 
     public init() {}
 
@@ -32,15 +35,15 @@ public final class Router {
     /// parameter; registering the same method and template twice is a programming error.
     public func add(_ method: String, _ template: String, _ handler: @escaping Handler) {
         var node = root
+        var names: [String] = []
         for segment in template.split(separator: "/") {
             if segment.hasPrefix("{"), segment.hasSuffix("}") {
-                let name = String(segment.dropFirst().dropLast())
+                names.append(String(segment.dropFirst().dropLast()))
                 if let existing = node.parameter {
-                    precondition(existing.name == name, "conflicting parameter names at \(template)")
-                    node = existing.node
+                    node = existing
                 } else {
                     let child = Node()
-                    node.parameter = (name, child)
+                    node.parameter = child
                     node = child
                 }
             } else {
@@ -55,7 +58,7 @@ public final class Router {
         }
         precondition(node.handlers[method] == nil, "duplicate route \(method) \(template)")
         let route = Route(method: method, template: template)
-        node.handlers[method] = (handler, route)
+        node.handlers[method] = (handler, route, names)
         routes.append(route)
     }
 
@@ -68,27 +71,31 @@ public final class Router {
     /// Finds the handler for `method` and `path`. Literal segments win over
     /// parameters; a trailing slash is ignored; `HEAD` falls back to `GET`.
     public func match(method: String, path: String) -> Match {
-        var parameters: [String: String] = [:]
-        guard let node = find(root, path.split(separator: "/")[...], &parameters), !node.handlers.isEmpty else {
+        var values: [String] = []
+        guard let node = find(root, path.split(separator: "/")[...], &values), !node.handlers.isEmpty else {
             return .notFound
         }
-        if let (handler, route) = node.handlers[method] ?? (method == "HEAD" ? node.handlers["GET"] : nil) {
-            return .found(handler, parameters: parameters, route: route)
+        if let entry = node.handlers[method] ?? (method == "HEAD" ? node.handlers["GET"] : nil) {
+            let parameters = Dictionary(zip(entry.names, values), uniquingKeysWith: { $1 })
+            return .found(entry.handler, parameters: parameters, route: entry.route)
         }
         var allowed = Set(node.handlers.keys)
         if allowed.contains("GET") { allowed.insert("HEAD") }
         return .methodNotAllowed(allowed: allowed.sorted())
     }
 
-    private func find(_ node: Node, _ segments: ArraySlice<Substring>, _ parameters: inout [String: String]) -> Node? {
+    /// Depth-first search preferring literal segments; `values` collects the
+    /// parameter segments of the path that matched, in order.
+    private func find(_ node: Node, _ segments: ArraySlice<Substring>, _ values: inout [String]) -> Node? {
         guard let segment = segments.first else { return node }
         let rest = segments.dropFirst()
-        if let child = node.literals[segment], let found = find(child, rest, &parameters), !found.handlers.isEmpty {
+        if let child = node.literals[segment], let found = find(child, rest, &values), !found.handlers.isEmpty {
             return found
         }
-        if let (name, child) = node.parameter, let found = find(child, rest, &parameters), !found.handlers.isEmpty {
-            parameters[name] = String(segment)
-            return found
+        if let child = node.parameter {
+            values.append(String(segment))
+            if let found = find(child, rest, &values), !found.handlers.isEmpty { return found }
+            values.removeLast()
         }
         return nil
     }

@@ -1,0 +1,70 @@
+import Foundation
+
+/// The state of one quota window after counting a request.
+public struct QuotaUsage: Sendable {
+    public let count: Int
+    public let windowEnd: Date
+}
+
+/// Hourly quota counters shared by every worker host through PostgreSQL.
+public struct QuotaRepository {
+    let db: Database
+    public init(_ db: Database) { self.db = db }
+
+    /// Counts one request for `principal` in `quotaClass` in the current hour and returns the new count.
+    public func charge(principal: String, quotaClass: String) throws -> QuotaUsage {
+        let row = try db.query("""
+            INSERT INTO quota_counters AS q (principal, class, window_start, count)
+            VALUES (\(principal), \(quotaClass), date_trunc('hour', now()), 1)
+            ON CONFLICT (principal, class, window_start) DO UPDATE SET count = q.count + 1
+            RETURNING count, window_start + interval '1 hour' AS window_end
+            """)[0]
+        return QuotaUsage(count: try row.decode("count"), windowEnd: try row.decode("window_end"))
+    }
+
+    /// Drops counters of past hours.
+    public func prune() throws {
+        try db.query("DELETE FROM quota_counters WHERE window_start < date_trunc('hour', now()) - interval '1 hour'")
+    }
+}
+
+/// Failed-login counting with temporary locks, keyed by email or client address.
+public struct LoginThrottleRepository {
+    let db: Database
+    public init(_ db: Database) { self.db = db }
+
+    /// Seconds until the lock on `key` ends, or nil when it is not locked.
+    public func lockedFor(key: String) throws -> Int? {
+        let rows = try db.query("""
+            SELECT ceil(extract(epoch FROM locked_until - now()))::int AS seconds
+            FROM login_throttle WHERE key = \(key) AND locked_until > now()
+            """)
+        return try rows.first?.decode("seconds", as: Int.self)
+    }
+
+    /// Counts a failure in a window of `windowSeconds`; locks the key for `lockSeconds`
+    /// when the failures reach `maxFailures`. Returns the lock's length if it locked.
+    public func recordFailure(key: String, maxFailures: Int, windowSeconds: Int, lockSeconds: Int) throws -> Int? {
+        let row = try db.query("""
+            INSERT INTO login_throttle AS t (key, failures, window_start) VALUES (\(key), 1, now())
+            ON CONFLICT (key) DO UPDATE SET
+              failures = CASE WHEN t.window_start < now() - make_interval(secs => \(windowSeconds)) OR t.locked_until <= now()
+                              THEN 1 ELSE t.failures + 1 END,
+              window_start = CASE WHEN t.window_start < now() - make_interval(secs => \(windowSeconds)) OR t.locked_until <= now()
+                                  THEN now() ELSE t.window_start END,
+              locked_until = CASE WHEN t.locked_until <= now() THEN NULL ELSE t.locked_until END
+            RETURNING failures
+            """)[0]
+        let failures: Int = try row.decode("failures")
+        guard failures >= maxFailures else { return nil }
+        try db.query("""
+            UPDATE login_throttle SET locked_until = now() + make_interval(secs => \(lockSeconds)), failures = 0, window_start = now()
+            WHERE key = \(key)
+            """)
+        return lockSeconds
+    }
+
+    public func clear(key: String) throws {
+        try db.query("DELETE FROM login_throttle WHERE key = \(key)")
+    }
+}
