@@ -1,0 +1,102 @@
+import Data
+import Foundation
+import XCTest
+
+/// The libpq wrapper against a real PostgreSQL. `scripts/test` runs these with
+/// `ASSAY_TEST_DATABASE_URL` pointing at its private cluster; without it they are skipped.
+final class DatabaseTests: XCTestCase {
+    private var url: String!
+    private var db: Database!
+    private var table: String!
+
+    override func setUpWithError() throws {
+        guard let url = ProcessInfo.processInfo.environment["ASSAY_TEST_DATABASE_URL"], !url.isEmpty else {
+            throw XCTSkip("ASSAY_TEST_DATABASE_URL is not set")
+        }
+        self.url = url
+        db = Database(url: url)
+        table = "dbtest_" + UUID().uuidString.prefix(8).lowercased()
+        try db.query("CREATE TABLE \(identifier: table) (id integer PRIMARY KEY, name text UNIQUE, parent integer REFERENCES \(identifier: table) (id), at timestamptz)")
+    }
+
+    override func tearDownWithError() throws {
+        if let db, let table { _ = try? db.query("DROP TABLE IF EXISTS \(identifier: table)") }
+    }
+
+    func testValuesAreBoundNotInlined() throws {
+        let hostile = "x'); DROP TABLE users; --"
+        try db.query("INSERT INTO \(identifier: table) (id, name) VALUES (\(1), \(hostile))")
+        let row = try XCTUnwrap(db.query("SELECT name FROM \(identifier: table) WHERE id = \(1)").first)
+        XCTAssertEqual(try row.decode("name", as: String.self), hostile)
+    }
+
+    func testTypedDecodingAndNulls() throws {
+        let when = Date(timeIntervalSince1970: 1_795_000_000.25)
+        try db.query("INSERT INTO \(identifier: table) (id, name, at) VALUES (\(7), \(nil as String?), \(when))")
+        let row = try XCTUnwrap(db.query("SELECT id, name, at, true AS flag, 2.5::float8 AS ratio FROM \(identifier: table)").first)
+        XCTAssertEqual(try row.decode("id", as: Int.self), 7)
+        XCTAssertNil(try row.decode("name", as: String?.self))
+        XCTAssertEqual(try row.decode("at", as: Date.self).timeIntervalSince1970, when.timeIntervalSince1970, accuracy: 0.001)
+        XCTAssertEqual(try row.decode("flag", as: Bool.self), true)
+        XCTAssertEqual(try row.decode("ratio", as: Double.self), 2.5)
+        // A mismatch is an error, not a crash.
+        XCTAssertThrowsError(try row.decode("at", as: Int.self)) { error in
+            guard case DataError.decoding = error else { return XCTFail("\(error)") }
+        }
+        XCTAssertThrowsError(try row.decode("name", as: String.self))
+        XCTAssertThrowsError(try row.decode("missing_column", as: String.self))
+    }
+
+    func testTransactionRollsBackOnThrow() throws {
+        struct Abort: Error {}
+        XCTAssertThrowsError(try db.transaction { db in
+            try db.query("INSERT INTO \(identifier: table) (id, name) VALUES (\(1), \("a"))")
+            throw Abort()
+        })
+        XCTAssertEqual(try db.query("SELECT count(*) AS n FROM \(identifier: table)")[0].decode("n", as: Int.self), 0)
+        try db.transaction { db in try db.query("INSERT INTO \(identifier: table) (id, name) VALUES (\(2), \("b"))") }
+        XCTAssertEqual(try db.query("SELECT count(*) AS n FROM \(identifier: table)")[0].decode("n", as: Int.self), 1)
+    }
+
+    func testConstraintViolationsAreTyped() throws {
+        try db.query("INSERT INTO \(identifier: table) (id, name) VALUES (\(1), \("dup"))")
+        XCTAssertThrowsError(try db.query("INSERT INTO \(identifier: table) (id, name) VALUES (\(2), \("dup"))")) { error in
+            guard case DataError.uniqueViolation(let constraint, _) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(constraint.contains("name"))
+        }
+        XCTAssertThrowsError(try db.query("INSERT INTO \(identifier: table) (id, parent) VALUES (\(3), \(999))")) { error in
+            guard case DataError.foreignKeyViolation = error else { return XCTFail("\(error)") }
+        }
+        XCTAssertThrowsError(try db.query("SELECT * FROM no_such_table_here")) { error in
+            guard case DataError.server(let state, _, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(state, "42P01")
+        }
+    }
+
+    func testLostConnectionFailsThenReconnects() throws {
+        let pid: Int = try db.query("SELECT pg_backend_pid() AS pid")[0].decode("pid")
+        let other = Database(url: url)
+        try other.query("SELECT pg_terminate_backend(\(pid))")
+        // The statement in flight fails as "unavailable" (the HTTP layer's 503)…
+        XCTAssertThrowsError(try db.query("SELECT 1")) { error in
+            guard case DataError.unavailable = error else { return XCTFail("\(error)") }
+        }
+        // …and the next one reconnects transparently.
+        let newPid: Int = try db.query("SELECT pg_backend_pid() AS pid")[0].decode("pid")
+        XCTAssertNotEqual(newPid, pid)
+    }
+
+    func testUnreachableDatabaseIsUnavailable() {
+        let dead = Database(url: "postgresql://nobody@/nothing?host=/nonexistent-socket-dir&connect_timeout=2")
+        XCTAssertThrowsError(try dead.query("SELECT 1")) { error in
+            guard case DataError.unavailable = error else { return XCTFail("\(error)") }
+        }
+    }
+
+    func testTextArraysAndBytesRoundTrip() throws {
+        let items = ["a", "b c", "quo\"te", "back\\slash", ""]
+        let row = try db.query("SELECT \(items)::text[] AS items, \(ByteA([0, 1, 254, 255]))::bytea AS bytes")[0]
+        XCTAssertEqual(try row.decode("items", as: [String].self), items)
+        XCTAssertEqual(try row.decode("bytes", as: ByteA.self).bytes, [0, 1, 254, 255])
+    }
+}

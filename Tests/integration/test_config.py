@@ -1,0 +1,51 @@
+"""Start-up refuses bad configuration with a clear message, before touching anything."""
+import os
+import subprocess
+
+from conftest import ENV
+
+
+def run_serve(**overrides):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update(overrides)
+    # A socket path of its own: a refused start must not disturb the running instance.
+    env["ASSAY_SOCKET"] = os.path.join(ENV["ASSAY_VAR_DIR"], "run", "refused.sock")
+    env.pop("ASSAY_PID_FILE", None)
+    return subprocess.run([ENV["ASSAY_BIN"], "serve"], env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_short_jwt_secret_is_refused():
+    out = run_serve(JWT_SECRET_KEY="too-short")
+    assert out.returncode == 2
+    assert "JWT_SECRET_KEY" in out.stderr and "32 bytes" in out.stderr
+    assert "too-short" not in out.stderr + out.stdout
+
+
+def test_missing_jwt_secret_is_refused():
+    env_without = {k: v for k, v in os.environ.items() if k != "JWT_SECRET_KEY"}
+    env_without["ASSAY_SOCKET"] = os.path.join(ENV["ASSAY_VAR_DIR"], "run", "refused.sock")
+    out = subprocess.run([ENV["ASSAY_BIN"], "serve"], env=env_without, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2
+    assert "JWT_SECRET_KEY" in out.stderr
+
+
+def test_malformed_numbers_are_refused_with_their_name():
+    out = run_serve(ASSAY_WORKERS="many")
+    assert out.returncode == 2
+    assert "ASSAY_WORKERS=many" in out.stderr
+    out = run_serve(ASSAY_QUOTA_UPLOAD="0")
+    assert out.returncode == 2
+    assert "ASSAY_QUOTA_UPLOAD" in out.stderr
+
+
+def test_help_documents_the_environment():
+    out = subprocess.run([ENV["ASSAY_BIN"], "serve", "--help"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0
+    for name in ["DATABASE_URL", "ASSAY_WORKERS", "ASSAY_MAX_REQUESTS", "ASSAY_REQUEST_TIMEOUT", "JWT_SECRET_KEY",
+                 "ASSAY_QUOTA_UPLOAD", "SMTP_URL"]:
+        assert name in out.stdout, name
+
+
+def test_version_command():
+    out = subprocess.run([ENV["ASSAY_BIN"], "version"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and out.stdout.startswith("assay ")
