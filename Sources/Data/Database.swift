@@ -10,6 +10,8 @@ import Foundation
 public final class Database {
     private var connection: OpaquePointer?
     private let conninfo: String
+    /// Counts connections opened; a change means session state (LISTEN, SET) was lost.
+    public private(set) var generation = 0
 
     /// Creates a handle; the connection opens on first use.
     public init(url: String) {
@@ -59,7 +61,40 @@ public final class Database {
             throw DataError.unavailable(message)
         }
         connection = newConnection
+        generation += 1
         return newConnection
+    }
+
+    /// Waits up to `timeout` seconds for a `NOTIFY` on a channel this connection
+    /// listens to; returns the payloads received (empty on timeout). The wait also ends
+    /// when `interrupt` (e.g. a signal handler's self-pipe) becomes readable.
+    public func waitForNotifications(timeout: Double, interrupt: Int32 = -1) throws -> [String] {
+        let conn = try liveConnection()
+        var payloads = drainNotifications(conn)
+        if !payloads.isEmpty { return payloads }
+        var descriptors = [
+            pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0),
+            pollfd(fd: interrupt, events: Int16(POLLIN), revents: 0),
+        ]
+        let ready = poll(&descriptors, interrupt >= 0 ? 2 : 1, Int32(timeout * 1000))
+        if ready > 0, descriptors[0].revents != 0 {
+            if PQconsumeInput(conn) == 0 {
+                let message = String(cString: PQerrorMessage(conn))
+                close()
+                throw DataError.unavailable(message)
+            }
+            payloads = drainNotifications(conn)
+        }
+        return payloads
+    }
+
+    private func drainNotifications(_ conn: OpaquePointer) -> [String] {
+        var payloads: [String] = []
+        while let notification = PQnotifies(conn) {
+            payloads.append(String(cString: notification.pointee.extra))
+            PQfreemem(notification)
+        }
+        return payloads
     }
 
     /// Runs a statement and returns its rows.

@@ -10,6 +10,8 @@ struct Configuration: Sendable {
     var socketMode: mode_t
     var socketGroup: String?
     var workers: Int
+    var jobWorkers: Int
+    var jobLeaseSeconds: Int
     var maxRequests: Int
     var requestTimeout: Int
     var shutdownTimeout: Int
@@ -32,6 +34,8 @@ struct Configuration: Sendable {
           ASSAY_SOCKET_MODE       socket permissions, octal (default 0660)
           ASSAY_SOCKET_GROUP      group to own the socket, e.g. nginx's www-data
           ASSAY_WORKERS           FastCGI worker processes (default 2 x CPU cores)
+          ASSAY_JOB_WORKERS       job worker processes: extraction, exports, ETL (default 2)
+          ASSAY_JOB_LEASE_SECONDS a job whose worker is silent this long is retried (default 60)
           ASSAY_MAX_REQUESTS      recycle a worker after this many requests (default 10000, 0 = never)
           ASSAY_REQUEST_TIMEOUT   seconds before a stuck request's worker is killed (default 60)
           ASSAY_SHUTDOWN_TIMEOUT  seconds SIGTERM waits for in-flight requests (default 30)
@@ -106,6 +110,8 @@ struct Configuration: Sendable {
             socketMode: mode,
             socketGroup: options.socketGroup ?? environment["ASSAY_SOCKET_GROUP"].flatMap { $0.isEmpty ? nil : $0 },
             workers: try int(options.workers, "workers", default: max(2, cores * 2), range: 1...512),
+            jobWorkers: try int(options.jobWorkers, "job-workers", default: 2, range: 0...64),
+            jobLeaseSeconds: try int(nil, "job-lease-seconds", default: 60, range: 3...3600),
             maxRequests: try int(options.maxRequests, "max-requests", default: 10_000, range: 0...Int(Int32.max)),
             requestTimeout: try int(options.requestTimeout, "request-timeout", default: 60, range: 1...86_400),
             shutdownTimeout: try int(options.shutdownTimeout, "shutdown-timeout", default: 30, range: 0...3_600),
@@ -124,6 +130,7 @@ struct Configuration: Sendable {
         var environment = base
         environment["DATABASE_URL"] = databaseURL
         environment["ASSAY_MAX_REQUESTS"] = String(maxRequests)
+        environment["ASSAY_JOB_LEASE_SECONDS"] = String(jobLeaseSeconds)
         environment["ASSAY_REQUEST_TIMEOUT"] = String(requestTimeout)
         environment["ASSAY_LOG_LEVEL"] = logLevel.rawValue
         environment["ASSAY_MAX_JSON_BODY"] = String(maxJSONBody)

@@ -20,6 +20,7 @@ final class Master {
     /// A worker process the master started.
     private struct Child {
         let pid: pid_t
+        let kind: Scoreboard.Kind
         let slot: Int
         let started: UInt64
         /// Told to stop (reload or shutdown): its exit is expected and not replaced.
@@ -37,7 +38,7 @@ final class Master {
     private var scoreboard: Scoreboard!
 
     /// Respawns waiting for their time (crash throttling), by monotonic deadline.
-    private var pendingRespawns: [UInt64] = []
+    private var pendingRespawns: [(at: UInt64, kind: Scoreboard.Kind)] = []
     private var recentCrashes: [UInt64] = []
     /// Old workers still to be replaced by a SIGHUP reload, and the replacement being started.
     private var reloadQueue: [pid_t] = []
@@ -57,16 +58,19 @@ final class Master {
         scoreboard = try Scoreboard(
             directory: (configuration.socketPath as NSString).deletingLastPathComponent.isEmpty
                 ? "." : (configuration.socketPath as NSString).deletingLastPathComponent,
-            slots: configuration.workers * 2 + 2, configuredWorkers: configuration.workers)
+            slots: (configuration.workers + configuration.jobWorkers) * 2 + 2,
+            configuredWorkers: configuration.workers, configuredJobWorkers: configuration.jobWorkers)
         try installSignals()
         if let pidFile = configuration.pidFile {
             try "\(getpid())\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
         }
         logger.info("assay serve started", metadata: [
             "socket": "\(configuration.socketPath)", "workers": .stringConvertible(configuration.workers),
+            "job_workers": .stringConvertible(configuration.jobWorkers),
             "max_requests": .stringConvertible(configuration.maxRequests), "request_timeout_s": .stringConvertible(configuration.requestTimeout),
         ])
-        for _ in 0..<configuration.workers { startWorker() }
+        for _ in 0..<configuration.workers { startWorker(.fastcgi) }
+        for _ in 0..<configuration.jobWorkers { startWorker(.job) }
         loop()
         logger.info("assay serve stopped")
     }
@@ -169,9 +173,9 @@ final class Master {
                 continue
             }
             killStuckWorkers(now: now)
-            while let first = pendingRespawns.first, first <= now {
+            while let first = pendingRespawns.first, first.at <= now {
                 pendingRespawns.removeFirst()
-                startWorker()
+                startWorker(first.kind)
             }
             advanceReload()
         }
@@ -190,28 +194,24 @@ final class Master {
 
     // MARK: Workers
 
-    private var activeWorkerCount: Int {
-        children.values.filter { !$0.retiring }.count + pendingRespawns.count
-    }
-
     @discardableResult
-    private func startWorker() -> pid_t? {
+    private func startWorker(_ kind: Scoreboard.Kind) -> pid_t? {
         guard let slot = scoreboard.freeSlot() else {
             logger.error("no free scoreboard slot; worker not started")
             return nil
         }
         do {
             let pid = try spawn(
-                executable: executable, arguments: ["worker", "--slot", String(slot)],
+                executable: executable, arguments: [kind == .fastcgi ? "worker" : "job-worker", "--slot", String(slot)],
                 environment: configuration.workerEnvironment(),
                 fileDescriptors: [(0, listenFD), (Scoreboard.inheritedDescriptor, scoreboard.fd)])
-            scoreboard.claim(slot, pid: pid)
-            children[pid] = Child(pid: pid, slot: slot, started: monotonicNanos())
+            scoreboard.claim(slot, pid: pid, kind: kind)
+            children[pid] = Child(pid: pid, kind: kind, slot: slot, started: monotonicNanos())
             logger.debug("worker started", metadata: ["worker.pid": .stringConvertible(pid), "worker.slot": .stringConvertible(slot)])
             return pid
         } catch {
             logger.error("cannot start worker", metadata: ["error": "\(error)"])
-            scheduleRespawn(crashed: true)
+            scheduleRespawn(kind, crashed: true)
             return nil
         }
     }
@@ -236,14 +236,14 @@ final class Master {
             if exit.isClean {
                 // Recycled after max_requests: replace at once.
                 logger.info("worker recycled", metadata: ["worker.pid": .stringConvertible(pid)])
-                startWorker()
+                startWorker(child.kind)
             } else {
                 let reason = child.killedForTimeout ? "killed after request timeout" : "died"
                 logger.error("worker \(reason); restarting", metadata: [
-                    "worker.pid": .stringConvertible(pid), "exit": "\(exit)",
+                    "worker.pid": .stringConvertible(pid), "worker.kind": "\(child.kind)", "exit": "\(exit)",
                     "worker.uptime_ms": .stringConvertible((monotonicNanos() - child.started) / 1_000_000),
                 ])
-                scheduleRespawn(crashed: !child.killedForTimeout)
+                scheduleRespawn(child.kind, crashed: !child.killedForTimeout)
             }
         }
     }
@@ -251,13 +251,13 @@ final class Master {
     /// Restarts a crashed worker at once, unless workers have been crashing in a burst
     /// (more than twice the pool size, at least 5, within 10 s), in which case restarts back off exponentially up to 30 s, so a
     /// broken deploy logs its error without spinning the CPU.
-    private func scheduleRespawn(crashed: Bool) {
+    private func scheduleRespawn(_ kind: Scoreboard.Kind, crashed: Bool) {
         let now = monotonicNanos()
         var delay: UInt64 = 0
         if crashed {
             recentCrashes.append(now)
             recentCrashes.removeAll { now - $0 > 10_000_000_000 }
-            let burst = recentCrashes.count - max(5, configuration.workers * 2) + 1
+            let burst = recentCrashes.count - max(5, (configuration.workers + configuration.jobWorkers) * 2) + 1
             if burst > 0 {
                 delay = min(30_000_000_000, 1_000_000_000 << UInt64(min(burst - 1, 5)))
                 logger.critical("workers are crashing repeatedly; delaying restart", metadata: [
@@ -265,8 +265,8 @@ final class Master {
                 ])
             }
         }
-        pendingRespawns.append(now + delay)
-        pendingRespawns.sort()
+        pendingRespawns.append((now + delay, kind))
+        pendingRespawns.sort { $0.at < $1.at }
     }
 
     private func killStuckWorkers(now: UInt64) {
@@ -308,8 +308,8 @@ final class Master {
         }
         while reloadInFlight == nil, !reloadQueue.isEmpty {
             let old = reloadQueue.removeFirst()
-            guard children[old] != nil, children[old]?.retiring == false else { continue }
-            if let new = startWorker() { reloadInFlight = (old, new) }
+            guard let oldChild = children[old], !oldChild.retiring else { continue }
+            if let new = startWorker(oldChild.kind) { reloadInFlight = (old, new) }
         }
     }
 

@@ -13,8 +13,12 @@ final class Scoreboard: PoolStatus {
         case empty = 0, starting = 1, idle = 2, busy = 3, stopping = 4
     }
 
+    enum Kind: UInt64 {
+        case fastcgi = 0, job = 1
+    }
+
     enum Field: Int {
-        case pid = 0, state = 1, requestStarted = 2, requestsServed = 3
+        case pid = 0, state = 1, requestStarted = 2, requestsServed = 3, kind = 4
     }
 
     static let inheritedDescriptor: Int32 = 3
@@ -26,7 +30,7 @@ final class Scoreboard: PoolStatus {
     private let words: UnsafeMutablePointer<UInt64>
 
     /// Creates a new scoreboard (master side).
-    init(directory: String, slots: Int, configuredWorkers: Int) throws {
+    init(directory: String, slots: Int, configuredWorkers: Int, configuredJobWorkers: Int) throws {
         var template = Array((directory + "/.assay-scoreboard-XXXXXX").utf8CString)
         let fd = try syscall("mkstemp") { template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) } }
         unlink(template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
@@ -38,6 +42,7 @@ final class Scoreboard: PoolStatus {
         words[1] = UInt64(Date().timeIntervalSince1970)
         words[2] = UInt64(configuredWorkers)
         words[3] = UInt64(slots)
+        words[4] = UInt64(configuredJobWorkers)
     }
 
     /// Maps the scoreboard a worker inherited as fd 3.
@@ -69,7 +74,8 @@ final class Scoreboard: PoolStatus {
     func setState(_ slot: Int, _ state: State) { store(slot, .state, state.rawValue) }
 
     /// Marks a slot as taken by a freshly spawned worker.
-    func claim(_ slot: Int, pid: pid_t) {
+    func claim(_ slot: Int, pid: pid_t, kind: Kind) {
+        store(slot, .kind, kind.rawValue)
         store(slot, .requestStarted, 0)
         store(slot, .requestsServed, 0)
         setState(slot, .starting)
@@ -88,11 +94,16 @@ final class Scoreboard: PoolStatus {
 
     // MARK: PoolStatus
 
-    var liveWorkers: Int {
-        (0..<slotCount).filter { load($0, .pid) != 0 && [.idle, .busy].contains(state($0)) }.count
+    private func live(_ kind: Kind) -> Int {
+        (0..<slotCount).filter {
+            load($0, .pid) != 0 && load($0, .kind) == kind.rawValue && [.idle, .busy].contains(state($0))
+        }.count
     }
 
+    var liveWorkers: Int { live(.fastcgi) }
+    var liveJobWorkers: Int { live(.job) }
     var configuredWorkers: Int { Int(assay_atomic_load_u64(words + 2)) }
+    var configuredJobWorkers: Int { Int(assay_atomic_load_u64(words + 4)) }
 
     var startedAt: Date { Date(timeIntervalSince1970: TimeInterval(assay_atomic_load_u64(words + 1))) }
 }

@@ -11,6 +11,7 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Socket permissions in octal (env ASSAY_SOCKET_MODE).") var socketMode: String?
     @Option(help: "Group that owns the socket (env ASSAY_SOCKET_GROUP).") var socketGroup: String?
     @Option(help: "FastCGI worker processes (env ASSAY_WORKERS).") var workers: Int?
+    @Option(help: "Job worker processes (env ASSAY_JOB_WORKERS).") var jobWorkers: Int?
     @Option(help: "Recycle a worker after N requests, 0 = never (env ASSAY_MAX_REQUESTS).") var maxRequests: Int?
     @Option(help: "Seconds before a stuck request's worker is killed (env ASSAY_REQUEST_TIMEOUT).") var requestTimeout: Int?
     @Option(help: "Seconds SIGTERM waits for in-flight requests (env ASSAY_SHUTDOWN_TIMEOUT).") var shutdownTimeout: Int?
@@ -23,7 +24,7 @@ struct Assay: ParsableCommand {
         commandName: "assay",
         abstract: "Assay: documents and databases into tables, dashboards and answers.",
         discussion: Configuration.environmentHelp,
-        subcommands: [Serve.self, Migrate.self, Version.self, Worker.self]
+        subcommands: [Serve.self, Migrate.self, Version.self, Worker.self, JobWorkerCommand.self]
     )
 }
 
@@ -88,6 +89,18 @@ struct Worker: ParsableCommand {
         let logger = makeLogger("assay.worker", level: config.logLevel)
         let code = FastCGIWorker(configuration: config, slot: slot, logger: logger).run()
         throw ExitCode(code)
+    }
+}
+
+/// A job worker; started by `serve` with the scoreboard on fd 3.
+struct JobWorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "job-worker", abstract: "Internal: one job worker.", shouldDisplay: false)
+    @Option var slot: Int
+
+    func run() throws {
+        let config = try configurationOrExit(try ServeOptions.parse([]))
+        let logger = makeLogger("assay.jobs", level: config.logLevel)
+        throw ExitCode(JobWorker(configuration: config, slot: slot, logger: logger).run())
     }
 }
 

@@ -6,6 +6,8 @@ import Logging
 public protocol PoolStatus: AnyObject {
     var liveWorkers: Int { get }
     var configuredWorkers: Int { get }
+    var liveJobWorkers: Int { get }
+    var configuredJobWorkers: Int { get }
     var startedAt: Date { get }
 }
 
@@ -50,6 +52,7 @@ public func buildRouter(_ context: AppContext) -> Router {
     APIKeyRoutes(context, access).register(on: router)
     TeamRoutes(context, access).register(on: router)
     AuditRoutes(context, access).register(on: router)
+    JobRoutes(context, access).register(on: router)
     // Unknown /api/ routes still count against the caller's address and carry quota headers.
     router.unmatched = { request, error in
         (try? access.anonymous { _ in throw error }(request)) ?? .error(error)

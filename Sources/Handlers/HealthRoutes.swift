@@ -49,13 +49,16 @@ struct HealthRoutes {
             database = ["ok": false, "error": .string(reason)]
             migrations = ["current": false, "expected": .int(Int64(expected))]
         }
-        let live = context.pool.liveWorkers
+        let pool = context.pool
+        let live = pool.liveWorkers
         if live == 0 { problems.append("no live workers") }
+        if pool.configuredJobWorkers > 0, pool.liveJobWorkers == 0 { problems.append("no live job workers") }
         let body: JSON = [
             "status": problems.isEmpty ? "ok" : "unavailable",
             "version": .string(AssayVersion.current),
             "uptime_seconds": .int(Int64(Date().timeIntervalSince(context.pool.startedAt))),
-            "workers": ["live": .int(Int64(live)), "configured": .int(Int64(context.pool.configuredWorkers))],
+            "workers": ["live": .int(Int64(live)), "configured": .int(Int64(pool.configuredWorkers))],
+            "job_workers": ["live": .int(Int64(pool.liveJobWorkers)), "configured": .int(Int64(pool.configuredJobWorkers))],
             "database": database,
             "migrations": migrations,
             "problems": .array(problems),

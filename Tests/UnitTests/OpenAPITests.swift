@@ -8,6 +8,8 @@ final class OpenAPITests: XCTestCase {
     final class StubPool: PoolStatus {
         var liveWorkers: Int { 1 }
         var configuredWorkers: Int { 1 }
+        var liveJobWorkers: Int { 1 }
+        var configuredJobWorkers: Int { 1 }
         var startedAt: Date { Date() }
     }
 

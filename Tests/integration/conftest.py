@@ -82,10 +82,25 @@ class Pool:
     def master_pid(self):
         return int(self.pid_file.read_text().strip())
 
-    def worker_pids(self):
+    def _children(self, role):
         master = self.master_pid()
         out = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True)
-        return sorted(int(p) for p in out.stdout.split())
+        pids = []
+        for pid in out.stdout.split():
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if len(argv) > 1 and argv[1].decode() == role:
+                pids.append(int(pid))
+        return sorted(pids)
+
+    def worker_pids(self):
+        """The FastCGI workers."""
+        return self._children("worker")
+
+    def job_worker_pids(self):
+        return self._children("job-worker")
 
     def wait_workers(self, count, timeout=10.0, exclude=()):
         deadline = time.time() + timeout
