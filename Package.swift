@@ -10,6 +10,8 @@ let package = Package(
     dependencies: [
         // Command line parsing and `--help` for `assay serve | migrate | version`.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Streaming multipart/form-data parsing for uploads.
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
         // The logging API; Assay supplies a JSON-lines handler.
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         // JWT signing and verification (HS256 access and refresh tokens).
@@ -22,6 +24,7 @@ let package = Package(
         .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
         .systemLibrary(name: "CLibpq", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CPoppler", pkgConfig: "poppler-glib", providers: [.apt(["libpoppler-glib-dev"])]),
         .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
         // Atomics on shared memory and other things Swift cannot express directly.
         .target(name: "CShims"),
@@ -31,15 +34,18 @@ let package = Package(
             dependencies: ["CLibpq", .product(name: "Logging", package: "swift-log")],
             resources: [.copy("Migrations")]
         ),
+        // Reading documents: type detection, PDF text layers with word boxes (poppler).
+        .target(name: "Documents", dependencies: ["CPoppler"]),
         // Clients of outside services through libcurl (SMTP now; LLM and Superset later).
         .target(name: "Integrations", dependencies: ["CCurl"]),
         .target(
             name: "Handlers",
             dependencies: [
-                "Data", "CArgon2", "Integrations",
+                "Data", "CArgon2", "Integrations", "Documents",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
             ],
             resources: [.copy("Resources/openapi.json")]
         ),

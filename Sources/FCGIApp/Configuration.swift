@@ -21,6 +21,7 @@ struct Configuration: Sendable {
     var testRoutes: Bool
     var maxJSONBody: Int
     var access: AccessSettings
+    var documents: DocumentSettings
 
     struct Invalid: Error, CustomStringConvertible {
         let description: String
@@ -55,6 +56,10 @@ struct Configuration: Sendable {
           ASSAY_LOGIN_LOCK_SECONDS          length of a lock (default 900)
           ASSAY_INVITE_TTL_DAYS   days an invitation stays valid (default 7)
           ASSAY_PUBLIC_URL        the URL users reach Assay at, for links in emails
+          ASSAY_UPLOADS_DIR       where uploaded files are stored (default var/uploads)
+          ASSAY_MAX_UPLOAD_BYTES  largest upload (default 52428800)
+          ASSAY_MAX_PAGES         most pages in an uploaded PDF (default 500)
+          ASSAY_MAX_PIXELS        most pixels in an uploaded image (default 100000000)
           SMTP_URL, SMTP_FROM     mail server (smtp:// or smtps://user:pass@host:port) and sender
         """
 
@@ -120,7 +125,12 @@ struct Configuration: Sendable {
             logLevel: level,
             testRoutes: environment["ASSAY_TEST_ROUTES"] == "1",
             maxJSONBody: try int(nil, "max-json-body", default: 1 << 20, range: 1024...(256 << 20)),
-            access: access
+            access: access,
+            documents: DocumentSettings(
+                uploadsDirectory: environment["ASSAY_UPLOADS_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "var/uploads",
+                maxUploadBytes: try int(nil, "max-upload-bytes", default: 50 << 20, range: 1024...(4 << 30)),
+                maxPages: try int(nil, "max-pages", default: 500, range: 1...100_000),
+                maxPixels: try int(nil, "max-pixels", default: 100_000_000, range: 10_000...2_000_000_000))
         )
     }
 

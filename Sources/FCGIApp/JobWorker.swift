@@ -45,7 +45,7 @@ struct JobWorker {
             logger.critical("job worker cannot map the scoreboard", metadata: ["error": "\(error)"])
             return 70
         }
-        let registry = buildJobRegistry(testKinds: configuration.testRoutes)
+        let registry = buildJobRegistry(testKinds: configuration.testRoutes, documents: configuration.documents)
         let database = Database(url: configuration.databaseURL)
         let listener = Database(url: configuration.databaseURL)
         let name = "\(ProcessInfo.processInfo.hostName):\(getpid())"

@@ -18,11 +18,14 @@ public struct AppSettings: Sendable {
     /// The largest JSON body a handler reads.
     public var maxJSONBody: Int
     public var access: AccessSettings
+    public var documents: DocumentSettings
 
-    public init(testRoutes: Bool = false, maxJSONBody: Int = 1 << 20, access: AccessSettings) {
+    public init(testRoutes: Bool = false, maxJSONBody: Int = 1 << 20, access: AccessSettings,
+                documents: DocumentSettings = DocumentSettings()) {
         self.testRoutes = testRoutes
         self.maxJSONBody = maxJSONBody
         self.access = access
+        self.documents = documents
     }
 }
 
@@ -53,6 +56,7 @@ public func buildRouter(_ context: AppContext) -> Router {
     TeamRoutes(context, access).register(on: router)
     AuditRoutes(context, access).register(on: router)
     JobRoutes(context, access).register(on: router)
+    DocumentRoutes(context, access).register(on: router)
     // Unknown /api/ routes still count against the caller's address and carry quota headers.
     router.unmatched = { request, error in
         (try? access.anonymous { _ in throw error }(request)) ?? .error(error)

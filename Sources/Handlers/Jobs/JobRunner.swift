@@ -55,8 +55,9 @@ public final class JobRegistry {
 }
 
 /// Every job kind this build runs.
-public func buildJobRegistry(testKinds: Bool) -> JobRegistry {
+public func buildJobRegistry(testKinds: Bool, documents: DocumentSettings) -> JobRegistry {
     let registry = JobRegistry()
+    DocumentExtraction.register(on: registry, uploadsDirectory: documents.uploadsDirectory)
     if testKinds { TestJobs.register(on: registry) }
     return registry
 }

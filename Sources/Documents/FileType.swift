@@ -1,0 +1,120 @@
+import Foundation
+
+/// The kinds of upload Assay accepts, recognised by their first bytes, never by name.
+public enum FileType: String, Sendable, CaseIterable {
+    case pdf, png, jpeg, tiff
+
+    public var contentType: String {
+        switch self {
+        case .pdf: "application/pdf"
+        case .png: "image/png"
+        case .jpeg: "image/jpeg"
+        case .tiff: "image/tiff"
+        }
+    }
+
+    public var isImage: Bool { self != .pdf }
+
+    /// Recognises a file from its first bytes (at least 8 are needed).
+    public static func detect(_ head: [UInt8]) -> FileType? {
+        func starts(_ magic: [UInt8]) -> Bool { head.count >= magic.count && Array(head.prefix(magic.count)) == magic }
+        if starts(Array("%PDF-".utf8)) { return .pdf }
+        if starts([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
+        if starts([0xFF, 0xD8, 0xFF]) { return .jpeg }
+        if starts([0x49, 0x49, 0x2A, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2A]) { return .tiff }
+        return nil
+    }
+}
+
+/// Why an upload cannot be processed, found before any work starts.
+public struct DocumentProblem: Error, CustomStringConvertible, Sendable {
+    public let code: String
+    public let description: String
+
+    public init(_ code: String, _ description: String) {
+        self.code = code
+        self.description = description
+    }
+}
+
+/// What was learnt about a file when it was checked at upload.
+public struct FileFacts: Sendable {
+    public let type: FileType
+    public let pages: Int
+    public let width: Int?
+    public let height: Int?
+}
+
+/// Cheap structural checks at upload: truncated images, encrypted or damaged PDFs,
+/// and the configured limits on pages and pixels.
+public enum FileInspector {
+    public static func inspect(path: String, type: FileType, maxPages: Int, maxPixels: Int) throws -> FileFacts {
+        switch type {
+        case .pdf:
+            let document = try PDFDocument(path: path)
+            let pages = document.pageCount
+            guard pages > 0 else { throw DocumentProblem("corrupt_document", "the PDF has no pages") }
+            guard pages <= maxPages else {
+                throw DocumentProblem("too_many_pages", "the PDF has \(pages) pages; the limit is \(maxPages)")
+            }
+            return FileFacts(type: .pdf, pages: pages, width: nil, height: nil)
+        case .png, .jpeg, .tiff:
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw DocumentProblem("corrupt_document", "the file cannot be read")
+            }
+            let bytes = [UInt8](data)
+            let size = try imageSize(bytes, type: type)
+            if let (width, height) = size, width * height > maxPixels {
+                throw DocumentProblem("image_too_large", "the image has \(width)×\(height) pixels; the limit is \(maxPixels)")
+            }
+            return FileFacts(type: type, pages: 1, width: size?.0, height: size?.1)
+        }
+    }
+
+    /// Width and height from the header; throws for a truncated or malformed image.
+    static func imageSize(_ b: [UInt8], type: FileType) throws -> (Int, Int)? {
+        func be32(_ i: Int) -> Int { Int(b[i]) << 24 | Int(b[i + 1]) << 16 | Int(b[i + 2]) << 8 | Int(b[i + 3]) }
+        func be16(_ i: Int) -> Int { Int(b[i]) << 8 | Int(b[i + 1]) }
+        switch type {
+        case .png:
+            guard b.count >= 45, Array(b[12..<16]) == Array("IHDR".utf8) else {
+                throw DocumentProblem("corrupt_document", "the PNG header is damaged")
+            }
+            guard Array(b.suffix(12).prefix(8).suffix(4)) == Array("IEND".utf8) else {
+                throw DocumentProblem("truncated_document", "the PNG is truncated (no IEND chunk)")
+            }
+            let size = (be32(16), be32(20))
+            guard size.0 > 0, size.1 > 0 else { throw DocumentProblem("corrupt_document", "the PNG has no pixels") }
+            return size
+        case .jpeg:
+            guard b.count >= 4, b[b.count - 2] == 0xFF, b[b.count - 1] == 0xD9 else {
+                throw DocumentProblem("truncated_document", "the JPEG is truncated (no end-of-image marker)")
+            }
+            var i = 2
+            while i + 9 < b.count {
+                guard b[i] == 0xFF else { throw DocumentProblem("corrupt_document", "the JPEG structure is damaged") }
+                let marker = b[i + 1]
+                if marker == 0xFF { i += 1; continue }
+                let length = be16(i + 2)
+                // SOF0…SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the frame size.
+                if (0xC0...0xCF).contains(marker), ![0xC4, 0xC8, 0xCC].contains(marker) {
+                    let size = (be16(i + 7), be16(i + 5))
+                    guard size.0 > 0, size.1 > 0 else { throw DocumentProblem("corrupt_document", "the JPEG has no pixels") }
+                    return size
+                }
+                i += 2 + length
+            }
+            throw DocumentProblem("corrupt_document", "the JPEG has no frame header")
+        case .tiff:
+            guard b.count >= 8 else { throw DocumentProblem("truncated_document", "the TIFF is truncated") }
+            let little = b[0] == 0x49
+            let offset = little ? Int(b[4]) | Int(b[5]) << 8 | Int(b[6]) << 16 | Int(b[7]) << 24 : be32(4)
+            guard offset >= 8, offset + 2 <= b.count else {
+                throw DocumentProblem("truncated_document", "the TIFF is truncated (its first directory is missing)")
+            }
+            return nil
+        case .pdf:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import CPoppler
+import Foundation
+
+/// One word with its box in PDF points (origin top-left) and a confidence in 0…1.
+public struct Word: Sendable, Equatable {
+    public let text: String
+    public let x0: Double, y0: Double, x1: Double, y1: Double
+    public let confidence: Double
+
+    public init(text: String, x0: Double, y0: Double, x1: Double, y1: Double, confidence: Double) {
+        self.text = text
+        self.x0 = x0
+        self.y0 = y0
+        self.x1 = x1
+        self.y1 = y1
+        self.confidence = confidence
+    }
+}
+
+/// The page model shared by text PDFs and OCR: size, words, where they came from.
+public struct PageModel: Sendable {
+    public enum Source: String, Sendable { case text, ocr, none }
+    public let number: Int
+    public let width: Double
+    public let height: Double
+    public let source: Source
+    public let words: [Word]
+    public let text: String
+
+    public init(number: Int, width: Double, height: Double, source: Source, words: [Word], text: String) {
+        self.number = number
+        self.width = width
+        self.height = height
+        self.source = source
+        self.words = words
+        self.text = text
+    }
+
+    public var meanConfidence: Double? {
+        words.isEmpty ? nil : words.map(\.confidence).reduce(0, +) / Double(words.count)
+    }
+}
+
+/// A PDF opened with poppler-glib; the GObject is released when the value goes away.
+public final class PDFDocument {
+    private let document: OpaquePointer
+
+    public init(path: String) throws {
+        let uri = URL(fileURLWithPath: path).absoluteString
+        var error: UnsafeMutablePointer<GError>?
+        guard let document = poppler_document_new_from_file(uri, nil, &error) else {
+            let code = error?.pointee.code ?? -1
+            let message = error.map { String(cString: $0.pointee.message) } ?? "unknown error"
+            if let error { g_error_free(error) }
+            if code == Int32(POPPLER_ERROR_ENCRYPTED.rawValue) {
+                throw DocumentProblem("encrypted_document", "the PDF is password-protected; upload an unprotected copy")
+            }
+            throw DocumentProblem("corrupt_document", "the PDF cannot be read: \(message)")
+        }
+        self.document = document
+    }
+
+    deinit { g_object_unref(UnsafeMutableRawPointer(document)) }
+
+    public var pageCount: Int { Int(poppler_document_get_n_pages(document)) }
+
+    /// The page's text layer as words with boxes; `source` is `.none` when the page has
+    /// no usable text (a scan), so the caller can OCR it.
+    public func page(_ index: Int) throws -> PageModel {
+        guard let page = poppler_document_get_page(document, Int32(index)) else {
+            throw DocumentProblem("corrupt_document", "page \(index + 1) cannot be read")
+        }
+        defer { g_object_unref(UnsafeMutableRawPointer(page)) }
+        var width = 0.0, height = 0.0
+        poppler_page_get_size(page, &width, &height)
+        guard let raw = poppler_page_get_text(page) else {
+            return PageModel(number: index + 1, width: width, height: height, source: .none, words: [], text: "")
+        }
+        defer { g_free(raw) }
+        let text = String(cString: raw)
+        var rects: UnsafeMutablePointer<PopplerRectangle>?
+        var count: UInt32 = 0
+        poppler_page_get_text_layout(page, &rects, &count)
+        defer { if let rects { g_free(rects) } }
+        let boxes = rects.map { Array(UnsafeBufferPointer(start: $0, count: Int(count))) } ?? []
+        let words = PDFDocument.words(text: text, boxes: boxes)
+        let usable = words.count >= 3 || text.trimmingCharacters(in: .whitespacesAndNewlines).count >= 10
+        return PageModel(number: index + 1, width: width, height: height, source: usable ? .text : .none,
+                         words: usable ? words : [], text: usable ? text : "")
+    }
+
+    /// Groups characters into words. poppler gives one rectangle per character of the
+    /// page text (line breaks included), in the same order.
+    static func words(text: String, boxes: [PopplerRectangle]) -> [Word] {
+        var words: [Word] = []
+        var current = ""
+        var box: (Double, Double, Double, Double)?
+        func flush() {
+            if let b = box, !current.isEmpty {
+                words.append(Word(text: current, x0: b.0, y0: b.1, x1: b.2, y1: b.3, confidence: 1))
+            }
+            current = ""
+            box = nil
+        }
+        for (index, character) in text.enumerated() {
+            guard index < boxes.count else { break }
+            if character.isWhitespace || character.isNewline {
+                flush()
+                continue
+            }
+            let r = boxes[index]
+            current.append(character)
+            if let b = box {
+                box = (min(b.0, r.x1), min(b.1, r.y1), max(b.2, r.x2), max(b.3, r.y2))
+            } else {
+                box = (r.x1, r.y1, r.x2, r.y2)
+            }
+        }
+        flush()
+        return words
+    }
+}

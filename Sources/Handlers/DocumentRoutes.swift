@@ -1,0 +1,262 @@
+import Crypto
+import Data
+import Documents
+import Foundation
+import MultipartKit
+
+/// Limits and places for uploads, resolved at start-up.
+public struct DocumentSettings: Sendable {
+    public var uploadsDirectory: String
+    public var maxUploadBytes: Int
+    public var maxPages: Int
+    public var maxPixels: Int
+
+    public init(uploadsDirectory: String = "var/uploads", maxUploadBytes: Int = 50 << 20, maxPages: Int = 500,
+                maxPixels: Int = 100_000_000) {
+        self.uploadsDirectory = uploadsDirectory
+        self.maxUploadBytes = maxUploadBytes
+        self.maxPages = maxPages
+        self.maxPixels = maxPixels
+    }
+}
+
+/// `/api/documents/upload`, `/api/documents`, `/api/documents/{id}`, `/api/documents/{id}/status`.
+struct DocumentRoutes {
+    let context: AppContext
+    let access: AccessControl
+    var settings: DocumentSettings { context.settings.documents }
+    var db: Database { context.database }
+
+    init(_ context: AppContext, _ access: AccessControl) {
+        self.context = context
+        self.access = access
+    }
+
+    func register(on router: Router) {
+        router.post("/api/documents/upload", access.protect(scope: .documentsWrite, quota: .upload, upload))
+        router.get("/api/documents", access.protect(scope: .documentsRead, list))
+        router.get("/api/documents/{id}", access.protect(scope: .documentsRead, show))
+        router.get("/api/documents/{id}/status", access.protect(scope: .documentsRead, status))
+        router.delete("/api/documents/{id}", access.protect(scope: .documentsWrite, remove))
+    }
+
+    // MARK: Upload
+
+    func upload(_ request: Request, _ principal: Principal) throws -> Response {
+        try principal.require(role: .editor, to: "upload documents")
+        let received = try UploadReceiver(directory: settings.uploadsDirectory).receive(request, limit: settings.maxUploadBytes)
+        var keepFile = false
+        defer { if !keepFile { unlink(received.path) } }
+        guard received.size > 0 else { throw APIError.validation([("file", "is empty")]) }
+        guard let type = FileType.detect(received.head) else {
+            throw APIError(status: 415, code: "unsupported_media_type",
+                           message: "the file is not a PDF, PNG, JPEG or TIFF (recognised by content, not by name)")
+        }
+        let facts: FileFacts
+        do {
+            facts = try FileInspector.inspect(path: received.path, type: type, maxPages: settings.maxPages, maxPixels: settings.maxPixels)
+        } catch let problem as DocumentProblem {
+            throw APIError(status: 422, code: problem.code, message: problem.description, fields: [("file", problem.description)])
+        }
+        // Content-addressed storage: identical uploads share one file.
+        let finalPath = "\(settings.uploadsDirectory)/\(received.sha256)"
+        if FileManager.default.fileExists(atPath: finalPath) {
+            unlink(received.path)
+        } else {
+            guard rename(received.path, finalPath) == 0 else { throw APIError.internalError }
+        }
+        keepFile = true
+        let documentID = UUID()
+        let document = try db.transaction { db -> DocumentRecord in
+            let job = try JobRepository(db).enqueue(
+                kind: DocumentExtraction.kind, team: principal.teamID,
+                payload: String(decoding: JSON.object([("document_id", .string(documentID.lower))]).serialized(), as: UTF8.self))
+            return try DocumentRepository(db).create(
+                id: documentID, team: principal.teamID, user: principal.userID, filename: received.filename ?? "upload",
+                contentType: type.contentType, size: Int64(received.size), sha256: received.sha256, pages: facts.pages, job: job.id)
+        }
+        access.audit(request, principal: principal, action: "document.uploaded", resourceType: "document",
+                     resourceID: document.id.lower,
+                     detail: ["filename": .string(document.filename), "size_bytes": .int(document.sizeBytes), "pages": .int(Int64(facts.pages))])
+        return .json(DocumentRoutes.present(document), status: 202,
+                     headers: [("Location", "/api/documents/\(document.id.lower)/status")])
+    }
+
+    // MARK: Reading
+
+    func list(_ request: Request, _ principal: Principal) throws -> Response {
+        var problems: [(String, String)] = []
+        var limit = 20
+        if let raw = request.query["limit"] {
+            if let value = Int(raw), (1...100).contains(value) { limit = value } else { problems.append(("limit", "must be between 1 and 100")) }
+        }
+        let status = request.query["status"].flatMap { $0.isEmpty ? nil : $0 }
+        if let status, !["queued", "processing", "done", "failed"].contains(status) {
+            problems.append(("status", "must be one of: queued, processing, done, failed"))
+        }
+        var cursor: (Date, UUID)?
+        if let raw = request.query["cursor"], !raw.isEmpty {
+            if let decoded = Base64URL.decode(raw).map({ String(decoding: $0, as: UTF8.self) }),
+               let bar = decoded.firstIndex(of: "|"), let time = PostgresTime.parse(String(decoded[..<bar])),
+               let id = UUID(uuidString: String(decoded[decoded.index(after: bar)...])) {
+                cursor = (time, id)
+            } else {
+                problems.append(("cursor", "is not a cursor from next_cursor"))
+            }
+        }
+        if !problems.isEmpty { throw APIError.validation(problems) }
+        let rows = try DocumentRepository(db).list(team: principal.teamID, status: status, limit: limit + 1, after: cursor)
+        let page = Array(rows.prefix(limit))
+        var next: JSON = .null
+        if rows.count > limit, let last = page.last {
+            next = .string(Base64URL.encode(Array("\(PostgresTime.format(last.createdAt))|\(last.id.lower)".utf8)))
+        }
+        return .json(["items": .array(page.map(DocumentRoutes.present)), "next_cursor": next])
+    }
+
+    private func document(_ request: Request, _ principal: Principal) throws -> DocumentRecord {
+        guard let document = try DocumentRepository(db).find(id: try request.uuidParameter("id"), team: principal.teamID) else {
+            throw APIError.notFound("no such document")
+        }
+        return document
+    }
+
+    func show(_ request: Request, _ principal: Principal) throws -> Response {
+        let document = try document(request, principal)
+        guard case .object(var members) = DocumentRoutes.present(document) else { throw APIError.internalError }
+        let pages = try DocumentRepository(db).pages(document: document.id)
+        members.append(("pages", .array(pages.map { page in
+            [
+                "page": .int(Int64(page.page)), "source": .string(page.source), "word_count": .int(Int64(page.wordCount)),
+                "confidence": page.confidence.map { .double(($0 * 1000).rounded() / 1000) } ?? .null,
+            ]
+        })))
+        return .json(.object(members))
+    }
+
+    func status(_ request: Request, _ principal: Principal) throws -> Response {
+        let document = try document(request, principal)
+        return .json([
+            "id": .string(document.id.lower), "status": .string(document.status),
+            "pages_done": .int(Int64(document.pagesDone)), "pages_total": .int(Int64(document.pageCount)),
+            "error": JSON(document.error), "job_id": JSON(document.jobID?.lower),
+            "updated_at": Present.time(document.updatedAt), "processed_at": Present.time(document.processedAt),
+        ])
+    }
+
+    func remove(_ request: Request, _ principal: Principal) throws -> Response {
+        try principal.require(role: .editor, to: "delete documents")
+        let id = try request.uuidParameter("id")
+        let (deleted, shared) = try DocumentRepository(db).delete(id: id, team: principal.teamID)
+        guard let deleted else { throw APIError.notFound("no such document") }
+        if !shared { unlink("\(settings.uploadsDirectory)/\(deleted.sha256)") }
+        access.audit(request, principal: principal, action: "document.deleted", resourceType: "document", resourceID: id.lower,
+                     detail: ["filename": .string(deleted.filename)])
+        return .json(["id": .string(id.lower), "status": "deleted"])
+    }
+
+    static func present(_ d: DocumentRecord) -> JSON {
+        [
+            "id": .string(d.id.lower), "filename": .string(d.filename), "content_type": .string(d.contentType),
+            "size_bytes": .int(d.sizeBytes), "sha256": .string(d.sha256), "page_count": .int(Int64(d.pageCount)),
+            "status": .string(d.status),
+            "progress": ["pages_done": .int(Int64(d.pagesDone)), "pages_total": .int(Int64(d.pageCount))],
+            "error": JSON(d.error), "job_id": JSON(d.jobID?.lower),
+            "created_at": Present.time(d.createdAt), "updated_at": Present.time(d.updatedAt),
+            "processed_at": Present.time(d.processedAt),
+        ]
+    }
+}
+
+/// Streams the `file` part of a multipart/form-data body to a temporary file in the
+/// uploads directory, hashing it on the way; nothing is held in memory.
+struct UploadReceiver {
+    struct Received {
+        let path: String
+        let size: Int
+        let sha256: String
+        let head: [UInt8]
+        let filename: String?
+    }
+
+    let directory: String
+
+    func receive(_ request: Request, limit: Int) throws -> Received {
+        let type = request.header("Content-Type") ?? ""
+        guard type.lowercased().hasPrefix("multipart/form-data"), let boundary = UploadReceiver.boundary(type) else {
+            throw APIError.unsupportedMediaType("multipart/form-data with a `file` part")
+        }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = "\(directory)/.upload-\(UUID().uuidString.lowercased())"
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+            throw APIError.internalError
+        }
+        var completed = false
+        defer {
+            try? handle.close()
+            if !completed { unlink(path) }
+        }
+
+        let parser = MultipartParser(boundary: boundary)
+        var partHeaders: [String: String] = [:]
+        var inFile = false
+        var seenFile = false
+        var filename: String?
+        var hasher = SHA256()
+        var size = 0
+        var head: [UInt8] = []
+        var writeError: Error?
+        parser.onHeader = { name, value in partHeaders[name.lowercased()] = value }
+        parser.onBody = { buffer in
+            if !inFile, !seenFile, let disposition = partHeaders["content-disposition"],
+               UploadReceiver.parameter("name", in: disposition) == "file" {
+                inFile = true
+                filename = UploadReceiver.parameter("filename", in: disposition)
+            }
+            guard inFile, writeError == nil else { return }
+            let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+            if head.count < 16 { head += bytes.prefix(16 - head.count) }
+            hasher.update(data: bytes)
+            size += bytes.count
+            do { try handle.write(contentsOf: bytes) } catch { writeError = error }
+        }
+        parser.onPartComplete = {
+            if inFile { seenFile = true }
+            inFile = false
+            partHeaders = [:]
+        }
+        do {
+            try request.streamBody(limit: limit) { chunk in try parser.execute(Array(chunk)) }
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw APIError(status: 400, code: "invalid_multipart", message: "the multipart body is malformed or truncated")
+        }
+        if let writeError { throw writeError }
+        // A body that ends inside the file part never completed it: the upload was cut off.
+        guard seenFile || size > 0 else { throw APIError.validation([("file", "is required (a multipart part named file)")]) }
+        guard seenFile else {
+            throw APIError(status: 400, code: "invalid_multipart", message: "the multipart body ended before the file part did")
+        }
+        completed = true
+        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return Received(path: path, size: size, sha256: digest, head: head,
+                        filename: filename.map { String($0.prefix(255)) })
+    }
+
+    static func boundary(_ contentType: String) -> String? {
+        parameter("boundary", in: contentType).flatMap { $0.isEmpty || $0.count > 200 ? nil : $0 }
+    }
+
+    /// A `name=value` or `name="value"` parameter of a header value.
+    static func parameter(_ name: String, in header: String) -> String? {
+        for part in header.split(separator: ";").dropFirst() {
+            let pieces = part.split(separator: "=", maxSplits: 1)
+            guard pieces.count == 2, pieces[0].trimmingCharacters(in: .whitespaces).lowercased() == name else { continue }
+            var value = pieces[1].trimmingCharacters(in: .whitespaces)
+            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
+            return value
+        }
+        return nil
+    }
+}

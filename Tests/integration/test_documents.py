@@ -1,0 +1,174 @@
+"""Documents: upload (multipart, by magic bytes, with limits), processing status,
+the page model from a PDF's text layer, listing, privacy and deletion."""
+import json
+import os
+import time
+
+import pytest
+
+from access_helpers import call, client, create_key, psql, register, team_with_member
+from conftest import ENV, assert_envelope
+from documents_helpers import make_pdf, make_png
+
+PAGES = [["Invoice 1001", "Total 42.50 EUR"], ["Second page text"], ["Third page, the end."]]
+
+
+def upload(account, content, filename="doc.pdf", token=None, api_key=None):
+    return call(client(), "POST", "/api/documents/upload", token=None if api_key else (token or account.access),
+                api_key=api_key, files={"file": (filename, content, "application/octet-stream")})
+
+
+def wait_done(account, document_id, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        r = call(client(), "GET", f"/api/documents/{document_id}/status", token=account.access)
+        assert r.status_code == 200, r.text
+        if r.json()["status"] in ("done", "failed"):
+            return r.json()
+        time.sleep(0.1)
+    raise AssertionError(f"document {document_id} not processed: {r.json()}")
+
+
+def uploads_dir():
+    return ENV["ASSAY_UPLOADS_DIR"]
+
+
+def test_pdf_upload_is_processed_into_pages_with_word_boxes():
+    account = register()
+    content = make_pdf(PAGES)
+    r = upload(account, content, filename="invoice-1001.pdf")
+    assert r.status_code == 202, r.text
+    doc = r.json()
+    assert doc["status"] == "queued"
+    assert doc["filename"] == "invoice-1001.pdf"
+    assert doc["content_type"] == "application/pdf"
+    assert doc["page_count"] == 3 and doc["size_bytes"] == len(content)
+    assert r.headers["Location"] == f"/api/documents/{doc['id']}/status"
+    # The file is stored under its SHA-256.
+    assert os.path.exists(os.path.join(uploads_dir(), doc["sha256"]))
+    status = wait_done(account, doc["id"])
+    assert status["status"] == "done", status
+    assert status["pages_done"] == 3 and status["pages_total"] == 3 and status["error"] is None
+    full = call(client(), "GET", f"/api/documents/{doc['id']}", token=account.access).json()
+    assert [p["page"] for p in full["pages"]] == [1, 2, 3]
+    assert all(p["source"] == "text" and p["word_count"] > 0 for p in full["pages"])
+    words = json.loads(psql("SELECT words FROM document_pages WHERE document_id = :'id' AND page = 1;", id=doc["id"]))
+    texts = [w[0] for w in words]
+    assert texts[:2] == ["Invoice", "1001"] and "42.50" in texts
+    x0, y0, x1, y1 = words[0][1:5]
+    # 72 pt from the left, near the top of a 792 pt page (origin top-left), Helvetica 12.
+    assert 70 <= x0 <= 74 and x1 > x0 and 60 <= y0 < y1 <= 90, words[0]
+    job = call(client(), "GET", f"/api/jobs/{status['job_id']}", token=account.access).json()
+    assert job["status"] == "succeeded" and job["progress"]["total"] == 3
+    assert job["result"]["pages_by_source"]["text"] == 3
+
+
+def test_image_upload_is_accepted_by_content_not_name():
+    account = register()
+    r = upload(account, make_png(), filename="scan.pdf")
+    assert r.status_code == 202, r.text
+    assert r.json()["content_type"] == "image/png" and r.json()["page_count"] == 1
+    assert wait_done(account, r.json()["id"])["status"] == "done"
+
+
+@pytest.mark.parametrize("content,status,code", [
+    (b"hello, this is plain text\n", 415, "unsupported_media_type"),
+    (b"", 422, "validation_failed"),
+    (b"%PDF-1.4\nthis is not really a pdf\n", 422, "corrupt_document"),
+    (make_png()[:-20], 422, "truncated_document"),
+    (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00truncated", 422, "truncated_document"),
+])
+def test_bad_files_get_clear_errors_and_leave_nothing(content, status, code):
+    account = register()
+    before = set(os.listdir(uploads_dir()))
+    r = upload(account, content)
+    error = assert_envelope(r, status, code)
+    assert error["message"]
+    assert set(os.listdir(uploads_dir())) == before, "a refused upload must leave no file"
+    listed = call(client(), "GET", "/api/documents", token=account.access).json()
+    assert listed["items"] == []
+
+
+def test_upload_requires_multipart_with_a_file_part():
+    account = register()
+    r = call(client(), "POST", "/api/documents/upload", token=account.access, json={"file": "x"})
+    assert_envelope(r, 415, "unsupported_media_type")
+    r = call(client(), "POST", "/api/documents/upload", token=account.access, files={"other": ("a.txt", b"abc")})
+    error = assert_envelope(r, 422, "validation_failed")
+    assert "file" in error["fields"]
+    r = call(client(), "POST", "/api/documents/upload", token=account.access,
+             data=b"--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n\r\n%PDF-1.4 cut",
+             headers={"Content-Type": "multipart/form-data; boundary=xyz"})
+    assert_envelope(r, 400, "invalid_multipart")
+
+
+def test_upload_over_the_limit_is_413(pool):
+    pool.restart(ASSAY_MAX_UPLOAD_BYTES=4096)
+    try:
+        account = register()
+        assert_envelope(upload(account, make_pdf([["x" * 40] * 40] * 6)), 413, "payload_too_large")
+        assert upload(account, make_pdf([["small"]])).status_code == 202
+    finally:
+        pool.restart()
+
+
+def test_too_many_pages_is_refused(pool):
+    pool.restart(ASSAY_MAX_PAGES=2)
+    try:
+        account = register()
+        error = assert_envelope(upload(account, make_pdf(PAGES)), 422, "too_many_pages")
+        assert "limit is 2" in error["message"]
+    finally:
+        pool.restart()
+
+
+def test_documents_are_private_paginated_and_deleted_with_their_file():
+    account, stranger = register(), register()
+    content = make_pdf([["shared file"]])
+    first = upload(account, content).json()
+    second = upload(account, content).json()
+    third = upload(account, make_pdf([["another"]])).json()
+    assert first["sha256"] == second["sha256"] != third["sha256"]
+    for doc in (first, second, third):
+        wait_done(account, doc["id"])
+    page1 = call(client(), "GET", "/api/documents?limit=2", token=account.access).json()
+    assert [d["id"] for d in page1["items"]] == [third["id"], second["id"]]
+    page2 = call(client(), "GET", f"/api/documents?limit=2&cursor={page1['next_cursor']}", token=account.access).json()
+    assert [d["id"] for d in page2["items"]] == [first["id"]] and page2["next_cursor"] is None
+    assert_envelope(call(client(), "GET", "/api/documents?limit=0", token=account.access), 422)
+    assert_envelope(call(client(), "GET", "/api/documents?cursor=zzz", token=account.access), 422)
+    for path in (f"/api/documents/{first['id']}", f"/api/documents/{first['id']}/status"):
+        assert_envelope(call(client(), "GET", path, token=stranger.access), 404, "not_found")
+    assert_envelope(call(client(), "DELETE", f"/api/documents/{first['id']}", token=stranger.access), 404)
+    stored = os.path.join(uploads_dir(), first["sha256"])
+    assert call(client(), "DELETE", f"/api/documents/{first['id']}", token=account.access).status_code == 200
+    assert os.path.exists(stored), "the file is still used by the second document"
+    assert call(client(), "DELETE", f"/api/documents/{second['id']}", token=account.access).status_code == 200
+    assert not os.path.exists(stored)
+    assert psql("SELECT count(*) FROM document_pages WHERE document_id = :'id';", id=second["id"]) == "0"
+    assert_envelope(call(client(), "GET", f"/api/documents/{second['id']}", token=account.access), 404)
+
+
+def test_permissions_and_scopes():
+    owner, viewer = team_with_member("viewer")
+    assert_envelope(upload(viewer, make_pdf([["x"]])), 403, "forbidden")
+    reader = create_key(owner, ["documents:read"])["key"]
+    error = assert_envelope(upload(owner, make_pdf([["x"]]), api_key=reader), 403, "missing_scope")
+    assert "documents:write" in error["message"]
+    writer = create_key(owner, ["documents:write"])["key"]
+    assert upload(owner, make_pdf([["x"]]), api_key=writer).status_code == 202
+    assert call(client(), "GET", "/api/documents", api_key=reader).status_code == 200
+    assert call(client(), "POST", "/api/documents/upload", files={"file": ("a", b"x")}).status_code == 401
+
+
+def test_upload_quota(pool):
+    pool.restart(ASSAY_QUOTA_UPLOAD=2)
+    try:
+        account = register()
+        for _ in range(2):
+            assert upload(account, make_pdf([["q"]])).status_code == 202
+        r = upload(account, make_pdf([["q"]]))
+        assert_envelope(r, 429, "quota_exceeded")
+        assert r.headers["X-RateLimit-Limit"] == "2" and int(r.headers["Retry-After"]) > 0
+    finally:
+        pool.restart()
