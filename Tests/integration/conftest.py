@@ -149,7 +149,11 @@ class Pool:
         while time.time() < deadline:
             try:
                 last = s.get(url("/health"), timeout=5)
-                if last.status_code == 200:
+                body = last.json() if last.status_code == 200 else {}
+                # Healthy and every worker up, so tests see the whole pool.
+                if last.status_code == 200 and all(
+                        body.get(k, {}).get("live") == body.get(k, {}).get("configured")
+                        for k in ("workers", "job_workers")):
                     return
             except requests.RequestException as error:
                 last = error
