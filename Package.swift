@@ -25,6 +25,7 @@ let package = Package(
         .systemLibrary(name: "CLibpq", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CPoppler", pkgConfig: "poppler-glib", providers: [.apt(["libpoppler-glib-dev"])]),
+        .systemLibrary(name: "CTesseract", pkgConfig: "tesseract", providers: [.apt(["libtesseract-dev", "tesseract-ocr-eng"])]),
         .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
         // Atomics on shared memory and other things Swift cannot express directly.
         .target(name: "CShims"),
@@ -34,8 +35,9 @@ let package = Package(
             dependencies: ["CLibpq", .product(name: "Logging", package: "swift-log")],
             resources: [.copy("Migrations")]
         ),
-        // Reading documents: type detection, PDF text layers with word boxes (poppler).
-        .target(name: "Documents", dependencies: ["CPoppler"]),
+        // Reading documents: type detection, PDF text layers with word boxes (poppler),
+        // rendering (cairo) and OCR (tesseract) for scans and images.
+        .target(name: "Documents", dependencies: ["CPoppler", "CTesseract"]),
         // Clients of outside services through libcurl (SMTP now; LLM and Superset later).
         .target(name: "Integrations", dependencies: ["CCurl"]),
         .target(

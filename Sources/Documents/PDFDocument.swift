@@ -44,6 +44,7 @@ public struct PageModel: Sendable {
 /// A PDF opened with poppler-glib; the GObject is released when the value goes away.
 public final class PDFDocument {
     private let document: OpaquePointer
+    var documentHandle: OpaquePointer { document }
 
     public init(path: String) throws {
         let uri = URL(fileURLWithPath: path).absoluteString

@@ -49,3 +49,48 @@ def make_png(width=40, height=20, gray=200):
     raw = b"".join(b"\x00" + bytes([gray]) * width for _ in range(height))
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def make_scanned_pdf(png):
+    """A one-page PDF whose only content is the image of a PNG (a "scan": no text layer).
+
+    The PNG's IDAT stream is embedded as is: PDF's FlateDecode with the PNG predictor
+    reads PNG scanlines directly. Works for 8-bit, non-interlaced gray or RGB PNGs.
+    """
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, ihdr = 8, b"", None
+    while pos < len(png):
+        length = struct.unpack(">I", png[pos:pos + 4])[0]
+        kind, data = png[pos + 4:pos + 8], png[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            ihdr = struct.unpack(">IIBBBBB", data)
+        elif kind == b"IDAT":
+            idat += data
+        pos += 12 + length
+    width, height, depth, color, _, _, interlace = ihdr
+    assert depth == 8 and interlace == 0 and color in (0, 2), "needs an 8-bit gray or RGB PNG"
+    colors, space = (1, b"/DeviceGray") if color == 0 else (3, b"/DeviceRGB")
+    page_w, page_h = 612, round(612 * height / width)
+    image = (b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace %s /BitsPerComponent 8 "
+             b"/Filter /FlateDecode /DecodeParms << /Predictor 15 /Colors %d /BitsPerComponent 8 /Columns %d >> "
+             b"/Length %d >>\nstream\n" % (width, height, space, colors, width, len(idat)) + idat + b"\nendstream")
+    content = b"q %d 0 0 %d 0 0 cm /Im1 Do Q" % (page_w, page_h)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Contents 4 0 R "
+        b"/Resources << /XObject << /Im1 5 0 R >> >> >>" % (page_w, page_h),
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        image,
+    ]
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)

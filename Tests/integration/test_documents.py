@@ -8,7 +8,7 @@ import pytest
 
 from access_helpers import call, client, create_key, psql, register, team_with_member
 from conftest import ENV, assert_envelope
-from documents_helpers import make_pdf, make_png
+from documents_helpers import make_pdf, make_png, make_scanned_pdf
 
 PAGES = [["Invoice 1001", "Total 42.50 EUR"], ["Second page text"], ["Third page, the end."]]
 
@@ -172,3 +172,46 @@ def test_upload_quota(pool):
         assert r.headers["X-RateLimit-Limit"] == "2" and int(r.headers["Retry-After"]) > 0
     finally:
         pool.restart()
+
+
+CORPUS = os.path.join(ENV.get("ASSAY_REPO", "."), "..", "shared", "corpus")
+needs_corpus = pytest.mark.skipif(not os.path.isdir(CORPUS), reason="../shared/corpus is not beside the repository")
+
+
+def page_words(document_id, page=1):
+    return json.loads(psql("SELECT words FROM document_pages WHERE document_id = :'id' AND page = :'p';",
+                           id=document_id, p=page))
+
+
+@needs_corpus
+def test_photo_of_a_receipt_is_ocrd_with_boxes_and_confidence():
+    account = register()
+    with open(os.path.join(CORPUS, "i2d", "docs", "oyo.png"), "rb") as f:
+        r = upload(account, f.read(), filename="oyo.png")
+    assert r.status_code == 202, r.text
+    assert wait_done(account, r.json()["id"], timeout=120)["status"] == "done"
+    page = call(client(), "GET", f"/api/documents/{r.json()['id']}", token=account.access).json()["pages"][0]
+    assert page["source"] == "ocr" and page["word_count"] > 30 and page["confidence"] > 0.6
+    words = page_words(r.json()["id"])
+    texts = {w[0].strip(",.:").upper() for w in words}
+    assert {"PAYMENT", "RECEIPT", "SANJAY"} <= texts, sorted(texts)[:50]
+    receipt = next(w for w in words if w[0].upper().startswith("RECEIPT"))
+    # Boxes are in the image's pixels (2892 × 4093), inside the image, sensible in size.
+    assert 0 <= receipt[1] < receipt[3] <= 2892 and 0 <= receipt[2] < receipt[4] <= 4093
+    assert 0 < receipt[5] <= 1
+
+
+@needs_corpus
+def test_scanned_pdf_page_is_rendered_and_ocrd():
+    account = register()
+    with open(os.path.join(CORPUS, "scribe", "docs", "filing_01.png"), "rb") as f:
+        pdf = make_scanned_pdf(f.read())
+    r = upload(account, pdf, filename="scan.pdf")
+    assert r.status_code == 202, r.text
+    assert r.json()["content_type"] == "application/pdf"
+    assert wait_done(account, r.json()["id"], timeout=120)["status"] == "done"
+    page = call(client(), "GET", f"/api/documents/{r.json()['id']}", token=account.access).json()["pages"][0]
+    assert page["source"] == "ocr" and page["word_count"] > 50
+    words = page_words(r.json()["id"])
+    # Boxes are in PDF points of the 612-wide page, like a text layer's.
+    assert all(0 <= w[1] <= w[3] <= 613 for w in words)

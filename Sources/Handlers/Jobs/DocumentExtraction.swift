@@ -4,8 +4,8 @@ import Foundation
 
 /// The `document.extract` job: reads every page into the page model and stores it.
 ///
-/// Text PDFs are read through poppler with word boxes. Pages without a usable text
-/// layer, and images, are recorded with source `none` until OCR is available.
+/// Text PDFs are read through poppler with word boxes; pages without a usable text
+/// layer are rendered at 300 dpi and OCR'd with tesseract, and so are images.
 enum DocumentExtraction {
     static let kind = "document.extract"
 
@@ -29,16 +29,17 @@ enum DocumentExtraction {
             if document.contentType == FileType.pdf.contentType {
                 let pdf = try PDFDocument(path: path)
                 for index in 0..<pdf.pageCount {
-                    let page = try pdf.page(index)
+                    var page = try pdf.page(index)
+                    if page.source == .none { page = try pdf.ocrPage(index, engine: try OCREngine.forThisProcess()) }
                     try save(page, document: id, in: documents)
                     counts[page.source.rawValue, default: 0] += 1
                     context.progress(done: index + 1, total: pdf.pageCount, note: "page \(index + 1) of \(pdf.pageCount)")
                 }
             } else {
-                let page = PageModel(number: 1, width: 0, height: 0, source: .none, words: [], text: "")
+                let page = try OCREngine.forThisProcess().recognize(imageAt: path)
                 try save(page, document: id, in: documents)
-                counts["none", default: 0] += 1
-                context.progress(done: 1, total: 1, note: "image stored; awaiting OCR")
+                counts[page.source.rawValue, default: 0] += 1
+                context.progress(done: 1, total: 1, note: "image read")
             }
         } catch let problem as DocumentProblem {
             try documents.finish(id: id, error: problem.description)
