@@ -59,7 +59,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "UnitTests", dependencies: ["Handlers", "Data"]),
+        .testTarget(name: "UnitTests", dependencies: ["Handlers", "Data", "Documents"]),
     ],
     swiftLanguageModes: [.v6]
 )

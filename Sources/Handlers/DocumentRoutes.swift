@@ -38,6 +38,8 @@ struct DocumentRoutes {
         router.get("/api/documents/{id}", access.protect(scope: .documentsRead, show))
         router.get("/api/documents/{id}/status", access.protect(scope: .documentsRead, status))
         router.delete("/api/documents/{id}", access.protect(scope: .documentsWrite, remove))
+        router.get("/api/documents/{id}/tables", access.protect(scope: .documentsRead, tables))
+        router.get("/api/tables/{id}/rows", access.protect(scope: .documentsRead, rows))
     }
 
     // MARK: Upload
@@ -147,12 +149,80 @@ struct DocumentRoutes {
     func remove(_ request: Request, _ principal: Principal) throws -> Response {
         try principal.require(role: .editor, to: "delete documents")
         let id = try request.uuidParameter("id")
-        let (deleted, shared) = try DocumentRepository(db).delete(id: id, team: principal.teamID)
+        guard try DocumentRepository(db).find(id: id, team: principal.teamID) != nil else { throw APIError.notFound("no such document") }
+        let (deleted, shared) = try db.transaction { db in
+            try WarehouseRepository(db).dropTables(document: id)
+            return try DocumentRepository(db).delete(id: id, team: principal.teamID)
+        }
         guard let deleted else { throw APIError.notFound("no such document") }
         if !shared { unlink("\(settings.uploadsDirectory)/\(deleted.sha256)") }
         access.audit(request, principal: principal, action: "document.deleted", resourceType: "document", resourceID: id.lower,
                      detail: ["filename": .string(deleted.filename)])
         return .json(["id": .string(id.lower), "status": "deleted"])
+    }
+
+    // MARK: Tables
+
+    func tables(_ request: Request, _ principal: Principal) throws -> Response {
+        let document = try document(request, principal)
+        let warehouse = WarehouseRepository(db)
+        let items: [JSON] = try warehouse.tables(document: document.id).map { table in
+            let sample = try warehouse.rows(tableName: table.tableName, limit: 5, offset: 0)
+            return DocumentRoutes.present(table, extra: [("sample_rows", .array(DocumentRoutes.typedRows(sample)))])
+        }
+        return .json(["document_id": .string(document.id.lower), "items": .array(items)])
+    }
+
+    func rows(_ request: Request, _ principal: Principal) throws -> Response {
+        let id = try request.uuidParameter("id")
+        var problems: [(String, String)] = []
+        func number(_ name: String, _ fallback: Int, _ range: ClosedRange<Int>) -> Int {
+            guard let raw = request.query[name] else { return fallback }
+            guard let value = Int(raw), range.contains(value) else {
+                problems.append((name, "must be between \(range.lowerBound) and \(range.upperBound)"))
+                return fallback
+            }
+            return value
+        }
+        let limit = number("limit", 100, 1...1000), offset = number("offset", 0, 0...Int(Int32.max))
+        if !problems.isEmpty { throw APIError.validation(problems) }
+        let warehouse = WarehouseRepository(db)
+        guard let table = try warehouse.table(id: id, team: principal.teamID) else { throw APIError.notFound("no such table") }
+        let rows = DocumentRoutes.typedRows(try warehouse.rows(tableName: table.tableName, limit: limit, offset: offset))
+        let next = offset + rows.count < table.rowCount ? JSON.int(Int64(offset + rows.count)) : .null
+        return .json([
+            "table": DocumentRoutes.present(table, extra: []), "rows": .array(rows),
+            "total": .int(Int64(table.rowCount)), "limit": .int(Int64(limit)), "offset": .int(Int64(offset)),
+            "next_offset": next,
+        ])
+    }
+
+    static func present(_ t: ExtractedTableRecord, extra: [(String, JSON)]) -> JSON {
+        .object([
+            ("id", .string(t.id.lower)), ("document_id", .string(t.documentID.lower)),
+            ("schema", .string(WarehouseRepository.schema)), ("name", .string(t.tableName)),
+            ("page", .int(Int64(t.pageFrom))), ("pages", .array([.int(Int64(t.pageFrom)), .int(Int64(t.pageTo))])),
+            ("bbox", (try? JSON.parse(Array(t.bbox.utf8))) ?? .null),
+            ("columns", (try? JSON.parse(Array(t.columns.utf8))) ?? .array([])),
+            ("row_count", .int(Int64(t.rowCount))), ("confidence", .double((t.confidence * 1000).rounded() / 1000)),
+        ] + extra)
+    }
+
+    /// Warehouse rows as JSON objects with typed values (numbers, booleans, ISO dates).
+    static func typedRows(_ rows: Rows) -> [JSON] {
+        let names = rows.columnNames.filter { $0 != "_row" }
+        let types = names.map { rows.typeOID(of: $0) ?? 25 }
+        return rows.map { row in
+            .object(zip(names, types).map { name, oid in
+                guard let text = try? row.text(name) else { return (name, .null) }
+                switch oid {
+                case 20, 21, 23: return (name, Int64(text).map(JSON.int) ?? .string(text))
+                case 700, 701, 1700: return (name, Double(text).map(JSON.double) ?? .string(text))
+                case 16: return (name, .bool(text == "t"))
+                default: return (name, .string(text))
+                }
+            })
+        }
     }
 
     static func present(_ d: DocumentRecord) -> JSON {

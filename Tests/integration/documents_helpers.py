@@ -3,8 +3,13 @@ import struct
 import zlib
 
 
+def _escape(text):
+    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+
 def make_pdf(pages):
-    """A text PDF: `pages` is a list of pages, each a list of text lines (Helvetica 12)."""
+    """A text PDF: `pages` is a list of pages, each a list of lines (Helvetica 12). A line
+    is a string, or a list of cells laid out as table columns 105 pt apart."""
     objects = []
 
     def add(body):
@@ -17,9 +22,15 @@ def make_pdf(pages):
     kids = []
     for lines in pages:
         ops = ["BT", "/F1 12 Tf", "14 TL", "72 720 Td"]
+        y = 720
         for line in lines:
-            escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-            ops.append(f"({escaped}) Tj T*")
+            if isinstance(line, (list, tuple)):
+                # A table row: each cell at its own x (72 pt, then every 105 pt).
+                for index, cell in enumerate(line):
+                    ops.append(f"1 0 0 1 {72 + 105 * index} {y} Tm ({_escape(cell)}) Tj")
+            else:
+                ops.append(f"1 0 0 1 72 {y} Tm ({_escape(line)}) Tj")
+            y -= 16
         ops.append("ET")
         stream = "\n".join(ops).encode("latin-1")
         content = add(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")

@@ -215,3 +215,53 @@ def test_scanned_pdf_page_is_rendered_and_ocrd():
     words = page_words(r.json()["id"])
     # Boxes are in PDF points of the 612-wide page, like a text layer's.
     assert all(0 <= w[1] <= w[3] <= 613 for w in words)
+
+
+TABLE_PAGE = [
+    "Quarterly report",
+    ["Date", "Product", "Units", "Unit price", "Share"],
+    ["2024-01-15", "Widget", "12", "$4.50", "10%"],
+    ["20/02/2024", "Gadget", "7", "$12.00", "25.5%"],
+    ["5 Mar 2024", "Doohickey", "1,200", "$0.99", "64.5%"],
+    "Notes follow after the table.",
+]
+
+
+def test_table_is_detected_typed_and_stored_in_the_warehouse():
+    account = register()
+    r = upload(account, make_pdf([TABLE_PAGE]), filename="report.pdf")
+    doc = r.json()
+    assert wait_done(account, doc["id"])["status"] == "done"
+    listed = call(client(), "GET", f"/api/documents/{doc['id']}/tables", token=account.access).json()
+    assert len(listed["items"]) == 1, listed
+    table = listed["items"][0]
+    assert table["page"] == 1 and table["row_count"] == 3 and table["schema"] == "warehouse"
+    assert [(c["name"], c["type"]) for c in table["columns"]] == [
+        ("date", "date"), ("product", "text"), ("units", "integer"), ("unit_price", "currency"), ("share", "percent")]
+    assert [c["header"] for c in table["columns"]][3] == "Unit price"
+    assert table["sample_rows"][0] == {"date": "2024-01-15", "product": "Widget", "units": 12, "unit_price": 4.5, "share": 10}
+    assert 0 < table["confidence"] <= 1 and table["bbox"]["x0"] < table["bbox"]["x1"]
+    # A real typed table in PostgreSQL.
+    types = psql("SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY ordinal_position) "
+                 "FROM information_schema.columns WHERE table_schema = 'warehouse' AND table_name = :'t';", t=table["name"])
+    assert types == "_row:integer,date:date,product:text,units:bigint,unit_price:numeric,share:numeric"
+    assert psql(f"SELECT sum(units) FROM warehouse.\"{table['name']}\";") == "1219"
+    rows = call(client(), "GET", f"/api/tables/{table['id']}/rows?limit=2", token=account.access).json()
+    assert [row["date"] for row in rows["rows"]] == ["2024-01-15", "2024-02-20"]
+    assert rows["total"] == 3 and rows["next_offset"] == 2
+    rest = call(client(), "GET", f"/api/tables/{table['id']}/rows?limit=2&offset=2", token=account.access).json()
+    assert [row["units"] for row in rest["rows"]] == [1200] and rest["next_offset"] is None
+    assert_envelope(call(client(), "GET", f"/api/tables/{table['id']}/rows?limit=0", token=account.access), 422)
+    stranger = register()
+    assert_envelope(call(client(), "GET", f"/api/tables/{table['id']}/rows", token=stranger.access), 404)
+    assert_envelope(call(client(), "GET", f"/api/documents/{doc['id']}/tables", token=stranger.access), 404)
+    # Deleting the document drops its warehouse table.
+    assert call(client(), "DELETE", f"/api/documents/{doc['id']}", token=account.access).status_code == 200
+    assert psql("SELECT to_regclass(:'t') IS NULL;", t=f"warehouse.{table['name']}") == "t"
+
+
+def test_prose_has_no_tables():
+    account = register()
+    doc = upload(account, make_pdf(PAGES)).json()
+    wait_done(account, doc["id"])
+    assert call(client(), "GET", f"/api/documents/{doc['id']}/tables", token=account.access).json()["items"] == []

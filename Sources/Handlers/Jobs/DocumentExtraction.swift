@@ -25,6 +25,7 @@ enum DocumentExtraction {
         try documents.markProcessing(id: id)
         let path = "\(uploadsDirectory)/\(document.sha256)"
         var counts: [String: Int] = ["text": 0, "ocr": 0, "none": 0]
+        var models: [PageModel] = []
         do {
             if document.contentType == FileType.pdf.contentType {
                 let pdf = try PDFDocument(path: path)
@@ -32,12 +33,14 @@ enum DocumentExtraction {
                     var page = try pdf.page(index)
                     if page.source == .none { page = try pdf.ocrPage(index, engine: try OCREngine.forThisProcess()) }
                     try save(page, document: id, in: documents)
+                    models.append(page)
                     counts[page.source.rawValue, default: 0] += 1
                     context.progress(done: index + 1, total: pdf.pageCount, note: "page \(index + 1) of \(pdf.pageCount)")
                 }
             } else {
                 let page = try OCREngine.forThisProcess().recognize(imageAt: path)
                 try save(page, document: id, in: documents)
+                models.append(page)
                 counts[page.source.rawValue, default: 0] += 1
                 context.progress(done: 1, total: 1, note: "image read")
             }
@@ -45,9 +48,11 @@ enum DocumentExtraction {
             try documents.finish(id: id, error: problem.description)
             throw PermanentJobError(problem.description)
         }
+        let tables = try storeTables(models, document: document, database: context.database)
         try documents.finish(id: id, error: nil)
         return [
             "document_id": .string(id.lower),
+            "tables": .int(Int64(tables)),
             "pages": .int(Int64(document.pageCount)),
             "pages_by_source": .object(counts.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) }),
         ]
@@ -63,6 +68,43 @@ enum DocumentExtraction {
                                wordsJSON: String(decoding: words.serialized(), as: UTF8.self),
                                wordCount: page.words.count, confidence: page.meanConfidence)
     }
+
+    /// Detects tables on every page and stores each as a typed warehouse table.
+    static func storeTables(_ pages: [PageModel], document: DocumentRecord, database: Database) throws -> Int {
+        let warehouse = WarehouseRepository(database)
+        try warehouse.dropTables(document: document.id)
+        var stored = 0
+        for page in pages {
+            for (index, table) in TableDetector.detect(page).enumerated() {
+                var taken: Set<String> = ["_row"]
+                let columns = table.header.enumerated().map { position, header -> (WarehouseColumn, ColumnType) in
+                    let type = ValueParser.inferType(table.rows.map { $0[position].text })
+                    let name = ValueParser.columnName(header, taken: &taken)
+                    return (WarehouseColumn(name: name, header: header, sqlType: type.sqlType, type: type.rawValue), type)
+                }
+                let rows = table.rows.map { row in
+                    zip(row, columns).map { cell, column in ValueParser.sqlValue(cell.text, as: column.1) }
+                }
+                let columnsJSON = JSON.array(columns.map { column, _ in
+                    ["name": .string(column.name), "header": .string(column.header), "type": .string(column.type)]
+                })
+                let cellsJSON = JSON.array(table.rows.map { row in
+                    .array(row.map { .array([.string($0.text), .double(round2($0.confidence))]) })
+                })
+                let bbox: JSON = ["x0": .double(round2(table.bbox.x0)), "y0": .double(round2(table.bbox.y0)),
+                                  "x1": .double(round2(table.bbox.x1)), "y1": .double(round2(table.bbox.y1))]
+                let name = "doc_\(document.id.lower.prefix(8))_p\(page.number)_t\(index + 1)"
+                try warehouse.storeExtractedTable(
+                    id: UUID(), team: document.teamID, document: document.id, tableName: name, pageFrom: page.number,
+                    pageTo: page.number, bboxJSON: text(bbox), columnsJSON: text(columnsJSON), cellsJSON: text(cellsJSON),
+                    confidence: table.confidence, columns: columns.map(\.0), rows: rows)
+                stored += 1
+            }
+        }
+        return stored
+    }
+
+    static func text(_ json: JSON) -> String { String(decoding: json.serialized(), as: UTF8.self) }
 
     static func round2(_ value: Double) -> Double { (value * 100).rounded() / 100 }
 }

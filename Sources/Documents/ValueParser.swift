@@ -1,0 +1,195 @@
+import Foundation
+
+/// The type of a column, inferred from its cells.
+public enum ColumnType: String, Sendable {
+    case integer, decimal, currency, percent, date, boolean, text
+
+    /// The PostgreSQL type a warehouse column of this type gets.
+    public var sqlType: String {
+        switch self {
+        case .integer: "bigint"
+        case .decimal, .currency, .percent: "numeric"
+        case .date: "date"
+        case .boolean: "boolean"
+        case .text: "text"
+        }
+    }
+}
+
+/// Parses cell text into typed values: numbers in US and European notation, currency
+/// amounts (symbol or ISO code), percentages, dates in common formats, booleans.
+public enum ValueParser {
+    static let currencySymbols: [String: String] = ["$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "₩": "KRW", "CHF": "CHF"]
+    static let currencyCodes: Set<String> = ["USD", "EUR", "GBP", "JPY", "INR", "CHF", "CAD", "AUD", "CNY", "SEK", "NOK", "DKK", "PLN", "BRL", "MXN", "RM", "MYR", "SGD"]
+
+    /// A decimal number as canonical text (`-1234.5`), or nil.
+    public static func parseNumber(_ raw: String) -> String? {
+        var text = raw.trimmingCharacters(in: .whitespaces)
+        guard !text.isEmpty else { return nil }
+        var negative = false
+        if text.hasPrefix("(") && text.hasSuffix(")") { negative = true; text = String(text.dropFirst().dropLast()) }
+        if text.hasPrefix("-") || text.hasPrefix("−") { negative = true; text = String(text.dropFirst()) }
+        if text.hasSuffix("-") { negative = true; text = String(text.dropLast()) }
+        text = text.replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "'", with: "")
+        guard !text.isEmpty, text.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "," || $0 == ".") }),
+              text.first!.isNumber || text.first == "."
+        else { return nil }
+        let commas = text.filter { $0 == "," }.count, dots = text.filter { $0 == "." }.count
+        var normalized: String
+        if commas > 0 && dots > 0 {
+            // The later separator is the decimal one: 1,234.56 or 1.234,56.
+            let decimalIsComma = text.lastIndex(of: ",")! > text.lastIndex(of: ".")!
+            normalized = decimalIsComma
+                ? text.replacingOccurrences(of: ".", with: "").replacingOccurrences(of: ",", with: ".")
+                : text.replacingOccurrences(of: ",", with: "")
+        } else if commas == 1 {
+            // 12,50 is a decimal comma; 1,250 is a thousands separator.
+            let after = text.split(separator: ",", omittingEmptySubsequences: false)[1]
+            normalized = after.count == 3 ? text.replacingOccurrences(of: ",", with: "") : text.replacingOccurrences(of: ",", with: ".")
+        } else if commas > 1 {
+            normalized = text.replacingOccurrences(of: ",", with: "")
+        } else if dots > 1 {
+            normalized = text.replacingOccurrences(of: ".", with: "")
+        } else {
+            normalized = text
+        }
+        guard Double(normalized) != nil else { return nil }
+        if normalized.hasPrefix(".") { normalized = "0" + normalized }
+        return (negative ? "-" : "") + normalized
+    }
+
+    /// An amount with a currency marker: (`42.50`, `EUR`).
+    public static func parseCurrency(_ raw: String) -> (amount: String, currency: String)? {
+        var text = raw.trimmingCharacters(in: .whitespaces)
+        var currency: String?
+        for (symbol, code) in currencySymbols where text.contains(symbol) {
+            currency = code
+            text = text.replacingOccurrences(of: symbol, with: "")
+        }
+        if currency == nil {
+            let parts = text.split(separator: " ")
+            if let first = parts.first, currencyCodes.contains(first.uppercased()) {
+                currency = first.uppercased(); text = parts.dropFirst().joined(separator: " ")
+            } else if let last = parts.last, parts.count > 1, currencyCodes.contains(last.uppercased()) {
+                currency = last.uppercased(); text = parts.dropLast().joined(separator: " ")
+            }
+        }
+        guard let currency, let amount = parseNumber(text) else { return nil }
+        return (amount, currency == "RM" ? "MYR" : currency)
+    }
+
+    public static func parsePercent(_ raw: String) -> String? {
+        let text = raw.trimmingCharacters(in: .whitespaces)
+        guard text.hasSuffix("%") else { return nil }
+        return parseNumber(String(text.dropLast()).trimmingCharacters(in: .whitespaces))
+    }
+
+    static let monthNames: [String: Int] = {
+        var names: [String: Int] = [:]
+        let english = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"]
+        for (index, name) in english.enumerated() {
+            names[name] = index + 1
+            names[String(name.prefix(3))] = index + 1
+        }
+        names["sept"] = 9
+        return names
+    }()
+
+    /// An ISO 8601 date (`2017-12-31`) from `2017-12-31`, `31/12/2017`, `12/31/2017`,
+    /// `31.12.2017`, `31 Dec 2017`, `Dec 31, 2017`… Ambiguous d/m order prefers day first
+    /// unless the first number cannot be a day-of-month position.
+    public static func parseDate(_ raw: String) -> String? {
+        let text = raw.trimmingCharacters(in: .whitespaces).lowercased().replacingOccurrences(of: ",", with: " ")
+        let parts = text.split(whereSeparator: { " /-.".contains($0) }).map(String.init)
+        guard parts.count == 3 else { return nil }
+        func valid(_ y: Int, _ m: Int, _ d: Int) -> String? {
+            guard (1900...2100).contains(y), (1...12).contains(m), (1...31).contains(d) else { return nil }
+            var components = DateComponents()
+            components.year = y; components.month = m; components.day = d
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(identifier: "UTC")!
+            guard let date = calendar.date(from: components), calendar.component(.day, from: date) == d else { return nil }
+            return String(format: "%04d-%02d-%02d", y, m, d)
+        }
+        func year(_ s: String) -> Int? {
+            guard let v = Int(s) else { return nil }
+            return s.count == 2 ? 2000 + v : (s.count == 4 ? v : nil)
+        }
+        let numbers = parts.map { Int($0) }
+        if numbers.allSatisfy({ $0 != nil }) {
+            let a = numbers[0]!, b = numbers[1]!
+            if parts[0].count == 4 { return valid(a, b, numbers[2]!) }
+            guard let y = year(parts[2]) else { return nil }
+            if a > 12 { return valid(y, b, a) }
+            if b > 12 { return valid(y, a, b) }
+            return valid(y, b, a)
+        }
+        // Month names: 31 Dec 2017 / Dec 31 2017.
+        if let month = monthNames[parts[1]], let d = Int(parts[0]), let y = year(parts[2]) { return valid(y, month, d) }
+        if let month = monthNames[parts[0]], let d = Int(parts[1]), let y = year(parts[2]) { return valid(y, month, d) }
+        return nil
+    }
+
+    public static func parseBoolean(_ raw: String) -> Bool? {
+        switch raw.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "yes", "true", "y", "✓", "x", "ja", "oui", "sí", "si": true
+        case "no", "false", "n", "nein", "non": false
+        default: nil
+        }
+    }
+
+    /// The narrowest type that at least 80% of the non-empty cells parse as.
+    public static func inferType(_ values: [String]) -> ColumnType {
+        let cells = values.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !cells.isEmpty else { return .text }
+        func share(_ test: (String) -> Bool) -> Double { Double(cells.filter(test).count) / Double(cells.count) }
+        if share({ parseDate($0) != nil }) >= 0.8 { return .date }
+        if share({ parsePercent($0) != nil }) >= 0.8 { return .percent }
+        if share({ parseCurrency($0) != nil }) >= 0.8 { return .currency }
+        if share({ parseNumber($0).map { !$0.contains(".") } ?? false }) >= 0.8 { return .integer }
+        if share({ parseNumber($0) != nil }) >= 0.8 { return .decimal }
+        if cells.count >= 2, share({ parseBoolean($0) != nil }) >= 0.8, Set(cells.map { $0.lowercased() }).count <= 4 { return .boolean }
+        return .text
+    }
+
+    /// A cell's value as the text PostgreSQL parses for the column type, or nil (NULL).
+    public static func sqlValue(_ raw: String, as type: ColumnType) -> String? {
+        let text = raw.trimmingCharacters(in: .whitespaces)
+        guard !text.isEmpty else { return nil }
+        switch type {
+        case .integer: return parseNumber(text).flatMap { $0.contains(".") ? nil : $0 }
+        case .decimal: return parseNumber(text)
+        case .currency: return parseCurrency(text)?.amount ?? parseNumber(text)
+        case .percent: return parsePercent(text) ?? parseNumber(text)
+        case .date: return parseDate(text)
+        case .boolean: return parseBoolean(text).map { $0 ? "true" : "false" }
+        case .text: return text
+        }
+    }
+
+    /// A safe, readable column name: lowercase ASCII letters, digits and underscores,
+    /// not starting with a digit, at most 50 characters, unique within `taken`.
+    public static func columnName(_ header: String, taken: inout Set<String>) -> String {
+        let folded = header.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: Locale(identifier: "en_US_POSIX"))
+        var name = ""
+        for scalar in folded.unicodeScalars {
+            if scalar.isASCII, CharacterSet.alphanumerics.contains(scalar) {
+                name.unicodeScalars.append(scalar)
+            } else if !name.hasSuffix("_") {
+                name += "_"
+            }
+        }
+        name = name.trimmingCharacters(in: CharacterSet(charactersIn: "_"))
+        if name.isEmpty { name = "column" }
+        if name.first!.isNumber { name = "c_" + name }
+        name = String(name.prefix(50))
+        var unique = name
+        var suffix = 2
+        while taken.contains(unique) || ["id", "_row"].contains(unique) && unique == name && taken.contains(name) {
+            unique = "\(name)_\(suffix)"
+            suffix += 1
+        }
+        taken.insert(unique)
+        return unique
+    }
+}

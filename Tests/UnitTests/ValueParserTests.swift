@@ -1,0 +1,88 @@
+import Documents
+import XCTest
+
+final class ValueParserTests: XCTestCase {
+    func testNumbersInUSAndEuropeanNotation() {
+        XCTAssertEqual(ValueParser.parseNumber("1,234.56"), "1234.56")
+        XCTAssertEqual(ValueParser.parseNumber("1.234,56"), "1234.56")
+        XCTAssertEqual(ValueParser.parseNumber("12,50"), "12.50")
+        XCTAssertEqual(ValueParser.parseNumber("1,250"), "1250")
+        XCTAssertEqual(ValueParser.parseNumber("(42)"), "-42")
+        XCTAssertEqual(ValueParser.parseNumber(".5"), "0.5")
+        XCTAssertNil(ValueParser.parseNumber("12a"))
+        XCTAssertNil(ValueParser.parseNumber(""))
+    }
+
+    func testCurrencyPercentBoolean() {
+        XCTAssertEqual(ValueParser.parseCurrency("$4.50")?.currency, "USD")
+        XCTAssertEqual(ValueParser.parseCurrency("42,50 €")?.amount, "42.50")
+        XCTAssertEqual(ValueParser.parseCurrency("EUR 1.000,00")?.amount, "1000.00")
+        XCTAssertEqual(ValueParser.parseCurrency("RM 9.90")?.currency, "MYR")
+        XCTAssertNil(ValueParser.parseCurrency("4.50"))
+        XCTAssertEqual(ValueParser.parsePercent("25.5%"), "25.5")
+        XCTAssertEqual(ValueParser.parseBoolean("Yes"), true)
+    }
+
+    func testDates() {
+        XCTAssertEqual(ValueParser.parseDate("2024-01-15"), "2024-01-15")
+        XCTAssertEqual(ValueParser.parseDate("31/12/2017"), "2017-12-31")
+        XCTAssertEqual(ValueParser.parseDate("12/31/2017"), "2017-12-31")
+        XCTAssertEqual(ValueParser.parseDate("31.12.17"), "2017-12-31")
+        XCTAssertEqual(ValueParser.parseDate("5 Mar 2024"), "2024-03-05")
+        XCTAssertEqual(ValueParser.parseDate("March 5, 2024"), "2024-03-05")
+        XCTAssertNil(ValueParser.parseDate("31/02/2024"))
+        XCTAssertNil(ValueParser.parseDate("Widget"))
+    }
+
+    func testTypeInference() {
+        XCTAssertEqual(ValueParser.inferType(["1", "2", "1,200"]), .integer)
+        XCTAssertEqual(ValueParser.inferType(["1.5", "2", "3.25"]), .decimal)
+        XCTAssertEqual(ValueParser.inferType(["$1", "$2.50", ""]), .currency)
+        XCTAssertEqual(ValueParser.inferType(["10%", "5%"]), .percent)
+        XCTAssertEqual(ValueParser.inferType(["2024-01-01", "01/02/2024"]), .date)
+        XCTAssertEqual(ValueParser.inferType(["yes", "no", "yes"]), .boolean)
+        XCTAssertEqual(ValueParser.inferType(["Widget", "7"]), .text)
+    }
+
+    func testColumnNamesAreSafeAndUnique() {
+        var taken: Set<String> = ["_row"]
+        XCTAssertEqual(ValueParser.columnName("Unit price (€)", taken: &taken), "unit_price")
+        XCTAssertEqual(ValueParser.columnName("Unit  price", taken: &taken), "unit_price_2")
+        XCTAssertEqual(ValueParser.columnName("2024 Total", taken: &taken), "c_2024_total")
+        XCTAssertEqual(ValueParser.columnName("\"; DROP TABLE x; --", taken: &taken), "drop_table_x")
+        XCTAssertEqual(ValueParser.columnName("Größe", taken: &taken), "grosse")
+        XCTAssertEqual(ValueParser.columnName("", taken: &taken), "column")
+    }
+}
+
+final class TableDetectorTests: XCTestCase {
+    private func word(_ text: String, _ x: Double, _ y: Double) -> Word {
+        Word(text: text, x0: x, y0: y, x1: x + Double(text.count) * 6, y1: y + 12, confidence: 0.9)
+    }
+
+    func testAlignedRowsBecomeATable() {
+        var words: [Word] = [word("Title", 72, 50)]
+        let rows = [["Name", "Qty", "Price"], ["Apple", "3", "1.20"], ["Pear", "10", "0.80"], ["Fig", "7", "2.00"]]
+        for (r, row) in rows.enumerated() {
+            for (c, cell) in row.enumerated() { words.append(word(cell, 72 + Double(c) * 150, 80 + Double(r) * 16)) }
+        }
+        words.append(word("Footer", 72, 300))
+        let page = PageModel(number: 1, width: 612, height: 792, source: .text, words: words, text: "")
+        let tables = TableDetector.detect(page)
+        XCTAssertEqual(tables.count, 1)
+        XCTAssertEqual(tables.first?.header, ["Name", "Qty", "Price"])
+        XCTAssertEqual(tables.first?.rows.map { $0.map(\.text) }, [["Apple", "3", "1.20"], ["Pear", "10", "0.80"], ["Fig", "7", "2.00"]])
+    }
+
+    func testProseIsNotATable() {
+        // Words 4 pt apart, as a proportional font sets them.
+        let words = (0..<5).flatMap { line -> [Word] in
+            var x = 72.0
+            return ["The", "quick", "brown", "fox", "jumps"].map { text in
+                defer { x += Double(text.count) * 6 + 4 }
+                return word(text, x, 80 + Double(line) * 16)
+            }
+        }
+        XCTAssertTrue(TableDetector.detect(PageModel(number: 1, width: 612, height: 792, source: .text, words: words, text: "")).isEmpty)
+    }
+}
