@@ -57,12 +57,15 @@ struct Migrate: ParsableCommand {
     @Option(help: "PostgreSQL URL (env DATABASE_URL).") var databaseURL: String?
 
     func run() throws {
-        var options = try ServeOptions.parse([])
-        options.databaseURL = databaseURL
-        let config = try configurationOrExit(options)
-        let logger = makeLogger("assay.migrate", level: config.logLevel)
+        // Only the database is needed: no secrets, so migrations can run from a deploy step.
+        guard let url = databaseURL ?? ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty else {
+            FileHandle.standardError.write(Data("assay: DATABASE_URL is not set (or pass --database-url)\n".utf8))
+            throw ExitCode(2)
+        }
+        let level = ProcessInfo.processInfo.environment["ASSAY_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
+        let logger = makeLogger("assay.migrate", level: level)
         do {
-            let database = Database(url: config.databaseURL)
+            let database = Database(url: url)
             let applied = try Migrator(database: database, migrations: try Migration.bundled(), logger: logger).migrate()
             print(applied.isEmpty ? "database is up to date" : "applied \(applied.count) migration(s)")
         } catch {
