@@ -146,7 +146,8 @@ public enum ValueParser {
         if share({ parseDate($0) != nil }) >= 0.8 { return .date }
         if share({ parsePercent($0) != nil }) >= 0.8 { return .percent }
         if share({ parseCurrency($0) != nil }) >= 0.8 { return .currency }
-        if share({ parseNumber($0).map { !$0.contains(".") } ?? false }) >= 0.8 { return .integer }
+        // Integers must fit PostgreSQL's bigint; longer digit strings (ids, account numbers) are decimals.
+        if share({ parseNumber($0).map { Int64($0) != nil } ?? false }) >= 0.8 { return .integer }
         if share({ parseNumber($0) != nil }) >= 0.8 { return .decimal }
         if cells.count >= 2, share({ parseBoolean($0) != nil }) >= 0.8, Set(cells.map { $0.lowercased() }).count <= 4 { return .boolean }
         return .text
@@ -157,7 +158,7 @@ public enum ValueParser {
         let text = raw.trimmingCharacters(in: .whitespaces)
         guard !text.isEmpty else { return nil }
         switch type {
-        case .integer: return parseNumber(text).flatMap { $0.contains(".") ? nil : $0 }
+        case .integer: return parseNumber(text).flatMap { Int64($0) != nil ? $0 : nil }
         case .decimal: return parseNumber(text)
         case .currency: return parseCurrency(text)?.amount ?? parseNumber(text)
         case .percent: return parsePercent(text) ?? parseNumber(text)

@@ -86,3 +86,11 @@ final class TableDetectorTests: XCTestCase {
         XCTAssertTrue(TableDetector.detect(PageModel(number: 1, width: 612, height: 792, source: .text, words: words, text: "")).isEmpty)
     }
 }
+
+final class ValueParserRangeTests: XCTestCase {
+    func testDigitStringsBeyondBigintAreDecimalNotInteger() {
+        XCTAssertEqual(ValueParser.inferType(["123456789012345678901234", "98765432109876543210987"]), .decimal)
+        XCTAssertNil(ValueParser.sqlValue("123456789012345678901234", as: .integer))
+        XCTAssertEqual(ValueParser.sqlValue("9223372036854775807", as: .integer), "9223372036854775807")
+    }
+}

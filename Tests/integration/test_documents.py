@@ -265,3 +265,16 @@ def test_prose_has_no_tables():
     doc = upload(account, make_pdf(PAGES)).json()
     wait_done(account, doc["id"])
     assert call(client(), "GET", f"/api/documents/{doc['id']}/tables", token=account.access).json()["items"] == []
+
+
+def test_long_digit_strings_do_not_break_the_warehouse():
+    account = register()
+    page = ["Accounts", ["Holder", "Balance", "Account"],
+            ["Ada", "10.50", "123456789012345678901234"],
+            ["Bob", "7.25", "987654321098765432109876"],
+            ["Cy", "1.00", "555555555555555555555555"]]
+    doc = upload(account, make_pdf([page])).json()
+    assert wait_done(account, doc["id"])["status"] == "done"
+    table = call(client(), "GET", f"/api/documents/{doc['id']}/tables", token=account.access).json()["items"][0]
+    assert [(c["name"], c["type"]) for c in table["columns"]] == [("holder", "text"), ("balance", "decimal"), ("account", "decimal")]
+    assert table["row_count"] == 3

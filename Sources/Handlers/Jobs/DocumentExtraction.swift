@@ -14,6 +14,19 @@ enum DocumentExtraction {
     }
 
     static func run(_ context: JobContext, uploadsDirectory: String) throws -> JSON {
+        do {
+            return try extract(context, uploadsDirectory: uploadsDirectory)
+        } catch {
+            // The document must never stay "processing" once its job has given up.
+            let final = error is PermanentJobError || context.job.attempts >= context.job.maxAttempts
+            if final, let id = context.payload["document_id"].flatMap({ if case .string(let s) = $0 { UUID(uuidString: s) } else { nil } }) {
+                try? DocumentRepository(context.database).finish(id: id, error: "processing failed: \(error)")
+            }
+            throw error
+        }
+    }
+
+    static func extract(_ context: JobContext, uploadsDirectory: String) throws -> JSON {
         var payload = FieldReader(context.payload)
         guard let idText = payload.string("document_id"), let id = UUID(uuidString: idText) else {
             throw PermanentJobError("the job has no document_id")
@@ -48,7 +61,7 @@ enum DocumentExtraction {
             try documents.finish(id: id, error: problem.description)
             throw PermanentJobError(problem.description)
         }
-        let tables = try storeTables(models, document: document, database: context.database)
+        let tables = try storeTables(models, document: document, database: context.database, logger: context)
         try documents.finish(id: id, error: nil)
         return [
             "document_id": .string(id.lower),
@@ -70,7 +83,7 @@ enum DocumentExtraction {
     }
 
     /// Detects tables on every page and stores each as a typed warehouse table.
-    static func storeTables(_ pages: [PageModel], document: DocumentRecord, database: Database) throws -> Int {
+    static func storeTables(_ pages: [PageModel], document: DocumentRecord, database: Database, logger context: JobContext) throws -> Int {
         let warehouse = WarehouseRepository(database)
         try warehouse.dropTables(document: document.id)
         var stored = 0
@@ -94,11 +107,19 @@ enum DocumentExtraction {
                 let bbox: JSON = ["x0": .double(round2(table.bbox.x0)), "y0": .double(round2(table.bbox.y0)),
                                   "x1": .double(round2(table.bbox.x1)), "y1": .double(round2(table.bbox.y1))]
                 let name = "doc_\(document.id.lower.prefix(8))_p\(page.number)_t\(index + 1)"
-                try warehouse.storeExtractedTable(
-                    id: UUID(), team: document.teamID, document: document.id, tableName: name, pageFrom: page.number,
-                    pageTo: page.number, bboxJSON: text(bbox), columnsJSON: text(columnsJSON), cellsJSON: text(cellsJSON),
-                    confidence: table.confidence, columns: columns.map(\.0), rows: rows)
-                stored += 1
+                do {
+                    try warehouse.storeExtractedTable(
+                        id: UUID(), team: document.teamID, document: document.id, tableName: name, pageFrom: page.number,
+                        pageTo: page.number, bboxJSON: text(bbox), columnsJSON: text(columnsJSON), cellsJSON: text(cellsJSON),
+                        confidence: table.confidence, columns: columns.map(\.0), rows: rows)
+                    stored += 1
+                } catch let error as DataError {
+                    if case .unavailable = error { throw error }
+                    // One table the warehouse refuses must not lose the rest of the document.
+                    context.logger.warning("table not stored", metadata: [
+                        "document.id": "\(document.id)", "table": "\(name)", "error": "\(String(reflecting: error))",
+                    ])
+                }
             }
         }
         return stored
