@@ -2,14 +2,8 @@ import Data
 import Foundation
 
 /// `/api/api-keys`: create (the secret is shown once), list, revoke.
-struct APIKeyRoutes {
-    let context: AppContext
+struct APIKeyRoutes: RouteGroup {
     let access: AccessControl
-
-    init(_ context: AppContext, _ access: AccessControl) {
-        self.context = context
-        self.access = access
-    }
 
     func register(on router: Router) {
         router.post("/api/api-keys", access.protect(scope: .admin, create))

@@ -46,17 +46,28 @@ public final class AppContext {
     }
 }
 
+/// An API area's routes. Each area is a small struct holding the access control, which
+/// also carries the shared context.
+protocol RouteGroup {
+    var access: AccessControl { get }
+    func register(on router: Router)
+}
+
+extension RouteGroup {
+    var context: AppContext { access.context }
+}
+
 /// Builds the router with every API area's routes.
 public func buildRouter(_ context: AppContext) -> Router {
     let router = Router()
     let access = AccessControl(context: context)
     HealthRoutes(context).register(on: router)
-    AuthRoutes(context, access).register(on: router)
-    APIKeyRoutes(context, access).register(on: router)
-    TeamRoutes(context, access).register(on: router)
-    AuditRoutes(context, access).register(on: router)
-    JobRoutes(context, access).register(on: router)
-    DocumentRoutes(context, access).register(on: router)
+    AuthRoutes(access: access).register(on: router)
+    APIKeyRoutes(access: access).register(on: router)
+    TeamRoutes(access: access).register(on: router)
+    AuditRoutes(access: access).register(on: router)
+    JobRoutes(access: access).register(on: router)
+    DocumentRoutes(access: access).register(on: router)
     // Unknown /api/ routes still count against the caller's address and carry quota headers.
     router.unmatched = { request, error in
         (try? access.anonymous { _ in throw error }(request)) ?? .error(error)

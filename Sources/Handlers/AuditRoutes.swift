@@ -2,14 +2,8 @@ import Data
 import Foundation
 
 /// `GET /api/audit-logs`: the active team's audit trail, newest first, keyset-paginated.
-struct AuditRoutes {
-    let context: AppContext
+struct AuditRoutes: RouteGroup {
     let access: AccessControl
-
-    init(_ context: AppContext, _ access: AccessControl) {
-        self.context = context
-        self.access = access
-    }
 
     func register(on router: Router) {
         router.get("/api/audit-logs", access.protect(scope: .admin, list))

@@ -2,16 +2,10 @@ import Data
 import Foundation
 
 /// `/api/auth/*`: registration, login, token refresh and logout, profile, password, settings.
-struct AuthRoutes {
-    let context: AppContext
+struct AuthRoutes: RouteGroup {
     let access: AccessControl
     var db: Database { context.database }
     var limit: Int { context.settings.maxJSONBody }
-
-    init(_ context: AppContext, _ access: AccessControl) {
-        self.context = context
-        self.access = access
-    }
 
     func register(on router: Router) {
         router.post("/api/auth/register", access.anonymous(register))

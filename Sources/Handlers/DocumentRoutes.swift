@@ -21,16 +21,10 @@ public struct DocumentSettings: Sendable {
 }
 
 /// `/api/documents/upload`, `/api/documents`, `/api/documents/{id}`, `/api/documents/{id}/status`.
-struct DocumentRoutes {
-    let context: AppContext
+struct DocumentRoutes: RouteGroup {
     let access: AccessControl
     var settings: DocumentSettings { context.settings.documents }
     var db: Database { context.database }
-
-    init(_ context: AppContext, _ access: AccessControl) {
-        self.context = context
-        self.access = access
-    }
 
     func register(on router: Router) {
         router.post("/api/documents/upload", access.protect(scope: .documentsWrite, quota: .upload, upload))

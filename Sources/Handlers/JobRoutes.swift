@@ -2,14 +2,8 @@ import Data
 import Foundation
 
 /// `GET /api/jobs/{id}`: the state of a background job of the caller's team.
-struct JobRoutes {
-    let context: AppContext
+struct JobRoutes: RouteGroup {
     let access: AccessControl
-
-    init(_ context: AppContext, _ access: AccessControl) {
-        self.context = context
-        self.access = access
-    }
 
     func register(on router: Router) {
         router.get("/api/jobs/{id}", access.protect { request, principal in

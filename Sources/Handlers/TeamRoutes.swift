@@ -3,15 +3,9 @@ import Foundation
 import Integrations
 
 /// `/api/team/*`: members, roles and invitations of the caller's active team.
-struct TeamRoutes {
-    let context: AppContext
+struct TeamRoutes: RouteGroup {
     let access: AccessControl
     var db: Database { context.database }
-
-    init(_ context: AppContext, _ access: AccessControl) {
-        self.context = context
-        self.access = access
-    }
 
     func register(on router: Router) {
         router.post("/api/team/invite", access.protect(scope: .admin, invite))
