@@ -33,12 +33,6 @@ public final class Database {
         connection = nil
     }
 
-    /// The server's socket, for `poll` while waiting for notifications.
-    public var socket: Int32 {
-        guard let connection else { return -1 }
-        return PQsocket(connection)
-    }
-
     private func liveConnection() throws -> OpaquePointer {
         if let connection, PQstatus(connection) == CONNECTION_OK {
             return connection

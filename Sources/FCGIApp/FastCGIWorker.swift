@@ -24,18 +24,8 @@ struct FastCGIWorker {
 
     /// Exit code 0 = stopped or recycled on purpose; anything else counts as a crash.
     func run() -> Int32 {
-        // Before anything starts a thread (jwt-kit's key collection does).
-        Curl.globalInit()
-        signal(SIGPIPE, SIG_IGN)
-        assay_install_handler(SIGTERM, onWorkerTerminate)
-        assay_install_handler(SIGINT, onWorkerTerminate)
-        let scoreboard: Scoreboard
-        do {
-            scoreboard = try Scoreboard(inherited: Scoreboard.inheritedDescriptor)
-        } catch {
-            logger.critical("worker cannot map the scoreboard", metadata: ["error": "\(error)"])
-            return 70
-        }
+        // First, before anything starts a thread (jwt-kit's key collection does).
+        guard let scoreboard = Scoreboard.startWorkerProcess(onStop: onWorkerTerminate, logger: logger) else { return 70 }
         let database = Database(url: configuration.databaseURL)
         let migrations = (try? Migration.bundled()) ?? []
         let context = AppContext(

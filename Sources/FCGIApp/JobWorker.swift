@@ -30,21 +30,12 @@ struct JobWorker {
     let logger: Logger
 
     func run() -> Int32 {
-        Curl.globalInit()
-        signal(SIGPIPE, SIG_IGN)
+        // The wake pipe exists before the stop handler that writes to it is installed.
         var wake: [Int32] = [-1, -1]
         guard pipe(&wake) == 0 else { return 70 }
         for fd in wake { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
         jobWorkerWakeWrite = wake[1]
-        assay_install_handler(SIGTERM, onJobWorkerTerminate)
-        assay_install_handler(SIGINT, onJobWorkerTerminate)
-        let scoreboard: Scoreboard
-        do {
-            scoreboard = try Scoreboard(inherited: Scoreboard.inheritedDescriptor)
-        } catch {
-            logger.critical("job worker cannot map the scoreboard", metadata: ["error": "\(error)"])
-            return 70
-        }
+        guard let scoreboard = Scoreboard.startWorkerProcess(onStop: onJobWorkerTerminate, logger: logger) else { return 70 }
         let registry = buildJobRegistry(testKinds: configuration.testRoutes, documents: configuration.documents)
         let database = Database(url: configuration.databaseURL)
         let listener = Database(url: configuration.databaseURL)

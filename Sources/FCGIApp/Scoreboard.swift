@@ -1,6 +1,8 @@
 import CShims
 import Foundation
 import Handlers
+import Integrations
+import Logging
 
 /// Shared memory in which each worker publishes its state, so the master can spot a
 /// request stuck past its timeout and any worker can report the pool for `/health`.
@@ -53,6 +55,22 @@ final class Scoreboard: PoolStatus {
         self.fd = fd
         words = try Scoreboard.map(fd: fd, size: size)
         slotCount = Int(words[3])
+    }
+
+    /// Start-up shared by both worker kinds: libcurl initialised before any thread
+    /// exists, SIGPIPE ignored, the stop handlers installed (without SA_RESTART), and the
+    /// inherited scoreboard mapped. Nil (after logging) when the scoreboard is unusable.
+    static func startWorkerProcess(onStop: @convention(c) (Int32) -> Void, logger: Logger) -> Scoreboard? {
+        Curl.globalInit()
+        signal(SIGPIPE, SIG_IGN)
+        assay_install_handler(SIGTERM, onStop)
+        assay_install_handler(SIGINT, onStop)
+        do {
+            return try Scoreboard(inherited: inheritedDescriptor)
+        } catch {
+            logger.critical("worker cannot map the scoreboard", metadata: ["error": "\(error)"])
+            return nil
+        }
     }
 
     private static func map(fd: Int32, size: Int) throws -> UnsafeMutablePointer<UInt64> {

@@ -116,8 +116,4 @@ public struct DocumentRepository {
                         wordCount: try row.decode("word_count"), confidence: try row.decode("confidence", as: Double?.self))
         }
     }
-
-    public func pageText(document: UUID, page: Int) throws -> String? {
-        try db.query("SELECT text FROM document_pages WHERE document_id = \(document) AND page = \(page)").first?.decode("text")
-    }
 }
