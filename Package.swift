@@ -54,7 +54,7 @@ let package = Package(
         .executableTarget(
             name: "FCGIApp",
             dependencies: [
-                "Handlers", "Data", "Integrations", "CFastCGI", "CShims",
+                "Handlers", "Data", "Documents", "Integrations", "CFastCGI", "CShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

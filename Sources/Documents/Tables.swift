@@ -15,6 +15,30 @@ public struct DetectedTable: Sendable {
     /// Body rows; each has exactly `header.count` cells (a spanning cell repeats its text).
     public let rows: [[Cell]]
     public let spans: [[Int]]
+    /// The header row as found on the page, or nil when the table has none (its
+    /// `header` is then `column 1`, `column 2`, …).
+    public let headerCells: [Cell]?
+    /// Pages the table covers (one, or several when it continues across pages).
+    public var pages: [Int] { [page] }
+
+    /// The table as a grid of strings, header row first when there is one; a cell
+    /// spanning columns has its text in the first position it covers and "" in the rest.
+    public var textGrid: [[String]] {
+        var grid: [[String]] = []
+        if let headerCells { grid.append(headerCells.map(\.text)) }
+        for (index, row) in rows.enumerated() {
+            let rowSpans = index < spans.count ? spans[index] : []
+            var texts = row.map(\.text)
+            var position = 0
+            while position < texts.count {
+                let span = position < rowSpans.count ? max(1, rowSpans[position]) : 1
+                for covered in (position + 1)..<min(texts.count, position + span) { texts[covered] = "" }
+                position += span
+            }
+            grid.append(texts)
+        }
+        return grid
+    }
     public var confidence: Double {
         let cells = rows.flatMap { $0 }
         return cells.isEmpty ? 0 : cells.map(\.confidence).reduce(0, +) / Double(cells.count)
@@ -143,15 +167,17 @@ public enum TableDetector {
             spans.append(rowSpans)
         }
         var header = grid[0].enumerated().map { $0.element.text.isEmpty ? "column \($0.offset + 1)" : $0.element.text }
+        var headerCells: [DetectedTable.Cell]? = grid[0]
         var body = Array(grid.dropFirst())
         // A first row that looks like data (mostly numbers) is not a header.
         let numericInFirst = grid[0].filter { ValueParser.parseNumber($0.text) != nil }.count
         if numericInFirst * 2 > grid[0].count {
             header = bands.indices.map { "column \($0 + 1)" }
+            headerCells = nil
             body = grid
         }
         let x0 = lines.flatMap { $0.cells.map(\.x0) }.min()!, x1 = lines.flatMap { $0.cells.map(\.x1) }.max()!
         return DetectedTable(page: page, bbox: (x0, lines.first!.y0, x1, lines.last!.y1), header: header, rows: body,
-                             spans: Array(spans.dropFirst(body.count == grid.count ? 0 : 1)))
+                             spans: Array(spans.dropFirst(body.count == grid.count ? 0 : 1)), headerCells: headerCells)
     }
 }

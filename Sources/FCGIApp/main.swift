@@ -24,7 +24,7 @@ struct Assay: ParsableCommand {
         commandName: "assay",
         abstract: "Assay: documents and databases into tables, dashboards and answers.",
         discussion: Configuration.environmentHelp,
-        subcommands: [Serve.self, Migrate.self, Version.self, Worker.self, JobWorkerCommand.self]
+        subcommands: [Serve.self, Migrate.self, Version.self, Extract.self, Worker.self, JobWorkerCommand.self]
     )
 }
 

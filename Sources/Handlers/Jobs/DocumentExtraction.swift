@@ -40,22 +40,12 @@ enum DocumentExtraction {
         var counts: [String: Int] = ["text": 0, "ocr": 0, "none": 0]
         var models: [PageModel] = []
         do {
-            if document.contentType == FileType.pdf.contentType {
-                let pdf = try PDFDocument(path: path)
-                for index in 0..<pdf.pageCount {
-                    var page = try pdf.page(index)
-                    if page.source == .none { page = try pdf.ocrPage(index, engine: try OCREngine.forThisProcess()) }
-                    try save(page, document: id, in: documents)
-                    models.append(page)
-                    counts[page.source.rawValue, default: 0] += 1
-                    context.progress(done: index + 1, total: pdf.pageCount, note: "page \(index + 1) of \(pdf.pageCount)")
-                }
-            } else {
-                let page = try OCREngine.forThisProcess().recognize(imageAt: path)
+            let type = FileType.allCases.first { $0.contentType == document.contentType } ?? .pdf
+            try DocumentReader.read(path: path, type: type) { page, done, total in
                 try save(page, document: id, in: documents)
                 models.append(page)
                 counts[page.source.rawValue, default: 0] += 1
-                context.progress(done: 1, total: 1, note: "image read")
+                context.progress(done: done, total: total, note: "page \(done) of \(total)")
             }
         } catch let problem as DocumentProblem {
             try documents.finish(id: id, error: problem.description)
@@ -87,39 +77,40 @@ enum DocumentExtraction {
         let warehouse = WarehouseRepository(database)
         try warehouse.dropTables(document: document.id)
         var stored = 0
-        for page in pages {
-            for (index, table) in TableDetector.detect(page).enumerated() {
-                var taken: Set<String> = ["_row"]
-                let columns = table.header.enumerated().map { position, header -> (WarehouseColumn, ColumnType) in
-                    let type = ValueParser.inferType(table.rows.map { $0[position].text })
-                    let name = ValueParser.columnName(header, taken: &taken)
-                    return (WarehouseColumn(name: name, header: header, sqlType: type.sqlType, type: type.rawValue), type)
-                }
-                let rows = table.rows.map { row in
-                    zip(row, columns).map { cell, column in ValueParser.sqlValue(cell.text, as: column.1) }
-                }
-                let columnsJSON = JSON.array(columns.map { column, _ in
-                    ["name": .string(column.name), "header": .string(column.header), "type": .string(column.type)]
-                })
-                let cellsJSON = JSON.array(table.rows.map { row in
-                    .array(row.map { .array([.string($0.text), .double(round2($0.confidence))]) })
-                })
-                let bbox: JSON = ["x0": .double(round2(table.bbox.x0)), "y0": .double(round2(table.bbox.y0)),
-                                  "x1": .double(round2(table.bbox.x1)), "y1": .double(round2(table.bbox.y1))]
-                let name = "doc_\(document.id.lower.prefix(8))_p\(page.number)_t\(index + 1)"
-                do {
-                    try warehouse.storeExtractedTable(
-                        id: UUID(), team: document.teamID, document: document.id, tableName: name, pageFrom: page.number,
-                        pageTo: page.number, bboxJSON: text(bbox), columnsJSON: text(columnsJSON), cellsJSON: text(cellsJSON),
-                        confidence: table.confidence, columns: columns.map(\.0), rows: rows)
-                    stored += 1
-                } catch let error as DataError {
-                    if case .unavailable = error { throw error }
-                    // One table the warehouse refuses must not lose the rest of the document.
-                    context.logger.warning("table not stored", metadata: [
-                        "document.id": "\(document.id)", "table": "\(name)", "error": "\(String(reflecting: error))",
-                    ])
-                }
+        var perPage: [Int: Int] = [:]
+        for table in DocumentTables.detect(pages) {
+            perPage[table.page, default: 0] += 1
+            let name = "doc_\(document.id.lower.prefix(8))_p\(table.page)_t\(perPage[table.page]!)"
+            var taken: Set<String> = ["_row"]
+            let columns = table.header.enumerated().map { position, header -> (WarehouseColumn, ColumnType) in
+                let type = ValueParser.inferType(table.rows.map { $0[position].text })
+                let name = ValueParser.columnName(header, taken: &taken)
+                return (WarehouseColumn(name: name, header: header, sqlType: type.sqlType, type: type.rawValue), type)
+            }
+            let rows = table.rows.map { row in
+                zip(row, columns).map { cell, column in ValueParser.sqlValue(cell.text, as: column.1) }
+            }
+            let columnsJSON = JSON.array(columns.map { column, _ in
+                ["name": .string(column.name), "header": .string(column.header), "type": .string(column.type)]
+            })
+            let cellsJSON = JSON.array(table.rows.map { row in
+                .array(row.map { .array([.string($0.text), .double(round2($0.confidence))]) })
+            })
+            let bbox: JSON = ["x0": .double(round2(table.bbox.x0)), "y0": .double(round2(table.bbox.y0)),
+                              "x1": .double(round2(table.bbox.x1)), "y1": .double(round2(table.bbox.y1))]
+            do {
+                try warehouse.storeExtractedTable(
+                    id: UUID(), team: document.teamID, document: document.id, tableName: name,
+                    pageFrom: table.pages.first ?? table.page, pageTo: table.pages.last ?? table.page,
+                    bboxJSON: text(bbox), columnsJSON: text(columnsJSON), cellsJSON: text(cellsJSON),
+                    confidence: table.confidence, columns: columns.map(\.0), rows: rows)
+                stored += 1
+            } catch let error as DataError {
+                if case .unavailable = error { throw error }
+                // One table the warehouse refuses must not lose the rest of the document.
+                context.logger.warning("table not stored", metadata: [
+                    "document.id": "\(document.id)", "table": "\(name)", "error": "\(String(reflecting: error))",
+                ])
             }
         }
         return stored
