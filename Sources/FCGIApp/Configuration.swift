@@ -22,6 +22,7 @@ struct Configuration: Sendable {
     var maxJSONBody: Int
     var access: AccessSettings
     var documents: DocumentSettings
+    var extraction: ExtractionSettings
 
     struct Invalid: Error, CustomStringConvertible {
         let description: String
@@ -61,6 +62,12 @@ struct Configuration: Sendable {
           ASSAY_MAX_PAGES         most pages in an uploaded PDF (default 500)
           ASSAY_MAX_PIXELS        most pixels in an uploaded image (default 100000000)
           SMTP_URL, SMTP_FROM     mail server (smtp:// or smtps://user:pass@host:port) and sender
+          ASSAY_EXTRACT_SYNC_PAGES text PDFs up to this many pages are extracted in the request (default 5)
+          GROQ_API_KEY            use Groq's LLM for field extraction (model LLM_MODEL, default llama-3.3-70b-versatile)
+          LLM_BASE_URL, LLM_MODEL any OpenAI-compatible chat-completions server and model (e.g. a local Ollama)
+          LLM_API_KEY             bearer token for LLM_BASE_URL (optional)
+          LLM_TIMEOUT             seconds per LLM request (default 30)
+          LLM_MAX_RETRIES         retries after a 429, a 5xx or no answer (default 2)
         """
 
     /// Reads the environment, then applies the flags that were given.
@@ -109,6 +116,12 @@ struct Configuration: Sendable {
             smtpURL: environment["SMTP_URL"].flatMap { $0.isEmpty ? nil : $0 },
             smtpFrom: environment["SMTP_FROM"].flatMap { $0.isEmpty ? nil : $0 } ?? "assay@localhost",
             publicURL: environment["ASSAY_PUBLIC_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://127.0.0.1:8443")
+        let llm: LLMSettings?
+        do {
+            llm = try LLMSettings.fromEnvironment(environment)
+        } catch {
+            throw Invalid(description: "\(error)")
+        }
         return Configuration(
             databaseURL: url,
             socketPath: options.socket ?? environment["ASSAY_SOCKET"] ?? "var/run/assay.sock",
@@ -130,7 +143,8 @@ struct Configuration: Sendable {
                 uploadsDirectory: environment["ASSAY_UPLOADS_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "var/uploads",
                 maxUploadBytes: try int(nil, "max-upload-bytes", default: 50 << 20, range: 1024...(4 << 30)),
                 maxPages: try int(nil, "max-pages", default: 500, range: 1...100_000),
-                maxPixels: try int(nil, "max-pixels", default: 100_000_000, range: 10_000...2_000_000_000))
+                maxPixels: try int(nil, "max-pixels", default: 100_000_000, range: 10_000...2_000_000_000)),
+            extraction: ExtractionSettings(syncMaxPages: try int(nil, "extract-sync-pages", default: 5, range: 0...100), llm: llm)
         )
     }
 

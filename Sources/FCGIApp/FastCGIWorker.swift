@@ -31,7 +31,8 @@ struct FastCGIWorker {
         let context = AppContext(
             database: database, logger: logger,
             settings: AppSettings(testRoutes: configuration.testRoutes, maxJSONBody: configuration.maxJSONBody,
-                                  access: configuration.access, documents: configuration.documents),
+                                  access: configuration.access, documents: configuration.documents,
+                                  extraction: configuration.extraction),
             pool: scoreboard, migrations: migrations)
         let application = Application(router: buildRouter(context), logger: logger)
         // Connect before taking traffic so the first request does not pay for it;

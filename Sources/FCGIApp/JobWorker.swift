@@ -36,7 +36,8 @@ struct JobWorker {
         for fd in wake { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
         jobWorkerWakeWrite = wake[1]
         guard let scoreboard = Scoreboard.startWorkerProcess(onStop: onJobWorkerTerminate, logger: logger) else { return 70 }
-        let registry = buildJobRegistry(testKinds: configuration.testRoutes, documents: configuration.documents)
+        let registry = buildJobRegistry(testKinds: configuration.testRoutes, documents: configuration.documents,
+                                        extraction: configuration.extraction)
         let database = Database(url: configuration.databaseURL)
         let listener = Database(url: configuration.databaseURL)
         let name = "\(ProcessInfo.processInfo.hostName):\(getpid())"

@@ -19,13 +19,15 @@ public struct AppSettings: Sendable {
     public var maxJSONBody: Int
     public var access: AccessSettings
     public var documents: DocumentSettings
+    public var extraction: ExtractionSettings
 
     public init(testRoutes: Bool = false, maxJSONBody: Int = 1 << 20, access: AccessSettings,
-                documents: DocumentSettings = DocumentSettings()) {
+                documents: DocumentSettings = DocumentSettings(), extraction: ExtractionSettings = ExtractionSettings()) {
         self.testRoutes = testRoutes
         self.maxJSONBody = maxJSONBody
         self.access = access
         self.documents = documents
+        self.extraction = extraction
     }
 }
 
@@ -68,6 +70,7 @@ public func buildRouter(_ context: AppContext) -> Router {
     AuditRoutes(access: access).register(on: router)
     JobRoutes(access: access).register(on: router)
     DocumentRoutes(access: access).register(on: router)
+    FieldRoutes(access: access).register(on: router)
     // Unknown /api/ routes still count against the caller's address and carry quota headers.
     router.unmatched = { request, error in
         (try? access.anonymous { _ in throw error }(request)) ?? .error(error)

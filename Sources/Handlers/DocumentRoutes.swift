@@ -41,8 +41,29 @@ struct DocumentRoutes: RouteGroup {
     func upload(_ request: Request, _ principal: Principal) throws -> Response {
         try principal.require(role: .editor, to: "upload documents")
         let received = try UploadReceiver(directory: settings.uploadsDirectory).receive(request, limit: settings.maxUploadBytes)
-        var keepFile = false
-        defer { if !keepFile { unlink(received.path) } }
+        let (type, facts) = try DocumentRoutes.accept(received, settings: settings)
+        let documentID = UUID()
+        let document = try db.transaction { db -> DocumentRecord in
+            let job = try JobRepository(db).enqueue(
+                kind: DocumentExtraction.kind, team: principal.teamID,
+                payload: String(decoding: JSON.object([("document_id", .string(documentID.lower))]).serialized(), as: UTF8.self),
+                concurrencyKey: DocumentRoutes.concurrencyKey(documentID))
+            return try DocumentRepository(db).create(
+                id: documentID, team: principal.teamID, user: principal.userID, filename: received.filename ?? "upload",
+                contentType: type.contentType, size: Int64(received.size), sha256: received.sha256, pages: facts.pages, job: job.id)
+        }
+        access.audit(request, principal: principal, action: "document.uploaded", resourceType: "document",
+                     resourceID: document.id.lower,
+                     detail: ["filename": .string(document.filename), "size_bytes": .int(document.sizeBytes), "pages": .int(Int64(facts.pages))])
+        return .json(DocumentRoutes.present(document), status: 202,
+                     headers: [("Location", "/api/documents/\(document.id.lower)/status")])
+    }
+
+    /// Checks an uploaded file (type by content, structure, limits) and moves it to its
+    /// content-addressed place; the temporary file is removed whatever happens.
+    static func accept(_ received: UploadReceiver.Received, settings: DocumentSettings) throws -> (FileType, FileFacts) {
+        // After the rename the temporary name is gone and this does nothing.
+        defer { unlink(received.path) }
         guard received.size > 0 else { throw APIError.validation([("file", "is empty")]) }
         guard let type = FileType.detect(received.head) else {
             throw APIError(status: 415, code: "unsupported_media_type",
@@ -56,27 +77,14 @@ struct DocumentRoutes: RouteGroup {
         }
         // Content-addressed storage: identical uploads share one file.
         let finalPath = "\(settings.uploadsDirectory)/\(received.sha256)"
-        if FileManager.default.fileExists(atPath: finalPath) {
-            unlink(received.path)
-        } else {
+        if !FileManager.default.fileExists(atPath: finalPath) {
             guard rename(received.path, finalPath) == 0 else { throw APIError.internalError }
         }
-        keepFile = true
-        let documentID = UUID()
-        let document = try db.transaction { db -> DocumentRecord in
-            let job = try JobRepository(db).enqueue(
-                kind: DocumentExtraction.kind, team: principal.teamID,
-                payload: String(decoding: JSON.object([("document_id", .string(documentID.lower))]).serialized(), as: UTF8.self))
-            return try DocumentRepository(db).create(
-                id: documentID, team: principal.teamID, user: principal.userID, filename: received.filename ?? "upload",
-                contentType: type.contentType, size: Int64(received.size), sha256: received.sha256, pages: facts.pages, job: job.id)
-        }
-        access.audit(request, principal: principal, action: "document.uploaded", resourceType: "document",
-                     resourceID: document.id.lower,
-                     detail: ["filename": .string(document.filename), "size_bytes": .int(document.sizeBytes), "pages": .int(Int64(facts.pages))])
-        return .json(DocumentRoutes.present(document), status: 202,
-                     headers: [("Location", "/api/documents/\(document.id.lower)/status")])
+        return (type, facts)
     }
+
+    /// Jobs that read or use the same document never run at the same time.
+    static func concurrencyKey(_ document: UUID) -> String { "document:\(document.lower)" }
 
     // MARK: Reading
 
@@ -243,9 +251,25 @@ struct UploadReceiver {
         let filename: String?
     }
 
-    let directory: String
+    /// A whole multipart form: the file part when there is one, and the other parts as text.
+    struct Form {
+        let file: Received?
+        let fields: [String: String]
+    }
 
+    let directory: String
+    /// The largest text part besides the file.
+    var maxFieldBytes = 256 * 1024
+
+    /// The `file` part; 422 when there is none.
     func receive(_ request: Request, limit: Int) throws -> Received {
+        guard let file = try receiveForm(request, limit: limit).file else {
+            throw APIError.validation([("file", "is required (a multipart part named file)")])
+        }
+        return file
+    }
+
+    func receiveForm(_ request: Request, limit: Int) throws -> Form {
         let type = request.header("Content-Type") ?? ""
         guard type.lowercased().hasPrefix("multipart/form-data"), let boundary = UploadReceiver.boundary(type) else {
             throw APIError.unsupportedMediaType("multipart/form-data with a `file` part")
@@ -270,12 +294,24 @@ struct UploadReceiver {
         var size = 0
         var head: [UInt8] = []
         var writeError: Error?
+        var fields: [String: [UInt8]] = [:]
+        var fieldName: String?
+        var tooLarge: String?
         parser.onHeader = { name, value in partHeaders[name.lowercased()] = value }
         parser.onBody = { buffer in
-            if !inFile, !seenFile, let disposition = partHeaders["content-disposition"],
-               UploadReceiver.parameter("name", in: disposition) == "file" {
-                inFile = true
-                filename = UploadReceiver.parameter("filename", in: disposition)
+            if !inFile, fieldName == nil, let disposition = partHeaders["content-disposition"],
+               let name = UploadReceiver.parameter("name", in: disposition) {
+                if name == "file", !seenFile {
+                    inFile = true
+                    filename = UploadReceiver.parameter("filename", in: disposition)
+                } else if name != "file" {
+                    fieldName = name
+                }
+            }
+            if let name = fieldName {
+                let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+                if fields[name, default: []].count + bytes.count > maxFieldBytes { tooLarge = name } else { fields[name, default: []] += bytes }
+                return
             }
             guard inFile, writeError == nil else { return }
             let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
@@ -286,7 +322,9 @@ struct UploadReceiver {
         }
         parser.onPartComplete = {
             if inFile { seenFile = true }
+            if let name = fieldName, fields[name] == nil { fields[name] = [] }
             inFile = false
+            fieldName = nil
             partHeaders = [:]
         }
         do {
@@ -297,15 +335,17 @@ struct UploadReceiver {
             throw APIError(status: 400, code: "invalid_multipart", message: "the multipart body is malformed or truncated")
         }
         if let writeError { throw writeError }
+        if let tooLarge { throw APIError.validation([(tooLarge, "must be at most \(maxFieldBytes) bytes")]) }
+        let text = fields.mapValues { String(decoding: $0, as: UTF8.self) }
         // A body that ends inside the file part never completed it: the upload was cut off.
-        guard seenFile || size > 0 else { throw APIError.validation([("file", "is required (a multipart part named file)")]) }
+        guard seenFile || size > 0 else { return Form(file: nil, fields: text) }
         guard seenFile else {
             throw APIError(status: 400, code: "invalid_multipart", message: "the multipart body ended before the file part did")
         }
         completed = true
         let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-        return Received(path: path, size: size, sha256: digest, head: head,
-                        filename: filename.map { String($0.prefix(255)) })
+        return Form(file: Received(path: path, size: size, sha256: digest, head: head,
+                                   filename: filename.map { String($0.prefix(255)) }), fields: text)
     }
 
     static func boundary(_ contentType: String) -> String? {

@@ -51,7 +51,7 @@ public struct DocumentRepository {
         """)
 
     public func create(id: UUID, team: UUID, user: UUID, filename: String, contentType: String, size: Int64,
-                       sha256: String, pages: Int, job: UUID) throws -> DocumentRecord {
+                       sha256: String, pages: Int, job: UUID?) throws -> DocumentRecord {
         try DocumentRecord(db.query("""
             INSERT INTO documents (id, team_id, uploaded_by, filename, content_type, size_bytes, sha256, page_count, job_id)
             VALUES (\(id), \(team), \(user), \(filename), \(contentType), \(size), \(sha256), \(pages), \(job))
@@ -82,6 +82,10 @@ public struct DocumentRepository {
         let record = try DocumentRecord(row)
         let shared = try db.query("SELECT 1 FROM documents WHERE sha256 = \(record.sha256) LIMIT 1").count > 0
         return (record, shared)
+    }
+
+    public func assignJob(id: UUID, job: UUID) throws {
+        try db.query("UPDATE documents SET job_id = \(job), updated_at = now() WHERE id = \(id)")
     }
 
     public func markProcessing(id: UUID) throws {
@@ -116,4 +120,24 @@ public struct DocumentRepository {
                         wordCount: try row.decode("word_count"), confidence: try row.decode("confidence", as: Double?.self))
         }
     }
+
+    /// Every stored page with its words (`[[text, x0, y0, x1, y1, confidence], …]` as JSON).
+    public func storedPages(document: UUID) throws -> [StoredPage] {
+        try db.query("""
+            SELECT page, width, height, source, text, words::text AS words FROM document_pages
+            WHERE document_id = \(document) ORDER BY page
+            """).map { row in
+            StoredPage(page: try row.decode("page"), width: try row.decode("width"), height: try row.decode("height"),
+                       source: try row.decode("source"), text: try row.decode("text"), wordsJSON: try row.decode("words"))
+        }
+    }
+}
+
+public struct StoredPage: Sendable {
+    public let page: Int
+    public let width: Double
+    public let height: Double
+    public let source: String
+    public let text: String
+    public let wordsJSON: String
 }

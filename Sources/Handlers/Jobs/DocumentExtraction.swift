@@ -1,6 +1,7 @@
 import Data
 import Documents
 import Foundation
+import Logging
 
 /// The `document.extract` job: reads every page into the page model and stores it.
 ///
@@ -31,10 +32,20 @@ enum DocumentExtraction {
         guard let idText = payload.string("document_id"), let id = UUID(uuidString: idText) else {
             throw PermanentJobError("the job has no document_id")
         }
-        let documents = DocumentRepository(context.database)
-        guard let document = try documents.find(id: id, team: nil) else {
+        guard let document = try DocumentRepository(context.database).find(id: id, team: nil) else {
             throw PermanentJobError("the document was deleted before it was processed")
         }
+        return try process(document, database: context.database, uploadsDirectory: uploadsDirectory, logger: context.logger) {
+            context.progress(done: $0, total: $1, note: "page \($0) of \($1)")
+        }.summary
+    }
+
+    /// Reads every page, stores the pages and the tables found, and marks the document
+    /// done. A document the reader refuses is marked failed and `PermanentJobError` thrown.
+    static func process(_ document: DocumentRecord, database: Database, uploadsDirectory: String, logger: Logger,
+                        progress: (Int, Int) -> Void) throws -> (pages: [PageModel], summary: JSON) {
+        let documents = DocumentRepository(database)
+        let id = document.id
         try documents.markProcessing(id: id)
         let path = "\(uploadsDirectory)/\(document.sha256)"
         var counts: [String: Int] = ["text": 0, "ocr": 0, "none": 0]
@@ -45,20 +56,42 @@ enum DocumentExtraction {
                 try save(page, document: id, in: documents)
                 models.append(page)
                 counts[page.source.rawValue, default: 0] += 1
-                context.progress(done: done, total: total, note: "page \(done) of \(total)")
+                progress(done, total)
             }
         } catch let problem as DocumentProblem {
             try documents.finish(id: id, error: problem.description)
             throw PermanentJobError(problem.description)
         }
-        let tables = try storeTables(models, document: document, database: context.database, logger: context)
+        let tables = try storeTables(models, document: document, database: database, logger: logger)
         try documents.finish(id: id, error: nil)
-        return [
+        return (models, [
             "document_id": .string(id.lower),
             "tables": .int(Int64(tables)),
-            "pages": .int(Int64(document.pageCount)),
+            "pages": .int(Int64(models.count)),
             "pages_by_source": .object(counts.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) }),
-        ]
+        ])
+    }
+
+    /// The stored page model of a processed document.
+    static func storedPages(document: UUID, database: Database) throws -> [PageModel] {
+        try DocumentRepository(database).storedPages(document: document).map { stored in
+            var words: [Word] = []
+            if case .array(let items)? = try? JSON.parse(Array(stored.wordsJSON.utf8)) {
+                for case .array(let parts) in items where parts.count == 6 {
+                    guard case .string(let text) = parts[0] else { continue }
+                    let numbers = parts.dropFirst().map { part -> Double in
+                        switch part {
+                        case .double(let value): value
+                        case .int(let value): Double(value)
+                        default: 0
+                        }
+                    }
+                    words.append(Word(text: text, x0: numbers[0], y0: numbers[1], x1: numbers[2], y1: numbers[3], confidence: numbers[4]))
+                }
+            }
+            return PageModel(number: stored.page, width: stored.width, height: stored.height,
+                             source: PageModel.Source(rawValue: stored.source) ?? .none, words: words, text: stored.text)
+        }
     }
 
     static func save(_ page: PageModel, document: UUID, in documents: DocumentRepository) throws {
@@ -73,7 +106,7 @@ enum DocumentExtraction {
     }
 
     /// Detects tables on every page and stores each as a typed warehouse table.
-    static func storeTables(_ pages: [PageModel], document: DocumentRecord, database: Database, logger context: JobContext) throws -> Int {
+    static func storeTables(_ pages: [PageModel], document: DocumentRecord, database: Database, logger: Logger) throws -> Int {
         let warehouse = WarehouseRepository(database)
         try warehouse.dropTables(document: document.id)
         var stored = 0
@@ -108,7 +141,7 @@ enum DocumentExtraction {
             } catch let error as DataError {
                 if case .unavailable = error { throw error }
                 // One table the warehouse refuses must not lose the rest of the document.
-                context.logger.warning("table not stored", metadata: [
+                logger.warning("table not stored", metadata: [
                     "document.id": "\(document.id)", "table": "\(name)", "error": "\(String(reflecting: error))",
                 ])
             }

@@ -55,9 +55,10 @@ public final class JobRegistry {
 }
 
 /// Every job kind this build runs.
-public func buildJobRegistry(testKinds: Bool, documents: DocumentSettings) -> JobRegistry {
+public func buildJobRegistry(testKinds: Bool, documents: DocumentSettings, extraction: ExtractionSettings) -> JobRegistry {
     let registry = JobRegistry()
     DocumentExtraction.register(on: registry, uploadsDirectory: documents.uploadsDirectory)
+    FieldExtraction.register(on: registry, uploadsDirectory: documents.uploadsDirectory, settings: extraction)
     if testKinds { TestJobs.register(on: registry) }
     return registry
 }
