@@ -100,3 +100,65 @@ def make_scanned_pdf(png):
         image,
     ]
     return _serialize(objects, root=1)
+
+
+def _run(args):
+    import subprocess
+    subprocess.run(args, check=True, capture_output=True)
+
+
+def render_pages(pdf, fmt="png", dpi=200):
+    """Every page of a PDF as an image (pdftocairo): a list of bytes, one per page."""
+    import glob
+    import os
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        source = os.path.join(tmp, "in.pdf")
+        with open(source, "wb") as f:
+            f.write(pdf)
+        flag = {"png": "-png", "jpeg": "-jpeg", "tiff": "-tiff"}[fmt]
+        extra = ["-gray"] if fmt == "tiff" else []
+        _run(["pdftocairo", flag, *extra, "-r", str(dpi), source, os.path.join(tmp, "page")])
+        names = sorted(glob.glob(os.path.join(tmp, "page-*")), key=lambda n: int(n.rsplit("-", 1)[1].split(".")[0]))
+        out = []
+        for name in names:
+            with open(name, "rb") as f:
+                out.append(f.read())
+        return out
+
+
+def make_tiff(pdf, dpi=200):
+    """A multi-page TIFF with one page per PDF page (pdftocairo, then tiffcp)."""
+    import os
+    import tempfile
+    pages = render_pages(pdf, "tiff", dpi)
+    with tempfile.TemporaryDirectory() as tmp:
+        names = []
+        for index, data in enumerate(pages):
+            names.append(os.path.join(tmp, "p%d.tif" % index))
+            with open(names[-1], "wb") as f:
+                f.write(data)
+        _run(["tiffcp", "-c", "lzw", *names, os.path.join(tmp, "all.tif")])
+        with open(os.path.join(tmp, "all.tif"), "rb") as f:
+            return f.read()
+
+
+def encrypt_pdf(pdf, user_password="secret"):
+    """The PDF protected with a user password (qpdf, AES-256)."""
+    import os
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        source, target = os.path.join(tmp, "in.pdf"), os.path.join(tmp, "out.pdf")
+        with open(source, "wb") as f:
+            f.write(pdf)
+        _run(["qpdf", "--encrypt", user_password, "owner-" + user_password, "256", "--", source, target])
+        with open(target, "rb") as f:
+            return f.read()
+
+
+def png_claiming_size(width, height):
+    """A structurally complete PNG whose header claims width × height pixels."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))

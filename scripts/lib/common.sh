@@ -31,6 +31,10 @@
 # (procps gives pgrep, used to find the FastCGI workers; openssl/curl are used by these scripts.)
 ASSAY_DEB_PACKAGES="libfcgi-dev libpq-dev libargon2-dev libcurl4-openssl-dev libpoppler-glib-dev libcairo2-dev libtesseract-dev tesseract-ocr-eng pkg-config nginx postgresql openssl curl wrk procps"
 
+# Tools the tests use to make real documents from generated PDFs and to read exports back:
+# pdftocairo/pdftotext (poppler-utils), tiffcp (libtiff-tools: multi-page TIFF), qpdf (encryption).
+ASSAY_DEB_PACKAGES+=" poppler-utils libtiff-tools qpdf"
+
 # The integration tests are pytest + requests. These Debian packages are installed only when no
 # usable interpreter already has both modules (see ensure_python_test_env): this machine's pyenv
 # python3 has them from pip, a fresh Debian has neither.
