@@ -5,8 +5,9 @@ import Foundation
 /// single-threaded), so it is deliberately not `Sendable`.
 ///
 /// Only `SQL` values can be executed: every interpolated value is a bind parameter.
-/// After the server goes away the query in flight throws `DataError.unavailable`
-/// (the HTTP layer answers 503) and the next call reconnects.
+/// A connection the server closed while it was idle is replaced before the next
+/// statement; when the server goes away during a statement, that statement throws
+/// `DataError.unavailable` (the HTTP layer answers 503) and the next call reconnects.
 public final class Database {
     private var connection: OpaquePointer?
     private let conninfo: String
@@ -35,7 +36,11 @@ public final class Database {
 
     private func liveConnection() throws -> OpaquePointer {
         if let connection, PQstatus(connection) == CONNECTION_OK {
-            return connection
+            // An idle connection the server has closed since (a restart, an idle timeout)
+            // is noticed here, before any statement is sent, so no request fails for it:
+            // reading what is waiting on the socket (non-blocking) finds the EOF.
+            guard PQtransactionStatus(connection) == PQTRANS_IDLE else { return connection }
+            if PQconsumeInput(connection) != 0, PQstatus(connection) == CONNECTION_OK { return connection }
         }
         close()
         // Assay's defaults come first; values in the URL (expanded from the last
