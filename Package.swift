@@ -27,6 +27,7 @@ let package = Package(
         .systemLibrary(name: "CPoppler", pkgConfig: "poppler-glib", providers: [.apt(["libpoppler-glib-dev"])]),
         .systemLibrary(name: "CTesseract", pkgConfig: "tesseract", providers: [.apt(["libtesseract-dev", "tesseract-ocr-eng"])]),
         .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
+        .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
         // Atomics on shared memory and other things Swift cannot express directly.
         .target(name: "CShims"),
 
@@ -38,12 +39,14 @@ let package = Package(
         // Reading documents: type detection, PDF text layers with word boxes (poppler),
         // rendering (cairo) and OCR (tesseract) for scans and images.
         .target(name: "Documents", dependencies: ["CPoppler", "CTesseract"]),
+        // Customer databases Assay reads from: PostgreSQL (libpq) and MySQL/MariaDB (libmariadb).
+        .target(name: "Connectors", dependencies: ["CLibpq", "CMariaDB"]),
         // Clients of outside services through libcurl (SMTP now; LLM and Superset later).
         .target(name: "Integrations", dependencies: ["CCurl"]),
         .target(
             name: "Handlers",
             dependencies: [
-                "Data", "CArgon2", "Integrations", "Documents",
+                "Data", "CArgon2", "Integrations", "Documents", "Connectors",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),

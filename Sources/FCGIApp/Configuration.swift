@@ -23,6 +23,7 @@ struct Configuration: Sendable {
     var access: AccessSettings
     var documents: DocumentSettings
     var extraction: ExtractionSettings
+    var connections: ConnectionSettings
 
     struct Invalid: Error, CustomStringConvertible {
         let description: String
@@ -68,6 +69,12 @@ struct Configuration: Sendable {
           LLM_API_KEY             bearer token for LLM_BASE_URL (optional)
           LLM_TIMEOUT             seconds per LLM request (default 30)
           LLM_MAX_RETRIES         retries after a 429, a 5xx or no answer (default 2)
+          ENCRYPTION_KEY          base64 of 32 bytes: encrypts connection passwords (required)
+          ENCRYPTION_KEY_PREVIOUS earlier keys, comma-separated, still accepted for decryption
+          ASSAY_CONNECTION_DENY   hosts or CIDRs connections may not reach (default 169.254.0.0/16,fe80::/10)
+          ASSAY_CONNECTION_ALLOW  if set, the only hosts or CIDRs connections may reach
+          ASSAY_SOURCE_CONNECT_TIMEOUT   seconds to connect to a customer database (default 10)
+          ASSAY_SOURCE_STATEMENT_TIMEOUT seconds a statement on a customer database may run (default 300)
         """
 
     /// Reads the environment, then applies the flags that were given.
@@ -116,6 +123,22 @@ struct Configuration: Sendable {
             smtpURL: environment["SMTP_URL"].flatMap { $0.isEmpty ? nil : $0 },
             smtpFrom: environment["SMTP_FROM"].flatMap { $0.isEmpty ? nil : $0 } ?? "assay@localhost",
             publicURL: environment["ASSAY_PUBLIC_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://127.0.0.1:8443")
+        let cipher: CredentialCipher
+        let policy: ConnectionPolicy
+        do {
+            guard let key = environment["ENCRYPTION_KEY"], !key.isEmpty else {
+                throw Invalid(description: "ENCRYPTION_KEY must be set to the base64 of 32 random bytes (scripts/run generates one into var/secrets)")
+            }
+            cipher = try CredentialCipher(currentBase64: key,
+                                          previousBase64: (environment["ENCRYPTION_KEY_PREVIOUS"] ?? "").split(separator: ",").map(String.init))
+            policy = try ConnectionPolicy(deny: environment["ASSAY_CONNECTION_DENY"] ?? ConnectionPolicy.defaultDeny,
+                                          allow: environment["ASSAY_CONNECTION_ALLOW"] ?? "",
+                                          ownDatabases: ConnectionPolicy.endpoints(ofDatabaseURL: url))
+        } catch let error as Invalid {
+            throw error
+        } catch {
+            throw Invalid(description: "\(error)")
+        }
         let llm: LLMSettings?
         do {
             llm = try LLMSettings.fromEnvironment(environment)
@@ -144,7 +167,11 @@ struct Configuration: Sendable {
                 maxUploadBytes: try int(nil, "max-upload-bytes", default: 50 << 20, range: 1024...(4 << 30)),
                 maxPages: try int(nil, "max-pages", default: 500, range: 1...100_000),
                 maxPixels: try int(nil, "max-pixels", default: 100_000_000, range: 10_000...2_000_000_000)),
-            extraction: ExtractionSettings(syncMaxPages: try int(nil, "extract-sync-pages", default: 5, range: 0...100), llm: llm)
+            extraction: ExtractionSettings(syncMaxPages: try int(nil, "extract-sync-pages", default: 5, range: 0...100), llm: llm),
+            connections: ConnectionSettings(
+                cipher: cipher, policy: policy,
+                connectTimeout: try int(nil, "source-connect-timeout", default: 10, range: 1...120),
+                statementTimeout: try int(nil, "source-statement-timeout", default: 300, range: 1...86_400))
         )
     }
 

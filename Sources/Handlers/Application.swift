@@ -20,14 +20,17 @@ public struct AppSettings: Sendable {
     public var access: AccessSettings
     public var documents: DocumentSettings
     public var extraction: ExtractionSettings
+    public var connections: ConnectionSettings
 
     public init(testRoutes: Bool = false, maxJSONBody: Int = 1 << 20, access: AccessSettings,
-                documents: DocumentSettings = DocumentSettings(), extraction: ExtractionSettings = ExtractionSettings()) {
+                documents: DocumentSettings = DocumentSettings(), extraction: ExtractionSettings = ExtractionSettings(),
+                connections: ConnectionSettings = ConnectionSettings()) {
         self.testRoutes = testRoutes
         self.maxJSONBody = maxJSONBody
         self.access = access
         self.documents = documents
         self.extraction = extraction
+        self.connections = connections
     }
 }
 
@@ -71,6 +74,7 @@ public func buildRouter(_ context: AppContext) -> Router {
     JobRoutes(access: access).register(on: router)
     DocumentRoutes(access: access).register(on: router)
     FieldRoutes(access: access).register(on: router)
+    ConnectionRoutes(access: access).register(on: router)
     // Unknown /api/ routes still count against the caller's address and carry quota headers.
     router.unmatched = { request, error in
         (try? access.anonymous { _ in throw error }(request)) ?? .error(error)

@@ -1,0 +1,137 @@
+import CLibpq
+import Foundation
+
+/// A source PostgreSQL database through libpq.
+final class PostgresSource: SourceDatabase {
+    private let connection: OpaquePointer
+    private var caFile: String?
+
+    init(_ settings: SourceSettings) throws {
+        var caFile: String?
+        if let pem = settings.caCertificate {
+            caFile = try PostgresSource.writeTemporary(pem)
+        }
+        // Every parameter is explicit (and dbname is not expanded), so neither a value a
+        // user typed nor the process environment can add connection options.
+        var pairs: [(String, String)] = [
+            ("host", settings.host), ("hostaddr", settings.address), ("port", String(settings.port)),
+            ("dbname", settings.database), ("user", settings.username), ("password", settings.password),
+            ("connect_timeout", String(max(2, settings.connectTimeout))), ("sslmode", settings.sslmode),
+            ("application_name", "assay"), ("passfile", "/dev/null"),
+            ("options", "-c default_transaction_read_only=on -c statement_timeout=\(settings.statementTimeout * 1000)"
+                + " -c TimeZone=UTC -c DateStyle=ISO -c client_encoding=UTF8 -c extra_float_digits=3"),
+        ]
+        if let caFile { pairs.append(("sslrootcert", caFile)) }
+        let keys = pairs.map(\.0), values = pairs.map(\.1)
+        let connection: OpaquePointer? = withCStrings(keys) { k in withCStrings(values) { v in PQconnectdbParams(k, v, 0) } }
+        if let caFile { unlink(caFile) }
+        guard let connection else { throw SourceError(.other, "out of memory") }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(connection)
+            throw PostgresSource.classify(message)
+        }
+        self.connection = connection
+    }
+
+    deinit { PQfinish(connection) }
+
+    static func classify(_ raw: String) -> SourceError {
+        // libpq prefixes "connection to server at … failed:"; keep the reason.
+        let message = raw.replacingOccurrences(of: "\n", with: " ")
+        let lower = message.lowercased()
+        let kind: SourceError.Kind
+        if lower.contains("password authentication failed") || lower.contains("no password supplied")
+            || lower.contains("authentication failed") || lower.contains("role") && lower.contains("does not exist") {
+            kind = .authenticationFailed
+        } else if lower.contains("database") && lower.contains("does not exist") {
+            kind = .databaseMissing
+        } else if lower.contains("timeout expired") || lower.contains("timed out") {
+            kind = .timeout
+        } else if lower.contains("connection refused") || lower.contains("no route to host")
+            || lower.contains("network is unreachable") || lower.contains("could not translate host name")
+            || lower.contains("could not connect") {
+            kind = .unreachable
+        } else if lower.contains("ssl") || lower.contains("certificate") {
+            kind = .tls
+        } else {
+            kind = .other
+        }
+        return SourceError(kind, message)
+    }
+
+    static func writeTemporary(_ text: String) throws -> String {
+        var template = Array("\(NSTemporaryDirectory())/assay-ca-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw SourceError(.other, "cannot write the CA certificate") }
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        return template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
+    /// Runs a statement with text parameters; rows as optional strings.
+    func query(_ sql: String, _ parameters: [String] = []) throws -> [[String?]] {
+        let result: OpaquePointer? = withCStrings(parameters) { values in
+            PQexecParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+        }
+        guard let result else { throw SourceError(.query, String(cString: PQerrorMessage(connection))) }
+        defer { PQclear(result) }
+        guard PQresultStatus(result) == PGRES_TUPLES_OK || PQresultStatus(result) == PGRES_COMMAND_OK else {
+            let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+            let state = PQresultErrorField(result, Int32(Character("C").asciiValue!)).map { String(cString: $0) } ?? ""
+            throw SourceError(state == "57014" ? .timeout : .query, message)
+        }
+        let rows = Int(PQntuples(result)), columns = Int(PQnfields(result))
+        return (0..<rows).map { row in
+            (0..<columns).map { column in
+                PQgetisnull(result, Int32(row), Int32(column)) == 1 ? nil : String(cString: PQgetvalue(result, Int32(row), Int32(column)))
+            }
+        }
+    }
+
+    func serverInfo() throws -> ServerInfo {
+        let start = DispatchTime.now()
+        _ = try query("SELECT 1")
+        let latency = SourceConnector.milliseconds(since: start)
+        let version = PQparameterStatus(connection, "server_version").map { String(cString: $0) } ?? "unknown"
+        return ServerInfo(version: "PostgreSQL \(version)", latencyMilliseconds: latency)
+    }
+
+    func schema() throws -> [SourceTable] {
+        let rows = try query("""
+            SELECT n.nspname, c.relname, c.relkind::text, c.reltuples::bigint, a.attname,
+                   format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
+                   COALESCE(a.attnum = ANY (i.indkey::int2[]), false)
+            FROM pg_class c
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+            LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
+            WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+              AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+              AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+              AND has_table_privilege(c.oid, 'SELECT')
+            ORDER BY 1, 2, a.attnum
+            """)
+        var tables: [SourceTable] = []
+        for row in rows {
+            let schema = row[0] ?? "", name = row[1] ?? ""
+            if tables.last?.schema != schema || tables.last?.name != name {
+                let estimate = row[3].flatMap { Int64($0) }.flatMap { $0 < 0 ? nil : $0 }
+                let kind = ["v", "m"].contains(row[2] ?? "") ? "view" : "table"
+                tables.append(SourceTable(schema: schema, name: name, kind: kind, rowEstimate: estimate, columns: []))
+            }
+            tables[tables.count - 1].columns.append(SourceColumn(
+                name: row[4] ?? "", type: row[5] ?? "", nullable: row[6] == "t", primaryKey: row[7] == "t"))
+        }
+        return tables
+    }
+}
+
+/// Passes Swift strings to C as `const char *const *`.
+func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let pointers = strings.map { strdup($0) }
+    defer { pointers.forEach { free($0) } }
+    let constants = pointers.map { UnsafePointer($0) } + [nil]
+    return constants.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

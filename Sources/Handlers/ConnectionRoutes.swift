@@ -1,0 +1,280 @@
+import Connectors
+import Data
+import Foundation
+
+/// `/api/connections`: customer PostgreSQL and MySQL/MariaDB databases. Secrets are
+/// encrypted at rest and never returned; every connect goes through the policy.
+struct ConnectionRoutes: RouteGroup {
+    let access: AccessControl
+    var db: Database { context.database }
+    var settings: ConnectionSettings { context.settings.connections }
+
+    static let sslModes = ["disable", "prefer", "require", "verify-ca", "verify-full"]
+    static let frequencies = ["manual", "hourly", "daily", "weekly"]
+    static let mask = "********"
+
+    func register(on router: Router) {
+        router.get("/api/connections", access.protect(scope: .connections, list))
+        router.post("/api/connections", access.protect(scope: .connections, create))
+        router.get("/api/connections/{id}", access.protect(scope: .connections, show))
+        router.put("/api/connections/{id}", access.protect(scope: .connections, update))
+        router.delete("/api/connections/{id}", access.protect(scope: .connections, remove))
+        router.post("/api/connections/{id}/test", access.protect(scope: .connections, test))
+        router.get("/api/connections/{id}/schema", access.protect(scope: .connections, schema))
+    }
+
+    var cipher: CredentialCipher {
+        get throws {
+            guard let cipher = settings.cipher else {
+                throw APIError(status: 503, code: "encryption_unavailable", message: "ENCRYPTION_KEY is not configured")
+            }
+            return cipher
+        }
+    }
+
+    // MARK: Reading a body
+
+    /// The connection a body describes, over `base` for an update (only given fields change).
+    func read(_ reader: inout FieldReader, base: ConnectionRecord?) -> (fields: ConnectionFields, password: String?)? {
+        let creating = base == nil
+        let name = reader.string("name", required: creating, minLength: 1, maxLength: 200)
+        let description = reader.string("description", required: false, maxLength: 2000)
+        var engineText = reader.choice("database_type", ["postgresql", "postgres", "mysql", "mariadb"], required: creating)
+        if engineText == "postgres" { engineText = "postgresql" }
+        if engineText == "mariadb" { engineText = "mysql" }
+        let frequency = reader.choice("sync_frequency", ConnectionRoutes.frequencies, required: false)
+        var host: String?, port: Int?, database: String?, username: String?, password: String?
+        if var credentials = reader.object("credentials", required: creating) {
+            host = credentials.string("host", required: creating, minLength: 1, maxLength: 255)
+            if let value = host {
+                do { try ConnectionPolicy.checkSyntax(value) } catch { credentials.fail("host", "\(error)") }
+            }
+            port = credentials.int("port", required: false, range: 1...65535)
+            database = credentials.string("database", required: creating, minLength: 1, maxLength: 128)
+            username = credentials.string("username", required: creating, minLength: 1, maxLength: 128)
+            password = credentials.string("password", required: creating, maxLength: 1024, trim: false)
+            reader.absorb(credentials, prefix: "credentials")
+        }
+        var sslmode: String?, ca: String??
+        if var ssl = reader.object("ssl", required: false) {
+            sslmode = ssl.choice("mode", ConnectionRoutes.sslModes, required: false)
+            if ssl.has("ca_certificate") {
+                let pem = ssl.string("ca_certificate", required: false, maxLength: 65_536, trim: false)
+                if let pem, !pem.contains("-----BEGIN CERTIFICATE-----") {
+                    ssl.fail("ca_certificate", "must be a PEM certificate (-----BEGIN CERTIFICATE-----)")
+                }
+                ca = .some(pem)
+            }
+            reader.absorb(ssl, prefix: "ssl")
+        }
+        guard reader.errors.isEmpty else { return nil }
+        let engine = SourceEngine(rawValue: engineText ?? base?.engine ?? "postgresql") ?? .postgresql
+        let fields = ConnectionFields(
+            name: name ?? base?.name ?? "", description: description ?? base?.description, engine: engine.rawValue,
+            host: host ?? base?.host ?? "", port: port ?? (engineText != nil && base?.engine != engineText ? nil : base?.port) ?? engine.defaultPort,
+            databaseName: database ?? base?.databaseName ?? "", username: username ?? base?.username ?? "",
+            secretCiphertext: base?.secretCiphertext ?? [], keyID: base?.keyID ?? "",
+            sslmode: sslmode ?? base?.sslmode ?? "prefer", caCertificate: ca ?? base?.caCertificate,
+            syncFrequency: frequency ?? base?.syncFrequency ?? "manual")
+        return (fields, password)
+    }
+
+    func seal(_ password: String, into fields: inout ConnectionFields, id: UUID) throws {
+        let secret = JSON.object([("password", .string(password))]).serialized()
+        let (keyID, ciphertext) = try cipher.seal(secret, boundTo: id)
+        fields.secretCiphertext = ciphertext
+        fields.keyID = keyID
+    }
+
+    // MARK: Routes
+
+    func create(_ request: Request, _ principal: Principal) throws -> Response {
+        try principal.require(role: .editor, to: "create connections")
+        var reader = try request.jsonObject(limit: context.settings.maxJSONBody)
+        let parsed = read(&reader, base: nil)
+        try reader.finish()
+        guard var (fields, password) = parsed, let secret = password else { throw APIError.internalError }
+        let id = UUID()
+        try seal(secret, into: &fields, id: id)
+        let record = try ConnectionRepository(db).create(id: id, team: principal.teamID, user: principal.userID, fields)
+        access.audit(request, principal: principal, action: "connection.created", resourceType: "connection",
+                     resourceID: id.lower, detail: ["engine": .string(record.engine), "host": .string(record.host)])
+        return .json(ConnectionRoutes.present(record), status: 201, headers: [("Location", "/api/connections/\(id.lower)")])
+    }
+
+    func update(_ request: Request, _ principal: Principal) throws -> Response {
+        try principal.require(role: .editor, to: "change connections")
+        let existing = try connection(request, principal)
+        var reader = try request.jsonObject(limit: context.settings.maxJSONBody)
+        let parsed = read(&reader, base: existing)
+        try reader.finish()
+        guard var (fields, password) = parsed else { throw APIError.internalError }
+        if let password {
+            try seal(password, into: &fields, id: existing.id)
+        } else if existing.keyID != (try cipher.currentKeyID) {
+            // Any save re-seals the secret under the current key (rotation as you go).
+            try seal(try self.password(of: existing), into: &fields, id: existing.id)
+        }
+        guard let record = try ConnectionRepository(db).update(id: existing.id, team: principal.teamID, fields) else {
+            throw APIError.notFound("no such connection")
+        }
+        access.audit(request, principal: principal, action: "connection.updated", resourceType: "connection",
+                     resourceID: record.id.lower, detail: ["password_changed": .bool(password != nil)])
+        return .json(ConnectionRoutes.present(record))
+    }
+
+    func list(_ request: Request, _ principal: Principal) throws -> Response {
+        var problems: [(String, String)] = []
+        var limit = 50
+        if let raw = request.query["limit"] {
+            if let value = Int(raw), (1...200).contains(value) { limit = value } else { problems.append(("limit", "must be between 1 and 200")) }
+        }
+        var cursor: (Date, UUID)?
+        if let raw = request.query["cursor"], !raw.isEmpty {
+            if let decoded = Base64URL.decode(raw).map({ String(decoding: $0, as: UTF8.self) }),
+               let bar = decoded.firstIndex(of: "|"), let time = PostgresTime.parse(String(decoded[..<bar])),
+               let id = UUID(uuidString: String(decoded[decoded.index(after: bar)...])) {
+                cursor = (time, id)
+            } else {
+                problems.append(("cursor", "is not a cursor from next_cursor"))
+            }
+        }
+        if !problems.isEmpty { throw APIError.validation(problems) }
+        let rows = try ConnectionRepository(db).list(team: principal.teamID, limit: limit + 1, after: cursor)
+        let page = Array(rows.prefix(limit))
+        var next: JSON = .null
+        if rows.count > limit, let last = page.last {
+            next = .string(Base64URL.encode(Array("\(PostgresTime.format(last.createdAt))|\(last.id.lower)".utf8)))
+        }
+        return .json(["items": .array(page.map(ConnectionRoutes.present)), "next_cursor": next])
+    }
+
+    func show(_ request: Request, _ principal: Principal) throws -> Response {
+        .json(ConnectionRoutes.present(try connection(request, principal)))
+    }
+
+    func remove(_ request: Request, _ principal: Principal) throws -> Response {
+        try principal.require(role: .editor, to: "delete connections")
+        let id = try request.uuidParameter("id")
+        guard try ConnectionRepository(db).softDelete(id: id, team: principal.teamID) else { throw APIError.notFound("no such connection") }
+        access.audit(request, principal: principal, action: "connection.deleted", resourceType: "connection", resourceID: id.lower)
+        return .json(["id": .string(id.lower), "status": "deleted"])
+    }
+
+    func test(_ request: Request, _ principal: Principal) throws -> Response {
+        try principal.require(role: .editor, to: "test connections")
+        let record = try connection(request, principal)
+        let started = DispatchTime.now()
+        var body: [(String, JSON)] = [("id", .string(record.id.lower)), ("engine", .string(record.engine))]
+        do {
+            let source = try open(record)
+            let info = try source.serverInfo()
+            try ConnectionRepository(db).recordTest(id: record.id, ok: true, message: info.version)
+            body += [("ok", true), ("server_version", .string(info.version)),
+                     ("latency_ms", .double((info.latencyMilliseconds * 100).rounded() / 100))]
+        } catch let failure as ConnectionFailure {
+            try ConnectionRepository(db).recordTest(id: record.id, ok: false, message: failure.message)
+            body += [("ok", false), ("error", ["code": .string(failure.code), "message": .string(failure.message)])]
+        }
+        body.append(("duration_ms", .double((Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 10_000).rounded() / 100)))
+        access.audit(request, principal: principal, action: "connection.tested", resourceType: "connection",
+                     resourceID: record.id.lower, detail: ["ok": body.first { $0.0 == "ok" }?.1 ?? .null])
+        return .json(.object(body))
+    }
+
+    func schema(_ request: Request, _ principal: Principal) throws -> Response {
+        let record = try connection(request, principal)
+        let tables: [SourceTable]
+        do {
+            tables = try open(record).schema()
+        } catch let failure as ConnectionFailure {
+            throw APIError(status: 502, code: failure.code, message: failure.message)
+        } catch let error as SourceError {
+            throw APIError(status: 502, code: error.kind.rawValue, message: error.message)
+        }
+        var schemas: [(String, [SourceTable])] = []
+        for table in tables {
+            if schemas.last?.0 == table.schema { schemas[schemas.count - 1].1.append(table) } else { schemas.append((table.schema, [table])) }
+        }
+        return .json([
+            "connection_id": .string(record.id.lower), "engine": .string(record.engine), "database": .string(record.databaseName),
+            "schemas": .array(schemas.map { name, tables in
+                ["name": .string(name), "tables": .array(tables.map { table in
+                    [
+                        "name": .string(table.name), "kind": .string(table.kind),
+                        "row_estimate": table.rowEstimate.map(JSON.int) ?? .null,
+                        "columns": .array(table.columns.map { column in
+                            ["name": .string(column.name), "type": .string(column.type), "nullable": .bool(column.nullable),
+                             "primary_key": .bool(column.primaryKey)]
+                        }),
+                    ]
+                })]
+            }),
+        ])
+    }
+
+    // MARK: Connecting
+
+    struct ConnectionFailure: Error {
+        let code: String
+        let message: String
+    }
+
+    func connection(_ request: Request, _ principal: Principal) throws -> ConnectionRecord {
+        guard let record = try ConnectionRepository(db).find(id: try request.uuidParameter("id"), team: principal.teamID) else {
+            throw APIError.notFound("no such connection")
+        }
+        return record
+    }
+
+    func password(of record: ConnectionRecord) throws -> String {
+        let plain = try cipher.open(record.secretCiphertext, keyID: record.keyID, boundTo: record.id)
+        guard case .object(let members)? = try? JSON.parse(plain),
+              case .string(let password)? = members.first(where: { $0.0 == "password" })?.1 else {
+            throw APIError.internalError
+        }
+        return password
+    }
+
+    /// Checks the policy, then connects to the checked address.
+    func open(_ record: ConnectionRecord) throws -> SourceDatabase {
+        let addresses: [String]
+        do {
+            addresses = try settings.policy.check(host: record.host, port: record.port)
+        } catch let refusal as ConnectionPolicy.Refusal {
+            let code = refusal.description.contains("does not resolve") ? "host_unreachable" : "host_not_allowed"
+            throw ConnectionFailure(code: code, message: refusal.description)
+        }
+        let secret: String
+        do {
+            secret = try password(of: record)
+        } catch {
+            throw ConnectionFailure(code: "secret_unreadable", message: "the stored password cannot be decrypted with the configured keys")
+        }
+        let source = SourceSettings(
+            engine: SourceEngine(rawValue: record.engine) ?? .postgresql, host: record.host, address: addresses[0],
+            port: record.port, database: record.databaseName, username: record.username, password: secret,
+            sslmode: record.sslmode, caCertificate: record.caCertificate, connectTimeout: settings.connectTimeout,
+            statementTimeout: settings.statementTimeout)
+        do {
+            return try SourceConnector.open(source)
+        } catch let error as SourceError {
+            throw ConnectionFailure(code: error.kind.rawValue, message: error.message)
+        }
+    }
+
+    static func present(_ c: ConnectionRecord) -> JSON {
+        [
+            "id": .string(c.id.lower), "name": .string(c.name), "description": JSON(c.description),
+            "database_type": .string(c.engine),
+            "credentials": ["host": .string(c.host), "port": .int(Int64(c.port)), "database": .string(c.databaseName),
+                            "username": .string(c.username), "password": .string(mask)],
+            "ssl": ["mode": .string(c.sslmode), "ca_certificate": c.caCertificate == nil ? .null : "(set)"],
+            "sync_frequency": .string(c.syncFrequency),
+            "last_test": c.lastTestAt == nil ? .null : [
+                "at": Present.time(c.lastTestAt), "ok": JSON(c.lastTestOK), "message": JSON(c.lastTestMessage),
+            ],
+            "created_at": Present.time(c.createdAt), "updated_at": Present.time(c.updatedAt),
+        ]
+    }
+}
