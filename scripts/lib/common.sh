@@ -7,12 +7,20 @@
 #
 #   VAR/pg/data             private PostgreSQL cluster (owned by `postgres` when we run as root)
 #   VAR/pg/run              its unix socket directory (TCP is off)
-#   VAR/secrets/            0700: pg_password, jwt_secret, encryption_key (made once, never replaced)
+#   VAR/secrets/            0700: pg_password, jwt_secret, encryption_key, source_pg_password,
+#                           source_pg_admin_password, mysql_password, mysql_root_password
+#                           (made once, never replaced)
 #   VAR/run/                assay.sock, assay.pid, nginx.pid
 #   VAR/log/                assay.log, postgres.log, nginx-error.log, nginx-access.log, build.log
 #   VAR/nginx/              rendered nginx.conf, tls/{cert,key}.pem, tmp/ (nginx temp dirs)
 #   VAR/uploads/, VAR/exports/
 #   VAR/bin/pg_ctl          pg_ctl wrapper that runs as the cluster owner (see write_pg_ctl_wrapper)
+#   VAR/source-pg/data      "source" PostgreSQL on 127.0.0.1:ASSAY_SOURCE_PG_PORT: a customer's
+#                           database for connection/ETL tests and scripts/sample-data
+#   VAR/source-pg/run       its unix socket directory (the bootstrap superuser connects here only)
+#   VAR/mariadb/data        "source" MariaDB on 127.0.0.1:ASSAY_MYSQL_PORT, same purpose
+#   VAR/mariadb/run         mysqld.sock (root connects here only), mariadbd.pid
+#   VAR/mariadb/admin.cnf   [client] options for root over the socket (mariadb --defaults-file=...)
 #   VAR/env                 `export NAME=value` lines: everything a tool or test needs (see write_env)
 #
 #   VAR/.lock               held by a running scripts/run|test|bench (see lock_var)
@@ -23,8 +31,8 @@
 #   ensure_packages         Debian packages
 #   reset_instance_state    (test/bench only) fresh cluster, empty logs
 #   build                   swift build -c release --build-tests
-#   bring_up                secrets, TLS, dirs, PostgreSQL, VAR/env, migrate, nginx.conf,
-#                           assay serve, nginx, wait for /health
+#   bring_up                secrets, TLS, dirs, PostgreSQL, source databases, VAR/env, migrate,
+#                           nginx.conf, assay serve, nginx, wait for /health
 #   ...                     stop_all at the end (trap)
 
 # Debian packages the project needs to build and run. ONE list: later work appends here.
@@ -34,6 +42,11 @@ ASSAY_DEB_PACKAGES="libfcgi-dev libpq-dev libargon2-dev libcurl4-openssl-dev lib
 # Tools the tests use to make real documents from generated PDFs and to read exports back:
 # pdftocairo/pdftotext (poppler-utils), tiffcp (libtiff-tools: multi-page TIFF), qpdf (encryption).
 ASSAY_DEB_PACKAGES+=" poppler-utils libtiff-tools qpdf"
+
+# Connections and ETL: libmariadb-dev is the C client library Assay links for MySQL/MariaDB
+# sources; mariadb-server gives mariadbd, mariadb-install-db and the mariadb client, for the
+# private source MariaDB the tests and scripts/sample-data use (see setup_source_mariadb).
+ASSAY_DEB_PACKAGES+=" mariadb-server libmariadb-dev"
 
 # The integration tests are pytest + requests. These Debian packages are installed only when no
 # usable interpreter already has both modules (see ensure_python_test_env): this machine's pyenv
@@ -159,6 +172,8 @@ assay_profile() {
         ASSAY_WORKERS=${ASSAY_WORKERS:-4}
         ASSAY_MAX_REQUESTS=${ASSAY_MAX_REQUESTS:-10000}
         ASSAY_TEST_ROUTES=${ASSAY_TEST_ROUTES:-0}
+        ASSAY_SOURCE_PG_PORT=${ASSAY_SOURCE_PG_PORT:-5433} # overridable; 5432 is the usual system cluster
+        ASSAY_MYSQL_PORT=${ASSAY_MYSQL_PORT:-3307}         # overridable; 3306 is the usual system server
         PG_FAST=0 # keep fsync on: this is the instance whose data matters
         ;;
     test)
@@ -171,6 +186,8 @@ assay_profile() {
         ASSAY_WORKERS=${ASSAY_WORKERS:-3}
         ASSAY_MAX_REQUESTS=${ASSAY_MAX_REQUESTS:-10000}
         ASSAY_TEST_ROUTES=1
+        ASSAY_SOURCE_PG_PORT=${ASSAY_SOURCE_PG_PORT:-15433} # overridable
+        ASSAY_MYSQL_PORT=${ASSAY_MYSQL_PORT:-13306}         # overridable
         PG_FAST=1
         ;;
     bench)
@@ -184,6 +201,8 @@ assay_profile() {
         # Very high so that recycling workers can't hide a memory leak from the RSS check.
         ASSAY_MAX_REQUESTS=${ASSAY_MAX_REQUESTS:-100000000}
         ASSAY_TEST_ROUTES=${ASSAY_TEST_ROUTES:-0}
+        ASSAY_SOURCE_PG_PORT=${ASSAY_SOURCE_PG_PORT:-25433} # overridable
+        ASSAY_MYSQL_PORT=${ASSAY_MYSQL_PORT:-23306}         # overridable
         PG_FAST=1
         ;;
     *) die "unknown profile '$ASSAY_PROFILE' (run, test or bench)" ;;
@@ -199,6 +218,8 @@ assay_profile() {
     else
         ASSAY_SOCKET_GROUP=${ASSAY_SOCKET_GROUP:-}
     fi
+    # The source databases (a customer's PostgreSQL and MariaDB on loopback); 0 skips them.
+    ASSAY_SOURCE_DBS=${ASSAY_SOURCE_DBS:-1} # overridable
     # An external database (the caller's DATABASE_URL) replaces the private cluster.
     if [[ -n ${DATABASE_URL:-} ]]; then
         ASSAY_PRIVATE_PG=0
@@ -259,6 +280,23 @@ assay_layout() {
     local pg_sock="$ASSAY_PG_SOCKET_DIR/.s.PGSQL.${ASSAY_PG_PORT:-5432}"
     if ((${#pg_sock} > UNIX_SOCKET_PATH_MAX)); then
         ASSAY_PG_SOCKET_DIR=$(short_socket_dir pg)
+    fi
+
+    # The source databases (see "Source databases" below).
+    ASSAY_SOURCE_PGDATA=$VAR/source-pg/data
+    ASSAY_SOURCE_PG_LOG=$ASSAY_LOG_DIR/source-postgres.log
+    ASSAY_SOURCE_PG_SOCKET_DIR=$VAR/source-pg/run
+    pg_sock="$ASSAY_SOURCE_PG_SOCKET_DIR/.s.PGSQL.${ASSAY_SOURCE_PG_PORT:-5433}"
+    if ((${#pg_sock} > UNIX_SOCKET_PATH_MAX)); then
+        ASSAY_SOURCE_PG_SOCKET_DIR=$(short_socket_dir source-pg)
+    fi
+    ASSAY_MYSQL_DATADIR=$VAR/mariadb/data
+    ASSAY_MYSQL_PID_FILE=$VAR/mariadb/run/mariadbd.pid
+    ASSAY_MYSQL_ADMIN_CNF=$VAR/mariadb/admin.cnf
+    ASSAY_MYSQL_LOG=$ASSAY_LOG_DIR/mariadb.log
+    ASSAY_MYSQL_ADMIN_SOCKET=$VAR/mariadb/run/mysqld.sock
+    if ((${#ASSAY_MYSQL_ADMIN_SOCKET} > UNIX_SOCKET_PATH_MAX)); then
+        ASSAY_MYSQL_ADMIN_SOCKET=$(short_socket_dir mariadb)/mysqld.sock
     fi
 }
 
@@ -346,14 +384,15 @@ ensure_secrets() {
     mkdir -p "$ASSAY_SECRETS_DIR"
     chmod 0700 "$ASSAY_SECRETS_DIR"
     local name made=()
-    for name in jwt_secret encryption_key pg_password; do
+    for name in jwt_secret encryption_key pg_password source_pg_password source_pg_admin_password \
+        mysql_password mysql_root_password; do
         [[ -s $ASSAY_SECRETS_DIR/$name ]] && continue
         (
             umask 077
             case $name in
             jwt_secret) openssl rand -base64 48 ;;     # HS256 key: 48 random bytes
             encryption_key) openssl rand -base64 32 ;; # exactly 32 bytes (AES-256)
-            pg_password) openssl rand -hex 24 ;;       # hex: safe in URLs and SQL literals
+            *password) openssl rand -hex 24 ;;         # hex: safe in URLs and SQL literals
             esac | tr -d '\n' >"$ASSAY_SECRETS_DIR/$name"
         )
         made+=("$name")
@@ -363,6 +402,10 @@ ensure_secrets() {
     JWT_SECRET_KEY=$(<"$ASSAY_SECRETS_DIR/jwt_secret")
     ENCRYPTION_KEY=$(<"$ASSAY_SECRETS_DIR/encryption_key")
     PG_PASSWORD=$(<"$ASSAY_SECRETS_DIR/pg_password")
+    ASSAY_SOURCE_PG_PASSWORD=$(<"$ASSAY_SECRETS_DIR/source_pg_password")
+    SOURCE_PG_ADMIN_PASSWORD=$(<"$ASSAY_SECRETS_DIR/source_pg_admin_password")
+    ASSAY_MYSQL_PASSWORD=$(<"$ASSAY_SECRETS_DIR/mysql_password")
+    ASSAY_MYSQL_ROOT_PASSWORD=$(<"$ASSAY_SECRETS_DIR/mysql_root_password")
 }
 
 # Self-signed certificate for 127.0.0.1/localhost, made once.
@@ -512,12 +555,13 @@ wipe_private_pg() {
     rm -rf -- "$PGDATA"
 }
 
-# A clean slate for scripts/test and scripts/bench: stop a leftover instance, fresh cluster
-# (~1-2 s, so every run is reproducible), empty uploads/exports, fresh logs. Secrets and the
+# A clean slate for scripts/test and scripts/bench: stop a leftover instance, fresh clusters
+# and MariaDB (a few seconds, so every run is reproducible), empty uploads/exports, fresh logs. Secrets and the
 # TLS certificate are kept.
 reset_instance_state() {
     stop_all
     wipe_private_pg
+    wipe_source_databases
     local dir f
     for dir in "$ASSAY_UPLOADS_DIR" "$ASSAY_EXPORTS_DIR"; do
         if [[ -d $dir ]]; then find "$dir" -mindepth 1 -delete; fi
@@ -525,6 +569,428 @@ reset_instance_state() {
     for f in "$ASSAY_LOG_DIR"/*.log "$ASSAY_LOG_DIR"/*.txt; do
         if [[ -f $f ]]; then : >"$f"; fi
     done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Source databases: a customer's PostgreSQL and MariaDB on loopback, for the connection and ETL
+# tests, the ETL benchmark and scripts/sample-data. Both are private to VAR like the cluster
+# above, but reachable over TCP on 127.0.0.1 only, with password authentication, because that
+# is how Assay reaches a customer's database. The role/user `source` (no superuser) owns the
+# empty database source_test; the scripts and tests administer both servers over their unix
+# sockets (PostgreSQL's bootstrap superuser `postgres`, MariaDB's `root`), never over TCP.
+# Both use the instance's self-signed certificate for TLS, so sslmode=require/verify-full can
+# be tested (its subjectAltName covers 127.0.0.1 and localhost).
+
+ASSAY_SOURCE_DATABASE=source_test # the empty database tests fill
+
+# --- PostgreSQL (same server binaries as the private cluster) ---
+
+source_pg_is_running() {
+    [[ -f $ASSAY_SOURCE_PGDATA/postmaster.pid ]] || return 1
+    pg_as_owner "$PG_BINDIR/pg_ctl" -D "$ASSAY_SOURCE_PGDATA" status >/dev/null 2>&1
+}
+
+# psql as the bootstrap superuser over the unix socket. The password goes through the
+# environment, not argv (`ps`).
+source_pg_psql() {
+    PGPASSWORD=$SOURCE_PG_ADMIN_PASSWORD "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 \
+        -h "$ASSAY_SOURCE_PG_SOCKET_DIR" -p "$ASSAY_SOURCE_PG_PORT" -U postgres "$@"
+}
+
+# scripts/test and scripts/bench start both source databases from fresh data on every run, but
+# initdb and mariadb-install-db take 2-5 s each on 2 busy cores; copying a pristine data dir
+# made once (VAR/source-pg/template-KEY, VAR/mariadb/template-KEY) takes a fraction of that.
+# KEY names what a template depends on (server version, baked-in password): a change makes a
+# new one.
+
+# ensure_template KIND KEY INIT_FUNCTION: makes VAR/KIND/template-KEY (INIT_FUNCTION DIR) when
+# missing, and removes older templates.
+ensure_template() {
+    local kind=$1 key=$2 init=$3 template old
+    template=$VAR/$kind/template-$key
+    [[ -d $template ]] && return 0
+    for old in "$VAR/$kind"/template-*; do
+        if [[ -d $old ]]; then rm -rf -- "$old"; fi
+    done
+    "$init" "$template.tmp"
+    mv "$template.tmp" "$template" # complete or absent, even when interrupted
+}
+
+# from_template KIND KEY TARGET INIT_FUNCTION: copies the template to TARGET.
+from_template() {
+    ensure_template "$1" "$2" "$4"
+    cp -a --reflink=auto "$VAR/$1/template-$2" "$3"
+}
+
+# A short hash of its arguments, for template names.
+short_hash() {
+    printf '%s\n' "$@" | md5sum | cut -c1-12
+}
+
+source_pg_template_key() {
+    short_hash "$(stat -c %Y "$PG_BINDIR/postgres")" "$PG_BINDIR" "$SOURCE_PG_ADMIN_PASSWORD"
+}
+
+mariadb_template_key() {
+    short_hash "$("$MARIADBD" --version)" "${MARIADBD_FAST_ARGS[*]}"
+}
+
+# The first scripts/test (or bench) of a checkout makes both templates at once: two processes
+# on two cores, ~4 s instead of ~7.
+make_source_templates() {
+    ((PG_FAST)) || return 0
+    local pg_key my_key pid
+    pg_key=$(source_pg_template_key)
+    my_key=$(mariadb_template_key)
+    [[ -d $VAR/source-pg/template-$pg_key && -d $VAR/mariadb/template-$my_key ]] && return 0
+    log "making templates for fresh source databases (once per $VAR)"
+    ensure_template mariadb "$my_key" install_source_mariadb &
+    pid=$!
+    ensure_template source-pg "$pg_key" initdb_source_pg
+    wait "$pid" || die "could not make the MariaDB template"
+}
+
+# initdb DIR: a cluster whose superuser `postgres` has the password from VAR/secrets.
+initdb_source_pg() {
+    local dir=$1 pwfile sync_opt=()
+    # Test/bench data is thrown away anyway: don't wait for the disk.
+    ((PG_FAST)) && sync_opt=(--no-sync)
+    pwfile=$(mktemp "$VAR/source-pg/.pwfile.XXXXXX")
+    printf '%s\n' "$SOURCE_PG_ADMIN_PASSWORD" >"$pwfile"
+    ((IS_ROOT)) && chown postgres:postgres "$pwfile"
+    rm -rf -- "$dir"
+    if ! pg_as_owner "$PG_BINDIR/initdb" -D "$dir" -U postgres --pwfile="$pwfile" "${sync_opt[@]}" \
+        --auth-local=scram-sha-256 --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 \
+        >"$ASSAY_LOG_DIR/source-initdb.log" 2>&1; then
+        rm -f "$pwfile"
+        cat "$ASSAY_LOG_DIR/source-initdb.log" >&2
+        die "initdb failed for the source PostgreSQL"
+    fi
+    rm -f "$pwfile"
+    printf "\ninclude 'assay.conf'\n" >>"$dir/postgresql.conf"
+}
+
+init_source_pg() {
+    log "initialising the source PostgreSQL cluster in $ASSAY_SOURCE_PGDATA"
+    if ((PG_FAST)); then
+        from_template source-pg "$(source_pg_template_key)" "$ASSAY_SOURCE_PGDATA" initdb_source_pg
+    else
+        initdb_source_pg "$ASSAY_SOURCE_PGDATA"
+    fi
+}
+
+# Settings, access rules and TLS files, written on every start (ports and paths follow the
+# profile). The superuser may only use the socket; everyone else needs a password over TCP.
+write_source_pg_settings() {
+    local data=$ASSAY_SOURCE_PGDATA fast_lines=""
+    if ((PG_FAST)); then
+        fast_lines=$'fsync = off\nsynchronous_commit = off\nfull_page_writes = off'
+    fi
+    cat >"$data/assay.conf" <<CONF
+# Written by scripts/lib/common.sh on every start; edit there.
+listen_addresses = '127.0.0.1'
+port = $ASSAY_SOURCE_PG_PORT
+unix_socket_directories = '$ASSAY_SOURCE_PG_SOCKET_DIR'
+unix_socket_permissions = 0777
+hba_file = '$data/assay_hba.conf'
+password_encryption = 'scram-sha-256'
+ssl = on
+ssl_cert_file = 'assay_tls_cert.pem'
+ssl_key_file = 'assay_tls_key.pem'
+max_connections = 50
+timezone = 'UTC'
+log_timezone = 'UTC'
+log_line_prefix = '%m [%p] %q%u@%d '
+$fast_lines
+CONF
+    cat >"$data/assay_hba.conf" <<CONF
+# Written by scripts/lib/common.sh on every start; edit there.
+# TYPE  DATABASE  USER      ADDRESS        METHOD
+local   all       all                      scram-sha-256
+host    all       postgres  127.0.0.1/32   reject
+host    all       all       127.0.0.1/32   scram-sha-256
+CONF
+    # The server (the postgres account when we are root) must own a 0600 key.
+    install -m 0600 "$ASSAY_TLS_CERT" "$data/assay_tls_cert.pem"
+    install -m 0600 "$ASSAY_TLS_KEY" "$data/assay_tls_key.pem"
+    if ((IS_ROOT)); then
+        chown postgres:postgres "$data/assay.conf" "$data/assay_hba.conf" "$data/assay_tls_cert.pem" \
+            "$data/assay_tls_key.pem"
+    fi
+    return 0
+}
+
+# Creates (first time), configures and starts the source cluster, then the `source` role (its
+# password follows VAR/secrets on every start) and the source_test database it owns.
+# VAR/source-pg and the socket directory, owned by the server's account.
+make_source_pg_dirs() {
+    [[ -n ${PG_BINDIR:-} ]] || pg_detect
+    mkdir -p "$VAR/source-pg" "$ASSAY_SOURCE_PG_SOCKET_DIR" "$ASSAY_LOG_DIR"
+    touch "$ASSAY_SOURCE_PG_LOG"
+    if ((IS_ROOT)); then
+        chown postgres:postgres "$VAR/source-pg" "$ASSAY_SOURCE_PG_SOCKET_DIR" "$ASSAY_SOURCE_PG_LOG"
+    fi
+    chmod 0755 "$ASSAY_SOURCE_PG_SOCKET_DIR"
+}
+
+setup_source_pg() {
+    make_source_pg_dirs
+    write_pg_ctl_wrapper
+    [[ $ASSAY_SOURCE_PG_SOCKET_DIR == "$VAR/source-pg/run" ]] ||
+        log "source PostgreSQL socket path under $VAR is too long for a unix socket: using $ASSAY_SOURCE_PG_SOCKET_DIR"
+    [[ -s $ASSAY_SOURCE_PGDATA/PG_VERSION ]] || init_source_pg
+    write_source_pg_settings
+
+    if source_pg_is_running; then
+        log "source PostgreSQL already running ($ASSAY_SOURCE_PGDATA)"
+    elif ! without_lock pg_as_owner "$PG_BINDIR/pg_ctl" -D "$ASSAY_SOURCE_PGDATA" -l "$ASSAY_SOURCE_PG_LOG" \
+        -w -t 60 start >/dev/null; then
+        tail -n 25 "$ASSAY_SOURCE_PG_LOG" >&2
+        die "the source PostgreSQL did not start on 127.0.0.1:$ASSAY_SOURCE_PG_PORT (port taken? set ASSAY_SOURCE_PG_PORT; log: $ASSAY_SOURCE_PG_LOG)"
+    fi
+
+    source_pg_psql -d postgres >/dev/null <<SQL || die "could not create the source role/database"
+SELECT 'CREATE ROLE source' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'source') \gexec
+ALTER ROLE source WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '$ASSAY_SOURCE_PG_PASSWORD';
+SELECT 'CREATE DATABASE $ASSAY_SOURCE_DATABASE OWNER source' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$ASSAY_SOURCE_DATABASE') \gexec
+SQL
+    # Tests create tables in source_test as the superuser and read them through Assay as
+    # `source`: what the superuser creates there is readable by `source` without a GRANT.
+    source_pg_psql -d "$ASSAY_SOURCE_DATABASE" >/dev/null <<SQL || die "could not set default privileges in $ASSAY_SOURCE_DATABASE"
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT SELECT ON TABLES TO source;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO source;
+SQL
+    ASSAY_SOURCE_PG_HOST=127.0.0.1
+    ASSAY_SOURCE_PG_USER=source
+    ASSAY_SOURCE_PG_DATABASE=$ASSAY_SOURCE_DATABASE
+    # The superuser in source_test, over the socket: psql "$ASSAY_SOURCE_PG_ADMIN_URL".
+    ASSAY_SOURCE_PG_ADMIN_URL="postgresql://postgres:$SOURCE_PG_ADMIN_PASSWORD@/$ASSAY_SOURCE_DATABASE?host=$ASSAY_SOURCE_PG_SOCKET_DIR&port=$ASSAY_SOURCE_PG_PORT"
+}
+
+stop_source_pg() {
+    [[ -f $ASSAY_SOURCE_PGDATA/postmaster.pid ]] || return 0
+    [[ -n ${PG_BINDIR:-} ]] || pg_detect
+    if source_pg_is_running; then
+        log "stopping the source PostgreSQL ($ASSAY_SOURCE_PGDATA)"
+        pg_as_owner "$PG_BINDIR/pg_ctl" -D "$ASSAY_SOURCE_PGDATA" -m fast -w -t 60 stop >/dev/null
+    fi
+}
+
+# --- MariaDB (run as the current user: root on this kind of machine) ---
+
+# Sets MARIADBD (mariadbd lives in /usr/sbin, often not on a user's PATH).
+mariadb_detect() {
+    MARIADBD=$(command -v mariadbd || true)
+    [[ -n $MARIADBD ]] || MARIADBD=/usr/sbin/mariadbd
+    [[ -x $MARIADBD ]] || die "mariadbd not found (package mariadb-server)"
+    command -v mariadb-install-db >/dev/null || die "mariadb-install-db not found (package mariadb-server)"
+}
+
+# Prints the pid of this VAR's mariadbd (empty when it is not running).
+mariadb_pid() {
+    local pid
+    pid=$(read_pid_file "$ASSAY_MYSQL_PID_FILE")
+    [[ -n $pid ]] && pid_matches "$pid" "--datadir=$ASSAY_MYSQL_DATADIR" && printf '%s' "$pid"
+    return 0
+}
+
+# The server's options. --no-defaults: the machine's /etc/mysql is not ours. mariadbd refuses
+# to run as root unless told to. --skip-name-resolve: accounts are matched by address
+# (127.0.0.1), without a reverse DNS lookup per connection.
+mariadbd_args() {
+    MARIADBD_ARGS=(
+        --no-defaults
+        --datadir="$ASSAY_MYSQL_DATADIR"
+        --socket="$ASSAY_MYSQL_ADMIN_SOCKET"
+        --pid-file="$ASSAY_MYSQL_PID_FILE"
+        --log-error="$ASSAY_MYSQL_LOG"
+        --port="$ASSAY_MYSQL_PORT"
+        --bind-address=127.0.0.1
+        --skip-name-resolve
+        --character-set-server=utf8mb4
+        --collation-server=utf8mb4_unicode_ci
+        --default-time-zone=+00:00
+        --max-connections=100
+        --innodb-buffer-pool-size=128M
+        --ssl-cert="$ASSAY_TLS_CERT"
+        --ssl-key="$ASSAY_TLS_KEY"
+    )
+    ((IS_ROOT)) && MARIADBD_ARGS+=(--user=root)
+    MARIADBD_FAST_ARGS=()
+    if ((PG_FAST)); then
+        # Throwaway test/bench data, like the clusters' fsync = off; a smaller redo log (default
+        # 96 MB) is quicker to copy from the template.
+        MARIADBD_FAST_ARGS=(--innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0
+            --innodb-flush-method=nosync --innodb-log-file-size=32M)
+    fi
+    MARIADBD_ARGS+=("${MARIADBD_FAST_ARGS[@]}")
+}
+
+# mariadb-install-db DIR: system tables, root@localhost without a password (see
+# secure_source_mariadb).
+install_source_mariadb() {
+    local dir=$1
+    local args=(--no-defaults --datadir="$dir" --auth-root-authentication-method=normal
+        --skip-test-db --skip-name-resolve "${MARIADBD_FAST_ARGS[@]}")
+    ((IS_ROOT)) && args+=(--user=root)
+    rm -rf -- "$dir"
+    if ! (cd / && mariadb-install-db "${args[@]}") >"$ASSAY_LOG_DIR/mariadb-install.log" 2>&1; then
+        tail -n 30 "$ASSAY_LOG_DIR/mariadb-install.log" >&2
+        die "mariadb-install-db failed (log: $ASSAY_LOG_DIR/mariadb-install.log)"
+    fi
+}
+
+init_source_mariadb() {
+    log "initialising the source MariaDB in $ASSAY_MYSQL_DATADIR"
+    if ((PG_FAST)); then
+        from_template mariadb "$(mariadb_template_key)" "$ASSAY_MYSQL_DATADIR" install_source_mariadb
+    else
+        install_source_mariadb "$ASSAY_MYSQL_DATADIR"
+    fi
+}
+
+# Starts mariadbd in its own session (like assay serve) and waits until it answers a ping.
+start_source_mariadb() {
+    mariadbd_args
+    rm -f "$ASSAY_MYSQL_PID_FILE"
+    (
+        if [[ -n ${ASSAY_LOCK_FD:-} ]]; then exec {ASSAY_LOCK_FD}>&-; fi
+        cd /
+        exec setsid "$MARIADBD" "${MARIADBD_ARGS[@]}"
+    ) </dev/null >>"$ASSAY_MYSQL_LOG" 2>&1 &
+    local pid=$! started=$SECONDS timeout=${ASSAY_MYSQL_START_TIMEOUT:-30}
+    # mariadbd writes the same pid once it is up; writing it now lets stop_all find a server
+    # that is still starting.
+    printf '%s\n' "$pid" >"$ASSAY_MYSQL_PID_FILE"
+    # `ping` succeeds as soon as the server answers, even with "access denied".
+    until mariadb-admin --no-defaults --socket="$ASSAY_MYSQL_ADMIN_SOCKET" --connect-timeout=2 \
+        -u root ping >/dev/null 2>&1; do
+        if ! pid_alive "$pid" || ((SECONDS - started >= timeout)); then
+            kill -KILL "$pid" 2>/dev/null || true
+            tail -n 25 "$ASSAY_MYSQL_LOG" >&2
+            die "the source MariaDB did not start within $timeout s on 127.0.0.1:$ASSAY_MYSQL_PORT (port taken? set ASSAY_MYSQL_PORT; log: $ASSAY_MYSQL_LOG)"
+        fi
+        sleep 0.1
+    done
+}
+
+# mariadb as root over the socket (options from VAR/mariadb/admin.cnf: the password stays out
+# of argv).
+source_mariadb_sql() {
+    mariadb --defaults-file="$ASSAY_MYSQL_ADMIN_CNF" "$@"
+}
+
+write_mariadb_admin_cnf() {
+    (
+        umask 077
+        cat >"$ASSAY_MYSQL_ADMIN_CNF" <<CNF
+# Written by scripts/lib/common.sh: root over the unix socket. mariadb --defaults-file=$ASSAY_MYSQL_ADMIN_CNF
+[client]
+user=root
+password=$ASSAY_MYSQL_ROOT_PASSWORD
+socket=$ASSAY_MYSQL_ADMIN_SOCKET
+CNF
+    )
+}
+
+# A fresh server's root has no password: give it VAR/secrets' and drop every other account
+# mariadb-install-db made (root@hostname, anonymous users: an anonymous ''@localhost would
+# shadow source@localhost).
+secure_source_mariadb() {
+    source_mariadb_sql -e 'SELECT 1' >/dev/null 2>&1 && return 0
+    mariadb --no-defaults --socket="$ASSAY_MYSQL_ADMIN_SOCKET" -u root >/dev/null 2>&1 <<SQL ||
+ALTER USER 'root'@'localhost' IDENTIFIED BY '$ASSAY_MYSQL_ROOT_PASSWORD';
+SQL
+        die "cannot log in to the source MariaDB as root with $ASSAY_SECRETS_DIR/mysql_root_password (data made with other secrets? remove $ASSAY_MYSQL_DATADIR)"
+    local drops
+    drops=$(source_mariadb_sql -N -B -e "SELECT CONCAT('DROP USER ', QUOTE(User), '@', QUOTE(Host), ';')
+        FROM mysql.global_priv WHERE NOT (User = 'root' AND Host = 'localhost') AND User <> 'mariadb.sys'")
+    [[ -z $drops ]] || source_mariadb_sql <<<"$drops"
+}
+
+# Creates (first time) and starts the source MariaDB, then the `source` accounts (password
+# from VAR/secrets, reset on every start) with every right on source_test and read rights on
+# company_finance (scripts/sample-data).
+make_source_mariadb_dirs() {
+    mariadb_detect
+    mariadbd_args
+    mkdir -p "$VAR/mariadb/run" "$ASSAY_LOG_DIR" "$(dirname "$ASSAY_MYSQL_ADMIN_SOCKET")"
+    chmod 0700 "$VAR/mariadb"
+}
+
+setup_source_mariadb() {
+    make_source_mariadb_dirs
+    [[ $ASSAY_MYSQL_ADMIN_SOCKET == "$VAR/mariadb/run/mysqld.sock" ]] ||
+        log "MariaDB socket path under $VAR is too long for a unix socket: using $ASSAY_MYSQL_ADMIN_SOCKET"
+    write_mariadb_admin_cnf
+    [[ -d $ASSAY_MYSQL_DATADIR/mysql ]] || init_source_mariadb
+    local pid
+    pid=$(mariadb_pid)
+    if [[ -n $pid ]]; then
+        log "source MariaDB already running (pid $pid)"
+    else
+        start_source_mariadb
+    fi
+    secure_source_mariadb
+    local db=$ASSAY_SOURCE_DATABASE pw=$ASSAY_MYSQL_PASSWORD host
+    {
+        printf 'CREATE DATABASE IF NOT EXISTS %s CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\n' "$db"
+        for host in 127.0.0.1 localhost; do
+            printf "CREATE USER IF NOT EXISTS 'source'@'%s' IDENTIFIED BY '%s';\n" "$host" "$pw"
+            printf "ALTER USER 'source'@'%s' IDENTIFIED BY '%s';\n" "$host" "$pw"
+            printf "GRANT ALL PRIVILEGES ON %s.* TO 'source'@'%s';\n" "$db" "$host"
+            printf "GRANT SELECT, SHOW VIEW ON company_finance.* TO 'source'@'%s';\n" "$host"
+        done
+    } | source_mariadb_sql || die "could not create the source MariaDB user/database"
+    ASSAY_MYSQL_HOST=127.0.0.1
+    ASSAY_MYSQL_USER=source
+    ASSAY_MYSQL_DATABASE=$db
+}
+
+stop_source_mariadb() {
+    local pid
+    pid=$(mariadb_pid)
+    if [[ -n $pid ]]; then
+        log "stopping the source MariaDB (pid $pid)"
+        kill -TERM "$pid" 2>/dev/null || true
+        if ! wait_for_exit "$pid" 30; then
+            warn "mariadbd (pid $pid) ignored SIGTERM for 30 s: killing it"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    fi
+    rm -f "$ASSAY_MYSQL_PID_FILE"
+    return 0
+}
+
+# --- both ---
+
+# Starts both (unless ASSAY_SOURCE_DBS=0). Needs ensure_secrets and ensure_tls first.
+setup_source_databases() {
+    ((ASSAY_SOURCE_DBS)) || return 0
+    make_source_pg_dirs
+    make_source_mariadb_dirs
+    make_source_templates
+    setup_source_pg
+    setup_source_mariadb
+    log "source databases: PostgreSQL 127.0.0.1:$ASSAY_SOURCE_PG_PORT, MariaDB 127.0.0.1:$ASSAY_MYSQL_PORT (user source, database $ASSAY_SOURCE_DATABASE)"
+}
+
+source_databases_running() {
+    [[ -f $ASSAY_SOURCE_PGDATA/postmaster.pid ]] && return 0
+    [[ -n $(mariadb_pid) ]]
+}
+
+stop_source_databases() {
+    stop_source_pg
+    stop_source_mariadb
+}
+
+# Throws their data away (scripts/test and scripts/bench start from scratch).
+wipe_source_databases() {
+    [[ -n $VAR ]] || die "wipe_source_databases: VAR is empty"
+    [[ $ASSAY_SOURCE_PGDATA == "$VAR/source-pg/data" && $ASSAY_MYSQL_DATADIR == "$VAR/mariadb/data" ]] ||
+        die "refusing to wipe '$ASSAY_SOURCE_PGDATA' and '$ASSAY_MYSQL_DATADIR'"
+    rm -rf -- "$ASSAY_SOURCE_PGDATA" "$ASSAY_MYSQL_DATADIR"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -552,6 +1018,17 @@ write_env() {
         names+=(PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE PGDATA PG_CTL PG_BINDIR ASSAY_PG_LOG
             ASSAY_PG_PORT ASSAY_PG_SOCKET_DIR)
     fi
+    if ((ASSAY_SOURCE_DBS)); then
+        # What Assay is given in a connection (the `source` role/user over TCP) ...
+        names+=(ASSAY_SOURCE_PG_HOST ASSAY_SOURCE_PG_PORT ASSAY_SOURCE_PG_USER ASSAY_SOURCE_PG_PASSWORD
+            ASSAY_SOURCE_PG_DATABASE
+            ASSAY_MYSQL_HOST ASSAY_MYSQL_PORT ASSAY_MYSQL_USER ASSAY_MYSQL_PASSWORD ASSAY_MYSQL_DATABASE)
+        # ... and what a test needs to administer them over the unix sockets.
+        names+=(ASSAY_SOURCE_PG_ADMIN_URL ASSAY_SOURCE_PG_SOCKET_DIR ASSAY_SOURCE_PGDATA ASSAY_SOURCE_PG_LOG
+            ASSAY_MYSQL_ADMIN_SOCKET ASSAY_MYSQL_ROOT_PASSWORD ASSAY_MYSQL_ADMIN_CNF ASSAY_MYSQL_DATADIR
+            ASSAY_MYSQL_PID_FILE ASSAY_MYSQL_LOG)
+    fi
+    names+=(ASSAY_SOURCE_DBS)
     ASSAY_ENV_NAMES="${names[*]}"
     names+=(ASSAY_ENV_NAMES)
 
@@ -809,11 +1286,13 @@ stop_private_pg() {
     fi
 }
 
-# nginx first (no new requests), then assay (drains its workers), then PostgreSQL.
+# nginx first (no new requests), then assay (drains its workers), then PostgreSQL, then the
+# source databases.
 stop_all() {
     stop_nginx
     stop_assay
     stop_private_pg
+    stop_source_databases
 }
 
 # Is anything of this VAR running?
@@ -824,6 +1303,7 @@ instance_running() {
     pid=$(read_pid_file "$ASSAY_PID_FILE")
     [[ -n $pid ]] && pid_matches "$pid" assay && return 0
     [[ -f $PGDATA/postmaster.pid ]] && return 0
+    source_databases_running && return 0
     return 1
 }
 
@@ -836,6 +1316,7 @@ bring_up() {
     ensure_tls
     make_dirs
     setup_database
+    setup_source_databases
     write_env
     migrate
     render_nginx
