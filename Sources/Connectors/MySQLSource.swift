@@ -94,8 +94,52 @@ final class MySQLSource: SourceDatabase {
         return rows
     }
 
-    /// A string literal for the statement text (the schema queries take no user input
-    /// other than the current database, which the server knows as DATABASE()).
+    func identifier(_ name: String) -> String {
+        "`" + name.replacingOccurrences(of: "`", with: "``") + "`"
+    }
+
+    func literal(_ value: String) -> String {
+        let bytes = Array(value.utf8)
+        var out = [CChar](repeating: 0, count: bytes.count * 2 + 1)
+        let length = mysql_real_escape_string(handle, &out, value, UInt(bytes.count))
+        return "'" + String(decoding: out.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self) + "'"
+    }
+
+    /// An unbuffered SELECT (rows are read as they arrive), converted row by row to COPY text.
+    func copy(_ table: SourceTableRef, columns: [ColumnMapping], filter: CursorFilter?,
+              into sink: @escaping (UnsafeRawBufferPointer) throws -> Void) throws -> CopyCount {
+        var select = "SELECT \(columns.map { identifier($0.name) }.joined(separator: ", ")) FROM "
+            + "\(identifier(table.schema)).\(identifier(table.name))"
+        if let filter {
+            select += " WHERE \(identifier(filter.column)) IS NOT NULL"
+            if let after = filter.after { select += " AND \(identifier(filter.column)) > \(literal(after))" }
+        }
+        guard mysql_real_query(handle, select, UInt(select.utf8.count)) == 0 else {
+            let code = mysql_errno(handle)
+            throw SourceError(code == 1969 || code == 3024 ? .timeout : .query, String(cString: mysql_error(handle)))
+        }
+        guard let result = mysql_use_result(handle) else { throw SourceError(.query, String(cString: mysql_error(handle))) }
+        defer { mysql_free_result(result) }
+        var writer = CopyTextWriter(sink: sink)
+        var rows: Int64 = 0
+        let conversions = columns.map(\.conversion)
+        while let row = mysql_fetch_row(result) {
+            guard let lengths = mysql_fetch_lengths(result) else { break }
+            for index in conversions.indices {
+                let value = row[index].map { UnsafeRawBufferPointer(start: $0, count: Int(lengths[index])) }
+                writer.field(value, conversion: conversions[index], first: index == 0)
+            }
+            try writer.endRow()
+            rows += 1
+        }
+        if mysql_errno(handle) != 0 {
+            let code = mysql_errno(handle)
+            throw SourceError(code == 1969 || code == 3024 ? .timeout : .query, String(cString: mysql_error(handle)))
+        }
+        try writer.flush()
+        return CopyCount(rows: rows, bytes: writer.bytes)
+    }
+
     func serverInfo() throws -> ServerInfo {
         let start = DispatchTime.now()
         _ = try execute("SELECT 1")

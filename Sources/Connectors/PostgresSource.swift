@@ -90,6 +90,66 @@ final class PostgresSource: SourceDatabase {
         }
     }
 
+    func identifier(_ name: String) -> String {
+        guard let quoted = PQescapeIdentifier(connection, name, name.utf8.count) else { return "\"\"" }
+        defer { PQfreemem(quoted) }
+        return String(cString: quoted)
+    }
+
+    func literal(_ value: String) -> String {
+        guard let quoted = PQescapeLiteral(connection, value, value.utf8.count) else { return "NULL" }
+        defer { PQfreemem(quoted) }
+        return String(cString: quoted)
+    }
+
+    /// `COPY (SELECT …) TO STDOUT`: rows arrive already in COPY text format and are
+    /// passed on in large chunks.
+    func copy(_ table: SourceTableRef, columns: [ColumnMapping], filter: CursorFilter?,
+              into sink: @escaping (UnsafeRawBufferPointer) throws -> Void) throws -> CopyCount {
+        var select = "SELECT \(columns.map { identifier($0.name) }.joined(separator: ", ")) FROM "
+            + "\(identifier(table.schema)).\(identifier(table.name))"
+        if let filter {
+            select += " WHERE \(identifier(filter.column)) IS NOT NULL"
+            if let after = filter.after { select += " AND \(identifier(filter.column)) > \(literal(after))" }
+        }
+        guard let start = PQexec(connection, "COPY (\(select)) TO STDOUT") else {
+            throw SourceError(.query, String(cString: PQerrorMessage(connection)))
+        }
+        guard PQresultStatus(start) == PGRES_COPY_OUT else {
+            let message = String(cString: PQresultErrorMessage(start)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQclear(start)
+            throw SourceError(.query, message)
+        }
+        PQclear(start)
+        var writer = CopyTextWriter(sink: sink)
+        var rows: Int64 = 0
+        var failure: Error?
+        while true {
+            var data: UnsafeMutablePointer<CChar>?
+            let count = PQgetCopyData(connection, &data, 0)
+            if count > 0, let data {
+                defer { PQfreemem(data) }
+                rows += 1
+                if failure == nil {
+                    do { try writer.raw(UnsafeRawBufferPointer(start: data, count: Int(count))) } catch { failure = error }
+                }
+                continue
+            }
+            break
+        }
+        var problem: String?
+        while let result = PQgetResult(connection) {
+            if PQresultStatus(result) != PGRES_COMMAND_OK {
+                problem = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            PQclear(result)
+        }
+        if let failure { throw failure }
+        if let problem { throw SourceError(problem.contains("statement timeout") ? .timeout : .query, problem) }
+        try writer.flush()
+        return CopyCount(rows: rows, bytes: writer.bytes)
+    }
+
     func serverInfo() throws -> ServerInfo {
         let start = DispatchTime.now()
         _ = try query("SELECT 1")

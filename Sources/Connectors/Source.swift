@@ -87,7 +87,7 @@ public struct SourceTable: Sendable {
 }
 
 /// An open, read-only session on a source database.
-public protocol SourceDatabase: AnyObject {
+public protocol SourceDatabase: AnyObject, SourceStreaming {
     func serverInfo() throws -> ServerInfo
     func schema() throws -> [SourceTable]
 }

@@ -10,6 +10,7 @@ import Foundation
 /// `DataError.unavailable` (the HTTP layer answers 503) and the next call reconnects.
 public final class Database {
     private var connection: OpaquePointer?
+    private var transactionDepth = 0
     private let conninfo: String
     /// Counts connections opened; a change means session state (LISTEN, SET) was lost.
     public private(set) var generation = 0
@@ -108,6 +109,44 @@ public final class Database {
         return try check(result, connection: conn)
     }
 
+    /// Runs `COPY … FROM STDIN` (a statement without parameters) and hands `feed` a
+    /// writer for the data in COPY's text format; nothing is buffered here. When `feed`
+    /// throws, the COPY is cancelled (no row lands) and the error rethrown.
+    public func copyIn(_ statement: SQL, feed: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        precondition(statement.binds.isEmpty, "COPY takes no parameters")
+        let conn = try liveConnection()
+        let start = PQexec(conn, statement.text)
+        guard let start, PQresultStatus(start) == PGRES_COPY_IN else {
+            _ = try check(start, connection: conn)
+            throw DataError.server(sqlState: "", message: "COPY did not start", detail: "")
+        }
+        PQclear(start)
+        var failure: Error?
+        do {
+            try feed { chunk in
+                guard chunk.count > 0 else { return }
+                let sent = chunk.withMemoryRebound(to: CChar.self) { PQputCopyData(conn, $0.baseAddress, Int32($0.count)) }
+                if sent != 1 {
+                    throw DataError.unavailable(String(cString: PQerrorMessage(conn)))
+                }
+            }
+        } catch {
+            failure = error
+        }
+        _ = PQputCopyEnd(conn, failure == nil ? nil : "cancelled by the source")
+        var problem: Error?
+        while let result = PQgetResult(conn) {
+            do { _ = try check(result, connection: conn) } catch { problem = problem ?? error }
+        }
+        if let failure { throw failure }
+        if let problem { throw problem }
+    }
+
+    /// Quotes an identifier for SQL text (schema, table and column names from sources).
+    public static func quoteIdentifier(_ name: String) -> String {
+        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
     /// Runs several statements in one round trip without parameters (migrations).
     public func execute(unsafeScript script: String) throws {
         let conn = try liveConnection()
@@ -115,7 +154,15 @@ public final class Database {
     }
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    /// A transaction inside a transaction joins the outer one.
     public func transaction<T>(_ body: (Database) throws -> T) throws -> T {
+        if transactionDepth > 0 {
+            transactionDepth += 1
+            defer { transactionDepth -= 1 }
+            return try body(self)
+        }
+        transactionDepth = 1
+        defer { transactionDepth = 0 }
         try query("BEGIN")
         do {
             let value = try body(self)

@@ -37,7 +37,7 @@ struct JobWorker {
         jobWorkerWakeWrite = wake[1]
         guard let scoreboard = Scoreboard.startWorkerProcess(onStop: onJobWorkerTerminate, logger: logger) else { return 70 }
         let registry = buildJobRegistry(testKinds: configuration.testRoutes, documents: configuration.documents,
-                                        extraction: configuration.extraction)
+                                        extraction: configuration.extraction, connections: configuration.connections)
         let database = Database(url: configuration.databaseURL)
         let listener = Database(url: configuration.databaseURL)
         let name = "\(ProcessInfo.processInfo.hostName):\(getpid())"
@@ -47,6 +47,7 @@ struct JobWorker {
         scoreboard.setState(slot, .idle)
         var listeningOn = -1
         var lastSweep = Date.distantPast
+        var lastPeriodic: [Int: Date] = [:]
 
         while jobWorkerStopping == 0 {
             do {
@@ -61,6 +62,15 @@ struct JobWorker {
                     let abandoned = try jobs.failAbandoned()
                     if abandoned > 0 { logger.warning("jobs abandoned by dead workers failed", metadata: ["jobs": .stringConvertible(abandoned)]) }
                     lastSweep = Date()
+                }
+                for (index, task) in registry.periodicTasks.enumerated()
+                where Date().timeIntervalSince(lastPeriodic[index] ?? .distantPast) >= task.seconds {
+                    lastPeriodic[index] = Date()
+                    do {
+                        try task.run(database)
+                    } catch {
+                        logger.warning("periodic task failed", metadata: ["error": "\(error)"])
+                    }
                 }
                 guard let job = try jobs.claim(worker: name, leaseSeconds: lease) else {
                     _ = try listener.waitForNotifications(timeout: 2, interrupt: wake[0])

@@ -172,7 +172,7 @@ struct ConnectionRoutes: RouteGroup {
             try ConnectionRepository(db).recordTest(id: record.id, ok: true, message: info.version)
             body += [("ok", true), ("server_version", .string(info.version)),
                      ("latency_ms", .double((info.latencyMilliseconds * 100).rounded() / 100))]
-        } catch let failure as ConnectionFailure {
+        } catch let failure as SourceOpener.Failure {
             try ConnectionRepository(db).recordTest(id: record.id, ok: false, message: failure.message)
             body += [("ok", false), ("error", ["code": .string(failure.code), "message": .string(failure.message)])]
         }
@@ -187,7 +187,7 @@ struct ConnectionRoutes: RouteGroup {
         let tables: [SourceTable]
         do {
             tables = try open(record).schema()
-        } catch let failure as ConnectionFailure {
+        } catch let failure as SourceOpener.Failure {
             throw APIError(status: 502, code: failure.code, message: failure.message)
         } catch let error as SourceError {
             throw APIError(status: 502, code: error.kind.rawValue, message: error.message)
@@ -215,11 +215,6 @@ struct ConnectionRoutes: RouteGroup {
 
     // MARK: Connecting
 
-    struct ConnectionFailure: Error {
-        let code: String
-        let message: String
-    }
-
     func connection(_ request: Request, _ principal: Principal) throws -> ConnectionRecord {
         guard let record = try ConnectionRepository(db).find(id: try request.uuidParameter("id"), team: principal.teamID) else {
             throw APIError.notFound("no such connection")
@@ -227,41 +222,9 @@ struct ConnectionRoutes: RouteGroup {
         return record
     }
 
-    func password(of record: ConnectionRecord) throws -> String {
-        let plain = try cipher.open(record.secretCiphertext, keyID: record.keyID, boundTo: record.id)
-        guard case .object(let members)? = try? JSON.parse(plain),
-              case .string(let password)? = members.first(where: { $0.0 == "password" })?.1 else {
-            throw APIError.internalError
-        }
-        return password
-    }
+    func password(of record: ConnectionRecord) throws -> String { try SourceOpener(settings: settings).password(of: record) }
 
-    /// Checks the policy, then connects to the checked address.
-    func open(_ record: ConnectionRecord) throws -> SourceDatabase {
-        let addresses: [String]
-        do {
-            addresses = try settings.policy.check(host: record.host, port: record.port)
-        } catch let refusal as ConnectionPolicy.Refusal {
-            let code = refusal.description.contains("does not resolve") ? "host_unreachable" : "host_not_allowed"
-            throw ConnectionFailure(code: code, message: refusal.description)
-        }
-        let secret: String
-        do {
-            secret = try password(of: record)
-        } catch {
-            throw ConnectionFailure(code: "secret_unreadable", message: "the stored password cannot be decrypted with the configured keys")
-        }
-        let source = SourceSettings(
-            engine: SourceEngine(rawValue: record.engine) ?? .postgresql, host: record.host, address: addresses[0],
-            port: record.port, database: record.databaseName, username: record.username, password: secret,
-            sslmode: record.sslmode, caCertificate: record.caCertificate, connectTimeout: settings.connectTimeout,
-            statementTimeout: settings.statementTimeout)
-        do {
-            return try SourceConnector.open(source)
-        } catch let error as SourceError {
-            throw ConnectionFailure(code: error.kind.rawValue, message: error.message)
-        }
-    }
+    func open(_ record: ConnectionRecord) throws -> SourceDatabase { try SourceOpener(settings: settings).open(record) }
 
     static func present(_ c: ConnectionRecord) -> JSON {
         [

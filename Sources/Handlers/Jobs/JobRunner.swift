@@ -51,12 +51,22 @@ public final class JobRegistry {
 
     public func handler(for kind: String) -> JobHandler? { handlers[kind] }
 
+    /// Work a job worker does between jobs every `seconds` (e.g. firing due schedules).
+    public private(set) var periodicTasks: [(seconds: Double, run: (Database) throws -> Void)] = []
+
+    public func periodic(every seconds: Double, _ task: @escaping (Database) throws -> Void) {
+        periodicTasks.append((seconds, task))
+    }
+
     public var kinds: [String] { handlers.keys.sorted() }
 }
 
 /// Every job kind this build runs.
-public func buildJobRegistry(testKinds: Bool, documents: DocumentSettings, extraction: ExtractionSettings) -> JobRegistry {
+public func buildJobRegistry(testKinds: Bool, documents: DocumentSettings, extraction: ExtractionSettings,
+                             connections: ConnectionSettings) -> JobRegistry {
     let registry = JobRegistry()
+    ETLSync.register(on: registry, settings: connections)
+    registry.periodic(every: 5) { database in _ = try ETLScheduler.tick(database) }
     DocumentExtraction.register(on: registry, uploadsDirectory: documents.uploadsDirectory)
     FieldExtraction.register(on: registry, uploadsDirectory: documents.uploadsDirectory, settings: extraction)
     if testKinds { TestJobs.register(on: registry) }

@@ -1,0 +1,334 @@
+import Connectors
+import Data
+import Foundation
+import Logging
+
+/// The `etl.sync` job: copies a connection's tables into the warehouse.
+///
+/// Every table streams from the source (COPY TO STDOUT on PostgreSQL, an unbuffered
+/// SELECT on MySQL) into a staging table through COPY FROM STDIN, and lands in one
+/// transaction: a full refresh renames the staging table over the old one, incremental
+/// modes merge it. Readers therefore see the old table or the new one, never half of
+/// one, and a worker that dies mid-table leaves the previous table untouched (the next
+/// attempt drops the abandoned staging table).
+enum ETLSync {
+    static let kind = "etl.sync"
+    static let modes = ["full_refresh", "incremental_append", "incremental_dedup"]
+    static let modeAliases = ["overwrite": "full_refresh", "full": "full_refresh", "append": "incremental_append",
+                              "incremental": "incremental_append", "append_dedup": "incremental_dedup",
+                              "dedup": "incremental_dedup"]
+
+    static func register(on registry: JobRegistry, settings: ConnectionSettings) {
+        registry.register(kind) { context in try run(context, settings: settings) }
+    }
+
+    /// One requested table.
+    struct TableRequest {
+        let schema: String?
+        let name: String
+        let mode: String
+        let cursor: String?
+        let primaryKey: [String]?
+    }
+
+    /// How one table went.
+    struct TableOutcome {
+        var table: String
+        var mode: String
+        var status = "running"
+        var warehouseTable: String?
+        var rowsRead: Int64 = 0
+        var rowsWritten: Int64 = 0
+        var bytes: Int64 = 0
+        var seconds = 0.0
+        var error: String?
+        var addedColumns: [String] = []
+
+        var json: JSON {
+            [
+                "table": .string(table), "mode": .string(mode), "status": .string(status),
+                "warehouse_table": JSON(warehouseTable), "rows_read": .int(rowsRead), "rows_written": .int(rowsWritten),
+                "bytes": .int(bytes), "seconds": .double((seconds * 1000).rounded() / 1000), "error": JSON(error),
+                "added_columns": .array(addedColumns.map(JSON.string)),
+            ]
+        }
+    }
+
+    struct TableFailure: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    static func requests(fromJSON text: String) -> (all: Bool, mode: String, tables: [TableRequest]) {
+        guard case .object(let members)? = try? JSON.parse(Array(text.utf8)) else { return (true, "full_refresh", []) }
+        let map = Dictionary(members, uniquingKeysWith: { a, _ in a })
+        let mode: String = if case .string(let m)? = map["sync_mode"] { m } else { "full_refresh" }
+        guard case .array(let items)? = map["tables"] else { return (true, mode, []) }
+        let tables: [TableRequest] = items.compactMap { item in
+            guard case .object(let fields) = item else { return nil }
+            let f = Dictionary(fields, uniquingKeysWith: { a, _ in a })
+            func text(_ key: String) -> String? { if case .string(let s)? = f[key] { s } else { nil } }
+            guard let name = text("name") else { return nil }
+            var keys: [String]?
+            if case .array(let list)? = f["primary_key"] { keys = list.compactMap { if case .string(let s) = $0 { s } else { nil } } }
+            return TableRequest(schema: text("schema"), name: name, mode: text("sync_mode") ?? mode, cursor: text("cursor_field"),
+                                primaryKey: keys)
+        }
+        return (false, mode, tables)
+    }
+
+    static func run(_ context: JobContext, settings: ConnectionSettings) throws -> JSON {
+        var payload = FieldReader(context.payload)
+        guard let idText = payload.string("etl_job_id"), let id = UUID(uuidString: idText) else {
+            throw PermanentJobError("the job has no etl_job_id")
+        }
+        let etl = ETLRepository(context.database)
+        guard let run = try etl.findRun(id: id, team: nil) else { throw PermanentJobError("the ETL run was deleted") }
+        do {
+            return try sync(run, context: context, settings: settings)
+        } catch {
+            if error is PermanentJobError || context.job.attempts >= context.job.maxAttempts {
+                try? etl.finishRun(id: id, succeeded: false, error: "\(error)")
+            }
+            throw error
+        }
+    }
+
+    static func sync(_ run: ETLRunRecord, context: JobContext, settings: ConnectionSettings) throws -> JSON {
+        let db = context.database
+        let etl = ETLRepository(db)
+        guard let connection = try ConnectionRepository(db).find(id: run.connectionID, team: run.teamID) else {
+            throw PermanentJobError("the connection was deleted")
+        }
+        try etl.markRunning(id: run.id)
+        let source: SourceDatabase
+        do {
+            source = try SourceOpener(settings: settings).open(connection)
+        } catch let failure as SourceOpener.Failure {
+            // Bad credentials or policy will not fix themselves; a network problem might.
+            if ["authentication_failed", "database_missing", "host_not_allowed", "secret_unreadable"].contains(failure.code) {
+                throw PermanentJobError("\(failure.code): \(failure.message)")
+            }
+            throw failure
+        }
+        let engine = SourceEngine(rawValue: connection.engine) ?? .postgresql
+        let catalog = try source.schema()
+        let requested = requests(fromJSON: run.tables)
+        var work: [(TableRequest, SourceTable?)] = []
+        if requested.all {
+            work = catalog.filter { $0.kind == "table" }.map {
+                (TableRequest(schema: $0.schema, name: $0.name, mode: requested.mode, cursor: nil, primaryKey: nil), $0)
+            }
+        } else {
+            work = requested.tables.map { request in
+                (request, catalog.first { $0.name == request.name && (request.schema == nil || $0.schema == request.schema) })
+            }
+        }
+        var outcomes: [TableOutcome] = []
+        var totals = (read: Int64(0), written: Int64(0), bytes: Int64(0))
+        func report() {
+            try? etl.progress(id: run.id, progress: String(decoding: JSON.array(outcomes.map(\.json)).serialized(), as: UTF8.self),
+                              rowsRead: totals.read, rowsWritten: totals.written, bytes: totals.bytes)
+        }
+        for (index, (request, table)) in work.enumerated() {
+            var outcome = TableOutcome(table: table.map { "\($0.schema).\($0.name)" } ?? request.name, mode: request.mode)
+            outcomes.append(outcome)
+            report()
+            context.progress(done: index, total: work.count, note: "table \(index + 1) of \(work.count): \(outcome.table)")
+            let started = Date()
+            do {
+                guard let table else { throw TableFailure("no such table in the source (or no SELECT privilege)") }
+                try syncTable(table, request: request, engine: engine, source: source, connection: connection, run: run,
+                              db: db, outcome: &outcome)
+                outcome.status = "succeeded"
+            } catch let error as DataError {
+                if case .unavailable = error { throw error }
+                outcome.status = "failed"
+                outcome.error = "\(error)"
+            } catch let failure as TableFailure {
+                outcome.status = "failed"
+                outcome.error = failure.description
+            } catch let error as SourceError {
+                outcome.status = "failed"
+                outcome.error = "\(error.kind.rawValue): \(error.message)"
+            }
+            outcome.seconds = Date().timeIntervalSince(started)
+            totals.read += outcome.rowsRead
+            totals.written += outcome.rowsWritten
+            totals.bytes += outcome.bytes
+            outcomes[outcomes.count - 1] = outcome
+            report()
+        }
+        context.progress(done: work.count, total: work.count, note: "done")
+        let failed = outcomes.filter { $0.status == "failed" }
+        let error = failed.isEmpty ? nil : failed.map { "\($0.table): \($0.error ?? "failed")" }.joined(separator: "; ")
+        try etl.finishRun(id: run.id, succeeded: failed.isEmpty && !work.isEmpty,
+                          error: work.isEmpty ? "the connection has no tables to sync" : error)
+        return ["etl_job_id": .string(run.id.lower), "tables": .int(Int64(work.count)), "failed": .int(Int64(failed.count)),
+                "rows_written": .int(totals.written)]
+    }
+
+    /// `src_<connection>_<schema>_<table>`, safe and at most 63 bytes.
+    static func warehouseName(connection: UUID, table: SourceTable) -> String {
+        func clean(_ text: String) -> String {
+            let mapped = text.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" }
+            return String(String(mapped).split(separator: "_").joined(separator: "_").prefix(24))
+        }
+        let schema = ["public", ""].contains(table.schema) ? "" : clean(table.schema) + "_"
+        return "src_\(connection.lower.prefix(8))_\(schema)\(clean(table.name))"
+    }
+
+    static func syncTable(_ table: SourceTable, request: TableRequest, engine: SourceEngine, source: SourceDatabase,
+                          connection: ConnectionRecord, run: ETLRunRecord, db: Database, outcome: inout TableOutcome) throws {
+        let etl = ETLRepository(db)
+        guard modes.contains(request.mode) else { throw TableFailure("unknown sync mode \(request.mode)") }
+        let mappings = table.columns.map { TypeMapper.map($0, engine: engine) }
+        let columnNames = Set(mappings.map(\.name))
+        let state = try etl.tableState(connection: connection.id, schema: table.schema, table: table.name)
+        let name = state?.warehouseTable ?? warehouseName(connection: connection.id, table: table)
+        outcome.warehouseTable = name
+        let incremental = request.mode != "full_refresh"
+        let cursor = request.cursor ?? (incremental ? state?.cursorColumn : nil)
+        if incremental {
+            guard let cursor else { throw TableFailure("\(request.mode) needs a cursor_field (e.g. an updated_at column)") }
+            guard columnNames.contains(cursor) else { throw TableFailure("the cursor field \(cursor) is not a column of the table") }
+        }
+        let keys = request.primaryKey ?? table.columns.filter(\.primaryKey).map(\.name)
+        if request.mode == "incremental_dedup" {
+            guard !keys.isEmpty else { throw TableFailure("incremental_dedup needs a primary key (the table has none; give primary_key)") }
+            guard keys.allSatisfy(columnNames.contains) else { throw TableFailure("the primary key names a column the table lacks") }
+        }
+        let target = "warehouse." + Database.quoteIdentifier(name)
+        let staging = name + "__load"
+        let stagingRef = "warehouse." + Database.quoteIdentifier(staging)
+        let exists = try db.query("SELECT to_regclass(\("warehouse." + Database.quoteIdentifier(name)))::text AS t").first
+            .flatMap { try? $0.decode("t", as: String?.self) } != nil
+        let firstLoad = !incremental || state == nil || !exists || state?.mode != request.mode
+        let columnList = mappings.map { Database.quoteIdentifier($0.name) }.joined(separator: ", ")
+        let definitions = mappings.map { "\(Database.quoteIdentifier($0.name)) \($0.warehouseType)" }.joined(separator: ", ")
+
+        // An abandoned staging table (a worker died mid-copy) goes first.
+        try db.query(SQL(unsafeSQL: "DROP TABLE IF EXISTS \(stagingRef)"))
+        try db.query(SQL(unsafeSQL: "CREATE UNLOGGED TABLE \(stagingRef) (\(definitions))"))
+        var filter: CursorFilter?
+        if !firstLoad, let cursor { filter = CursorFilter(column: cursor, after: state?.cursorValue) }
+        var copied: CopyCount?
+        do {
+            try db.copyIn(SQL(unsafeSQL: "COPY \(stagingRef) (\(columnList)) FROM STDIN")) { write in
+                copied = try withoutActuallyEscaping(write) { sink in
+                    try source.copy(SourceTableRef(schema: table.schema, name: table.name), columns: mappings,
+                                    filter: filter, into: sink)
+                }
+            }
+        } catch {
+            _ = try? db.query(SQL(unsafeSQL: "DROP TABLE IF EXISTS \(stagingRef)"))
+            throw error
+        }
+        let count = copied ?? CopyCount(rows: 0, bytes: 0)
+        outcome.rowsRead = count.rows
+        outcome.bytes = count.bytes
+        let newCursor = try cursor.flatMap { column -> String? in
+            let type = mappings.first { $0.name == column }?.warehouseType ?? "text"
+            // Timestamps go back to the source without a zone suffix both engines accept.
+            let expression = type == "timestamp with time zone"
+                ? "to_char(max(\(Database.quoteIdentifier(column))) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+                : "max(\(Database.quoteIdentifier(column)))::text"
+            return try db.query(SQL(unsafeSQL: "SELECT \(expression) AS v FROM \(stagingRef)")).first
+                .flatMap { try $0.decode("v", as: String?.self) }
+        }
+        let columnsJSON = String(decoding: JSON.array(mappings.map {
+            ["name": .string($0.name), "type": .string($0.warehouseType), "source_type": .string($0.sourceType)]
+        }).serialized(), as: UTF8.self)
+        let comment = "Assay ETL: connection \(connection.id.lower) (\(connection.name)), source table \(table.schema).\(table.name)"
+
+        if firstLoad {
+            try db.transaction { db in
+                try db.query(SQL(unsafeSQL: "ALTER TABLE \(stagingRef) SET LOGGED"))
+                try db.query(SQL(unsafeSQL: "DROP TABLE IF EXISTS \(target)"))
+                try db.query(SQL(unsafeSQL: "ALTER TABLE \(stagingRef) RENAME TO \(Database.quoteIdentifier(name))"))
+                if request.mode == "incremental_dedup" {
+                    let keyList = keys.map(Database.quoteIdentifier).joined(separator: ", ")
+                    try db.query(SQL(unsafeSQL: "CREATE UNIQUE INDEX ON \(target) (\(keyList))"))
+                }
+                try db.query(SQL(unsafeSQL: "COMMENT ON TABLE \(target) IS \(ETLSync.literal(comment))"))
+                let rows: Int64 = try db.query(SQL(unsafeSQL: "SELECT count(*) AS n FROM \(target)"))[0].decode("n")
+                try ETLRepository(db).saveTableState(
+                    connection: connection.id, team: connection.teamID, schema: table.schema, table: table.name,
+                    state: ETLTableState(warehouseTable: name, mode: request.mode, cursorColumn: cursor, cursorValue: newCursor,
+                                         primaryKey: keys, columns: columnsJSON, rowCount: rows, lastSyncAt: nil),
+                    run: run.id)
+            }
+            outcome.rowsWritten = count.rows
+            return
+        }
+
+        // Incremental: the schema may have grown; a changed type stops the table.
+        var known: [String: String] = [:]
+        if case .array(let items)? = try? JSON.parse(Array(state!.columns.utf8)) {
+            for case .object(let members) in items {
+                let map = Dictionary(members, uniquingKeysWith: { a, _ in a })
+                if case .string(let n)? = map["name"], case .string(let t)? = map["type"] { known[n] = t }
+            }
+        }
+        for mapping in mappings {
+            if let old = known[mapping.name], old != mapping.warehouseType {
+                _ = try? db.query(SQL(unsafeSQL: "DROP TABLE IF EXISTS \(stagingRef)"))
+                throw TableFailure("column \(mapping.name) changed type in the source (\(old) → \(mapping.warehouseType)); "
+                    + "run a full_refresh to reload the table with the new type")
+            }
+        }
+        let added = mappings.filter { known[$0.name] == nil }
+        var deletions: Int64 = 0
+        if request.mode == "incremental_dedup" {
+            // Keys present in the source now: rows whose key is gone were deleted there.
+            let keyMappings = keys.compactMap { key in mappings.first { $0.name == key } }
+            let keysRef = "warehouse." + Database.quoteIdentifier(name + "__keys")
+            try db.query(SQL(unsafeSQL: "DROP TABLE IF EXISTS \(keysRef)"))
+            try db.query(SQL(unsafeSQL: "CREATE UNLOGGED TABLE \(keysRef) (\(keyMappings.map { "\(Database.quoteIdentifier($0.name)) \($0.warehouseType)" }.joined(separator: ", ")))"))
+            try db.copyIn(SQL(unsafeSQL: "COPY \(keysRef) FROM STDIN")) { write in
+                _ = try withoutActuallyEscaping(write) { sink in
+                    try source.copy(SourceTableRef(schema: table.schema, name: table.name), columns: keyMappings, filter: nil,
+                                    into: sink)
+                }
+            }
+        }
+        try db.transaction { db in
+            for column in added {
+                try db.query(SQL(unsafeSQL: "ALTER TABLE \(target) ADD COLUMN \(Database.quoteIdentifier(column.name)) \(column.warehouseType)"))
+            }
+            if request.mode == "incremental_append" {
+                try db.query(SQL(unsafeSQL: "INSERT INTO \(target) (\(columnList)) SELECT \(columnList) FROM \(stagingRef)"))
+            } else {
+                let keyList = keys.map(Database.quoteIdentifier).joined(separator: ", ")
+                let updates = mappings.filter { !keys.contains($0.name) }
+                    .map { "\(Database.quoteIdentifier($0.name)) = EXCLUDED.\(Database.quoteIdentifier($0.name))" }
+                    .joined(separator: ", ")
+                let order = cursor.map { ", \(Database.quoteIdentifier($0)) DESC" } ?? ""
+                try db.query(SQL(unsafeSQL: """
+                    INSERT INTO \(target) (\(columnList))
+                    SELECT DISTINCT ON (\(keyList)) \(columnList) FROM \(stagingRef) ORDER BY \(keyList)\(order)
+                    ON CONFLICT (\(keyList)) DO \(updates.isEmpty ? "NOTHING" : "UPDATE SET \(updates)")
+                    """))
+                let keysRef = "warehouse." + Database.quoteIdentifier(name + "__keys")
+                let join = keys.map { "k.\(Database.quoteIdentifier($0)) = t.\(Database.quoteIdentifier($0))" }.joined(separator: " AND ")
+                deletions = try db.query(SQL(unsafeSQL: """
+                    WITH gone AS (DELETE FROM \(target) t WHERE NOT EXISTS (SELECT 1 FROM \(keysRef) k WHERE \(join)) RETURNING 1)
+                    SELECT count(*) AS n FROM gone
+                    """))[0].decode("n")
+                try db.query(SQL(unsafeSQL: "DROP TABLE \(keysRef)"))
+            }
+            try db.query(SQL(unsafeSQL: "DROP TABLE \(stagingRef)"))
+            let rows: Int64 = try db.query(SQL(unsafeSQL: "SELECT count(*) AS n FROM \(target)"))[0].decode("n")
+            try ETLRepository(db).saveTableState(
+                connection: connection.id, team: connection.teamID, schema: table.schema, table: table.name,
+                state: ETLTableState(warehouseTable: name, mode: request.mode, cursorColumn: cursor,
+                                     cursorValue: newCursor ?? state?.cursorValue, primaryKey: keys, columns: columnsJSON,
+                                     rowCount: rows, lastSyncAt: nil),
+                run: run.id)
+        }
+        outcome.rowsWritten = count.rows + deletions
+        outcome.addedColumns = added.map(\.name)
+    }
+
+    static func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
+}

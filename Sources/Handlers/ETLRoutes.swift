@@ -1,0 +1,308 @@
+import Data
+import Foundation
+
+/// `/api/etl`: runs that copy a connection's tables into the warehouse, and schedules.
+struct ETLRoutes: RouteGroup {
+    let access: AccessControl
+    var db: Database { context.database }
+
+    func register(on router: Router) {
+        router.post("/api/etl/jobs/run/{connection_id}", access.protect(scope: .etl, runNow))
+        router.get("/api/etl/jobs", access.protect(scope: .etl, listRuns))
+        router.get("/api/etl/jobs/{id}", access.protect(scope: .etl, showRun))
+        router.get("/api/etl/schedules", access.protect(scope: .etl, listSchedules))
+        router.post("/api/etl/schedules", access.protect(scope: .etl, createSchedule))
+        router.put("/api/etl/schedules/{id}", access.protect(scope: .etl, updateSchedule))
+        router.delete("/api/etl/schedules/{id}", access.protect(scope: .etl, deleteSchedule))
+    }
+
+    // MARK: Table selections
+
+    /// `tables`: "all" (default) or a list of names or `{name, schema, sync_mode,
+    /// cursor_field, primary_key}`; `sync_mode` the default mode. Returns the JSON stored.
+    static func readSelection(_ reader: inout FieldReader) -> JSON {
+        var mode = "full_refresh"
+        if let raw = reader.string("sync_mode", required: false) {
+            if let canonical = canonicalMode(raw) { mode = canonical } else { reader.fail("sync_mode", modeMessage) }
+        }
+        var tables: JSON = .string("all")
+        if reader.has("tables") {
+            switch reader.value["tables"] {
+            case .string("all")?: break
+            case .array(let items)?:
+                if items.isEmpty || items.count > 1000 { reader.fail("tables", "must list 1 to 1000 tables, or be \"all\"") }
+                var list: [JSON] = []
+                for (index, item) in items.enumerated() {
+                    let at = "tables[\(index)]"
+                    switch item {
+                    case .string(let name) where !name.isEmpty && name.count <= 128:
+                        list.append(["name": .string(name), "sync_mode": .string(mode)])
+                    case .object:
+                        var table = FieldReader(item)
+                        let name = table.string("name", minLength: 1, maxLength: 128)
+                        let schema = table.string("schema", required: false, minLength: 1, maxLength: 128)
+                        var tableMode = mode
+                        if let raw = table.string("sync_mode", required: false) {
+                            if let canonical = canonicalMode(raw) { tableMode = canonical } else { table.fail("sync_mode", modeMessage) }
+                        }
+                        let cursor = table.string("cursor_field", required: false, minLength: 1, maxLength: 128)
+                        if tableMode != "full_refresh", cursor == nil {
+                            table.fail("cursor_field", "is required for \(tableMode)")
+                        }
+                        var keys: JSON = .null
+                        if let list = table.array("primary_key", required: false, maxCount: 32) {
+                            if list.isEmpty || !list.allSatisfy({ if case .string(let s) = $0 { !s.isEmpty } else { false } }) {
+                                table.fail("primary_key", "must be a non-empty list of column names")
+                            }
+                            keys = .array(list)
+                        }
+                        reader.absorb(table, prefix: at)
+                        if let name {
+                            list.append(.object([("name", .string(name)), ("schema", JSON(schema)), ("sync_mode", .string(tableMode)),
+                                                 ("cursor_field", JSON(cursor)), ("primary_key", keys)]))
+                        }
+                    default:
+                        reader.fail(at, "must be a table name or an object with name and sync_mode")
+                    }
+                }
+                tables = .array(list)
+            default:
+                reader.fail("tables", "must be \"all\" or a list of tables")
+            }
+        }
+        if mode != "full_refresh", case .string = tables {
+            reader.fail("sync_mode", "incremental modes need a cursor_field per table: list the tables")
+        }
+        return ["tables": tables, "sync_mode": .string(mode)]
+    }
+
+    static let modeMessage = "must be one of: full_refresh, incremental_append, incremental_dedup"
+
+    static func canonicalMode(_ raw: String) -> String? {
+        if ETLSync.modes.contains(raw) { return raw }
+        return ETLSync.modeAliases[raw]
+    }
+
+    // MARK: Runs
+
+    func runNow(_ request: Request, _ principal: Principal) throws -> Response {
+        try principal.require(role: .editor, to: "run ETL jobs")
+        let connectionID = try request.uuidParameter("connection_id")
+        var selection: JSON = ["tables": "all", "sync_mode": "full_refresh"]
+        if (request.contentLength ?? 0) > 0 || !(request.header("Content-Type") ?? "").isEmpty {
+            var reader = try request.jsonObject(limit: context.settings.maxJSONBody)
+            selection = ETLRoutes.readSelection(&reader)
+            try reader.finish()
+        }
+        guard let connection = try ConnectionRepository(db).find(id: connectionID, team: principal.teamID) else {
+            throw APIError.notFound("no such connection")
+        }
+        let run = try ETLRoutes.enqueue(db, connection: connection, selection: selection, schedule: nil, user: principal.userID)
+        access.audit(request, principal: principal, action: "etl.run_requested", resourceType: "etl_job", resourceID: run.id.lower,
+                     detail: ["connection_id": .string(connection.id.lower)])
+        return .json(ETLRoutes.present(run), status: 202, headers: [("Location", "/api/etl/jobs/\(run.id.lower)")])
+    }
+
+    /// The run and its job in one transaction; runs of one connection never overlap.
+    static func enqueue(_ db: Database, connection: ConnectionRecord, selection: JSON, schedule: UUID?, user: UUID?) throws -> ETLRunRecord {
+        let id = UUID()
+        return try db.transaction { db in
+            let job = try JobRepository(db).enqueue(
+                kind: ETLSync.kind, team: connection.teamID,
+                payload: String(decoding: JSON.object([("etl_job_id", .string(id.lower))]).serialized(), as: UTF8.self),
+                concurrencyKey: "connection:\(connection.id.lower)")
+            return try ETLRepository(db).createRun(
+                id: id, team: connection.teamID, connection: connection.id, schedule: schedule, job: job.id,
+                trigger: schedule == nil ? "manual" : "schedule",
+                tables: String(decoding: selection.serialized(), as: UTF8.self), user: user)
+        }
+    }
+
+    func listRuns(_ request: Request, _ principal: Principal) throws -> Response {
+        var problems: [(String, String)] = []
+        var limit = 20
+        if let raw = request.query["limit"] {
+            if let value = Int(raw), (1...100).contains(value) { limit = value } else { problems.append(("limit", "must be between 1 and 100")) }
+        }
+        let status = request.query["status"].flatMap { $0.isEmpty ? nil : $0 }
+        if let status, !["queued", "running", "succeeded", "failed"].contains(status) {
+            problems.append(("status", "must be one of: queued, running, succeeded, failed"))
+        }
+        var connection: UUID?
+        if let raw = request.query["connection_id"], !raw.isEmpty {
+            if let id = UUID(uuidString: raw) { connection = id } else { problems.append(("connection_id", "must be a UUID")) }
+        }
+        var cursor: (Date, UUID)?
+        if let raw = request.query["cursor"], !raw.isEmpty {
+            if let decoded = Base64URL.decode(raw).map({ String(decoding: $0, as: UTF8.self) }),
+               let bar = decoded.firstIndex(of: "|"), let time = PostgresTime.parse(String(decoded[..<bar])),
+               let id = UUID(uuidString: String(decoded[decoded.index(after: bar)...])) {
+                cursor = (time, id)
+            } else {
+                problems.append(("cursor", "is not a cursor from next_cursor"))
+            }
+        }
+        if !problems.isEmpty { throw APIError.validation(problems) }
+        let rows = try ETLRepository(db).listRuns(team: principal.teamID, connection: connection, status: status,
+                                                  limit: limit + 1, after: cursor)
+        let page = Array(rows.prefix(limit))
+        var next: JSON = .null
+        if rows.count > limit, let last = page.last {
+            next = .string(Base64URL.encode(Array("\(PostgresTime.format(last.createdAt))|\(last.id.lower)".utf8)))
+        }
+        return .json(["items": .array(page.map(ETLRoutes.present)), "next_cursor": next])
+    }
+
+    func showRun(_ request: Request, _ principal: Principal) throws -> Response {
+        guard let run = try ETLRepository(db).findRun(id: try request.uuidParameter("id"), team: principal.teamID) else {
+            throw APIError.notFound("no such ETL job")
+        }
+        return .json(ETLRoutes.present(run))
+    }
+
+    static func present(_ r: ETLRunRecord) -> JSON {
+        let duration: JSON = r.startedAt.map { start in
+            .double(((r.finishedAt ?? Date()).timeIntervalSince(start) * 1000).rounded() / 1000)
+        } ?? .null
+        return [
+            "id": .string(r.id.lower), "connection_id": .string(r.connectionID.lower), "schedule_id": JSON(r.scheduleID?.lower),
+            "job_id": JSON(r.jobID?.lower), "trigger": .string(r.trigger), "status": .string(r.status),
+            "requested": (try? JSON.parse(Array(r.tables.utf8))) ?? .null,
+            "tables": (try? JSON.parse(Array(r.progress.utf8))) ?? .array([]),
+            "rows_read": .int(r.rowsRead), "rows_written": .int(r.rowsWritten), "bytes": .int(r.bytes),
+            "duration_seconds": duration, "error": JSON(r.error),
+            "created_at": Present.time(r.createdAt), "started_at": Present.time(r.startedAt), "finished_at": Present.time(r.finishedAt),
+        ]
+    }
+
+    // MARK: Schedules
+
+    struct ScheduleInput {
+        var name: String
+        var connection: UUID
+        var selection: JSON
+        var frequency: String?
+        var cron: String?
+        var timezone: String
+        var enabled: Bool
+    }
+
+    func readSchedule(_ reader: inout FieldReader, base: ETLScheduleRecord?) -> ScheduleInput? {
+        let creating = base == nil
+        let name = reader.string("name", required: false, minLength: 1, maxLength: 200)
+        var connection: UUID?
+        if let raw = reader.string("connection_id", required: creating) {
+            if let id = UUID(uuidString: raw) { connection = id } else { reader.fail("connection_id", "must be a UUID") }
+        }
+        var frequency = reader.string("sync_frequency", required: false)
+        var cron = reader.string("cron", required: false, maxLength: 200)
+        if frequency != nil, cron != nil { reader.fail("cron", "give sync_frequency or cron, not both") }
+        if creating, frequency == nil, cron == nil { reader.fail("sync_frequency", "is required (hourly, daily, weekly), or give cron") }
+        if base != nil, frequency != nil { cron = nil } else if base != nil, cron != nil { frequency = nil }
+        let timezone = reader.string("timezone", required: false, minLength: 1, maxLength: 64)
+        let enabled = reader.bool("enabled", required: false)
+        var selection: JSON?
+        if reader.has("tables") || reader.has("sync_mode") { selection = ETLRoutes.readSelection(&reader) }
+        let input = ScheduleInput(
+            name: name ?? base?.name ?? "schedule", connection: connection ?? base?.connectionID ?? UUID(),
+            selection: selection ?? base.flatMap { try? JSON.parse(Array($0.tables.utf8)) } ?? ["tables": "all", "sync_mode": "full_refresh"],
+            frequency: frequency ?? (cron == nil ? base?.frequency : nil), cron: cron ?? (frequency == nil ? base?.cron : nil),
+            timezone: timezone ?? base?.timezone ?? "UTC", enabled: enabled ?? base?.enabled ?? true)
+        do {
+            _ = try ScheduleRule(frequency: input.frequency, cron: input.cron, timezone: input.timezone)
+        } catch let invalid as ScheduleRule.Invalid {
+            let field = input.cron != nil && !invalid.description.contains("time zone") ? "cron"
+                : invalid.description.contains("time zone") ? "timezone" : "sync_frequency"
+            reader.fail(field, invalid.description)
+        } catch {
+            reader.fail("cron", "\(error)")
+        }
+        return reader.errors.isEmpty ? input : nil
+    }
+
+    static func nextRun(_ input: ScheduleInput, after date: Date = Date()) -> Date? {
+        guard input.enabled, let rule = try? ScheduleRule(frequency: input.frequency, cron: input.cron, timezone: input.timezone) else {
+            return nil
+        }
+        return rule.next(after: date)
+    }
+
+    func createSchedule(_ request: Request, _ principal: Principal) throws -> Response {
+        try principal.require(role: .editor, to: "schedule ETL jobs")
+        var reader = try request.jsonObject(limit: context.settings.maxJSONBody)
+        let input = readSchedule(&reader, base: nil)
+        try reader.finish()
+        guard let input else { throw APIError.internalError }
+        guard try ConnectionRepository(db).find(id: input.connection, team: principal.teamID) != nil else {
+            throw APIError(status: 404, code: "not_found", message: "no such connection", fields: [("connection_id", "names no connection")])
+        }
+        let record = try ETLRepository(db).createSchedule(
+            team: principal.teamID, user: principal.userID, connection: input.connection, name: input.name,
+            tables: String(decoding: input.selection.serialized(), as: UTF8.self), frequency: input.frequency, cron: input.cron,
+            timezone: input.timezone, enabled: input.enabled, nextRunAt: ETLRoutes.nextRun(input))
+        access.audit(request, principal: principal, action: "etl.schedule_created", resourceType: "etl_schedule", resourceID: record.id.lower)
+        return .json(ETLRoutes.present(record), status: 201)
+    }
+
+    func updateSchedule(_ request: Request, _ principal: Principal) throws -> Response {
+        try principal.require(role: .editor, to: "change ETL schedules")
+        let id = try request.uuidParameter("id")
+        guard let base = try ETLRepository(db).findSchedule(id: id, team: principal.teamID) else { throw APIError.notFound("no such schedule") }
+        var reader = try request.jsonObject(limit: context.settings.maxJSONBody)
+        let input = readSchedule(&reader, base: base)
+        if reader.has("connection_id") { reader.fail("connection_id", "cannot change; create a new schedule") }
+        try reader.finish()
+        guard let input else { throw APIError.internalError }
+        guard let record = try ETLRepository(db).updateSchedule(
+            id: id, team: principal.teamID, name: input.name, tables: String(decoding: input.selection.serialized(), as: UTF8.self),
+            frequency: input.frequency, cron: input.cron, timezone: input.timezone, enabled: input.enabled,
+            nextRunAt: ETLRoutes.nextRun(input)) else { throw APIError.notFound("no such schedule") }
+        access.audit(request, principal: principal, action: "etl.schedule_updated", resourceType: "etl_schedule", resourceID: id.lower)
+        return .json(ETLRoutes.present(record))
+    }
+
+    func listSchedules(_ request: Request, _ principal: Principal) throws -> Response {
+        .json(["items": .array(try ETLRepository(db).listSchedules(team: principal.teamID).map(ETLRoutes.present))])
+    }
+
+    func deleteSchedule(_ request: Request, _ principal: Principal) throws -> Response {
+        try principal.require(role: .editor, to: "delete ETL schedules")
+        let id = try request.uuidParameter("id")
+        guard try ETLRepository(db).deleteSchedule(id: id, team: principal.teamID) else { throw APIError.notFound("no such schedule") }
+        access.audit(request, principal: principal, action: "etl.schedule_deleted", resourceType: "etl_schedule", resourceID: id.lower)
+        return .json(["id": .string(id.lower), "status": "deleted"])
+    }
+
+    static func present(_ s: ETLScheduleRecord) -> JSON {
+        let selection = (try? JSON.parse(Array(s.tables.utf8))) ?? .null
+        return [
+            "id": .string(s.id.lower), "name": .string(s.name), "connection_id": .string(s.connectionID.lower),
+            "sync_frequency": JSON(s.frequency), "cron": JSON(s.cron), "timezone": .string(s.timezone), "enabled": .bool(s.enabled),
+            "tables": selection["tables"] ?? .string("all"), "sync_mode": selection["sync_mode"] ?? .string("full_refresh"),
+            "next_run_at": Present.time(s.nextRunAt), "last_run_at": Present.time(s.lastRunAt),
+            "last_job_id": JSON(s.lastJobID?.lower),
+            "created_at": Present.time(s.createdAt), "updated_at": Present.time(s.updatedAt),
+        ]
+    }
+}
+
+/// Turns due schedules into ETL runs; called by every job worker between jobs. Row locks
+/// (SKIP LOCKED) make a due schedule one run even with several workers, and the next run
+/// is computed from now, so runs missed while Assay was down run once, not once each.
+enum ETLScheduler {
+    static func tick(_ db: Database) throws -> Int {
+        try db.transaction { db in
+            let due = try ETLRepository(db).claimDueSchedules(limit: 20)
+            for schedule in due {
+                var job: UUID?
+                if let connection = try ConnectionRepository(db).find(id: schedule.connectionID, team: schedule.teamID) {
+                    let selection = (try? JSON.parse(Array(schedule.tables.utf8))) ?? ["tables": "all"]
+                    job = try ETLRoutes.enqueue(db, connection: connection, selection: selection, schedule: schedule.id, user: nil).id
+                }
+                let rule = try? ScheduleRule(frequency: schedule.frequency, cron: schedule.cron, timezone: schedule.timezone)
+                try ETLRepository(db).scheduleFired(id: schedule.id, job: job, nextRunAt: rule?.next(after: Date()))
+            }
+            return due.count
+        }
+    }
+}
