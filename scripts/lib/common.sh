@@ -21,6 +21,8 @@
 #   VAR/mariadb/data        "source" MariaDB on 127.0.0.1:ASSAY_MYSQL_PORT, same purpose
 #   VAR/mariadb/run         mysqld.sock (root connects here only), mariadbd.pid
 #   VAR/mariadb/admin.cnf   [client] options for root over the socket (mariadb --defaults-file=...)
+#   VAR/{pg,source-pg,mariadb}/template-KEY
+#                           test/bench only: pristine data dirs that fresh ones are copied from
 #   VAR/env                 `export NAME=value` lines: everything a tool or test needs (see write_env)
 #
 #   VAR/.lock               held by a running scripts/run|test|bench (see lock_var)
@@ -480,6 +482,26 @@ EOF
     return 0
 }
 
+# initdb DIR: the private cluster, whose superuser `postgres` has the password from VAR/secrets.
+initdb_private_pg() {
+    local dir=$1 pwfile sync_opt=()
+    # Test/bench data is thrown away anyway (fsync = off): don't wait for the disk.
+    ((PG_FAST)) && sync_opt=(--no-sync)
+    pwfile=$(mktemp "$VAR/pg/.pwfile.XXXXXX")
+    printf '%s\n' "$PG_PASSWORD" >"$pwfile"
+    ((IS_ROOT)) && chown postgres:postgres "$pwfile"
+    rm -rf -- "$dir"
+    if ! pg_as_owner "$PG_BINDIR/initdb" -D "$dir" -U postgres --pwfile="$pwfile" "${sync_opt[@]}" \
+        --auth-local=scram-sha-256 --auth-host=reject -E UTF8 --locale=C.UTF-8 \
+        >"$ASSAY_LOG_DIR/initdb.log" 2>&1; then
+        rm -f "$pwfile"
+        cat "$ASSAY_LOG_DIR/initdb.log" >&2
+        die "initdb failed"
+    fi
+    rm -f "$pwfile"
+    printf "\ninclude 'assay.conf'\n" >>"$dir/postgresql.conf"
+}
+
 # Creates (first time), configures and starts the private cluster, then the `assay` role and
 # database. Sets DATABASE_URL and the superuser PG* variables.
 setup_private_pg() {
@@ -498,19 +520,13 @@ setup_private_pg() {
 
     if [[ ! -s $PGDATA/PG_VERSION ]]; then
         log "initialising a PostgreSQL cluster in $PGDATA"
-        local pwfile
-        pwfile=$(mktemp "$VAR/pg/.pwfile.XXXXXX")
-        printf '%s\n' "$PG_PASSWORD" >"$pwfile"
-        ((IS_ROOT)) && chown postgres:postgres "$pwfile"
-        if ! pg_as_owner "$PG_BINDIR/initdb" -D "$PGDATA" -U postgres --pwfile="$pwfile" \
-            --auth-local=scram-sha-256 --auth-host=reject -E UTF8 --locale=C.UTF-8 \
-            >"$ASSAY_LOG_DIR/initdb.log" 2>&1; then
-            rm -f "$pwfile"
-            cat "$ASSAY_LOG_DIR/initdb.log" >&2
-            die "initdb failed"
+        if ((PG_FAST)); then
+            # A fresh cluster on every test/bench run: copied from one made once (see from_template).
+            from_template pg "$(short_hash "$(stat -c %Y "$PG_BINDIR/postgres")" "$PG_BINDIR" "$PG_PASSWORD")" \
+                "$PGDATA" initdb_private_pg
+        else
+            initdb_private_pg "$PGDATA"
         fi
-        rm -f "$pwfile"
-        printf "\ninclude 'assay.conf'\n" >>"$PGDATA/postgresql.conf"
     fi
     write_pg_settings
 
