@@ -31,10 +31,17 @@ final class MySQLSource: SourceDatabase {
                 mysql_options(handle, MYSQL_OPT_SSL_CA, caFile)
             }
         }
-        guard mysql_real_connect(handle, settings.address, settings.username, settings.password, settings.database,
+        guard mysql_real_connect(handle, settings.address, settings.username, settings.password,
+                                 settings.database.isEmpty ? nil : settings.database,
                                  UInt32(settings.port), nil, 0) != nil else {
-            let error = MySQLSource.classify(code: mysql_errno(handle), message: String(cString: mysql_error(handle)))
+            let code = mysql_errno(handle)
+            var error = MySQLSource.classify(code: code, message: String(cString: mysql_error(handle)))
             mysql_close(handle)
+            // MySQL answers "access denied to database" for a database that does not
+            // exist too; a second look without one tells the two apart.
+            if Int32(code) == ER_DBACCESS_DENIED_ERROR, MySQLSource.databaseIsMissing(settings) {
+                error = SourceError(.databaseMissing, "database \(settings.database) does not exist (or this user cannot see it)")
+            }
             throw error
         }
         self.handle = handle
@@ -50,6 +57,14 @@ final class MySQLSource: SourceDatabase {
 
     deinit { mysql_close(handle) }
 
+    static func databaseIsMissing(_ settings: SourceSettings) -> Bool {
+        var without = settings
+        without.database = ""
+        guard let probe = try? MySQLSource(without) else { return false }
+        let rows = (try? probe.execute("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \(probe.literal(settings.database))")) ?? [[]]
+        return rows.isEmpty
+    }
+
     static func classify(code: UInt32, message: String) -> SourceError {
         let kind: SourceError.Kind
         switch Int32(code) {
@@ -57,10 +72,11 @@ final class MySQLSource: SourceDatabase {
             kind = .authenticationFailed
         case ER_BAD_DB_ERROR:
             kind = .databaseMissing
-        case CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST, CR_CONNECTION_ERROR:
-            kind = message.lowercased().contains("timed out") || message.contains("(110)") ? .timeout : .unreachable
-        case CR_SERVER_LOST, CR_SERVER_GONE_ERROR:
-            kind = message.lowercased().contains("timeout") || message.lowercased().contains("timed out") ? .timeout : .unreachable
+        case CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST, CR_CONNECTION_ERROR, CR_SERVER_LOST, CR_SERVER_GONE_ERROR:
+            // errno 110 is ETIMEDOUT: the server accepted but never answered in time.
+            let lower = message.lowercased()
+            kind = lower.contains("timed out") || lower.contains("timeout") || lower.contains("error: 110") || lower.contains("(110)")
+                ? .timeout : .unreachable
         case CR_SSL_CONNECTION_ERROR:
             kind = .tls
         default:
