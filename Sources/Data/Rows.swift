@@ -50,6 +50,11 @@ public struct Row {
     let rows: Rows
     let index: Int32
 
+    /// The raw text of the column at `position` (0-based), `nil` for SQL NULL.
+    public func text(at position: Int) -> String? {
+        rows.text(row: index, column: Int32(position))
+    }
+
     /// The raw text of a column, `nil` for SQL NULL.
     public func text(_ column: String) throws -> String? {
         rows.text(row: index, column: try position(column))

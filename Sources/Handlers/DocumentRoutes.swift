@@ -212,16 +212,17 @@ struct DocumentRoutes: RouteGroup {
 
     /// Warehouse rows as JSON objects with typed values (numbers, booleans, ISO dates).
     static func typedRows(_ rows: Rows) -> [JSON] {
-        let names = rows.columnNames.filter { $0 != "_row" }
-        let types = names.map { rows.typeOID(of: $0) ?? 25 }
+        // Positions and types once per result, not per cell.
+        let columns = rows.columnNames.enumerated().filter { $0.element != "_row" }
+            .map { (position: $0.offset, name: $0.element, oid: rows.typeOID(of: $0.element) ?? 25) }
         return rows.map { row in
-            .object(zip(names, types).map { name, oid in
-                guard let text = try? row.text(name) else { return (name, .null) }
-                switch oid {
-                case 20, 21, 23: return (name, Int64(text).map(JSON.int) ?? .string(text))
-                case 700, 701, 1700: return (name, Double(text).map(JSON.double) ?? .string(text))
-                case 16: return (name, .bool(text == "t"))
-                default: return (name, .string(text))
+            .object(columns.map { column in
+                guard let text = row.text(at: column.position) else { return (column.name, .null) }
+                switch column.oid {
+                case 20, 21, 23: return (column.name, Int64(text).map(JSON.int) ?? .string(text))
+                case 700, 701, 1700: return (column.name, Double(text).map(JSON.double) ?? .string(text))
+                case 16: return (column.name, .bool(text == "t"))
+                default: return (column.name, .string(text))
                 }
             })
         }

@@ -58,7 +58,7 @@ public enum JSON: Sendable, Equatable {
     /// also safe inside an HTML `<script>` element.
     public func serialized() -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(128)
+        out.reserveCapacity(4096)
         write(into: &out)
         return out
     }
@@ -98,8 +98,9 @@ public enum JSON: Sendable, Equatable {
         }
     }
 
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
     static func writeString(_ string: String, into out: inout [UInt8]) {
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
         out.append(UInt8(ascii: "\""))
         for byte in string.utf8 {
             switch byte {
@@ -109,7 +110,7 @@ public enum JSON: Sendable, Equatable {
             case UInt8(ascii: "\r"): out.append(contentsOf: [92, UInt8(ascii: "r")])
             case UInt8(ascii: "\t"): out.append(contentsOf: [92, UInt8(ascii: "t")])
             case 0..<0x20, UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "&"):
-                out.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 15)]])
+                out.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, JSON.hex[Int(byte >> 4)], JSON.hex[Int(byte & 15)]])
             default: out.append(byte)
             }
         }
