@@ -26,6 +26,9 @@ public struct PageModel: Sendable {
     public let source: Source
     public let words: [Word]
     public let text: String
+    /// Rules drawn on the page (table borders), found by `PDFDocument.rulings`; empty
+    /// for scans and images.
+    public var rulings: [RulingLine] = []
 
     public init(number: Int, width: Double, height: Double, source: Source, words: [Word], text: String) {
         self.number = number

@@ -11,74 +11,129 @@ public struct DetectedTable: Sendable {
 
     public let page: Int
     public let bbox: (x0: Double, y0: Double, x1: Double, y1: Double)
+    /// Column names: the header rows' texts per column, or `column 1`, `column 2`, … .
     public let header: [String]
     /// Body rows; each has exactly `header.count` cells (a spanning cell repeats its text).
     public let rows: [[Cell]]
+    /// Per body row and column, how many columns the cell starting there covers.
     public let spans: [[Int]]
-    /// The header row as found on the page, or nil when the table has none (its
-    /// `header` is then `column 1`, `column 2`, …).
+    /// The header as found on the page (several header rows joined per column), or nil
+    /// when the table has none.
     public let headerCells: [Cell]?
     /// Pages the table covers (one, or several when it continues across pages).
-    public var pages: [Int] { [page] }
+    public var pages: [Int]
+    /// The table as a grid of strings, header rows first: a spanning cell has its text in
+    /// the first (top-left) position it covers and "" in the rest.
+    public let textGrid: [[String]]
 
-    /// The table as a grid of strings, header row first when there is one; a cell
-    /// spanning columns has its text in the first position it covers and "" in the rest.
-    public var textGrid: [[String]] {
-        var grid: [[String]] = []
-        if let headerCells { grid.append(headerCells.map(\.text)) }
-        for (index, row) in rows.enumerated() {
-            let rowSpans = index < spans.count ? spans[index] : []
-            var texts = row.map(\.text)
-            var position = 0
-            while position < texts.count {
-                let span = position < rowSpans.count ? max(1, rowSpans[position]) : 1
-                for covered in (position + 1)..<min(texts.count, position + span) { texts[covered] = "" }
-                position += span
-            }
-            grid.append(texts)
-        }
-        return grid
-    }
     public var confidence: Double {
         let cells = rows.flatMap { $0 }
         return cells.isEmpty ? 0 : cells.map(\.confidence).reduce(0, +) / Double(cells.count)
     }
+
+    init(page: Int, bbox: (x0: Double, y0: Double, x1: Double, y1: Double), grid: TableGrid) {
+        self.page = page
+        self.bbox = bbox
+        self.pages = [page]
+        textGrid = grid.textGrid
+        func cell(_ row: Int, _ column: Int) -> Cell {
+            guard let index = grid.slots[row][column] else { return Cell(text: "", confidence: 1, span: 1) }
+            var span = 1
+            while column + span < grid.columnCount, grid.slots[row][column + span] == index { span += 1 }
+            return Cell(text: grid.cells[index].text, confidence: grid.cells[index].confidence, span: span)
+        }
+        let body = grid.headerRows..<grid.rowCount
+        rows = body.map { row in (0..<grid.columnCount).map { cell(row, $0) } }
+        spans = body.map { row in
+            (0..<grid.columnCount).map { column in grid.isOrigin(row: row, column: column) ? cell(row, column).span : 1 }
+        }
+        if grid.headerRows > 0 {
+            let cells = (0..<grid.columnCount).map { column -> Cell in
+                var texts: [String] = []
+                var confidence = 1.0
+                for row in 0..<grid.headerRows {
+                    let value = cell(row, column)
+                    if !value.text.isEmpty, texts.last != value.text { texts.append(value.text) }
+                    confidence = min(confidence, value.confidence)
+                }
+                return Cell(text: texts.joined(separator: " "), confidence: confidence, span: 1)
+            }
+            headerCells = cells
+            header = cells.enumerated().map { $0.element.text.isEmpty ? "column \($0.offset + 1)" : $0.element.text }
+        } else {
+            headerCells = nil
+            header = (0..<grid.columnCount).map { "column \($0 + 1)" }
+        }
+    }
 }
 
-/// Finds unruled tables from word alignment.
+/// Finds the tables of a page: ruled ones from the rules drawn on it (`RuledTables`),
+/// unruled ones from word alignment.
 ///
-/// Words are grouped into lines; each line is cut into cells at gaps wider than its
-/// typical spacing; runs of at least three consecutive multi-cell lines whose cells fall
-/// into consistent column bands form a table. Column bands are the merged horizontal
-/// extents of the cells over the run, so ragged (left-, right- or centre-aligned)
-/// columns still line up. A cell overlapping several bands spans them.
+/// Unruled: words are grouped into lines; each line is cut into cells at gaps wider than
+/// its typical spacing; runs of consecutive lines whose cells fall into consistent column
+/// bands form a table. Column bands are the merged horizontal extents of the cells over
+/// the run, so ragged (left-, right- or centre-aligned) columns still line up. A cell
+/// overlapping several bands spans them. Prose (also prose set in two columns), captions
+/// and sparse figure labels are rejected; a line holding only the continuation of a row's
+/// first cell joins that row.
 public enum TableDetector {
     struct Line {
         typealias Cell = (text: String, x0: Double, x1: Double, y0: Double, y1: Double, confidence: Double)
         var cells: [Cell]
         var y0: Double { cells.map(\.y0).min() ?? 0 }
         var y1: Double { cells.map(\.y1).max() ?? 0 }
+        var x0: Double { cells.map(\.x0).min() ?? 0 }
+        var x1: Double { cells.map(\.x1).max() ?? 0 }
+        var height: Double { max(1, cells.map { $0.y1 - $0.y0 }.sorted()[cells.count / 2]) }
+        /// Part of running text rather than of a table.
+        var isProse: Bool {
+            cells.count <= 2 && cells.contains { TextShape.isProse($0.text) }
+        }
     }
 
     public static func detect(_ page: PageModel, minRows: Int = 3) -> [DetectedTable] {
-        let lines = makeLines(page.words)
+        let ruled = RuledTables.detect(words: page.words, rulings: page.rulings)
+        let free = page.words.filter { word in
+            let (cx, cy) = ((word.x0 + word.x1) / 2, (word.y0 + word.y1) / 2)
+            return !ruled.contains { cx >= $0.bbox.x0 && cx <= $0.bbox.x1 && cy >= $0.bbox.y0 && cy <= $0.bbox.y1 }
+        }
+        let tables = ruled.map { DetectedTable(page: page.number, bbox: $0.bbox, grid: $0.grid) }
+            + unruled(free, page: page, minRows: minRows)
+        return tables.sorted { ($0.bbox.y0, $0.bbox.x0) < ($1.bbox.y0, $1.bbox.x0) }
+    }
+
+    static func unruled(_ words: [Word], page: PageModel, minRows: Int) -> [DetectedTable] {
+        let lines = makeLines(words)
         var tables: [DetectedTable] = []
         var start = 0
         while start < lines.count {
-            guard lines[start].cells.count >= 2 else { start += 1; continue }
+            guard lines[start].cells.count >= 2, !lines[start].isProse else { start += 1; continue }
             var end = start
             var bands = columnBands([lines[start]])
-            // Grow the run while the next line is multi-cell, close below, and keeps the bands consistent.
-            while end + 1 < lines.count, lines[end + 1].cells.count >= 2 {
-                let gap = lines[end + 1].y0 - lines[end].y1
-                let height = max(1, lines[end].y1 - lines[end].y0)
-                guard gap < height * 2.5 else { break }
+            // Grow the run while the next line is not prose, close below, and keeps the bands consistent.
+            while end + 1 < lines.count, !lines[end + 1].isProse {
+                let next = lines[end + 1]
+                let gap = next.y0 - lines[end].y1
+                guard gap < lines[end].height * 2.5 else { break }
+                if next.cells.count == 1 {
+                    // A single cell continues the table only inside its column bands.
+                    guard next.x0 >= bands.first!.0 - 2, next.x1 <= bands.last!.1 + 2,
+                          TextShape.wordCount(next.cells[0].text) <= 8 else { break }
+                    guard bands.contains(where: { next.x0 <= $0.1 && next.x1 >= $0.0 }) else { break }
+                    end += 1
+                    continue
+                }
                 let candidate = columnBands(Array(lines[start...(end + 1)]))
                 guard candidate.count >= 2, candidate.count >= bands.count - 1 else { break }
                 bands = candidate
                 end += 1
             }
-            if end - start + 1 >= minRows, let table = build(Array(lines[start...end]), bands: bands, page: page.number) {
+            // A table does not end in single-cell lines (a caption or a note under it).
+            while end > start, lines[end].cells.count == 1 { end -= 1 }
+            let run = Array(lines[start...end])
+            if run.filter({ $0.cells.count >= 2 }).count >= minRows,
+               let table = build(run, bands: columnBands(run), page: page) {
                 tables.append(table)
                 start = end + 1
             } else {
@@ -89,20 +144,10 @@ public enum TableDetector {
     }
 
     static func makeLines(_ words: [Word]) -> [Line] {
-        var rows: [[Word]] = []
-        for word in words.sorted(by: { ($0.y0 + $0.y1) < ($1.y0 + $1.y1) }) {
-            let middle = (word.y0 + word.y1) / 2
-            if let last = rows.last, let anchor = last.first, middle >= anchor.y0, middle <= anchor.y1 {
-                rows[rows.count - 1].append(word)
-            } else {
-                rows.append([word])
-            }
-        }
-        return rows.map { row in
-            let sorted = row.sorted { $0.x0 < $1.x0 }
+        TableText.lines(words).map { sorted in
             let height = sorted.map { $0.y1 - $0.y0 }.sorted()[sorted.count / 2]
-            // A gap wider than ~1.2 line heights separates cells; normal word spacing is ~0.3.
-            let threshold = max(height * 1.2, 4)
+            // A gap wider than ~1 line height separates cells; normal word spacing is ~0.3.
+            let threshold = max(height * 1.0, 4)
             var cells: [Line.Cell] = []
             for word in sorted {
                 if var last = cells.last, word.x0 - last.x1 <= threshold {
@@ -124,8 +169,9 @@ public enum TableDetector {
     static func columnBands(_ lines: [Line]) -> [(Double, Double)] {
         // Cells spanning several columns would merge bands, so the bands come from the
         // lines with the most cells first.
-        let most = lines.map(\.cells.count).max() ?? 0
-        let widest = lines.filter { $0.cells.count == most }
+        let multi = lines.filter { $0.cells.count >= 2 }
+        let most = multi.map(\.cells.count).max() ?? 0
+        let widest = multi.filter { $0.cells.count == most }
         var intervals = widest.flatMap { $0.cells.map { ($0.x0, $0.x1) } }.sorted { $0.0 < $1.0 }
         var bands: [(Double, Double)] = []
         for interval in intervals {
@@ -136,48 +182,75 @@ public enum TableDetector {
             }
         }
         // Lines with fewer cells must still fit: each of their cells must touch a band.
-        intervals = lines.filter { $0.cells.count < most }.flatMap { $0.cells.map { ($0.x0, $0.x1) } }
+        intervals = multi.filter { $0.cells.count < most }.flatMap { $0.cells.map { ($0.x0, $0.x1) } }
         for interval in intervals where !bands.contains(where: { interval.0 <= $0.1 && interval.1 >= $0.0 }) {
             return []
         }
         return bands
     }
 
-    static func build(_ lines: [Line], bands: [(Double, Double)], page: Int) -> DetectedTable? {
+    static func build(_ lines: [Line], bands: [(Double, Double)], page: PageModel) -> DetectedTable? {
         guard bands.count >= 2 else { return nil }
-        var grid: [[DetectedTable.Cell]] = []
-        var spans: [[Int]] = []
-        for line in lines {
-            var row = [DetectedTable.Cell?](repeating: nil, count: bands.count)
-            var rowSpans = [Int](repeating: 1, count: bands.count)
-            for cell in line.cells {
+        // Rows: one per line, except a line holding only a continuation of the first
+        // column (a wrapped label) that sits closer to a neighbouring row than rows sit
+        // to each other.
+        let gaps = zip(lines, lines.dropFirst()).map { $1.y0 - $0.y1 }.sorted()
+        let typicalGap = gaps.isEmpty ? 0 : gaps[gaps.count / 2]
+        var rows: [[Line.Cell]] = []
+        for (index, line) in lines.enumerated() {
+            let onlyFirstColumn = line.cells.count == 1 && line.x1 <= bands[0].1 + 1
+            if onlyFirstColumn, index > 0, !rows.isEmpty {
+                let gapAbove = line.y0 - lines[index - 1].y1
+                let startsLower = line.cells[0].text.first.map { $0.isLowercase || $0 == "(" } ?? false
+                if startsLower || gapAbove < typicalGap * 0.6 {
+                    rows[rows.count - 1].append(contentsOf: line.cells)
+                    continue
+                }
+            }
+            rows.append(line.cells)
+        }
+        var grid = TableGrid(rows: rows.count, columns: bands.count)
+        for (rowIndex, row) in rows.enumerated() {
+            var byColumn: [Int: (cells: [Line.Cell], covered: [Int])] = [:]
+            for cell in row {
                 let covered = bands.indices.filter { cell.x0 <= bands[$0].1 && cell.x1 >= bands[$0].0 }
                 guard let first = covered.first else { continue }
-                let value = DetectedTable.Cell(text: cell.text, confidence: cell.confidence, span: covered.count)
-                if let existing = row[first] {
-                    row[first] = DetectedTable.Cell(text: existing.text + " " + cell.text,
-                                                    confidence: min(existing.confidence, cell.confidence), span: existing.span)
-                } else {
-                    row[first] = value
-                }
-                rowSpans[first] = covered.count
-                for other in covered.dropFirst() where row[other] == nil { row[other] = value }
+                byColumn[first, default: ([], covered)].cells.append(cell)
             }
-            grid.append(row.map { $0 ?? DetectedTable.Cell(text: "", confidence: 1, span: 1) })
-            spans.append(rowSpans)
+            for (first, entry) in byColumn.sorted(by: { $0.key < $1.key }) {
+                let text = entry.cells.map(\.text).joined(separator: " ")
+                let confidence = entry.cells.map(\.confidence).min() ?? 1
+                grid.place(TableGrid.Cell(text: text, confidence: confidence), rows: rowIndex..<(rowIndex + 1),
+                           columns: first..<(entry.covered.last! + 1))
+            }
         }
-        var header = grid[0].enumerated().map { $0.element.text.isEmpty ? "column \($0.offset + 1)" : $0.element.text }
-        var headerCells: [DetectedTable.Cell]? = grid[0]
-        var body = Array(grid.dropFirst())
-        // A first row that looks like data (mostly numbers) is not a header.
-        let numericInFirst = grid[0].filter { ValueParser.parseNumber($0.text) != nil }.count
-        if numericInFirst * 2 > grid[0].count {
-            header = bands.indices.map { "column \($0 + 1)" }
-            headerCells = nil
-            body = grid
+        guard accept(grid) else { return nil }
+        grid.findHeader()
+        let x0 = lines.map(\.x0).min()!, x1 = lines.map(\.x1).max()!
+        return DetectedTable(page: page.number, bbox: (x0, lines.first!.y0, x1, lines.last!.y1), grid: grid)
+    }
+
+    /// A plausible table: filled enough (figure labels are sparse), not made of sentences,
+    /// and with two columns only when one of them is short values.
+    static func accept(_ grid: TableGrid) -> Bool {
+        guard grid.rowCount >= 2, grid.columnCount >= 2, grid.fill >= 0.5 else { return false }
+        var texts: [[String]] = Array(repeating: [], count: grid.columnCount)
+        for row in 0..<grid.rowCount {
+            for column in 0..<grid.columnCount where grid.isOrigin(row: row, column: column) {
+                let text = grid.text(row: row, column: column)
+                if !text.isEmpty { texts[column].append(text) }
+            }
         }
-        let x0 = lines.flatMap { $0.cells.map(\.x0) }.min()!, x1 = lines.flatMap { $0.cells.map(\.x1) }.max()!
-        return DetectedTable(page: page, bbox: (x0, lines.first!.y0, x1, lines.last!.y1), header: header, rows: body,
-                             spans: Array(spans.dropFirst(body.count == grid.count ? 0 : 1)), headerCells: headerCells)
+        let all = texts.flatMap { $0 }
+        let prose = all.filter { TextShape.wordCount($0) >= 5 }.count
+        guard prose * 4 <= all.count else { return false }
+        if grid.columnCount == 2 {
+            let shortColumn = texts.contains { column in
+                let short = column.filter { TextShape.isNumeric($0) || TextShape.wordCount($0) <= 2 }.count
+                return short * 4 >= column.count * 3
+            }
+            guard shortColumn else { return false }
+        }
+        return true
     }
 }

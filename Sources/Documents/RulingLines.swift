@@ -1,0 +1,193 @@
+import CPoppler
+import Foundation
+
+/// A straight rule drawn on a page (a table border or separator), in PDF points with the
+/// origin top-left.
+public struct RulingLine: Sendable, Equatable {
+    public enum Axis: Sendable { case horizontal, vertical }
+    public let axis: Axis
+    /// y of a horizontal rule, x of a vertical one.
+    public let position: Double
+    /// Where the rule starts and ends along its axis (x for horizontal, y for vertical).
+    public let start: Double
+    public let end: Double
+
+    public init(_ axis: Axis, at position: Double, from start: Double, to end: Double) {
+        self.axis = axis
+        self.position = position
+        self.start = min(start, end)
+        self.end = max(start, end)
+    }
+
+    public var length: Double { end - start }
+}
+
+/// A page rendered as ink: 0 is white paper, 255 full black; `scale` pixels per point.
+struct InkImage {
+    let width: Int
+    let height: Int
+    let scale: Double
+    var ink: [UInt8]
+
+    subscript(x: Int, y: Int) -> UInt8 { ink[y * width + x] }
+}
+
+/// Finds rules as long straight runs of ink, the way camelot's lattice mode does with
+/// morphology, but in one pass per axis.
+///
+/// Glyphs render as ink too, so word boxes are blanked first and a run must be far longer
+/// than a stroke of a letter. A run a few points thick is a line; a thick one is a filled
+/// box, whose edges still separate cells, so both its edges become rules.
+enum RulingDetector {
+    /// Ink at or above this counts: a hairline in mid grey, anti-aliased, still passes;
+    /// light cell shading does not.
+    static let inkThreshold: UInt8 = 90
+
+    static func lines(in image: InkImage, masking words: [Word], minimumLength: Double = 10) -> [RulingLine] {
+        var image = image
+        blank(words, in: &image)
+        let minimumPixels = max(3, Int(minimumLength * image.scale))
+        let horizontal = runs(in: image, horizontal: true, minimumPixels: minimumPixels)
+        let vertical = runs(in: image, horizontal: false, minimumPixels: minimumPixels)
+        return merge(bands(horizontal, axis: .horizontal, scale: image.scale))
+            + merge(bands(vertical, axis: .vertical, scale: image.scale))
+    }
+
+    /// Blanks the inside of every word box; the box edges are kept a little inwards so a
+    /// rule drawn tight under a line of text survives.
+    static func blank(_ words: [Word], in image: inout InkImage) {
+        let scale = image.scale
+        for word in words {
+            let inset = (word.y1 - word.y0) * 0.15
+            let x0 = max(0, Int(((word.x0 + 0.5) * scale).rounded(.down)))
+            let x1 = min(image.width - 1, Int(((word.x1 - 0.5) * scale).rounded(.up)))
+            let y0 = max(0, Int(((word.y0 + inset) * scale).rounded(.down)))
+            let y1 = min(image.height - 1, Int(((word.y1 - inset) * scale).rounded(.up)))
+            guard x0 <= x1, y0 <= y1 else { continue }
+            for y in y0...y1 {
+                let row = y * image.width
+                for x in x0...x1 { image.ink[row + x] = 0 }
+            }
+        }
+    }
+
+    /// Runs of ink along rows (horizontal) or columns (vertical), as (across, from, to) in pixels.
+    static func runs(in image: InkImage, horizontal: Bool, minimumPixels: Int) -> [(across: Int, from: Int, to: Int)] {
+        var found: [(across: Int, from: Int, to: Int)] = []
+        let (lanes, length) = horizontal ? (image.height, image.width) : (image.width, image.height)
+        image.ink.withUnsafeBufferPointer { ink in
+            for lane in 0..<lanes {
+                var start = -1
+                for along in 0...length {
+                    let dark: Bool
+                    if along == length {
+                        dark = false
+                    } else {
+                        dark = ink[horizontal ? lane * image.width + along : along * image.width + lane] >= inkThreshold
+                    }
+                    if dark {
+                        if start < 0 { start = along }
+                    } else if start >= 0 {
+                        if along - start >= minimumPixels { found.append((lane, start, along - 1)) }
+                        start = -1
+                    }
+                }
+            }
+        }
+        return found
+    }
+
+    /// Runs in neighbouring lanes that overlap along the axis are one stroke; thin strokes
+    /// become one rule at their middle, thick ones (filled boxes) a rule at each edge.
+    static func bands(_ runs: [(across: Int, from: Int, to: Int)], axis: RulingLine.Axis, scale: Double) -> [RulingLine] {
+        struct Band { var first: Int, last: Int, from: Int, to: Int }
+        var open: [Band] = []
+        var closed: [Band] = []
+        for run in runs {  // ordered by lane
+            open.removeAll { band in
+                guard band.last < run.across - 1 else { return false }
+                closed.append(band)
+                return true
+            }
+            if let index = open.firstIndex(where: { band in
+                band.last == run.across - 1 && min(band.to, run.to) - max(band.from, run.from) > (run.to - run.from) / 2
+            }) {
+                open[index].last = run.across
+                open[index].from = min(open[index].from, run.from)
+                open[index].to = max(open[index].to, run.to)
+            } else {
+                open.append(Band(first: run.across, last: run.across, from: run.from, to: run.to))
+            }
+        }
+        closed += open
+        var lines: [RulingLine] = []
+        for band in closed {
+            let from = Double(band.from) / scale, to = Double(band.to + 1) / scale
+            let top = Double(band.first) / scale, bottom = Double(band.last + 1) / scale
+            if bottom - top <= 3 {
+                lines.append(RulingLine(axis, at: (top + bottom) / 2, from: from, to: to))
+            } else {
+                lines.append(RulingLine(axis, at: top, from: from, to: to))
+                lines.append(RulingLine(axis, at: bottom, from: from, to: to))
+            }
+        }
+        return lines
+    }
+
+    /// Joins pieces of one rule: same position within a point and a half, touching or
+    /// overlapping along the axis.
+    static func merge(_ lines: [RulingLine]) -> [RulingLine] {
+        var merged: [RulingLine] = []
+        for line in lines.sorted(by: { ($0.position, $0.start) < ($1.position, $1.start) }) {
+            if let index = merged.lastIndex(where: { abs($0.position - line.position) <= 1.5 && line.start <= $0.end + 2 }) {
+                let other = merged[index]
+                merged[index] = RulingLine(other.axis, at: (other.position + line.position) / 2,
+                                           from: other.start, to: max(other.end, line.end))
+            } else {
+                merged.append(line)
+            }
+        }
+        return merged
+    }
+}
+
+extension PDFDocument {
+    /// The rules drawn on a page, found in a cairo rendering at `scale` pixels per point.
+    /// poppler-glib has no API for a page's vector paths, so the page is rendered.
+    public func rulings(pageIndex index: Int, words: [Word], scale: Double = 2) throws -> [RulingLine] {
+        guard let page = poppler_document_get_page(documentHandle, Int32(index)) else {
+            throw DocumentProblem("corrupt_document", "page \(index + 1) cannot be read")
+        }
+        defer { g_object_unref(UnsafeMutableRawPointer(page)) }
+        var width = 0.0, height = 0.0
+        poppler_page_get_size(page, &width, &height)
+        let pixelWidth = Int((width * scale).rounded()), pixelHeight = Int((height * scale).rounded())
+        guard pixelWidth > 0, pixelHeight > 0, pixelWidth * pixelHeight <= 50_000_000,
+              let surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(pixelWidth), Int32(pixelHeight)) else {
+            return []
+        }
+        defer { cairo_surface_destroy(surface) }
+        let cr = cairo_create(surface)
+        cairo_set_source_rgb(cr, 1, 1, 1)
+        cairo_paint(cr)
+        cairo_scale(cr, scale, scale)
+        poppler_page_render(page, cr)
+        cairo_destroy(cr)
+        cairo_surface_flush(surface)
+        guard let data = cairo_image_surface_get_data(surface) else { return [] }
+        let stride = Int(cairo_image_surface_get_stride(surface))
+        var ink = [UInt8](repeating: 0, count: pixelWidth * pixelHeight)
+        ink.withUnsafeMutableBufferPointer { out in
+            for y in 0..<pixelHeight {
+                let row = data + y * stride
+                for x in 0..<pixelWidth {
+                    // RGB24 is native-endian 0x00RRGGBB; on little-endian bytes are B, G, R, unused.
+                    let b = Int(row[x * 4]), g = Int(row[x * 4 + 1]), r = Int(row[x * 4 + 2])
+                    out[y * pixelWidth + x] = UInt8(255 - (r * 77 + g * 150 + b * 29) / 256)
+                }
+            }
+        }
+        let image = InkImage(width: pixelWidth, height: pixelHeight, scale: scale, ink: ink)
+        return RulingDetector.lines(in: image, masking: words)
+    }
+}
