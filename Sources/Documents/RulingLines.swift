@@ -151,14 +151,75 @@ enum RulingDetector {
     }
 }
 
+/// The layout table detection reads: words whose characters sit together, and the rules
+/// drawn on the page.
+public struct PageLayout: Sendable {
+    public let words: [Word]
+    public let rulings: [RulingLine]
+
+    public init(words: [Word], rulings: [RulingLine]) {
+        self.words = words
+        self.rulings = rulings
+    }
+}
+
 extension PDFDocument {
-    /// The rules drawn on a page, found in a cairo rendering at `scale` pixels per point.
-    /// poppler-glib has no API for a page's vector paths, so the page is rendered.
-    public func rulings(pageIndex index: Int, words: [Word], scale: Double = 2) throws -> [RulingLine] {
+    /// Words and rules of a page for table detection.
+    ///
+    /// The text layer's words follow poppler's reading order, which in tables sometimes
+    /// runs cells of different rows together without a space; here a word also ends where
+    /// the next character jumps back, down or far right. Rules come from a cairo rendering
+    /// at `scale` pixels per point, since poppler-glib has no API for a page's paths.
+    public func layout(pageIndex index: Int, scale: Double = 2) throws -> PageLayout {
         guard let page = poppler_document_get_page(documentHandle, Int32(index)) else {
             throw DocumentProblem("corrupt_document", "page \(index + 1) cannot be read")
         }
         defer { g_object_unref(UnsafeMutableRawPointer(page)) }
+        let words = PDFDocument.layoutWords(page)
+        return PageLayout(words: words, rulings: PDFDocument.rulings(page, words: words, scale: scale))
+    }
+
+    static func layoutWords(_ page: OpaquePointer) -> [Word] {
+        guard let raw = poppler_page_get_text(page) else { return [] }
+        defer { g_free(raw) }
+        var rects: UnsafeMutablePointer<PopplerRectangle>?
+        var count: UInt32 = 0
+        poppler_page_get_text_layout(page, &rects, &count)
+        defer { if let rects { g_free(rects) } }
+        guard let rects else { return [] }
+        var words: [Word] = []
+        var current = ""
+        var box = (x0: 0.0, y0: 0.0, x1: 0.0, y1: 0.0)
+        func flush() {
+            if !current.isEmpty { words.append(Word(text: current, x0: box.x0, y0: box.y0, x1: box.x1, y1: box.y1, confidence: 1)) }
+            current = ""
+        }
+        for (index, character) in String(cString: raw).enumerated() {
+            guard index < Int(count) else { break }
+            if character.isWhitespace || character.isNewline {
+                flush()
+                continue
+            }
+            let r = rects[index]
+            if !current.isEmpty {
+                let height = max(1, box.y1 - box.y0)
+                let middle = (r.y1 + r.y2) / 2
+                if r.x1 < box.x1 - height * 0.5 || r.x1 > box.x1 + height * 0.6 || middle < box.y0 || middle > box.y1 {
+                    flush()
+                }
+            }
+            if current.isEmpty {
+                box = (r.x1, r.y1, r.x2, r.y2)
+            } else {
+                box = (min(box.x0, r.x1), min(box.y0, r.y1), max(box.x1, r.x2), max(box.y1, r.y2))
+            }
+            current.append(character)
+        }
+        flush()
+        return words
+    }
+
+    static func rulings(_ page: OpaquePointer, words: [Word], scale: Double) -> [RulingLine] {
         var width = 0.0, height = 0.0
         poppler_page_get_size(page, &width, &height)
         let pixelWidth = Int((width * scale).rounded()), pixelHeight = Int((height * scale).rounded())

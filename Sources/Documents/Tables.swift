@@ -93,8 +93,9 @@ public enum TableDetector {
     }
 
     public static func detect(_ page: PageModel, minRows: Int = 3) -> [DetectedTable] {
-        let ruled = RuledTables.detect(words: page.words, rulings: page.rulings)
-        let free = page.words.filter { word in
+        let words = page.layout?.words ?? page.words
+        let ruled = RuledTables.detect(words: words, rulings: page.layout?.rulings ?? [])
+        let free = words.filter { word in
             let (cx, cy) = ((word.x0 + word.x1) / 2, (word.y0 + word.y1) / 2)
             return !ruled.contains { cx >= $0.bbox.x0 && cx <= $0.bbox.x1 && cy >= $0.bbox.y0 && cy <= $0.bbox.y1 }
         }
@@ -105,6 +106,12 @@ public enum TableDetector {
 
     static func unruled(_ words: [Word], page: PageModel, minRows: Int) -> [DetectedTable] {
         let lines = makeLines(words)
+        if ProcessInfo.processInfo.environment["TABLES_DEBUG"] == "\(page.number)" {
+            for line in lines {
+                FileHandle.standardError.write(Data((String(format: "%6.1f-%6.1f ", line.y0, line.y1) + line.cells.map { String(format: "[%.0f-%.0f] ", $0.x0, $0.x1) + $0.text }.joined(separator: " | ") + (line.isProse ? "  PROSE" : "") + "\n").utf8))
+            }
+            for r in page.layout?.rulings ?? [] { FileHandle.standardError.write(Data("\(r)\n".utf8)) }
+        }
         var tables: [DetectedTable] = []
         var start = 0
         while start < lines.count {
