@@ -41,7 +41,7 @@ struct InkImage {
 enum RulingDetector {
     /// Ink at or above this counts: a hairline in mid grey, anti-aliased, still passes;
     /// light cell shading does not.
-    static let inkThreshold: UInt8 = 90
+    static let inkThreshold: UInt8 = UInt8(ProcessInfo.processInfo.environment["INK"].flatMap { Int($0) } ?? 90)
 
     static func lines(in image: InkImage, masking words: [Word], minimumLength: Double = 10) -> [RulingLine] {
         var image = image
@@ -71,27 +71,43 @@ enum RulingDetector {
         }
     }
 
-    /// Runs of ink along rows (horizontal) or columns (vertical), as (across, from, to) in pixels.
+    /// Runs of ink along rows (horizontal) or columns (vertical), as (across, from, to) in
+    /// pixels, ordered by lane. Both walk the image row by row, which keeps memory access
+    /// sequential; a vertical run is tracked per column.
     static func runs(in image: InkImage, horizontal: Bool, minimumPixels: Int) -> [(across: Int, from: Int, to: Int)] {
         var found: [(across: Int, from: Int, to: Int)] = []
-        let (lanes, length) = horizontal ? (image.height, image.width) : (image.width, image.height)
+        let (width, height) = (image.width, image.height)
+        let threshold = inkThreshold
         image.ink.withUnsafeBufferPointer { ink in
-            for lane in 0..<lanes {
-                var start = -1
-                for along in 0...length {
-                    let dark: Bool
-                    if along == length {
-                        dark = false
-                    } else {
-                        dark = ink[horizontal ? lane * image.width + along : along * image.width + lane] >= inkThreshold
+            if horizontal {
+                for y in 0..<height {
+                    let row = y * width
+                    var start = -1
+                    for x in 0..<width {
+                        if ink[row + x] >= threshold {
+                            if start < 0 { start = x }
+                        } else if start >= 0 {
+                            if x - start >= minimumPixels { found.append((y, start, x - 1)) }
+                            start = -1
+                        }
                     }
-                    if dark {
-                        if start < 0 { start = along }
-                    } else if start >= 0 {
-                        if along - start >= minimumPixels { found.append((lane, start, along - 1)) }
-                        start = -1
+                    if start >= 0, width - start >= minimumPixels { found.append((y, start, width - 1)) }
+                }
+            } else {
+                var starts = [Int](repeating: -1, count: width)
+                for y in 0...height {
+                    let row = y * width
+                    for x in 0..<width {
+                        let dark = y < height && ink[row + x] >= threshold
+                        if dark {
+                            if starts[x] < 0 { starts[x] = y }
+                        } else if starts[x] >= 0 {
+                            if y - starts[x] >= minimumPixels { found.append((x, starts[x], y - 1)) }
+                            starts[x] = -1
+                        }
                     }
                 }
+                found.sort { ($0.across, $0.from) < ($1.across, $1.from) }
             }
         }
         return found
@@ -164,18 +180,23 @@ public struct PageLayout: Sendable {
 }
 
 extension PDFDocument {
-    /// Words and rules of a page for table detection.
+    /// Words and rules of a page for table detection (rules only where the words hint at
+    /// a table).
     ///
     /// The text layer's words follow poppler's reading order, which in tables sometimes
     /// runs cells of different rows together without a space; here a word also ends where
     /// the next character jumps back, down or far right. Rules come from a cairo rendering
     /// at `scale` pixels per point, since poppler-glib has no API for a page's paths.
-    public func layout(pageIndex index: Int, scale: Double = 2) throws -> PageLayout {
+    public func layout(pageIndex index: Int, scale: Double = ProcessInfo.processInfo.environment["SCALE"].flatMap { Double($0) } ?? 1.5) throws -> PageLayout {
         guard let page = poppler_document_get_page(documentHandle, Int32(index)) else {
             throw DocumentProblem("corrupt_document", "page \(index + 1) cannot be read")
         }
         defer { g_object_unref(UnsafeMutableRawPointer(page)) }
         let words = PDFDocument.layoutWords(page)
+        // Rendering costs more than reading the text layer, so pages without a hint of a
+        // table (prose, title pages) skip it.
+        if ProcessInfo.processInfo.environment["GATE"] != nil { FileHandle.standardError.write(Data("gate \(TableDetector.mayHoldTable(words))\n".utf8)) }
+        guard ProcessInfo.processInfo.environment["NORENDER"] == nil, TableDetector.mayHoldTable(words) else { return PageLayout(words: words, rulings: []) }
         return PageLayout(words: words, rulings: PDFDocument.rulings(page, words: words, scale: scale))
     }
 
@@ -241,11 +262,10 @@ extension PDFDocument {
         ink.withUnsafeMutableBufferPointer { out in
             for y in 0..<pixelHeight {
                 let row = data + y * stride
-                for x in 0..<pixelWidth {
-                    // RGB24 is native-endian 0x00RRGGBB; on little-endian bytes are B, G, R, unused.
-                    let b = Int(row[x * 4]), g = Int(row[x * 4 + 1]), r = Int(row[x * 4 + 2])
-                    out[y * pixelWidth + x] = UInt8(255 - (r * 77 + g * 150 + b * 29) / 256)
-                }
+                let base = y * pixelWidth
+                // RGB24 is native-endian 0x00RRGGBB, so byte 1 is green on little-endian
+                // machines; green alone is close enough to lightness for dark rules.
+                for x in 0..<pixelWidth { out[base + x] = 255 &- row[x &* 4 &+ 1] }
             }
         }
         let image = InkImage(width: pixelWidth, height: pixelHeight, scale: scale, ink: ink)

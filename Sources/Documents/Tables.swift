@@ -104,6 +104,12 @@ public enum TableDetector {
         return tables.sorted { ($0.bbox.y0, $0.bbox.x0) < ($1.bbox.y0, $1.bbox.x0) }
     }
 
+    /// Whether a page's words could hold a table at all: a few lines cut into several
+    /// cells that are not running text. Cheap, so rendering can be skipped without it.
+    static func mayHoldTable(_ words: [Word]) -> Bool {
+        makeLines(words).filter { $0.cells.count >= 2 && !$0.isProse }.count >= 3
+    }
+
     static func unruled(_ words: [Word], page: PageModel, minRows: Int) -> [DetectedTable] {
         let lines = makeLines(words)
         if ProcessInfo.processInfo.environment["TABLES_DEBUG"] == "\(page.number)" {
