@@ -38,10 +38,17 @@ struct InkImage {
 /// Glyphs render as ink too, so word boxes are blanked first and a run must be far longer
 /// than a stroke of a letter. A run a few points thick is a line; a thick one is a filled
 /// box, whose edges still separate cells, so both its edges become rules.
-enum RulingDetector {
+public enum RulingDetector {
     /// Ink at or above this counts: a hairline in mid grey, anti-aliased, still passes;
     /// light cell shading does not.
     static let inkThreshold: UInt8 = UInt8(ProcessInfo.processInfo.environment["INK"].flatMap { Int($0) } ?? 90)
+
+    /// Rules in a rendered page given as ink per pixel (0 white … 255 black, row by row),
+    /// `scale` pixels per point; the words' boxes (in points) are ignored.
+    public static func lines(ink: [UInt8], width: Int, height: Int, scale: Double, masking words: [Word]) -> [RulingLine] {
+        precondition(ink.count == width * height, "one ink value per pixel")
+        return lines(in: InkImage(width: width, height: height, scale: scale, ink: ink), masking: words)
+    }
 
     static func lines(in image: InkImage, masking words: [Word], minimumLength: Double = 10) -> [RulingLine] {
         var image = image
@@ -114,7 +121,7 @@ enum RulingDetector {
     }
 
     /// Runs in neighbouring lanes that overlap along the axis are one stroke; thin strokes
-    /// become one rule at their middle, thick ones (filled boxes) a rule at each edge.
+    /// become one rule at their middle, long thick ones (filled boxes) a rule at each edge.
     static func bands(_ runs: [(across: Int, from: Int, to: Int)], axis: RulingLine.Axis, scale: Double) -> [RulingLine] {
         struct Band { var first: Int, last: Int, from: Int, to: Int }
         var open: [Band] = []
@@ -142,7 +149,9 @@ enum RulingDetector {
             let top = Double(band.first) / scale, bottom = Double(band.last + 1) / scale
             if bottom - top <= 3 {
                 lines.append(RulingLine(axis, at: (top + bottom) / 2, from: from, to: to))
-            } else {
+            } else if to - from >= (bottom - top) * 3 {
+                // A filled box long along the axis (a shaded header row): its edges separate
+                // cells. Short thick pieces are ink between glyphs of text set on a fill.
                 lines.append(RulingLine(axis, at: top, from: from, to: to))
                 lines.append(RulingLine(axis, at: bottom, from: from, to: to))
             }

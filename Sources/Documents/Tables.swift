@@ -86,9 +86,16 @@ public enum TableDetector {
         var x0: Double { cells.map(\.x0).min() ?? 0 }
         var x1: Double { cells.map(\.x1).max() ?? 0 }
         var height: Double { max(1, cells.map { $0.y1 - $0.y0 }.sorted()[cells.count / 2]) }
-        /// Part of running text rather than of a table.
+        /// Part of running text rather than of a table: a sentence, or two of them side
+        /// by side (a page set in two columns).
         var isProse: Bool {
-            cells.count <= 2 && cells.contains { TextShape.isProse($0.text) }
+            switch cells.count {
+            case 1: return TextShape.isProse(cells[0].text)
+            case 2:
+                let words = cells.map { TextShape.wordCount($0.text) }
+                return words.allSatisfy { $0 >= 4 } && words.reduce(0, +) >= 12 && cells.contains { TextShape.isProse($0.text) }
+            default: return false
+            }
         }
     }
 
