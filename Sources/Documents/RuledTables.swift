@@ -66,6 +66,12 @@ enum RuledTables {
         let xs = boundaries(vertical.map(\.position))
         guard ys.count >= 2, xs.count >= 3 else { return nil }
         let bbox = (x0: xs.first!, y0: ys.first!, x1: xs.last!, y1: ys.last!)
+        // Inner column rules must run through most of the table; rules only in the header
+        // (or lines between the glyphs of text set on a fill) leave the columns to word alignment.
+        let coverage = xs.dropFirst().dropLast().map { x in
+            vertical.filter { abs($0.position - x) <= tolerance }.map(\.length).reduce(0, +) / (bbox.y1 - bbox.y0)
+        }.sorted()
+        guard coverage[coverage.count / 2] >= 0.5 else { return nil }
         let inside = words.filter { word in
             let (cx, cy) = ((word.x0 + word.x1) / 2, (word.y0 + word.y1) / 2)
             return cx > bbox.x0 && cx < bbox.x1 && cy > bbox.y0 && cy < bbox.y1
