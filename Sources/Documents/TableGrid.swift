@@ -87,6 +87,20 @@ struct TableGrid {
     }
 }
 
+extension TableGrid {
+    /// A header label with nothing above it in the header moves up to the first header
+    /// row: it spans the header rows, and a spanning cell's text sits top-left.
+    mutating func raiseHeaderLabels() {
+        guard headerRows > 1 else { return }
+        for column in 0..<columnCount {
+            guard let row = (1..<headerRows).first(where: { isOrigin(row: $0, column: column) && !text(row: $0, column: column).isEmpty }),
+                  (0..<row).allSatisfy({ slots[$0][column] == nil }),
+                  let index = slots[row][column], !(column + 1 < columnCount && slots[row][column + 1] == index) else { continue }
+            for above in 0..<row { slots[above][column] = index }
+        }
+    }
+}
+
 /// What a piece of text looks like: a number, a year, prose.
 enum TextShape {
     /// Mostly digits: "1,234", "$4.50", "(102.7–103.6)", "52%", "45–54", "-3.2".

@@ -72,14 +72,23 @@ public struct DetectedTable: Sendable {
 ///
 /// Unruled: words are grouped into lines; each line is cut into cells at gaps wider than
 /// its typical spacing; runs of consecutive lines whose cells fall into consistent column
-/// bands form a table. Column bands are the merged horizontal extents of the cells over
-/// the run, so ragged (left-, right- or centre-aligned) columns still line up. A cell
-/// overlapping several bands spans them. Prose (also prose set in two columns), captions
-/// and sparse figure labels are rejected; a line holding only the continuation of a row's
+/// bands form a table body. Column bands are the merged horizontal extents of the cells
+/// over the run, so ragged (left-, right- or centre-aligned) columns still line up. Header
+/// lines above the body join it up to a rule across the whole table; a header cell is
+/// centred over the columns it spans. Prose (also prose set in two columns), captions and
+/// sparse figure labels are rejected; a line holding only the continuation of a row's
 /// first cell joins that row.
 public enum TableDetector {
     struct Line {
-        typealias Cell = (text: String, x0: Double, x1: Double, y0: Double, y1: Double, confidence: Double)
+        struct Cell {
+            var words: [Word]
+            var text: String { words.map(\.text).joined(separator: " ") }
+            var x0: Double { words.map(\.x0).min() ?? 0 }
+            var x1: Double { words.map(\.x1).max() ?? 0 }
+            var y0: Double { words.map(\.y0).min() ?? 0 }
+            var y1: Double { words.map(\.y1).max() ?? 0 }
+            var confidence: Double { words.map(\.confidence).min() ?? 1 }
+        }
         var cells: [Cell]
         var y0: Double { cells.map(\.y0).min() ?? 0 }
         var y1: Double { cells.map(\.y1).max() ?? 0 }
@@ -97,17 +106,23 @@ public enum TableDetector {
             default: return false
             }
         }
+        /// Introduces or annotates a table rather than belonging to it.
+        var isCaption: Bool {
+            let first = cells.first?.words.first?.text.lowercased() ?? ""
+            return ["table", "figure", "source:", "sources:", "note:", "notes:"].contains(first)
+        }
     }
 
     public static func detect(_ page: PageModel, minRows: Int = 3) -> [DetectedTable] {
         let words = page.layout?.words ?? page.words
-        let ruled = RuledTables.detect(words: words, rulings: page.layout?.rulings ?? [])
+        let rulings = page.layout?.rulings ?? []
+        let ruled = RuledTables.detect(words: words, rulings: rulings)
         let free = words.filter { word in
             let (cx, cy) = ((word.x0 + word.x1) / 2, (word.y0 + word.y1) / 2)
             return !ruled.contains { cx >= $0.bbox.x0 && cx <= $0.bbox.x1 && cy >= $0.bbox.y0 && cy <= $0.bbox.y1 }
         }
         let tables = ruled.map { DetectedTable(page: page.number, bbox: $0.bbox, grid: $0.grid) }
-            + unruled(free, page: page, minRows: minRows)
+            + unruled(free, rulings: rulings, page: page, minRows: minRows)
         return tables.sorted { ($0.bbox.y0, $0.bbox.x0) < ($1.bbox.y0, $1.bbox.x0) }
     }
 
@@ -117,22 +132,23 @@ public enum TableDetector {
         makeLines(words).filter { $0.cells.count >= 2 && !$0.isProse }.count >= 3
     }
 
-    static func unruled(_ words: [Word], page: PageModel, minRows: Int) -> [DetectedTable] {
+    static func unruled(_ words: [Word], rulings: [RulingLine], page: PageModel, minRows: Int) -> [DetectedTable] {
         let lines = makeLines(words)
         if ProcessInfo.processInfo.environment["TABLES_DEBUG"] == "\(page.number)" {
             for line in lines {
                 FileHandle.standardError.write(Data((String(format: "%6.1f-%6.1f ", line.y0, line.y1) + line.cells.map { String(format: "[%.0f-%.0f] ", $0.x0, $0.x1) + $0.text }.joined(separator: " | ") + (line.isProse ? "  PROSE" : "") + "\n").utf8))
             }
-            for r in page.layout?.rulings ?? [] { FileHandle.standardError.write(Data("\(r)\n".utf8)) }
+            for r in rulings { FileHandle.standardError.write(Data("\(r)\n".utf8)) }
         }
         var tables: [DetectedTable] = []
+        var taken = 0  // lines before this index belong to a table already
         var start = 0
         while start < lines.count {
-            guard lines[start].cells.count >= 2, !lines[start].isProse else { start += 1; continue }
+            guard lines[start].cells.count >= 2, !lines[start].isProse, !lines[start].isCaption else { start += 1; continue }
             var end = start
             var bands = columnBands([lines[start]])
             // Grow the run while the next line is not prose, close below, and keeps the bands consistent.
-            while end + 1 < lines.count, !lines[end + 1].isProse {
+            while end + 1 < lines.count, !lines[end + 1].isProse, !lines[end + 1].isCaption {
                 let next = lines[end + 1]
                 let gap = next.y0 - lines[end].y1
                 guard gap < lines[end].height * 2.5 else { break }
@@ -151,16 +167,39 @@ public enum TableDetector {
             }
             // A table does not end in single-cell lines (a caption or a note under it).
             while end > start, lines[end].cells.count == 1 { end -= 1 }
-            let run = Array(lines[start...end])
-            if run.filter({ $0.cells.count >= 2 }).count >= minRows,
-               let table = build(run, bands: columnBands(run), page: page) {
+            let body = Array(lines[start...end])
+            guard body.filter({ $0.cells.count >= 2 }).count >= minRows else { start += 1; continue }
+            let top = headerStart(lines, body: start, end: end, after: taken, rulings: rulings)
+            let run = Array(lines[top...end])
+            if let table = build(run, bands: columnBands(run), page: page) {
                 tables.append(table)
                 start = end + 1
+                taken = start
             } else {
                 start += 1
             }
         }
         return tables
+    }
+
+    /// Index of the first line of a table whose body starts at line `body`: header lines
+    /// directly above (column labels, a label spanning several columns) that sit within the
+    /// table's width, up to a rule across the whole table, a caption or running text.
+    static func headerStart(_ lines: [Line], body: Int, end: Int, after taken: Int, rulings: [RulingLine]) -> Int {
+        let x0 = lines[body...end].map(\.x0).min()!, x1 = lines[body...end].map(\.x1).max()!
+        var top = body
+        while top > taken, body - top < 4 {
+            let line = lines[top - 1], below = lines[top]
+            guard !line.isProse, !line.isCaption, line.x0 >= x0 - 3, line.x1 <= x1 + 3,
+                  below.y0 - line.y1 < below.height * 1.5 else { break }
+            let ruledOff = rulings.contains { rule in
+                rule.axis == .horizontal && rule.position > line.y1 - 1 && rule.position < below.y0 + 1
+                    && rule.start <= x0 + 5 && rule.end >= x1 - 5
+            }
+            guard !ruledOff else { break }
+            top -= 1
+        }
+        return top
     }
 
     static func makeLines(_ words: [Word]) -> [Line] {
@@ -170,15 +209,10 @@ public enum TableDetector {
             let threshold = max(height * 1.0, 4)
             var cells: [Line.Cell] = []
             for word in sorted {
-                if var last = cells.last, word.x0 - last.x1 <= threshold {
-                    last.text += " " + word.text
-                    last.x1 = max(last.x1, word.x1)
-                    last.y0 = min(last.y0, word.y0)
-                    last.y1 = max(last.y1, word.y1)
-                    last.confidence = min(last.confidence, word.confidence)
-                    cells[cells.count - 1] = last
+                if let last = cells.last, word.x0 - last.x1 <= threshold {
+                    cells[cells.count - 1].words.append(word)
                 } else {
-                    cells.append((word.text, word.x0, word.x1, word.y0, word.y1, word.confidence))
+                    cells.append(Line.Cell(words: [word]))
                 }
             }
             return Line(cells: cells)
@@ -229,25 +263,75 @@ public enum TableDetector {
             }
             rows.append(line.cells)
         }
+        // Header rows: those above the first row with a number past the first column.
+        let firstData = rows.firstIndex { row in
+            row.contains { cell in cell.x0 > bands[0].1 && TextShape.isNumeric(cell.text) && !TextShape.isYear(cell.text) }
+        } ?? 0
         var grid = TableGrid(rows: rows.count, columns: bands.count)
         for (rowIndex, row) in rows.enumerated() {
-            var byColumn: [Int: (cells: [Line.Cell], covered: [Int])] = [:]
-            for cell in row {
-                let covered = bands.indices.filter { cell.x0 <= bands[$0].1 && cell.x1 >= bands[$0].0 }
-                guard let first = covered.first else { continue }
-                byColumn[first, default: ([], covered)].cells.append(cell)
+            var byColumn: [Int: (cells: [Line.Cell], covered: ClosedRange<Int>)] = [:]
+            for piece in split(row, bands: bands) {
+                let cell = piece.cell
+                let covered = rowIndex < firstData ? span(of: cell, among: row, bands: bands) : piece.covered
+                byColumn[covered.lowerBound, default: ([], covered)].cells.append(cell)
             }
             for (first, entry) in byColumn.sorted(by: { $0.key < $1.key }) {
                 let text = entry.cells.map(\.text).joined(separator: " ")
                 let confidence = entry.cells.map(\.confidence).min() ?? 1
                 grid.place(TableGrid.Cell(text: text, confidence: confidence), rows: rowIndex..<(rowIndex + 1),
-                           columns: first..<(entry.covered.last! + 1))
+                           columns: first..<(entry.covered.upperBound + 1))
             }
         }
         guard accept(grid) else { return nil }
         grid.findHeader()
+        grid.raiseHeaderLabels()
         let x0 = lines.map(\.x0).min()!, x1 = lines.map(\.x1).max()!
         return DetectedTable(page: page.number, bbox: (x0, lines.first!.y0, x1, lines.last!.y1), grid: grid)
+    }
+
+    /// The bands a cell overlaps; a cell of numbers overlapping several bands is several
+    /// values set too close together, so its words go to their own bands.
+    static func split(_ row: [Line.Cell], bands: [(Double, Double)]) -> [(cell: Line.Cell, covered: ClosedRange<Int>)] {
+        var pieces: [(cell: Line.Cell, covered: ClosedRange<Int>)] = []
+        for cell in row {
+            let covered = bands.indices.filter { cell.x0 <= bands[$0].1 && cell.x1 >= bands[$0].0 }
+            guard let first = covered.first, let last = covered.last else { continue }
+            if first < last, cell.words.count > 1, cell.words.allSatisfy({ TextShape.isNumeric($0.text) }) {
+                var byBand: [Int: [Word]] = [:]
+                for word in cell.words {
+                    let middle = (word.x0 + word.x1) / 2
+                    let band = bands.indices.min { abs((bands[$0].0 + bands[$0].1) / 2 - middle) < abs((bands[$1].0 + bands[$1].1) / 2 - middle) }!
+                    byBand[band, default: []].append(word)
+                }
+                if byBand.count > 1 {
+                    for (band, words) in byBand.sorted(by: { $0.key < $1.key }) { pieces.append((Line.Cell(words: words), band...band)) }
+                    continue
+                }
+            }
+            pieces.append((cell, first...last))
+        }
+        return pieces
+    }
+
+    /// The columns a header cell spans: the widest run of bands around it, free of its
+    /// neighbours in the row, whose middle is the cell's middle (labels are centred over
+    /// the columns they group).
+    static func span(of cell: Line.Cell, among row: [Line.Cell], bands: [(Double, Double)]) -> ClosedRange<Int> {
+        let overlapped = bands.indices.filter { cell.x0 <= bands[$0].1 && cell.x1 >= bands[$0].0 }
+        guard let first = overlapped.first, let last = overlapped.last else { return 0...0 }
+        let left = row.filter { $0.x1 < cell.x0 }.map(\.x1).max() ?? -Double.infinity
+        let right = row.filter { $0.x0 > cell.x1 }.map(\.x0).min() ?? Double.infinity
+        let middle = (cell.x0 + cell.x1) / 2
+        var best = first...last
+        for a in stride(from: first, through: 0, by: -1) where bands[a].0 > left {
+            for b in last..<bands.count where bands[b].1 < right {
+                let width = bands[b].1 - bands[a].0
+                if abs((bands[a].0 + bands[b].1) / 2 - middle) <= max(6, width * 0.1), b - a > best.upperBound - best.lowerBound {
+                    best = a...b
+                }
+            }
+        }
+        return best
     }
 
     /// A plausible table: filled enough (figure labels are sparse), not made of sentences,
