@@ -197,6 +197,14 @@ public enum TableDetector {
                     && rule.start <= x0 + 5 && rule.end >= x1 - 5
             }
             guard !ruledOff else { break }
+            // A lone label at the table's left edge is a title unless more header lines
+            // follow above it (a stub label set beside a group of column labels); group
+            // labels are set over their columns instead.
+            if line.cells.count == 1, line.x0 <= x0 + 3 {
+                guard top - 1 > taken, lines[top - 2].cells.count >= 2, !lines[top - 2].isProse,
+                      lines[top - 2].x0 >= x0 - 3, lines[top - 2].x1 <= x1 + 3,
+                      line.y0 - lines[top - 2].y1 < line.height * 1.5 else { break }
+            }
             top -= 1
         }
         return top
