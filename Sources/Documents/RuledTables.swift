@@ -18,8 +18,10 @@ enum RuledTables {
     static let tolerance = 2.5
 
     static func detect(words: [Word], rulings: [RulingLine]) -> [Found] {
-        let horizontal = rulings.filter { $0.axis == .horizontal }
-        let vertical = rulings.filter { $0.axis == .vertical }
+        let drawnHorizontal = rulings.filter { $0.axis == .horizontal }
+        let drawnVertical = rulings.filter { $0.axis == .vertical }
+        let horizontal = drawnHorizontal + impliedEdges(ends: drawnVertical, across: drawnHorizontal, axis: .horizontal)
+        let vertical = drawnVertical + impliedEdges(ends: drawnHorizontal, across: drawnVertical, axis: .vertical)
         guard horizontal.count >= 2, vertical.count >= 2 else { return [] }
         // Union-find over all rules; crossing rules join.
         var parent = Array(0..<(horizontal.count + vertical.count))
@@ -41,6 +43,38 @@ enum RuledTables {
             return table(horizontal: group.h, vertical: group.v, words: words)
         }
         .sorted { ($0.bbox.y0, $0.bbox.x0) < ($1.bbox.y0, $1.bbox.x0) }
+    }
+
+    /// Frame edges that the rendering lost (cell fills painted over a border): where three
+    /// or more rules start (or end) at the same place, a rule of the other axis runs along
+    /// those ends, through the stretches that rules of the other axis also cross (so two
+    /// tables aligned one above the other stay apart).
+    static func impliedEdges(ends rules: [RulingLine], across others: [RulingLine], axis: RulingLine.Axis) -> [RulingLine] {
+        var edges: [RulingLine] = []
+        for end in [\RulingLine.start, \RulingLine.end] {
+            var clusters: [[RulingLine]] = []
+            for rule in rules.sorted(by: { $0[keyPath: end] < $1[keyPath: end] }) {
+                if let last = clusters.last?.last, rule[keyPath: end] - last[keyPath: end] <= tolerance {
+                    clusters[clusters.count - 1].append(rule)
+                } else {
+                    clusters.append([rule])
+                }
+            }
+            for cluster in clusters where cluster.count >= 3 {
+                let at = cluster.map { $0[keyPath: end] }.reduce(0, +) / Double(cluster.count)
+                let positions = cluster.map(\.position).sorted()
+                var from = positions[0]
+                for (upper, lower) in zip(positions, positions.dropFirst()) {
+                    let bridged = others.contains { $0.start <= upper + tolerance && $0.end >= lower - tolerance }
+                    if !bridged {
+                        if upper > from { edges.append(RulingLine(axis, at: at, from: from, to: upper)) }
+                        from = lower
+                    }
+                }
+                if positions.last! > from { edges.append(RulingLine(axis, at: at, from: from, to: positions.last!)) }
+            }
+        }
+        return edges
     }
 
     static func meet(_ h: RulingLine, _ v: RulingLine) -> Bool {
