@@ -70,17 +70,14 @@ struct TableGrid {
         return Double(filled) / Double(rowCount * columnCount)
     }
 
-    /// Leading rows that read as labels: no number in any column but the first (years
+    /// Leading rows that read as labels: not mostly numbers past the first column (years
     /// count as labels, as in a header "1997 1998 …"), and at least one data row after them.
     mutating func findHeader() {
         var count = 0
         while count < min(3, rowCount - 1) {
             let row = count
-            let labels = (1..<max(1, columnCount)).allSatisfy { column in
-                let value = isOrigin(row: row, column: column) ? text(row: row, column: column) : ""
-                return value.isEmpty || !TextShape.isNumeric(value) || TextShape.isYear(value)
-            }
-            guard labels else { break }
+            let values = (1..<max(1, columnCount)).map { isOrigin(row: row, column: $0) ? text(row: row, column: $0) : "" }
+            guard !TextShape.isDataRow(values) else { break }
             count += 1
         }
         headerRows = count == rowCount ? 0 : count
@@ -110,6 +107,14 @@ enum TextShape {
             if CharacterSet.decimalDigits.contains(scalar) { digits += 1 } else if CharacterSet.letters.contains(scalar) { letters += 1 }
         }
         return digits > 0 && letters <= 1 && digits >= letters * 3
+    }
+
+    /// A row of data rather than of labels: of its non-empty values (past the first
+    /// column), at least half are numbers other than years.
+    static func isDataRow(_ values: [String]) -> Bool {
+        let filled = values.filter { !$0.isEmpty }
+        let numbers = filled.filter { isNumeric($0) && !isYear($0) }
+        return !numbers.isEmpty && numbers.count * 2 >= filled.count
     }
 
     static func isYear(_ text: String) -> Bool {

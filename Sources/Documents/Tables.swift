@@ -170,8 +170,10 @@ public enum TableDetector {
             let body = Array(lines[start...end])
             guard body.filter({ $0.cells.count >= 2 }).count >= minRows else { start += 1; continue }
             let top = headerStart(lines, body: start, end: end, after: taken, rulings: rulings)
+            if ProcessInfo.processInfo.environment["TABLES_DEBUG"] == "\(page.number)" { FileHandle.standardError.write(Data("run \(top) \(start) \(end)\n".utf8)) }
             let run = Array(lines[top...end])
-            if let table = build(run, bands: columnBands(run), page: page) {
+            // Columns come from the body; header labels are placed over them by position.
+            if let table = build(run, bands: columnBands(body), page: page) {
                 tables.append(table)
                 start = end + 1
                 taken = start
@@ -271,16 +273,36 @@ public enum TableDetector {
             }
             rows.append(line.cells)
         }
-        // Header rows: those above the first row with a number past the first column.
+        // Header rows: those above the first row whose cells past the first column are
+        // mostly numbers. Header labels are placed by centring; a label wrapped over
+        // several lines is one cell.
         let firstData = rows.firstIndex { row in
-            row.contains { cell in cell.x0 > bands[0].1 && TextShape.isNumeric(cell.text) && !TextShape.isYear(cell.text) }
+            TextShape.isDataRow(row.filter { $0.x0 > bands[0].1 }.map(\.text))
         } ?? 0
-        var grid = TableGrid(rows: rows.count, columns: bands.count)
-        for (rowIndex, row) in rows.enumerated() {
+        var placed = rows.enumerated().map { index, row in
+            index < firstData ? row.map { (cell: $0, covered: span(of: $0, among: row, bands: bands)) } : split(row, bands: bands)
+        }
+        var headerRows = firstData
+        var row = 0
+        while row + 1 < headerRows {
+            let (upper, lower) = (placed[row], placed[row + 1])
+            let gap = (lower.map(\.cell.y0).min() ?? 0) - (upper.map(\.cell.y1).max() ?? 0)
+            let height = upper.map { $0.cell.y1 - $0.cell.y0 }.max() ?? 0
+            let wrapped = gap < height * 0.5 && upper.allSatisfy { piece in
+                piece.covered.count == 1 && lower.contains { $0.covered == piece.covered }
+            }
+            guard wrapped else { row += 1; continue }
+            placed[row + 1] = lower.map { piece in
+                let above = upper.filter { $0.covered == piece.covered }.flatMap(\.cell.words)
+                return (Line.Cell(words: above + piece.cell.words), piece.covered)
+            }
+            placed.remove(at: row)
+            headerRows -= 1
+        }
+        var grid = TableGrid(rows: placed.count, columns: bands.count)
+        for (rowIndex, pieces) in placed.enumerated() {
             var byColumn: [Int: (cells: [Line.Cell], covered: ClosedRange<Int>)] = [:]
-            for piece in split(row, bands: bands) {
-                let cell = piece.cell
-                let covered = rowIndex < firstData ? span(of: cell, among: row, bands: bands) : piece.covered
+            for (cell, covered) in pieces {
                 byColumn[covered.lowerBound, default: ([], covered)].cells.append(cell)
             }
             for (first, entry) in byColumn.sorted(by: { $0.key < $1.key }) {
@@ -290,8 +312,8 @@ public enum TableDetector {
                            columns: first..<(entry.covered.upperBound + 1))
             }
         }
+        grid.headerRows = headerRows < grid.rowCount ? headerRows : 0
         guard accept(grid) else { return nil }
-        grid.findHeader()
         grid.raiseHeaderLabels()
         let x0 = lines.map(\.x0).min()!, x1 = lines.map(\.x1).max()!
         return DetectedTable(page: page.number, bbox: (x0, lines.first!.y0, x1, lines.last!.y1), grid: grid)
@@ -325,17 +347,31 @@ public enum TableDetector {
     /// neighbours in the row, whose middle is the cell's middle (labels are centred over
     /// the columns they group).
     static func span(of cell: Line.Cell, among row: [Line.Cell], bands: [(Double, Double)]) -> ClosedRange<Int> {
-        let overlapped = bands.indices.filter { cell.x0 <= bands[$0].1 && cell.x1 >= bands[$0].0 }
-        guard let first = overlapped.first, let last = overlapped.last else { return 0...0 }
+        let middle = (cell.x0 + cell.x1) / 2
+        var overlapped = bands.indices.filter { cell.x0 <= bands[$0].1 && cell.x1 >= bands[$0].0 }
+        if overlapped.isEmpty {
+            // A label between two columns: start from the nearest one.
+            overlapped = [bands.indices.min { abs((bands[$0].0 + bands[$0].1) / 2 - middle) < abs((bands[$1].0 + bands[$1].1) / 2 - middle) }!]
+        }
+        let first = overlapped.first!, last = overlapped.last!
+        // Group labels sit over data columns, not over the first (stub) column.
+        let lowest = first == 0 ? 0 : 1
         let left = row.filter { $0.x1 < cell.x0 }.map(\.x1).max() ?? -Double.infinity
         let right = row.filter { $0.x0 > cell.x1 }.map(\.x0).min() ?? Double.infinity
-        let middle = (cell.x0 + cell.x1) / 2
+        // Centred means within a quarter of the column pitch: one column more on either
+        // side moves the middle by half a pitch.
+        func centre(_ band: Int) -> Double { (bands[band].0 + bands[band].1) / 2 }
+        let pitch = (centre(bands.count - 1) - centre(0)) / Double(bands.count - 1)
         var best = first...last
-        for a in stride(from: first, through: 0, by: -1) where bands[a].0 > left {
+        var bestOffset = Double.infinity
+        for a in stride(from: first, through: lowest, by: -1) where bands[a].0 > left {
             for b in last..<bands.count where bands[b].1 < right {
-                let width = bands[b].1 - bands[a].0
-                if abs((bands[a].0 + bands[b].1) / 2 - middle) <= max(6, width * 0.1), b - a > best.upperBound - best.lowerBound {
+                let offset = abs((centre(a) + centre(b)) / 2 - middle)
+                guard offset <= max(4, pitch / 4) else { continue }
+                let wider = b - a > best.upperBound - best.lowerBound
+                if wider || (b - a == best.upperBound - best.lowerBound && offset < bestOffset) {
                     best = a...b
+                    bestOffset = offset
                 }
             }
         }
