@@ -234,7 +234,7 @@ extension PDFDocument {
             if !current.isEmpty {
                 let height = max(1, box.y1 - box.y0)
                 let middle = (r.y1 + r.y2) / 2
-                if r.x1 < box.x1 - height * 0.5 || r.x1 > box.x1 + height * 0.6 || middle < box.y0 || middle > box.y1 {
+                if r.x1 < box.x1 - height * 0.5 || r.x1 > box.x1 + height || middle < box.y0 || middle > box.y1 {
                     flush()
                 }
             }

@@ -85,12 +85,17 @@ struct TableGrid {
 }
 
 extension TableGrid {
-    /// A header label with nothing above it in the header moves up to the first header
-    /// row: it spans the header rows, and a spanning cell's text sits top-left.
+    /// In a header of several levels (group labels spanning columns above column labels),
+    /// a label with nothing above it moves up to the first header row: it spans the
+    /// header rows, and a spanning cell's text sits top-left.
     mutating func raiseHeaderLabels() {
         guard headerRows > 1 else { return }
+        func spansColumns(_ row: Int) -> Bool {
+            (1..<columnCount).contains { slots[row][$0] != nil && slots[row][$0] == slots[row][$0 - 1] }
+        }
         for column in 0..<columnCount {
             guard let row = (1..<headerRows).first(where: { isOrigin(row: $0, column: column) && !text(row: $0, column: column).isEmpty }),
+                  (0..<row).contains(where: spansColumns),
                   (0..<row).allSatisfy({ slots[$0][column] == nil }),
                   let index = slots[row][column], !(column + 1 < columnCount && slots[row][column + 1] == index) else { continue }
             for above in 0..<row { slots[above][column] = index }
