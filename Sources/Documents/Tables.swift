@@ -121,9 +121,45 @@ public enum TableDetector {
             let (cx, cy) = ((word.x0 + word.x1) / 2, (word.y0 + word.y1) / 2)
             return !ruled.contains { cx >= $0.bbox.x0 && cx <= $0.bbox.x1 && cy >= $0.bbox.y0 && cy <= $0.bbox.y1 }
         }
+        // On a page set in two columns a table in one column must not take the other's prose.
+        let columns: [[Word]]
+        if let gutter = columnGutter(free, width: page.width) {
+            columns = [free.filter { ($0.x0 + $0.x1) / 2 < gutter }, free.filter { ($0.x0 + $0.x1) / 2 >= gutter }]
+        } else {
+            columns = [free]
+        }
         let tables = ruled.map { DetectedTable(page: page.number, bbox: $0.bbox, grid: $0.grid) }
-            + unruled(free, rulings: rulings, page: page, minRows: minRows)
+            + columns.flatMap { unruled($0, rulings: rulings, page: page, minRows: minRows) }
         return tables.sorted { ($0.bbox.y0, $0.bbox.x0) < ($1.bbox.y0, $1.bbox.x0) }
+    }
+
+    /// The x of the white gutter between two columns of running text, if the page has one:
+    /// a vertical strip in the middle of the page that almost no word crosses, with
+    /// running text beside it.
+    static func columnGutter(_ words: [Word], width: Double) -> Double? {
+        guard width > 0, words.count > 20 else { return nil }
+        var crossing = [Int](repeating: 0, count: Int(width) + 2)
+        for word in words {
+            let from = max(0, Int(word.x0)), to = min(crossing.count - 1, Int(word.x1))
+            guard from <= to else { continue }
+            for x in from...to { crossing[x] += 1 }
+        }
+        // Titles and page furniture may cross it.
+        let allowed = 3
+        var best: (from: Int, to: Int)?
+        var x = Int(width * 0.3)
+        while x < Int(width * 0.7) {
+            guard crossing[x] <= allowed else { x += 1; continue }
+            var end = x
+            while end + 1 < Int(width * 0.7), crossing[end + 1] <= allowed { end += 1 }
+            if end - x >= 6, end - x > (best.map { $0.to - $0.from } ?? -1) { best = (x, end) }
+            x = end + 1
+        }
+        guard let best else { return nil }
+        let gutter = Double(best.from + best.to) / 2
+        let sides = [words.filter { ($0.x0 + $0.x1) / 2 < gutter }, words.filter { ($0.x0 + $0.x1) / 2 >= gutter }]
+        let prose = sides.map { makeLines($0).filter(\.isProse).count }
+        return prose.contains { $0 >= 5 } ? gutter : nil
     }
 
     /// Whether a page's words could hold a table at all: a few lines cut into several
