@@ -97,7 +97,7 @@ enum RuledTables {
 
     static func table(horizontal: [RulingLine], vertical: [RulingLine], words: [Word]) -> Found? {
         var ys = boundaries(horizontal.map(\.position))
-        let xs = boundaries(vertical.map(\.position))
+        var xs = boundaries(vertical.map(\.position))
         guard ys.count >= 2, xs.count >= 3 else { return nil }
         let bbox = (x0: xs.first!, y0: ys.first!, x1: xs.last!, y1: ys.last!)
         // Inner column rules must run through most of the table; rules only in the header
@@ -121,9 +121,19 @@ enum RuledTables {
             ys.insert(contentsOf: cuts, at: band + 1)
             for offset in 0..<cuts.count { virtual.insert(band + 1 + offset) }
         }
+        // Columns cut along white gaps between numbers where a rule groups two columns.
+        let unruled = Set(unruledColumnCuts(inside, xs: xs))
+        xs = (xs + unruled).sorted()
         let rows = ys.count - 1, columns = xs.count - 1
         func hasVertical(at column: Int, row: Int) -> Bool {
             let (top, bottom) = (ys[row], ys[row + 1])
+            if unruled.contains(xs[column]) {
+                // A cut without a rule separates the cells of a row unless text runs across it.
+                return !inside.contains { word in
+                    let cy = (word.y0 + word.y1) / 2
+                    return cy > top && cy < bottom && word.x0 < xs[column] && word.x1 > xs[column]
+                }
+            }
             let margin = (bottom - top) * 0.3
             return vertical.contains { abs($0.position - xs[column]) <= tolerance && $0.start <= top + margin && $0.end >= bottom - margin }
         }
@@ -176,6 +186,35 @@ enum RuledTables {
         guard grid.rowCount >= 2, grid.columnCount >= 2 else { return nil }
         grid.findHeader()
         return Found(grid: grid, bbox: bbox)
+    }
+
+    /// Where to cut ruled columns that hold two columns of numbers: white gaps inside a
+    /// column that numbers in several lines have on both sides.
+    static func unruledColumnCuts(_ words: [Word], xs: [Double]) -> [Double] {
+        var cuts: [Double] = []
+        for column in 0..<(xs.count - 1) {
+            let numbers = words.filter { word in
+                let cx = (word.x0 + word.x1) / 2
+                return cx > xs[column] && cx < xs[column + 1] && TextShape.isNumeric(word.text)
+            }
+            guard numbers.count >= 4 else { continue }
+            var covered: [(Double, Double)] = []
+            for word in numbers.sorted(by: { $0.x0 < $1.x0 }) {
+                if let last = covered.last, word.x0 <= last.1 {
+                    covered[covered.count - 1].1 = max(last.1, word.x1)
+                } else {
+                    covered.append((word.x0, word.x1))
+                }
+            }
+            for (left, right) in zip(covered, covered.dropFirst()) where right.0 - left.1 >= 3 {
+                let cut = (left.1 + right.0) / 2
+                let lines = TableText.lines(numbers).filter { line in
+                    line.contains { $0.x1 <= cut } && line.contains { $0.x0 >= cut }
+                }
+                if lines.count >= 2 { cuts.append(cut) }
+            }
+        }
+        return cuts
     }
 
     /// Where to cut a row band into text lines: when some column holds two or more lines

@@ -189,10 +189,12 @@ public enum TableDetector {
                 let gap = next.y0 - lines[end].y1
                 guard gap < lines[end].height * 2.5 else { break }
                 if next.cells.count == 1 {
-                    // A single cell continues the table only inside its column bands.
-                    guard next.x0 >= bands.first!.0 - 2, next.x1 <= bands.last!.1 + 2,
+                    // A single cell continues the table only inside its column bands (or as
+                    // a short section label set out to the left).
+                    let outdent = TextShape.wordCount(next.cells[0].text) <= 3 ? next.height * 3 : 2
+                    guard next.x0 >= bands.first!.0 - outdent, next.x1 <= bands.last!.1 + 2,
                           TextShape.wordCount(next.cells[0].text) <= 8 else { break }
-                    guard bands.contains(where: { next.x0 <= $0.1 && next.x1 >= $0.0 }) else { break }
+                    guard bands.contains(where: { next.x0 <= $0.1 && next.x1 >= $0.0 }) || next.x1 < bands.first!.1 else { break }
                     end += 1
                     continue
                 }
@@ -226,7 +228,7 @@ public enum TableDetector {
     static func headerStart(_ lines: [Line], body: Int, end: Int, after taken: Int, rulings: [RulingLine]) -> Int {
         let x0 = lines[body...end].map(\.x0).min()!, x1 = lines[body...end].map(\.x1).max()!
         var top = body
-        while top > taken, body - top < 4 {
+        while top > taken, body - top < 6 {
             let line = lines[top - 1], below = lines[top]
             guard !line.isProse, !line.isCaption, line.x0 >= x0 - 3, line.x1 <= x1 + 3,
                   below.y0 - line.y1 < below.height * 1.5 else { break }
@@ -241,7 +243,7 @@ public enum TableDetector {
             if line.cells.count == 1, line.x0 <= x0 + 3 {
                 guard top - 1 > taken, lines[top - 2].cells.count >= 2, !lines[top - 2].isProse,
                       lines[top - 2].x0 >= x0 - 3, lines[top - 2].x1 <= x1 + 3,
-                      line.y0 - lines[top - 2].y1 < line.height * 1.5 else { break }
+                      line.y0 - lines[top - 2].y1 < line.height * 2.5 else { break }
             }
             top -= 1
         }
