@@ -111,19 +111,19 @@ enum RuledTables {
             return cx > bbox.x0 && cx < bbox.x1 && cy > bbox.y0 && cy < bbox.y1
         }
         guard !inside.isEmpty else { return nil }
-        // Rows cut along text lines where the rules leave stacked numbers in one band.
+        // Columns cut along white gaps between numbers where a rule groups two columns.
+        let unruled = Set(unruledColumnCuts(inside, xs: xs))
+        xs = (xs + unruled).sorted()
+        // Rows cut along text lines where the rules leave several rows in one band.
         var virtual = Set<Int>()
         for band in (0..<(ys.count - 1)).reversed() {
-            let cuts = stackedLineCuts(inside, top: ys[band], bottom: ys[band + 1], xs: xs)
+            let cuts = lineCuts(inside, top: ys[band], bottom: ys[band + 1], xs: xs)
             guard !cuts.isEmpty else { continue }
             // Bands are visited bottom-up, so every cut marked so far lies below this one and moves down.
             virtual = Set(virtual.map { $0 + cuts.count })
             ys.insert(contentsOf: cuts, at: band + 1)
             for offset in 0..<cuts.count { virtual.insert(band + 1 + offset) }
         }
-        // Columns cut along white gaps between numbers where a rule groups two columns.
-        let unruled = Set(unruledColumnCuts(inside, xs: xs))
-        xs = (xs + unruled).sorted()
         let rows = ys.count - 1, columns = xs.count - 1
         func hasVertical(at column: Int, row: Int) -> Bool {
             let (top, bottom) = (ys[row], ys[row + 1])
@@ -217,33 +217,47 @@ enum RuledTables {
         return cuts
     }
 
-    /// Where to cut a row band into text lines: when some column holds two or more lines
-    /// that are each a number, the band is really several rows without rules between.
-    static func stackedLineCuts(_ words: [Word], top: Double, bottom: Double, xs: [Double]) -> [Double] {
+    /// Where to cut a row band into text lines, since some tables rule only the header
+    /// and the frame: when some column stacks numbers line by line (rows without rules
+    /// between), and between two lines that each fill several columns where labels are
+    /// followed by a row of numbers, or short labels run across a column the line below
+    /// divides (a group label above its column labels). Wrapped text stays together.
+    static func lineCuts(_ words: [Word], top: Double, bottom: Double, xs: [Double]) -> [Double] {
         let band = words.filter { word in
             let cy = (word.y0 + word.y1) / 2
             return cy > top && cy < bottom
         }
         let lines = TableText.lines(band)
         guard lines.count >= 2 else { return [] }
-        var stacked = false
-        for column in 0..<(xs.count - 1) {
-            let perLine = lines.map { line in
+        func cells(_ line: [Word]) -> [String] {
+            (0..<(xs.count - 1)).map { column in
                 line.filter { word in
                     let cx = (word.x0 + word.x1) / 2
                     return cx > xs[column] && cx < xs[column + 1]
-                }
-            }
-            let filled = perLine.filter { !$0.isEmpty }
-            if filled.count >= 2, filled.count == lines.count,
-               filled.allSatisfy({ TextShape.isNumeric($0.map(\.text).joined(separator: " ")) }) {
-                stacked = true
-                break
+                }.map(\.text).joined(separator: " ")
             }
         }
-        guard stacked else { return [] }
-        return zip(lines, lines.dropFirst()).map { upper, lower in
-            ((upper.map(\.y1).max() ?? 0) + (lower.map(\.y0).min() ?? 0)) / 2
+        let perLine = lines.map(cells)
+        let stacked = (0..<(xs.count - 1)).contains { column in
+            perLine.allSatisfy { !$0[column].isEmpty && TextShape.isNumeric($0[column]) }
+        }
+        func cutBetween(_ index: Int) -> Bool {
+            if stacked { return true }
+            let (upper, lower) = (perLine[index], perLine[index + 1])
+            guard upper.filter({ !$0.isEmpty }).count >= 2, lower.filter({ !$0.isEmpty }).count >= 2 else { return false }
+            // Lines filling different columns are one row whose cells are centred vertically.
+            let shared = upper.indices.contains { !upper[$0].isEmpty && !lower[$0].isEmpty }
+            let (upperData, lowerData) = (TextShape.isDataRow(Array(upper.dropFirst())), TextShape.isDataRow(Array(lower.dropFirst())))
+            if shared, lowerData, !upperData { return true }
+            guard !upperData, !lowerData, (upper + lower).allSatisfy({ TextShape.wordCount($0) <= 4 }) else { return false }
+            return xs.dropFirst().dropLast().contains { x in
+                lines[index].contains { $0.x0 < x && $0.x1 > x }
+                    && lines[index + 1].contains { $0.x1 <= x } && lines[index + 1].contains { $0.x0 >= x }
+                    && !lines[index + 1].contains { $0.x0 < x && $0.x1 > x }
+            }
+        }
+        return (0..<(lines.count - 1)).filter(cutBetween).map { index in
+            ((lines[index].map(\.y1).max() ?? 0) + (lines[index + 1].map(\.y0).min() ?? 0)) / 2
         }
     }
 }
