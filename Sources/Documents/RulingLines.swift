@@ -66,10 +66,10 @@ public enum RulingDetector {
         let scale = image.scale
         for word in words {
             let inset = (word.y1 - word.y0) * 0.15
-            let x0 = max(0, Int(((word.x0 + 0.5) * scale).rounded(.down)))
-            let x1 = min(image.width - 1, Int(((word.x1 - 0.5) * scale).rounded(.up)))
-            let y0 = max(0, Int(((word.y0 + inset) * scale).rounded(.down)))
-            let y1 = min(image.height - 1, Int(((word.y1 - inset) * scale).rounded(.up)))
+            let x0 = max(0, Int(((word.x0 + 0.5) * scale).rounded(.up)))
+            let x1 = min(image.width - 1, Int(((word.x1 - 0.5) * scale).rounded(.down)))
+            let y0 = max(0, Int(((word.y0 + inset) * scale).rounded(.up)))
+            let y1 = min(image.height - 1, Int(((word.y1 - inset) * scale).rounded(.down)))
             guard x0 <= x1, y0 <= y1 else { continue }
             for y in y0...y1 {
                 let row = y * image.width
