@@ -162,10 +162,15 @@ public enum TableDetector {
         return prose.contains { $0 >= 5 } ? gutter : nil
     }
 
-    /// Whether a page's words could hold a table at all: a few lines cut into several
-    /// cells that are not running text. Cheap, so rendering can be skipped without it.
+    /// Whether a page's words could hold a table at all: two lines in a row cut into
+    /// several cells that are not running text. Cheap, so rendering can be skipped without it.
     static func mayHoldTable(_ words: [Word]) -> Bool {
-        makeLines(words).filter { $0.cells.count >= 2 && !$0.isProse }.count >= 3
+        var run = 0
+        for line in makeLines(words) {
+            run = line.cells.count >= 2 && !line.isProse ? run + 1 : 0
+            if run >= 2 { return true }
+        }
+        return false
     }
 
     static func unruled(_ words: [Word], rulings: [RulingLine], page: PageModel, minRows: Int) -> [DetectedTable] {
