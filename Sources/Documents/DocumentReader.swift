@@ -14,6 +14,7 @@ public enum DocumentReader {
             for index in 0..<total {
                 var model = try pdf.page(index)
                 if model.source == .none { model = try pdf.ocrPage(index, engine: try OCREngine.forThisProcess()) }
+                if model.source == .text { model.layout = try? pdf.layout(pageIndex: index) }
                 try page(model, index + 1, total)
             }
         case .png, .jpeg, .tiff:

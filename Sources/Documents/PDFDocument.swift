@@ -26,6 +26,10 @@ public struct PageModel: Sendable {
     public let source: Source
     public let words: [Word]
     public let text: String
+    /// What table detection reads besides the words: the rules drawn on the page and
+    /// words split wherever their characters jump (see `PDFDocument.layout`); nil for
+    /// scans and images.
+    public var layout: PageLayout?
 
     public init(number: Int, width: Double, height: Double, source: Source, words: [Word], text: String) {
         self.number = number

@@ -11,76 +11,215 @@ public struct DetectedTable: Sendable {
 
     public let page: Int
     public let bbox: (x0: Double, y0: Double, x1: Double, y1: Double)
+    /// Column names: the header rows' texts per column, or `column 1`, `column 2`, … .
     public let header: [String]
     /// Body rows; each has exactly `header.count` cells (a spanning cell repeats its text).
     public let rows: [[Cell]]
+    /// Per body row and column, how many columns the cell starting there covers.
     public let spans: [[Int]]
-    /// The header row as found on the page, or nil when the table has none (its
-    /// `header` is then `column 1`, `column 2`, …).
+    /// The header as found on the page (several header rows joined per column), or nil
+    /// when the table has none.
     public let headerCells: [Cell]?
     /// Pages the table covers (one, or several when it continues across pages).
-    public var pages: [Int] { [page] }
+    public var pages: [Int]
+    /// The table as a grid of strings, header rows first: a spanning cell has its text in
+    /// the first (top-left) position it covers and "" in the rest.
+    public let textGrid: [[String]]
 
-    /// The table as a grid of strings, header row first when there is one; a cell
-    /// spanning columns has its text in the first position it covers and "" in the rest.
-    public var textGrid: [[String]] {
-        var grid: [[String]] = []
-        if let headerCells { grid.append(headerCells.map(\.text)) }
-        for (index, row) in rows.enumerated() {
-            let rowSpans = index < spans.count ? spans[index] : []
-            var texts = row.map(\.text)
-            var position = 0
-            while position < texts.count {
-                let span = position < rowSpans.count ? max(1, rowSpans[position]) : 1
-                for covered in (position + 1)..<min(texts.count, position + span) { texts[covered] = "" }
-                position += span
-            }
-            grid.append(texts)
-        }
-        return grid
-    }
     public var confidence: Double {
         let cells = rows.flatMap { $0 }
         return cells.isEmpty ? 0 : cells.map(\.confidence).reduce(0, +) / Double(cells.count)
     }
+
+    init(page: Int, bbox: (x0: Double, y0: Double, x1: Double, y1: Double), grid: TableGrid) {
+        self.page = page
+        self.bbox = bbox
+        self.pages = [page]
+        textGrid = grid.textGrid
+        func cell(_ row: Int, _ column: Int) -> Cell {
+            guard let index = grid.slots[row][column] else { return Cell(text: "", confidence: 1, span: 1) }
+            var span = 1
+            while column + span < grid.columnCount, grid.slots[row][column + span] == index { span += 1 }
+            return Cell(text: grid.cells[index].text, confidence: grid.cells[index].confidence, span: span)
+        }
+        let body = grid.headerRows..<grid.rowCount
+        rows = body.map { row in (0..<grid.columnCount).map { cell(row, $0) } }
+        spans = body.map { row in
+            (0..<grid.columnCount).map { column in grid.isOrigin(row: row, column: column) ? cell(row, column).span : 1 }
+        }
+        if grid.headerRows > 0 {
+            let cells = (0..<grid.columnCount).map { column -> Cell in
+                var texts: [String] = []
+                var confidence = 1.0
+                for row in 0..<grid.headerRows {
+                    let value = cell(row, column)
+                    if !value.text.isEmpty, texts.last != value.text { texts.append(value.text) }
+                    confidence = min(confidence, value.confidence)
+                }
+                return Cell(text: texts.joined(separator: " "), confidence: confidence, span: 1)
+            }
+            headerCells = cells
+            header = cells.enumerated().map { $0.element.text.isEmpty ? "column \($0.offset + 1)" : $0.element.text }
+        } else {
+            headerCells = nil
+            header = (0..<grid.columnCount).map { "column \($0 + 1)" }
+        }
+    }
 }
 
-/// Finds unruled tables from word alignment.
+/// Finds the tables of a page: ruled ones from the rules drawn on it (`RuledTables`),
+/// unruled ones from word alignment.
 ///
-/// Words are grouped into lines; each line is cut into cells at gaps wider than its
-/// typical spacing; runs of at least three consecutive multi-cell lines whose cells fall
-/// into consistent column bands form a table. Column bands are the merged horizontal
-/// extents of the cells over the run, so ragged (left-, right- or centre-aligned)
-/// columns still line up. A cell overlapping several bands spans them.
+/// Unruled: words are grouped into lines; each line is cut into cells at gaps wider than
+/// its typical spacing; runs of consecutive lines whose cells fall into consistent column
+/// bands form a table body. Column bands are the merged horizontal extents of the cells
+/// over the run, so ragged (left-, right- or centre-aligned) columns still line up. Header
+/// lines above the body join it up to a rule across the whole table; a header cell is
+/// centred over the columns it spans. Prose (also prose set in two columns), captions and
+/// sparse figure labels are rejected; a line holding only the continuation of a row's
+/// first cell joins that row.
 public enum TableDetector {
     struct Line {
-        typealias Cell = (text: String, x0: Double, x1: Double, y0: Double, y1: Double, confidence: Double)
+        struct Cell {
+            var words: [Word]
+            var text: String { words.map(\.text).joined(separator: " ") }
+            var x0: Double { words.map(\.x0).min() ?? 0 }
+            var x1: Double { words.map(\.x1).max() ?? 0 }
+            var y0: Double { words.map(\.y0).min() ?? 0 }
+            var y1: Double { words.map(\.y1).max() ?? 0 }
+            var confidence: Double { words.map(\.confidence).min() ?? 1 }
+        }
         var cells: [Cell]
         var y0: Double { cells.map(\.y0).min() ?? 0 }
         var y1: Double { cells.map(\.y1).max() ?? 0 }
+        var x0: Double { cells.map(\.x0).min() ?? 0 }
+        var x1: Double { cells.map(\.x1).max() ?? 0 }
+        var height: Double { max(1, cells.map { $0.y1 - $0.y0 }.sorted()[cells.count / 2]) }
+        /// Part of running text rather than of a table: a sentence, or two of them side
+        /// by side (a page set in two columns).
+        var isProse: Bool {
+            switch cells.count {
+            case 1: return TextShape.isProse(cells[0].text)
+            case 2:
+                let words = cells.map { TextShape.wordCount($0.text) }
+                return words.allSatisfy { $0 >= 4 } && words.reduce(0, +) >= 12 && cells.contains { TextShape.isProse($0.text) }
+            default: return false
+            }
+        }
+        /// Introduces or annotates a table rather than belonging to it.
+        var isCaption: Bool {
+            let first = cells.first?.words.first?.text.lowercased() ?? ""
+            return ["table", "figure", "source:", "sources:", "note:", "notes:"].contains(first)
+        }
     }
 
     public static func detect(_ page: PageModel, minRows: Int = 3) -> [DetectedTable] {
-        let lines = makeLines(page.words)
+        let words = page.layout?.words ?? page.words
+        let rulings = page.layout?.rulings ?? []
+        let ruled = RuledTables.detect(words: words, rulings: rulings)
+        let free = words.filter { word in
+            let (cx, cy) = ((word.x0 + word.x1) / 2, (word.y0 + word.y1) / 2)
+            return !ruled.contains { cx >= $0.bbox.x0 && cx <= $0.bbox.x1 && cy >= $0.bbox.y0 && cy <= $0.bbox.y1 }
+        }
+        // On a page set in two columns a table in one column must not take the other's prose.
+        let columns: [[Word]]
+        if let gutter = columnGutter(free, width: page.width) {
+            columns = [free.filter { ($0.x0 + $0.x1) / 2 < gutter }, free.filter { ($0.x0 + $0.x1) / 2 >= gutter }]
+        } else {
+            columns = [free]
+        }
+        let tables = ruled.map { DetectedTable(page: page.number, bbox: $0.bbox, grid: $0.grid) }
+            + columns.flatMap { unruled($0, rulings: rulings, page: page, minRows: minRows) }
+        return tables.sorted { ($0.bbox.y0, $0.bbox.x0) < ($1.bbox.y0, $1.bbox.x0) }
+    }
+
+    /// The x of the white gutter between two columns of running text, if the page has one:
+    /// a vertical strip in the middle of the page that almost no word crosses, with
+    /// running text beside it.
+    static func columnGutter(_ words: [Word], width: Double) -> Double? {
+        guard width > 0, words.count > 20 else { return nil }
+        var crossing = [Int](repeating: 0, count: Int(width) + 2)
+        for word in words {
+            let from = max(0, Int(word.x0)), to = min(crossing.count - 1, Int(word.x1))
+            guard from <= to else { continue }
+            for x in from...to { crossing[x] += 1 }
+        }
+        // Titles and page furniture may cross it.
+        let allowed = 3
+        var best: (from: Int, to: Int)?
+        var x = Int(width * 0.3)
+        while x < Int(width * 0.7) {
+            guard crossing[x] <= allowed else { x += 1; continue }
+            var end = x
+            while end + 1 < Int(width * 0.7), crossing[end + 1] <= allowed { end += 1 }
+            if end - x >= 6, end - x > (best.map { $0.to - $0.from } ?? -1) { best = (x, end) }
+            x = end + 1
+        }
+        guard let best else { return nil }
+        let gutter = Double(best.from + best.to) / 2
+        let sides = [words.filter { ($0.x0 + $0.x1) / 2 < gutter }, words.filter { ($0.x0 + $0.x1) / 2 >= gutter }]
+        let prose = sides.map { makeLines($0).filter(\.isProse).count }
+        return prose.contains { $0 >= 5 } ? gutter : nil
+    }
+
+    /// Whether a page's words could hold a table at all: two lines in a row cut into
+    /// several cells that are not running text. Cheap, so rendering can be skipped without it.
+    static func mayHoldTable(_ words: [Word]) -> Bool {
+        var run = 0
+        for line in makeLines(words) {
+            run = line.cells.count >= 2 && !line.isProse ? run + 1 : 0
+            if run >= 2 { return true }
+        }
+        return false
+    }
+
+    static func unruled(_ words: [Word], rulings: [RulingLine], page: PageModel, minRows: Int) -> [DetectedTable] {
+        let lines = makeLines(words)
+        if ProcessInfo.processInfo.environment["TABLES_DEBUG"] == "\(page.number)" {
+            for line in lines {
+                FileHandle.standardError.write(Data((String(format: "%6.1f-%6.1f ", line.y0, line.y1) + line.cells.map { String(format: "[%.0f-%.0f] ", $0.x0, $0.x1) + $0.text }.joined(separator: " | ") + (line.isProse ? "  PROSE" : "") + "\n").utf8))
+            }
+            for r in rulings { FileHandle.standardError.write(Data("\(r)\n".utf8)) }
+        }
         var tables: [DetectedTable] = []
+        var taken = 0  // lines before this index belong to a table already
         var start = 0
         while start < lines.count {
-            guard lines[start].cells.count >= 2 else { start += 1; continue }
+            guard lines[start].cells.count >= 2, !lines[start].isProse, !lines[start].isCaption else { start += 1; continue }
             var end = start
             var bands = columnBands([lines[start]])
-            // Grow the run while the next line is multi-cell, close below, and keeps the bands consistent.
-            while end + 1 < lines.count, lines[end + 1].cells.count >= 2 {
-                let gap = lines[end + 1].y0 - lines[end].y1
-                let height = max(1, lines[end].y1 - lines[end].y0)
-                guard gap < height * 2.5 else { break }
+            // Grow the run while the next line is not prose, close below, and keeps the bands consistent.
+            while end + 1 < lines.count, !lines[end + 1].isProse, !lines[end + 1].isCaption {
+                let next = lines[end + 1]
+                let gap = next.y0 - lines[end].y1
+                guard gap < lines[end].height * 2.5 else { break }
+                if next.cells.count == 1 {
+                    // A single cell continues the table only inside its column bands (or as
+                    // a short section label set out to the left).
+                    let outdent = TextShape.wordCount(next.cells[0].text) <= 3 ? next.height * 3 : 2
+                    guard next.x0 >= bands.first!.0 - outdent, next.x1 <= bands.last!.1 + 2,
+                          TextShape.wordCount(next.cells[0].text) <= 8 else { break }
+                    guard bands.contains(where: { next.x0 <= $0.1 && next.x1 >= $0.0 }) || next.x1 < bands.first!.1 else { break }
+                    end += 1
+                    continue
+                }
                 let candidate = columnBands(Array(lines[start...(end + 1)]))
                 guard candidate.count >= 2, candidate.count >= bands.count - 1 else { break }
                 bands = candidate
                 end += 1
             }
-            if end - start + 1 >= minRows, let table = build(Array(lines[start...end]), bands: bands, page: page.number) {
+            // A table does not end in single-cell lines (a caption or a note under it).
+            while end > start, lines[end].cells.count == 1 { end -= 1 }
+            let body = Array(lines[start...end])
+            guard body.filter({ $0.cells.count >= 2 }).count >= minRows else { start += 1; continue }
+            let top = headerStart(lines, body: start, end: end, after: taken, rulings: rulings)
+            if ProcessInfo.processInfo.environment["TABLES_DEBUG"] == "\(page.number)" { FileHandle.standardError.write(Data("run \(top) \(start) \(end)\n".utf8)) }
+            let run = Array(lines[top...end])
+            // Columns come from the body; header labels are placed over them by position.
+            if let table = build(run, bands: columnBands(body), page: page) {
                 tables.append(table)
                 start = end + 1
+                taken = start
             } else {
                 start += 1
             }
@@ -88,32 +227,45 @@ public enum TableDetector {
         return tables
     }
 
-    static func makeLines(_ words: [Word]) -> [Line] {
-        var rows: [[Word]] = []
-        for word in words.sorted(by: { ($0.y0 + $0.y1) < ($1.y0 + $1.y1) }) {
-            let middle = (word.y0 + word.y1) / 2
-            if let last = rows.last, let anchor = last.first, middle >= anchor.y0, middle <= anchor.y1 {
-                rows[rows.count - 1].append(word)
-            } else {
-                rows.append([word])
+    /// Index of the first line of a table whose body starts at line `body`: header lines
+    /// directly above (column labels, a label spanning several columns) that sit within the
+    /// table's width, up to a rule across the whole table, a caption or running text.
+    static func headerStart(_ lines: [Line], body: Int, end: Int, after taken: Int, rulings: [RulingLine]) -> Int {
+        let x0 = lines[body...end].map(\.x0).min()!, x1 = lines[body...end].map(\.x1).max()!
+        var top = body
+        while top > taken, body - top < 6 {
+            let line = lines[top - 1], below = lines[top]
+            guard !line.isProse, !line.isCaption, line.x0 >= x0 - 3, line.x1 <= x1 + 3,
+                  below.y0 - line.y1 < below.height * 1.5 else { break }
+            let ruledOff = rulings.contains { rule in
+                rule.axis == .horizontal && rule.position > line.y1 - 1 && rule.position < below.y0 + 1
+                    && rule.start <= x0 + 5 && rule.end >= x1 - 5
             }
+            guard !ruledOff else { break }
+            // A lone label at the table's left edge is a title unless more header lines
+            // follow above it (a stub label set beside a group of column labels); group
+            // labels are set over their columns instead.
+            if line.cells.count == 1, line.x0 <= x0 + 3 {
+                guard top - 1 > taken, lines[top - 2].cells.count >= 2, !lines[top - 2].isProse,
+                      lines[top - 2].x0 >= x0 - 3, lines[top - 2].x1 <= x1 + 3,
+                      line.y0 - lines[top - 2].y1 < line.height * 2.5 else { break }
+            }
+            top -= 1
         }
-        return rows.map { row in
-            let sorted = row.sorted { $0.x0 < $1.x0 }
+        return top
+    }
+
+    static func makeLines(_ words: [Word]) -> [Line] {
+        TableText.lines(words).map { sorted in
             let height = sorted.map { $0.y1 - $0.y0 }.sorted()[sorted.count / 2]
-            // A gap wider than ~1.2 line heights separates cells; normal word spacing is ~0.3.
-            let threshold = max(height * 1.2, 4)
+            // A gap wider than ~1 line height separates cells; normal word spacing is ~0.3.
+            let threshold = max(height * 1.0, 4)
             var cells: [Line.Cell] = []
             for word in sorted {
-                if var last = cells.last, word.x0 - last.x1 <= threshold {
-                    last.text += " " + word.text
-                    last.x1 = max(last.x1, word.x1)
-                    last.y0 = min(last.y0, word.y0)
-                    last.y1 = max(last.y1, word.y1)
-                    last.confidence = min(last.confidence, word.confidence)
-                    cells[cells.count - 1] = last
+                if let last = cells.last, word.x0 - last.x1 <= threshold {
+                    cells[cells.count - 1].words.append(word)
                 } else {
-                    cells.append((word.text, word.x0, word.x1, word.y0, word.y1, word.confidence))
+                    cells.append(Line.Cell(words: [word]))
                 }
             }
             return Line(cells: cells)
@@ -124,8 +276,9 @@ public enum TableDetector {
     static func columnBands(_ lines: [Line]) -> [(Double, Double)] {
         // Cells spanning several columns would merge bands, so the bands come from the
         // lines with the most cells first.
-        let most = lines.map(\.cells.count).max() ?? 0
-        let widest = lines.filter { $0.cells.count == most }
+        let multi = lines.filter { $0.cells.count >= 2 }
+        let most = multi.map(\.cells.count).max() ?? 0
+        let widest = multi.filter { $0.cells.count == most }
         var intervals = widest.flatMap { $0.cells.map { ($0.x0, $0.x1) } }.sorted { $0.0 < $1.0 }
         var bands: [(Double, Double)] = []
         for interval in intervals {
@@ -136,48 +289,159 @@ public enum TableDetector {
             }
         }
         // Lines with fewer cells must still fit: each of their cells must touch a band.
-        intervals = lines.filter { $0.cells.count < most }.flatMap { $0.cells.map { ($0.x0, $0.x1) } }
+        intervals = multi.filter { $0.cells.count < most }.flatMap { $0.cells.map { ($0.x0, $0.x1) } }
         for interval in intervals where !bands.contains(where: { interval.0 <= $0.1 && interval.1 >= $0.0 }) {
             return []
         }
         return bands
     }
 
-    static func build(_ lines: [Line], bands: [(Double, Double)], page: Int) -> DetectedTable? {
+    static func build(_ lines: [Line], bands: [(Double, Double)], page: PageModel) -> DetectedTable? {
         guard bands.count >= 2 else { return nil }
-        var grid: [[DetectedTable.Cell]] = []
-        var spans: [[Int]] = []
-        for line in lines {
-            var row = [DetectedTable.Cell?](repeating: nil, count: bands.count)
-            var rowSpans = [Int](repeating: 1, count: bands.count)
-            for cell in line.cells {
-                let covered = bands.indices.filter { cell.x0 <= bands[$0].1 && cell.x1 >= bands[$0].0 }
-                guard let first = covered.first else { continue }
-                let value = DetectedTable.Cell(text: cell.text, confidence: cell.confidence, span: covered.count)
-                if let existing = row[first] {
-                    row[first] = DetectedTable.Cell(text: existing.text + " " + cell.text,
-                                                    confidence: min(existing.confidence, cell.confidence), span: existing.span)
-                } else {
-                    row[first] = value
+        // Rows: one per line, except a line holding only a continuation of the first
+        // column (a wrapped label) that sits closer to a neighbouring row than rows sit
+        // to each other.
+        let gaps = zip(lines, lines.dropFirst()).map { $1.y0 - $0.y1 }.sorted()
+        let typicalGap = gaps.isEmpty ? 0 : gaps[gaps.count / 2]
+        var rows: [[Line.Cell]] = []
+        for (index, line) in lines.enumerated() {
+            let onlyFirstColumn = line.cells.count == 1 && line.x1 <= bands[0].1 + 1
+            if onlyFirstColumn, index > 0, !rows.isEmpty {
+                let gapAbove = line.y0 - lines[index - 1].y1
+                let startsLower = line.cells[0].text.first.map { $0.isLowercase || $0 == "(" } ?? false
+                if startsLower || gapAbove < typicalGap * 0.6 {
+                    rows[rows.count - 1].append(contentsOf: line.cells)
+                    continue
                 }
-                rowSpans[first] = covered.count
-                for other in covered.dropFirst() where row[other] == nil { row[other] = value }
             }
-            grid.append(row.map { $0 ?? DetectedTable.Cell(text: "", confidence: 1, span: 1) })
-            spans.append(rowSpans)
+            rows.append(line.cells)
         }
-        var header = grid[0].enumerated().map { $0.element.text.isEmpty ? "column \($0.offset + 1)" : $0.element.text }
-        var headerCells: [DetectedTable.Cell]? = grid[0]
-        var body = Array(grid.dropFirst())
-        // A first row that looks like data (mostly numbers) is not a header.
-        let numericInFirst = grid[0].filter { ValueParser.parseNumber($0.text) != nil }.count
-        if numericInFirst * 2 > grid[0].count {
-            header = bands.indices.map { "column \($0 + 1)" }
-            headerCells = nil
-            body = grid
+        // Header rows: those above the first row whose cells past the first column are
+        // mostly numbers. Header labels are placed by centring; a label wrapped over
+        // several lines is one cell.
+        let firstData = rows.firstIndex { row in
+            TextShape.isDataRow(row.filter { $0.x0 > bands[0].1 }.map(\.text))
+        } ?? 0
+        var placed = rows.enumerated().map { index, row in
+            index < firstData ? row.map { (cell: $0, covered: span(of: $0, among: row, bands: bands)) } : split(row, bands: bands)
         }
-        let x0 = lines.flatMap { $0.cells.map(\.x0) }.min()!, x1 = lines.flatMap { $0.cells.map(\.x1) }.max()!
-        return DetectedTable(page: page, bbox: (x0, lines.first!.y0, x1, lines.last!.y1), header: header, rows: body,
-                             spans: Array(spans.dropFirst(body.count == grid.count ? 0 : 1)), headerCells: headerCells)
+        var headerRows = firstData
+        var row = 0
+        while row + 1 < headerRows {
+            let (upper, lower) = (placed[row], placed[row + 1])
+            let gap = (lower.map(\.cell.y0).min() ?? 0) - (upper.map(\.cell.y1).max() ?? 0)
+            let height = upper.map { $0.cell.y1 - $0.cell.y0 }.max() ?? 0
+            let wrapped = gap < height * 0.5 && upper.allSatisfy { piece in
+                piece.covered.count == 1 && lower.contains { $0.covered == piece.covered }
+            }
+            guard wrapped else { row += 1; continue }
+            placed[row + 1] = lower.map { piece in
+                let above = upper.filter { $0.covered == piece.covered }.flatMap(\.cell.words)
+                return (Line.Cell(words: above + piece.cell.words), piece.covered)
+            }
+            placed.remove(at: row)
+            headerRows -= 1
+        }
+        var grid = TableGrid(rows: placed.count, columns: bands.count)
+        for (rowIndex, pieces) in placed.enumerated() {
+            var byColumn: [Int: (cells: [Line.Cell], covered: ClosedRange<Int>)] = [:]
+            for (cell, covered) in pieces {
+                byColumn[covered.lowerBound, default: ([], covered)].cells.append(cell)
+            }
+            for (first, entry) in byColumn.sorted(by: { $0.key < $1.key }) {
+                let text = entry.cells.map(\.text).joined(separator: " ")
+                let confidence = entry.cells.map(\.confidence).min() ?? 1
+                grid.place(TableGrid.Cell(text: text, confidence: confidence), rows: rowIndex..<(rowIndex + 1),
+                           columns: first..<(entry.covered.upperBound + 1))
+            }
+        }
+        grid.headerRows = headerRows < grid.rowCount ? headerRows : 0
+        guard accept(grid) else { return nil }
+        grid.raiseHeaderLabels()
+        let x0 = lines.map(\.x0).min()!, x1 = lines.map(\.x1).max()!
+        return DetectedTable(page: page.number, bbox: (x0, lines.first!.y0, x1, lines.last!.y1), grid: grid)
+    }
+
+    /// The bands a cell overlaps; a cell of numbers overlapping several bands is several
+    /// values set too close together, so its words go to their own bands.
+    static func split(_ row: [Line.Cell], bands: [(Double, Double)]) -> [(cell: Line.Cell, covered: ClosedRange<Int>)] {
+        var pieces: [(cell: Line.Cell, covered: ClosedRange<Int>)] = []
+        for cell in row {
+            let covered = bands.indices.filter { cell.x0 <= bands[$0].1 && cell.x1 >= bands[$0].0 }
+            guard let first = covered.first, let last = covered.last else { continue }
+            if first < last, cell.words.count > 1, cell.words.allSatisfy({ TextShape.isNumeric($0.text) }) {
+                var byBand: [Int: [Word]] = [:]
+                for word in cell.words {
+                    let middle = (word.x0 + word.x1) / 2
+                    let band = bands.indices.min { abs((bands[$0].0 + bands[$0].1) / 2 - middle) < abs((bands[$1].0 + bands[$1].1) / 2 - middle) }!
+                    byBand[band, default: []].append(word)
+                }
+                if byBand.count > 1 {
+                    for (band, words) in byBand.sorted(by: { $0.key < $1.key }) { pieces.append((Line.Cell(words: words), band...band)) }
+                    continue
+                }
+            }
+            pieces.append((cell, first...last))
+        }
+        return pieces
+    }
+
+    /// The columns a header cell spans: the widest run of bands around it, free of its
+    /// neighbours in the row, whose middle is the cell's middle (labels are centred over
+    /// the columns they group).
+    static func span(of cell: Line.Cell, among row: [Line.Cell], bands: [(Double, Double)]) -> ClosedRange<Int> {
+        let middle = (cell.x0 + cell.x1) / 2
+        var overlapped = bands.indices.filter { cell.x0 <= bands[$0].1 && cell.x1 >= bands[$0].0 }
+        if overlapped.isEmpty {
+            // A label between two columns: start from the nearest one.
+            overlapped = [bands.indices.min { abs((bands[$0].0 + bands[$0].1) / 2 - middle) < abs((bands[$1].0 + bands[$1].1) / 2 - middle) }!]
+        }
+        let first = overlapped.first!, last = overlapped.last!
+        // Group labels sit over data columns, not over the first (stub) column.
+        let lowest = first == 0 ? 0 : 1
+        let left = row.filter { $0.x1 < cell.x0 }.map(\.x1).max() ?? -Double.infinity
+        let right = row.filter { $0.x0 > cell.x1 }.map(\.x0).min() ?? Double.infinity
+        // Centred means within a quarter of the column pitch: one column more on either
+        // side moves the middle by half a pitch.
+        func centre(_ band: Int) -> Double { (bands[band].0 + bands[band].1) / 2 }
+        let pitch = (centre(bands.count - 1) - centre(0)) / Double(bands.count - 1)
+        var best = first...last
+        var bestOffset = Double.infinity
+        for a in stride(from: first, through: lowest, by: -1) where bands[a].0 > left {
+            for b in last..<bands.count where bands[b].1 < right {
+                let offset = abs((centre(a) + centre(b)) / 2 - middle)
+                guard offset <= max(4, pitch / 4) else { continue }
+                let wider = b - a > best.upperBound - best.lowerBound
+                if wider || (b - a == best.upperBound - best.lowerBound && offset < bestOffset) {
+                    best = a...b
+                    bestOffset = offset
+                }
+            }
+        }
+        return best
+    }
+
+    /// A plausible table: filled enough (figure labels are sparse), not made of sentences,
+    /// and with two columns only when one of them is short values.
+    static func accept(_ grid: TableGrid) -> Bool {
+        guard grid.rowCount >= 2, grid.columnCount >= 2, grid.fill >= 0.5 else { return false }
+        var texts: [[String]] = Array(repeating: [], count: grid.columnCount)
+        for row in 0..<grid.rowCount {
+            for column in 0..<grid.columnCount where grid.isOrigin(row: row, column: column) {
+                let text = grid.text(row: row, column: column)
+                if !text.isEmpty { texts[column].append(text) }
+            }
+        }
+        let all = texts.flatMap { $0 }
+        let prose = all.filter { TextShape.wordCount($0) >= 5 }.count
+        guard prose * 4 <= all.count else { return false }
+        if grid.columnCount == 2 {
+            let shortColumn = texts.contains { column in
+                let short = column.filter { TextShape.isNumeric($0) || TextShape.wordCount($0) <= 2 }.count
+                return short * 4 >= column.count * 3
+            }
+            guard shortColumn else { return false }
+        }
+        return true
     }
 }

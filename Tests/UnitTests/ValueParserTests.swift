@@ -55,38 +55,6 @@ final class ValueParserTests: XCTestCase {
     }
 }
 
-final class TableDetectorTests: XCTestCase {
-    private func word(_ text: String, _ x: Double, _ y: Double) -> Word {
-        Word(text: text, x0: x, y0: y, x1: x + Double(text.count) * 6, y1: y + 12, confidence: 0.9)
-    }
-
-    func testAlignedRowsBecomeATable() {
-        var words: [Word] = [word("Title", 72, 50)]
-        let rows = [["Name", "Qty", "Price"], ["Apple", "3", "1.20"], ["Pear", "10", "0.80"], ["Fig", "7", "2.00"]]
-        for (r, row) in rows.enumerated() {
-            for (c, cell) in row.enumerated() { words.append(word(cell, 72 + Double(c) * 150, 80 + Double(r) * 16)) }
-        }
-        words.append(word("Footer", 72, 300))
-        let page = PageModel(number: 1, width: 612, height: 792, source: .text, words: words, text: "")
-        let tables = TableDetector.detect(page)
-        XCTAssertEqual(tables.count, 1)
-        XCTAssertEqual(tables.first?.header, ["Name", "Qty", "Price"])
-        XCTAssertEqual(tables.first?.rows.map { $0.map(\.text) }, [["Apple", "3", "1.20"], ["Pear", "10", "0.80"], ["Fig", "7", "2.00"]])
-    }
-
-    func testProseIsNotATable() {
-        // Words 4 pt apart, as a proportional font sets them.
-        let words = (0..<5).flatMap { line -> [Word] in
-            var x = 72.0
-            return ["The", "quick", "brown", "fox", "jumps"].map { text in
-                defer { x += Double(text.count) * 6 + 4 }
-                return word(text, x, 80 + Double(line) * 16)
-            }
-        }
-        XCTAssertTrue(TableDetector.detect(PageModel(number: 1, width: 612, height: 792, source: .text, words: words, text: "")).isEmpty)
-    }
-}
-
 final class ValueParserRangeTests: XCTestCase {
     func testDigitStringsBeyondBigintAreDecimalNotInteger() {
         XCTAssertEqual(ValueParser.inferType(["123456789012345678901234", "98765432109876543210987"]), .decimal)

@@ -1,0 +1,283 @@
+import CPoppler
+import Foundation
+
+/// A straight rule drawn on a page (a table border or separator), in PDF points with the
+/// origin top-left.
+public struct RulingLine: Sendable, Equatable {
+    public enum Axis: Sendable { case horizontal, vertical }
+    public let axis: Axis
+    /// y of a horizontal rule, x of a vertical one.
+    public let position: Double
+    /// Where the rule starts and ends along its axis (x for horizontal, y for vertical).
+    public let start: Double
+    public let end: Double
+
+    public init(_ axis: Axis, at position: Double, from start: Double, to end: Double) {
+        self.axis = axis
+        self.position = position
+        self.start = min(start, end)
+        self.end = max(start, end)
+    }
+
+    public var length: Double { end - start }
+}
+
+/// A page rendered as ink: 0 is white paper, 255 full black; `scale` pixels per point.
+struct InkImage {
+    let width: Int
+    let height: Int
+    let scale: Double
+    var ink: [UInt8]
+
+    subscript(x: Int, y: Int) -> UInt8 { ink[y * width + x] }
+}
+
+/// Finds rules as long straight runs of ink, the way camelot's lattice mode does with
+/// morphology, but in one pass per axis.
+///
+/// Glyphs render as ink too, so word boxes are blanked first and a run must be far longer
+/// than a stroke of a letter. A run a few points thick is a line; a thick one is a filled
+/// box, whose edges still separate cells, so both its edges become rules.
+public enum RulingDetector {
+    /// Ink at or above this counts: a hairline in mid grey, anti-aliased, still passes;
+    /// light cell shading does not.
+    static let inkThreshold: UInt8 = UInt8(ProcessInfo.processInfo.environment["INK"].flatMap { Int($0) } ?? 90)
+
+    /// Rules in a rendered page given as ink per pixel (0 white … 255 black, row by row),
+    /// `scale` pixels per point; the words' boxes (in points) are ignored.
+    public static func lines(ink: [UInt8], width: Int, height: Int, scale: Double, masking words: [Word]) -> [RulingLine] {
+        precondition(ink.count == width * height, "one ink value per pixel")
+        return lines(in: InkImage(width: width, height: height, scale: scale, ink: ink), masking: words)
+    }
+
+    static func lines(in image: InkImage, masking words: [Word], minimumLength: Double = 10) -> [RulingLine] {
+        var image = image
+        blank(words, in: &image)
+        let minimumPixels = max(3, Int(minimumLength * image.scale))
+        let horizontal = runs(in: image, horizontal: true, minimumPixels: minimumPixels)
+        let vertical = runs(in: image, horizontal: false, minimumPixels: minimumPixels)
+        return merge(bands(horizontal, axis: .horizontal, scale: image.scale))
+            + merge(bands(vertical, axis: .vertical, scale: image.scale))
+    }
+
+    /// Blanks the inside of every word box; the box edges are kept a little inwards so a
+    /// rule drawn tight under a line of text survives.
+    static func blank(_ words: [Word], in image: inout InkImage) {
+        let scale = image.scale
+        for word in words {
+            let inset = (word.y1 - word.y0) * 0.15
+            let x0 = max(0, Int(((word.x0 + 0.5) * scale).rounded(.up)))
+            let x1 = min(image.width - 1, Int(((word.x1 - 0.5) * scale).rounded(.down)))
+            let y0 = max(0, Int(((word.y0 + inset) * scale).rounded(.up)))
+            let y1 = min(image.height - 1, Int(((word.y1 - inset) * scale).rounded(.down)))
+            guard x0 <= x1, y0 <= y1 else { continue }
+            for y in y0...y1 {
+                let row = y * image.width
+                for x in x0...x1 { image.ink[row + x] = 0 }
+            }
+        }
+    }
+
+    /// Runs of ink along rows (horizontal) or columns (vertical), as (across, from, to) in
+    /// pixels, ordered by lane. Both walk the image row by row, which keeps memory access
+    /// sequential; a vertical run is tracked per column.
+    static func runs(in image: InkImage, horizontal: Bool, minimumPixels: Int) -> [(across: Int, from: Int, to: Int)] {
+        var found: [(across: Int, from: Int, to: Int)] = []
+        let (width, height) = (image.width, image.height)
+        let threshold = inkThreshold
+        image.ink.withUnsafeBufferPointer { ink in
+            if horizontal {
+                for y in 0..<height {
+                    let row = y * width
+                    var start = -1
+                    for x in 0..<width {
+                        if ink[row + x] >= threshold {
+                            if start < 0 { start = x }
+                        } else if start >= 0 {
+                            if x - start >= minimumPixels { found.append((y, start, x - 1)) }
+                            start = -1
+                        }
+                    }
+                    if start >= 0, width - start >= minimumPixels { found.append((y, start, width - 1)) }
+                }
+            } else {
+                var starts = [Int](repeating: -1, count: width)
+                for y in 0...height {
+                    let row = y * width
+                    for x in 0..<width {
+                        let dark = y < height && ink[row + x] >= threshold
+                        if dark {
+                            if starts[x] < 0 { starts[x] = y }
+                        } else if starts[x] >= 0 {
+                            if y - starts[x] >= minimumPixels { found.append((x, starts[x], y - 1)) }
+                            starts[x] = -1
+                        }
+                    }
+                }
+                found.sort { ($0.across, $0.from) < ($1.across, $1.from) }
+            }
+        }
+        return found
+    }
+
+    /// Runs in neighbouring lanes that overlap along the axis are one stroke; thin strokes
+    /// become one rule at their middle, long thick ones (filled boxes) a rule at each edge.
+    static func bands(_ runs: [(across: Int, from: Int, to: Int)], axis: RulingLine.Axis, scale: Double) -> [RulingLine] {
+        struct Band { var first: Int, last: Int, from: Int, to: Int }
+        var open: [Band] = []
+        var closed: [Band] = []
+        for run in runs {  // ordered by lane
+            open.removeAll { band in
+                guard band.last < run.across - 1 else { return false }
+                closed.append(band)
+                return true
+            }
+            if let index = open.firstIndex(where: { band in
+                band.last == run.across - 1 && min(band.to, run.to) - max(band.from, run.from) > (run.to - run.from) / 2
+            }) {
+                open[index].last = run.across
+                open[index].from = min(open[index].from, run.from)
+                open[index].to = max(open[index].to, run.to)
+            } else {
+                open.append(Band(first: run.across, last: run.across, from: run.from, to: run.to))
+            }
+        }
+        closed += open
+        var lines: [RulingLine] = []
+        for band in closed {
+            let from = Double(band.from) / scale, to = Double(band.to + 1) / scale
+            let top = Double(band.first) / scale, bottom = Double(band.last + 1) / scale
+            if bottom - top <= 3 {
+                lines.append(RulingLine(axis, at: (top + bottom) / 2, from: from, to: to))
+            } else if to - from >= (bottom - top) * 3 {
+                // A filled box long along the axis (a shaded header row): its edges separate
+                // cells. Short thick pieces are ink between glyphs of text set on a fill.
+                lines.append(RulingLine(axis, at: top, from: from, to: to))
+                lines.append(RulingLine(axis, at: bottom, from: from, to: to))
+            }
+        }
+        return lines
+    }
+
+    /// Joins pieces of one rule: same position within a point and a half, touching or
+    /// overlapping along the axis.
+    static func merge(_ lines: [RulingLine]) -> [RulingLine] {
+        var merged: [RulingLine] = []
+        for line in lines.sorted(by: { ($0.position, $0.start) < ($1.position, $1.start) }) {
+            if let index = merged.lastIndex(where: { abs($0.position - line.position) <= 1.5 && line.start <= $0.end + 2 }) {
+                let other = merged[index]
+                merged[index] = RulingLine(other.axis, at: (other.position + line.position) / 2,
+                                           from: other.start, to: max(other.end, line.end))
+            } else {
+                merged.append(line)
+            }
+        }
+        return merged
+    }
+}
+
+/// The layout table detection reads: words whose characters sit together, and the rules
+/// drawn on the page.
+public struct PageLayout: Sendable {
+    public let words: [Word]
+    public let rulings: [RulingLine]
+
+    public init(words: [Word], rulings: [RulingLine]) {
+        self.words = words
+        self.rulings = rulings
+    }
+}
+
+extension PDFDocument {
+    /// Words and rules of a page for table detection (rules only where the words hint at
+    /// a table).
+    ///
+    /// The text layer's words follow poppler's reading order, which in tables sometimes
+    /// runs cells of different rows together without a space; here a word also ends where
+    /// the next character jumps back, down or far right. Rules come from a cairo rendering
+    /// at `scale` pixels per point, since poppler-glib has no API for a page's paths.
+    public func layout(pageIndex index: Int, scale: Double = ProcessInfo.processInfo.environment["SCALE"].flatMap { Double($0) } ?? 1.5) throws -> PageLayout {
+        guard let page = poppler_document_get_page(documentHandle, Int32(index)) else {
+            throw DocumentProblem("corrupt_document", "page \(index + 1) cannot be read")
+        }
+        defer { g_object_unref(UnsafeMutableRawPointer(page)) }
+        let words = PDFDocument.layoutWords(page)
+        // Rendering costs more than reading the text layer, so pages without a hint of a
+        // table (prose, title pages) skip it.
+        if ProcessInfo.processInfo.environment["GATE"] != nil { FileHandle.standardError.write(Data("gate \(TableDetector.mayHoldTable(words))\n".utf8)) }
+        guard ProcessInfo.processInfo.environment["NORENDER"] == nil, TableDetector.mayHoldTable(words) else { return PageLayout(words: words, rulings: []) }
+        return PageLayout(words: words, rulings: PDFDocument.rulings(page, words: words, scale: scale))
+    }
+
+    static func layoutWords(_ page: OpaquePointer) -> [Word] {
+        guard let raw = poppler_page_get_text(page) else { return [] }
+        defer { g_free(raw) }
+        var rects: UnsafeMutablePointer<PopplerRectangle>?
+        var count: UInt32 = 0
+        poppler_page_get_text_layout(page, &rects, &count)
+        defer { if let rects { g_free(rects) } }
+        guard let rects else { return [] }
+        var words: [Word] = []
+        var current = ""
+        var box = (x0: 0.0, y0: 0.0, x1: 0.0, y1: 0.0)
+        func flush() {
+            if !current.isEmpty { words.append(Word(text: current, x0: box.x0, y0: box.y0, x1: box.x1, y1: box.y1, confidence: 1)) }
+            current = ""
+        }
+        for (index, character) in String(cString: raw).enumerated() {
+            guard index < Int(count) else { break }
+            if character.isWhitespace || character.isNewline {
+                flush()
+                continue
+            }
+            let r = rects[index]
+            if !current.isEmpty {
+                let height = max(1, box.y1 - box.y0)
+                let middle = (r.y1 + r.y2) / 2
+                if r.x1 < box.x1 - height * 0.5 || r.x1 > box.x1 + height || middle < box.y0 || middle > box.y1 {
+                    flush()
+                }
+            }
+            if current.isEmpty {
+                box = (r.x1, r.y1, r.x2, r.y2)
+            } else {
+                box = (min(box.x0, r.x1), min(box.y0, r.y1), max(box.x1, r.x2), max(box.y1, r.y2))
+            }
+            current.append(character)
+        }
+        flush()
+        return words
+    }
+
+    static func rulings(_ page: OpaquePointer, words: [Word], scale: Double) -> [RulingLine] {
+        var width = 0.0, height = 0.0
+        poppler_page_get_size(page, &width, &height)
+        let pixelWidth = Int((width * scale).rounded()), pixelHeight = Int((height * scale).rounded())
+        guard pixelWidth > 0, pixelHeight > 0, pixelWidth * pixelHeight <= 50_000_000,
+              let surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(pixelWidth), Int32(pixelHeight)) else {
+            return []
+        }
+        defer { cairo_surface_destroy(surface) }
+        let cr = cairo_create(surface)
+        cairo_set_source_rgb(cr, 1, 1, 1)
+        cairo_paint(cr)
+        cairo_scale(cr, scale, scale)
+        poppler_page_render(page, cr)
+        cairo_destroy(cr)
+        cairo_surface_flush(surface)
+        guard let data = cairo_image_surface_get_data(surface) else { return [] }
+        let stride = Int(cairo_image_surface_get_stride(surface))
+        var ink = [UInt8](repeating: 0, count: pixelWidth * pixelHeight)
+        ink.withUnsafeMutableBufferPointer { out in
+            for y in 0..<pixelHeight {
+                let row = data + y * stride
+                let base = y * pixelWidth
+                // RGB24 is native-endian 0x00RRGGBB, so byte 1 is green on little-endian
+                // machines; green alone is close enough to lightness for dark rules.
+                for x in 0..<pixelWidth { out[base + x] = 255 &- row[x &* 4 &+ 1] }
+            }
+        }
+        let image = InkImage(width: pixelWidth, height: pixelHeight, scale: scale, ink: ink)
+        return RulingDetector.lines(in: image, masking: words)
+    }
+}

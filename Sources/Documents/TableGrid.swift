@@ -1,0 +1,139 @@
+import Foundation
+
+/// A table's cells laid on a grid, the form both detectors build before a `DetectedTable`:
+/// every slot knows the cell that covers it, so spanning cells are explicit.
+struct TableGrid {
+    struct Cell {
+        var text: String
+        var confidence: Double
+    }
+
+    /// `slots[row][column]` is the index in `cells` of the cell covering that position, or nil.
+    var slots: [[Int?]]
+    var cells: [Cell]
+    /// Leading rows that label the columns.
+    var headerRows = 0
+
+    init(rows: Int, columns: Int) {
+        slots = Array(repeating: Array(repeating: nil, count: columns), count: rows)
+        cells = []
+    }
+
+    var rowCount: Int { slots.count }
+    var columnCount: Int { slots.first?.count ?? 0 }
+
+    /// Places a cell over a rectangle of slots; a slot already taken keeps its cell.
+    mutating func place(_ cell: Cell, rows: Range<Int>, columns: Range<Int>) {
+        cells.append(cell)
+        for row in rows { for column in columns where slots[row][column] == nil { slots[row][column] = cells.count - 1 } }
+    }
+
+    /// Whether the slot is where its cell starts (its top-left position).
+    func isOrigin(row: Int, column: Int) -> Bool {
+        guard let index = slots[row][column] else { return false }
+        let above = row > 0 ? slots[row - 1][column] : nil, left = column > 0 ? slots[row][column - 1] : nil
+        return above != index && left != index
+    }
+
+    func text(row: Int, column: Int) -> String { slots[row][column].map { cells[$0].text } ?? "" }
+
+    /// Strings as the benchmark and the ICDAR format want them: a cell's text in its
+    /// top-left position and "" in the other positions it covers.
+    var textGrid: [[String]] {
+        slots.indices.map { row in
+            slots[row].indices.map { column in isOrigin(row: row, column: column) ? text(row: row, column: column) : "" }
+        }
+    }
+
+    /// Drops rows and columns in which no cell with text starts (gaps between rules,
+    /// padding columns); cells covering them shrink.
+    mutating func compact() {
+        let keepRows = slots.indices.filter { row in
+            slots[row].indices.contains { isOrigin(row: row, column: $0) && !text(row: row, column: $0).isEmpty }
+        }
+        let keepColumns = (0..<columnCount).filter { column in
+            slots.indices.contains { isOrigin(row: $0, column: column) && !text(row: $0, column: column).isEmpty }
+        }
+        slots = keepRows.map { row in keepColumns.map { slots[row][$0] } }
+        headerRows = min(headerRows, keepRows.count)
+    }
+
+    /// Share of positions holding the start of a non-empty cell.
+    var fill: Double {
+        guard rowCount > 0, columnCount > 0 else { return 0 }
+        var filled = 0
+        for row in slots.indices {
+            for column in slots[row].indices where isOrigin(row: row, column: column) && !text(row: row, column: column).isEmpty {
+                filled += 1
+            }
+        }
+        return Double(filled) / Double(rowCount * columnCount)
+    }
+
+    /// Leading rows that read as labels: not mostly numbers past the first column (years
+    /// count as labels, as in a header "1997 1998 …"), and at least one data row after them.
+    mutating func findHeader() {
+        var count = 0
+        while count < min(3, rowCount - 1) {
+            let row = count
+            let values = (1..<max(1, columnCount)).map { isOrigin(row: row, column: $0) ? text(row: row, column: $0) : "" }
+            guard !TextShape.isDataRow(values) else { break }
+            count += 1
+        }
+        headerRows = count == rowCount ? 0 : count
+    }
+}
+
+extension TableGrid {
+    /// In a header of several levels (group labels spanning columns above column labels),
+    /// a label with nothing above it moves up to the first header row: it spans the
+    /// header rows, and a spanning cell's text sits top-left.
+    mutating func raiseHeaderLabels() {
+        guard headerRows > 1 else { return }
+        func spansColumns(_ row: Int) -> Bool {
+            (1..<columnCount).contains { slots[row][$0] != nil && slots[row][$0] == slots[row][$0 - 1] }
+        }
+        for column in 0..<columnCount {
+            guard let row = (1..<headerRows).first(where: { isOrigin(row: $0, column: column) && !text(row: $0, column: column).isEmpty }),
+                  (0..<row).contains(where: spansColumns),
+                  (0..<row).allSatisfy({ slots[$0][column] == nil }),
+                  let index = slots[row][column], !(column + 1 < columnCount && slots[row][column + 1] == index) else { continue }
+            for above in 0..<row { slots[above][column] = index }
+        }
+    }
+}
+
+/// What a piece of text looks like: a number, a year, prose.
+enum TextShape {
+    /// Mostly digits: "1,234", "$4.50", "(102.7–103.6)", "52%", "45–54", "-3.2".
+    static func isNumeric(_ text: String) -> Bool {
+        var digits = 0, letters = 0
+        for scalar in text.unicodeScalars {
+            if CharacterSet.decimalDigits.contains(scalar) { digits += 1 } else if CharacterSet.letters.contains(scalar) { letters += 1 }
+        }
+        return digits > 0 && letters <= 1 && digits >= letters * 3
+    }
+
+    /// A row of data rather than of labels: of its non-empty values (past the first
+    /// column), at least half are numbers other than years.
+    static func isDataRow(_ values: [String]) -> Bool {
+        let filled = values.filter { !$0.isEmpty }
+        let numbers = filled.filter { isNumeric($0) && !isYear($0) }
+        return !numbers.isEmpty && numbers.count * 2 >= filled.count
+    }
+
+    static func isYear(_ text: String) -> Bool {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard trimmed.count == 4, let value = Int(trimmed) else { return false }
+        return (1800...2100).contains(value)
+    }
+
+    static func wordCount(_ text: String) -> Int { text.split(separator: " ").count }
+
+    /// A run of several words that is not a list of numbers: a sentence or part of one.
+    static func isProse(_ text: String) -> Bool {
+        let words = text.split(separator: " ")
+        guard words.count >= 6 else { return false }
+        return words.filter { word in word.contains { $0.isLetter } }.count * 3 >= words.count * 2
+    }
+}

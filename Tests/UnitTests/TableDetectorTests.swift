@@ -1,0 +1,210 @@
+import Documents
+import Foundation
+import XCTest
+
+final class TableDetectorTests: XCTestCase {
+    private func word(_ text: String, _ x: Double, _ y: Double) -> Word {
+        Word(text: text, x0: x, y0: y, x1: x + Double(text.count) * 6, y1: y + 12, confidence: 0.9)
+    }
+
+    private func page(_ words: [Word], rulings: [RulingLine]? = nil) -> PageModel {
+        var page = PageModel(number: 1, width: 612, height: 792, source: .text, words: words, text: "")
+        if let rulings { page.layout = PageLayout(words: words, rulings: rulings) }
+        return page
+    }
+
+    /// Words of a line of running text starting at `x`, 4 pt apart as a proportional font sets them.
+    private func sentence(_ text: String, _ x: Double, _ y: Double) -> [Word] {
+        var x = x
+        return text.split(separator: " ").map { part in
+            defer { x += Double(part.count) * 6 + 4 }
+            return word(String(part), x, y)
+        }
+    }
+
+    // MARK: Unruled tables
+
+    func testAlignedRowsBecomeATable() {
+        var words: [Word] = [word("Title", 72, 50)]
+        let rows = [["Name", "Qty", "Price"], ["Apple", "3", "1.20"], ["Pear", "10", "0.80"], ["Fig", "7", "2.00"]]
+        for (r, row) in rows.enumerated() {
+            for (c, cell) in row.enumerated() { words.append(word(cell, 72 + Double(c) * 150, 80 + Double(r) * 16)) }
+        }
+        words.append(word("Footer", 72, 300))
+        let tables = TableDetector.detect(page(words))
+        XCTAssertEqual(tables.count, 1)
+        XCTAssertEqual(tables.first?.header, ["Name", "Qty", "Price"])
+        XCTAssertEqual(tables.first?.rows.map { $0.map(\.text) }, [["Apple", "3", "1.20"], ["Pear", "10", "0.80"], ["Fig", "7", "2.00"]])
+        XCTAssertEqual(tables.first?.textGrid.first, ["Name", "Qty", "Price"])
+    }
+
+    func testIntegrationTestTableWithColumns105PointsApartIsFound() {
+        // The layout of Tests/integration/documents_helpers.py `make_pdf`: Helvetica 12, cells 105 pt apart.
+        let rows = [["Date", "Product", "Units", "Unit price", "Share"], ["2024-01-15", "Widget", "12", "$4.50", "10%"],
+                    ["2024-02-20", "Gadget", "7", "$12.00", "25%"], ["2024-03-05", "Doohickey", "1200", "$0.99", "65%"]]
+        var words = sentence("Quarterly report", 72, 60)
+        for (r, row) in rows.enumerated() {
+            for (c, cell) in row.enumerated() { words += sentence(cell, 72 + Double(c) * 105, 76 + Double(r) * 16) }
+        }
+        words += sentence("Notes follow after the table.", 72, 76 + 4 * 16)
+        let tables = TableDetector.detect(page(words))
+        XCTAssertEqual(tables.count, 1)
+        XCTAssertEqual(tables.first?.header, ["Date", "Product", "Units", "Unit price", "Share"])
+        XCTAssertEqual(tables.first?.rows.count, 3)
+        XCTAssertEqual(tables.first?.rows.last?.map(\.text), ["2024-03-05", "Doohickey", "1200", "$0.99", "65%"])
+    }
+
+    func testProseIsNotATable() {
+        let words = (0..<5).flatMap { line in sentence("The quick brown fox jumps", 72, 80 + Double(line) * 16) }
+        XCTAssertTrue(TableDetector.detect(page(words)).isEmpty)
+    }
+
+    func testProseSetInTwoColumnsIsNotATable() {
+        let left = "public health agencies report the annual rates of"
+        let right = "the survey covers every state and territory in"
+        let words = (0..<8).flatMap { line in
+            sentence(left, 50, 80 + Double(line) * 14) + sentence(right, 330, 80 + Double(line) * 14)
+        }
+        XCTAssertTrue(TableDetector.detect(page(words)).isEmpty)
+    }
+
+    func testWrappedLabelJoinsItsRow() {
+        var words: [Word] = []
+        var y = 80.0
+        for (label, values, wrap) in [("Median income", ["49,497", "51,295"], nil as String?),
+                                      ("Income inequality (Gini", ["0.4590", "0.4560"], "index)"),
+                                      ("Premature mortality", ["7108.3", "6960.6"], nil)] {
+            words += sentence(label, 50, y)
+            for (c, value) in values.enumerated() { words.append(word(value, 250 + Double(c) * 80, y)) }
+            if let wrap {
+                y += 12
+                words += sentence(wrap, 50, y)
+            }
+            y += 20
+        }
+        let tables = TableDetector.detect(page(words))
+        XCTAssertEqual(tables.count, 1)
+        XCTAssertEqual(tables.first?.textGrid.map { $0[0] }, ["Median income", "Income inequality (Gini index)", "Premature mortality"])
+    }
+
+    // MARK: Ruled tables
+
+    /// Rules of a grid with column boundaries `xs` and row boundaries `ys`; `open` lists
+    /// (row, boundary column) pairs where the vertical rule is left out.
+    private func grid(xs: [Double], ys: [Double], open: Set<[Int]> = []) -> [RulingLine] {
+        var lines = ys.map { RulingLine(.horizontal, at: $0, from: xs.first!, to: xs.last!) }
+        for (c, x) in xs.enumerated() {
+            for row in 0..<(ys.count - 1) where !open.contains([row, c]) {
+                lines.append(RulingLine(.vertical, at: x, from: ys[row], to: ys[row + 1]))
+            }
+        }
+        return lines
+    }
+
+    func testRuledGridBecomesATableWithASpanningHeader() {
+        let xs = [50.0, 150, 250, 350], ys = [100.0, 120, 140, 160, 180]
+        let cells = [["Name", "Results", nil], ["Apple", "1", "2"], ["Pear", "3", "4"], ["Fig", "5", "6"]]
+        var words: [Word] = []
+        for (r, row) in cells.enumerated() {
+            for (c, text) in row.enumerated() { if let text { words.append(word(text, xs[c] + 5, ys[r] + 4)) } }
+        }
+        // No rule between the two result columns in the header row: "Results" spans them.
+        let tables = TableDetector.detect(page(words, rulings: grid(xs: xs, ys: ys, open: [[0, 2]])))
+        XCTAssertEqual(tables.count, 1)
+        XCTAssertEqual(tables.first?.textGrid, [["Name", "Results", ""], ["Apple", "1", "2"], ["Pear", "3", "4"], ["Fig", "5", "6"]])
+        XCTAssertEqual(tables.first?.header, ["Name", "Results", "Results"])
+        XCTAssertEqual(tables.first?.rows.first?.map(\.text), ["Apple", "1", "2"])
+        XCTAssertEqual(tables.first?.spans.first, [1, 1, 1])
+    }
+
+    func testRuledCellKeepsItsWrappedTextTogether() {
+        let xs = [50.0, 200, 300], ys = [100.0, 120, 160]
+        var words = [word("Label", 55, 104), word("Value", 205, 104)]
+        words += sentence("Number of member states", 55, 124) + sentence("in the analysis", 55, 140) + [word("21", 205, 124)]
+        let tables = TableDetector.detect(page(words, rulings: grid(xs: xs, ys: ys)))
+        XCTAssertEqual(tables.first?.textGrid, [["Label", "Value"], ["Number of member states in the analysis", "21"]])
+    }
+
+    func testNumbersStackedInOneRuledBandBecomeRows() {
+        // Only the header is ruled off; the body rows share one band.
+        let xs = [50.0, 200, 300], ys = [100.0, 120, 200]
+        var words = [word("Reclassifications", 55, 104), word("Count", 205, 104)]
+        for (r, (label, value)) in [("none", "52"), ("one", "28"), ("two", "11")].enumerated() {
+            words += [word(label, 55, 124 + Double(r) * 16), word(value, 205, 124 + Double(r) * 16)]
+        }
+        let tables = TableDetector.detect(page(words, rulings: grid(xs: xs, ys: ys)))
+        XCTAssertEqual(tables.first?.textGrid, [["Reclassifications", "Count"], ["none", "52"], ["one", "28"], ["two", "11"]])
+    }
+
+    func testAFramedParagraphIsNotATable() {
+        let words = sentence("A note in a box is not a table", 60, 110)
+        XCTAssertTrue(TableDetector.detect(page(words, rulings: grid(xs: [50, 400], ys: [100, 130]))).isEmpty)
+    }
+
+    // MARK: Rules
+
+    func testRulesAreFoundInInkAndGlyphsAreNot() {
+        let (width, height) = (200, 200)
+        var ink = [UInt8](repeating: 0, count: width * height)
+        for x in 20..<180 { ink[50 * width + x] = 255 }      // horizontal rule at y = 50
+        for y in 20..<180 { ink[y * width + 100] = 200 }     // vertical rule at x = 100, grey
+        for y in 120..<135 { for x in 30..<31 { ink[y * width + x] = 255 } }  // the stem of a glyph
+        let glyphWord = Word(text: "l", x0: 28, y0: 118, x1: 34, y1: 137, confidence: 1)
+        let lines = RulingDetector.lines(ink: ink, width: width, height: height, scale: 1, masking: [glyphWord])
+        let horizontal = lines.filter { $0.axis == .horizontal }, vertical = lines.filter { $0.axis == .vertical }
+        XCTAssertEqual(horizontal.count, 1)
+        XCTAssertEqual(horizontal.first?.position ?? 0, 50.5, accuracy: 0.6)
+        XCTAssertEqual(horizontal.first?.length ?? 0, 160, accuracy: 1)
+        XCTAssertEqual(vertical.count, 1)
+        XCTAssertEqual(vertical.first?.position ?? 0, 100.5, accuracy: 0.6)
+    }
+
+    /// A one-page PDF (612 × 792 pt, Helvetica) with the given content stream, written by hand
+    /// as the integration tests' helper does; PDF y runs upwards from the bottom.
+    private func writePDF(content: String, to path: String) throws {
+        let stream = Data(content.utf8)
+        let objects = [
+            "<< /Type /Catalog /Pages 2 0 R >>",
+            "<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 5 0 R /Resources << /Font << /F1 3 0 R >> >> >>",
+            "<< /Length \(stream.count) >>\nstream\n\(content)\nendstream",
+        ]
+        var pdf = "%PDF-1.4\n"
+        var offsets: [Int] = []
+        for (index, body) in objects.enumerated() {
+            offsets.append(pdf.utf8.count)
+            pdf += "\(index + 1) 0 obj\n\(body)\nendobj\n"
+        }
+        let xref = pdf.utf8.count
+        pdf += "xref\n0 \(objects.count + 1)\n0000000000 65535 f \n"
+        for offset in offsets { pdf += String(format: "%010d 00000 n \n", offset) }
+        pdf += "trailer\n<< /Size \(objects.count + 1) /Root 1 0 R >>\nstartxref\n\(xref)\n%%EOF\n"
+        try Data(pdf.utf8).write(to: URL(fileURLWithPath: path))
+    }
+
+    func testRulesOfADrawnPDFTableAreFoundAndMakeItsGrid() throws {
+        // A 3 × 3 grid of 0.5 pt rules with a word in every cell.
+        let xs = [72.0, 200, 330, 460], ys = [692.0, 667, 642, 617]
+        let cells = [["Item", "Count", "Share"], ["Apples", "12", "40%"], ["Pears", "18", "60%"]]
+        var ops = ["0.5 w"]
+        for y in ys { ops.append("\(xs.first!) \(y) m \(xs.last!) \(y) l S") }
+        for x in xs { ops.append("\(x) \(ys.first!) m \(x) \(ys.last!) l S") }
+        for (r, row) in cells.enumerated() {
+            for (c, text) in row.enumerated() { ops.append("BT /F1 10 Tf \(xs[c] + 6) \(ys[r] - 17) Td (\(text)) Tj ET") }
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ruled-\(UUID()).pdf").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try writePDF(content: ops.joined(separator: "\n"), to: path)
+
+        let pdf = try PDFDocument(path: path)
+        var model = try pdf.page(0)
+        model.layout = try pdf.layout(pageIndex: 0)
+        let rulings = model.layout?.rulings ?? []
+        XCTAssertEqual(rulings.filter { $0.axis == .horizontal }.count, 4)
+        XCTAssertEqual(rulings.filter { $0.axis == .vertical }.count, 4)
+        let tables = TableDetector.detect(model)
+        XCTAssertEqual(tables.count, 1)
+        XCTAssertEqual(tables.first?.textGrid, cells)
+    }
+}
