@@ -25,23 +25,67 @@ public final class OCREngine {
         }
         // Automatic page segmentation: documents mix blocks, tables and columns.
         TessBaseAPISetPageSegMode(api, PSM_AUTO)
+        if let spec = ProcessInfo.processInfo.environment["ASSAY_OCR_VARS"] {
+            for item in spec.split(separator: ",") {
+                let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+                if parts.count == 2 { _ = TessBaseAPISetVariable(api, parts[0], parts[1]) }
+            }
+        }
         self.api = api
     }
 
     deinit {
         TessBaseAPIEnd(api)
         TessBaseAPIDelete(api)
+        if let osd = orientationAPI {
+            TessBaseAPIEnd(osd)
+            TessBaseAPIDelete(osd)
+        }
     }
 
-    /// OCR of one decoded image page, after `PagePreparation` (orientation, deskew,
-    /// upscaling of small text where each measurably helps). The page model describes the
-    /// upright, straightened page in the original image's pixels.
+    /// OCR of one decoded image page, after `PagePreparation` (deskew and upscaling of
+    /// small text where each measurably helps). A page that reads badly is checked for
+    /// orientation and read again turned upright when that reads better. The page model
+    /// describes the upright, straightened page in the original image's pixels.
     func recognize(_ image: Image, number: Int) throws -> PageModel {
-        let prepared = try PagePreparation.prepare(image)
-        let result = try read(prepared.image, scale: 1 / prepared.scale)
+        var prepared = try PagePreparation.prepare(image)
+        var result = try read(prepared.image, scale: 1 / prepared.scale)
+        if result.looksMisread, let turns = quarterTurnsToUpright(prepared.image), turns != 0,
+           let turned = prepared.turned(clockwiseQuarters: turns) {
+            let second = try read(turned.image, scale: 1 / turned.scale)
+            if second.score > result.score { (prepared, result) = (turned, second) }
+        }
+        if ProcessInfo.processInfo.environment["ASSAY_OCR_DEBUG"] != nil {
+            FileHandle.standardError.write(Data("ocr: page \(number) words=\(result.words.count) conf=\(result.meanConfidence)\n".utf8))
+        }
         return PageModel(number: number, width: Double(prepared.image.width) / prepared.scale,
                          height: Double(prepared.image.height) / prepared.scale, source: .ocr,
                          words: result.words, text: result.text)
+    }
+
+    /// tesseract's orientation model, loaded on first use (most pages never need it).
+    private lazy var orientationAPI: OpaquePointer? = {
+        guard let osd = TessBaseAPICreate() else { return nil }
+        guard TessBaseAPIInit3(osd, nil, "osd") == 0 else {
+            TessBaseAPIDelete(osd)
+            return nil
+        }
+        TessBaseAPISetPageSegMode(osd, PSM_OSD_ONLY)
+        return osd
+    }()
+
+    /// Clockwise quarter turns that make the page upright, when tesseract's orientation
+    /// model is installed (Debian: tesseract-ocr-osd) and confident.
+    func quarterTurnsToUpright(_ image: Image) -> Int? {
+        guard let osd = orientationAPI else { return nil }
+        TessBaseAPISetImage2(osd, image.pix)
+        defer { TessBaseAPIClear(osd) }
+        var degrees: Int32 = 0, confidence: Float = 0, scriptConfidence: Float = 0
+        var script: UnsafePointer<CChar>?
+        guard TessBaseAPIDetectOrientationScript(osd, &degrees, &confidence, &script, &scriptConfidence) != 0,
+              confidence >= 2 else { return nil }
+        // `degrees` is how far the text is turned counter-clockwise.
+        return (4 - Int(degrees) / 90 % 4) % 4
     }
 
     /// OCR of an image as it is; boxes are multiplied by `scale`. The file's resolution is
@@ -99,6 +143,16 @@ struct Recognition {
     var words: [Word]
     /// In tesseract's reading order: lines separated by newlines, paragraphs by blank lines.
     var text: String
+
+    /// Characters read, weighted by confidence: which of two readings of a page is better.
+    var score: Double {
+        words.reduce(0) { $0 + $1.confidence * Double($1.text.count) }
+    }
+
+    /// Few words, or words read with little confidence: perhaps the page is turned.
+    var looksMisread: Bool {
+        words.count < 10 || meanConfidence < 0.6
+    }
 
     /// Mean word confidence (0…1), 0 when nothing was read.
     var meanConfidence: Double {

@@ -40,6 +40,12 @@ enum PagePreparation {
         let scale: Double
         /// Degrees the page was turned to straighten it.
         let deskewAngle: Double
+
+        /// The same page turned by quarter turns (for a page that was not upright).
+        func turned(clockwiseQuarters quarters: Int) -> Prepared? {
+            guard let pix = pixRotateOrth(image.pix, Int32(quarters)) else { return nil }
+            return Prepared(image: Image(owning: pix), scale: scale, deskewAngle: deskewAngle)
+        }
     }
 
     static func prepare(_ original: Image, options: Options = .standard) throws -> Prepared {
