@@ -49,14 +49,16 @@ public final class OCREngine {
     /// describes the upright, straightened page in the original image's pixels.
     func recognize(_ image: Image, number: Int) throws -> PageModel {
         var prepared = try PagePreparation.prepare(image)
-        var result = try read(prepared.image, scale: 1 / prepared.scale)
+        var result = try read(prepared.image, scale: 1 / prepared.scale, resolution: prepared.resolution)
         if result.looksMisread, let turns = quarterTurnsToUpright(prepared.image), turns != 0,
            let turned = prepared.turned(clockwiseQuarters: turns) {
-            let second = try read(turned.image, scale: 1 / turned.scale)
-            if second.score > result.score { (prepared, result) = (turned, second) }
+            let second = try read(turned.image, scale: 1 / turned.scale, resolution: turned.resolution)
+            // Sideways text may read as well as upright text; upright boxes are what count then.
+            let upright = result.looksSideways && !second.looksSideways && second.score >= 0.8 * result.score
+            if upright || second.score > result.score { (prepared, result) = (turned, second) }
         }
         if ProcessInfo.processInfo.environment["ASSAY_OCR_DEBUG"] != nil {
-            FileHandle.standardError.write(Data("ocr: page \(number) words=\(result.words.count) conf=\(result.meanConfidence)\n".utf8))
+            FileHandle.standardError.write(Data("ocr: page \(number) words=\(result.words.count) conf=\(result.meanConfidence) sideways=\(result.looksSideways) score=\(result.score) misread=\(result.looksMisread)\n".utf8))
         }
         return PageModel(number: number, width: Double(prepared.image.width) / prepared.scale,
                          height: Double(prepared.image.height) / prepared.scale, source: .ocr,
@@ -82,16 +84,20 @@ public final class OCREngine {
         defer { TessBaseAPIClear(osd) }
         var degrees: Int32 = 0, confidence: Float = 0, scriptConfidence: Float = 0
         var script: UnsafePointer<CChar>?
-        guard TessBaseAPIDetectOrientationScript(osd, &degrees, &confidence, &script, &scriptConfidence) != 0,
-              confidence >= 2 else { return nil }
+        let found = TessBaseAPIDetectOrientationScript(osd, &degrees, &confidence, &script, &scriptConfidence)
+        if ProcessInfo.processInfo.environment["ASSAY_OCR_DEBUG"] != nil {
+            FileHandle.standardError.write(Data("osd: found=\(found) degrees=\(degrees) confidence=\(confidence)\n".utf8))
+        }
+        guard found != 0, confidence >= 2 else { return nil }
         // `degrees` is how far the text is turned counter-clockwise.
         return (4 - Int(degrees) / 90 % 4) % 4
     }
 
     /// OCR of an image as it is; boxes are multiplied by `scale`. The file's resolution is
     /// passed on as tesseract's command does (tesseract estimates one when there is none).
-    func read(_ image: Image, scale: Double) throws -> Recognition {
+    func read(_ image: Image, scale: Double, resolution: Int? = nil) throws -> Recognition {
         TessBaseAPISetImage2(api, image.pix)
+        if let resolution { TessBaseAPISetSourceResolution(api, Int32(resolution)) }
         return try read(scale: scale)
     }
 
@@ -149,9 +155,16 @@ struct Recognition {
         words.reduce(0) { $0 + $1.confidence * Double($1.text.count) }
     }
 
-    /// Few words, or words read with little confidence: perhaps the page is turned.
+    /// Few words, or words read with little confidence: perhaps the page is not upright.
     var looksMisread: Bool {
-        words.count < 10 || meanConfidence < 0.6
+        words.count < 10 || meanConfidence < 0.6 || looksSideways
+    }
+
+    /// Most words are taller than wide: tesseract read lines running up or down the page
+    /// (it can), but their boxes would be sideways for tables and fields.
+    var looksSideways: Bool {
+        let long = words.filter { $0.text.count >= 3 }
+        return long.count >= 3 && long.filter { $0.y1 - $0.y0 > $0.x1 - $0.x0 }.count * 2 > long.count
     }
 
     /// Mean word confidence (0…1), 0 when nothing was read.

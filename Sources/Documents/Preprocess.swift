@@ -14,6 +14,12 @@ enum PagePreparation {
         var deskewAbove: Double = 0
         /// Convert colour pages to grey before tesseract.
         var grey = false
+        /// Paint a dark frame around the page (scanner lid, table under a photographed
+        /// receipt) white: it pulls tesseract's global threshold away from the text.
+        var removeDarkBorder = false
+        /// The resolution assumed for files that state less than `assumeBelow` dpi (0 = keep).
+        var assumedResolution = 0
+        var assumeBelow = 0
 
         static let standard: Options = {
             var options = Options()
@@ -26,6 +32,11 @@ enum PagePreparation {
                     case "longside": options.upscaleBelowLongerSide = Int(parts[1]) ?? 0
                     case "deskew": options.deskewAbove = Double(parts[1]) ?? 0
                     case "grey": options.grey = true
+                    case "border": options.removeDarkBorder = true
+                    case "dpi":
+                        let values = parts[1].split(separator: ":").compactMap { Int($0) }
+                        options.assumedResolution = values.first ?? 0
+                        options.assumeBelow = values.count > 1 ? values[1] : Int.max
                     default: break
                     }
                 }
@@ -40,11 +51,13 @@ enum PagePreparation {
         let scale: Double
         /// Degrees the page was turned to straighten it.
         let deskewAngle: Double
+        /// The resolution tesseract should assume (nil: the file's own).
+        var resolution: Int? = nil
 
         /// The same page turned by quarter turns (for a page that was not upright).
         func turned(clockwiseQuarters quarters: Int) -> Prepared? {
             guard let pix = pixRotateOrth(image.pix, Int32(quarters)) else { return nil }
-            return Prepared(image: Image(owning: pix), scale: scale, deskewAngle: deskewAngle)
+            return Prepared(image: Image(owning: pix), scale: scale, deskewAngle: deskewAngle, resolution: resolution)
         }
     }
 
@@ -54,6 +67,8 @@ enum PagePreparation {
         if options.grey, image.depth == 32 {
             _ = image.apply { pixConvertRGBToLuminance($0) }
         }
+        var border = 0.0
+        if options.removeDarkBorder { border = removeDarkBorder(image) }
         var angle = 0.0
         if options.deskewAbove > 0, let skew = skewAngle(image), abs(skew) > options.deskewAbove {
             if image.apply({ pixRotate($0, Float(skew * .pi / 180), Int32(L_ROTATE_AREA_MAP),
@@ -68,10 +83,37 @@ enum PagePreparation {
             upscale = height < options.upscaleBelowCharacterHeight
         }
         if upscale, image.apply({ pixScale($0, 2, 2) }) { scale = 2 }
-        if ProcessInfo.processInfo.environment["ASSAY_OCR_DEBUG"] != nil {
-            FileHandle.standardError.write(Data("prep: \(image.width)x\(image.height) charheight=\(characterHeight(image).map { String($0) } ?? "-") skew=\(skewAngle(image).map { String($0) } ?? "-") scale=\(scale) angle=\(angle)\n".utf8))
+        var resolution: Int?
+        if options.assumedResolution > 0, original.resolution < options.assumeBelow {
+            resolution = Int(Double(options.assumedResolution) * scale)
         }
-        return Prepared(image: image, scale: scale, deskewAngle: angle)
+        if ProcessInfo.processInfo.environment["ASSAY_OCR_DEBUG"] != nil {
+            FileHandle.standardError.write(Data("prep: \(image.width)x\(image.height) charheight=\(characterHeight(image).map { String($0) } ?? "-") skew=\(skewAngle(image).map { String($0) } ?? "-") scale=\(scale) angle=\(angle) border=\(border) res=\(original.resolution)\n".utf8))
+        }
+        return Prepared(image: image, scale: scale, deskewAngle: angle, resolution: resolution)
+    }
+
+    /// Paints the dark regions that touch the image's edge white, unless they cover most
+    /// of the page (white text on a dark background). Returns the share of the page painted.
+    static func removeDarkBorder(_ image: Image) -> Double {
+        guard let grey = pixConvertTo8(image.pix, 0) else { return 0 }
+        let greyImage = Image(owning: grey)
+        guard let dark = pixThresholdToBinary(grey, 60) else { return 0 }
+        let darkImage = Image(owning: dark)
+        guard let frame = pixExtractBorderConnComps(darkImage.pix, 4) else { return 0 }
+        let frameImage = Image(owning: frame)
+        var count: Int32 = 0
+        guard pixCountPixels(frameImage.pix, &count, nil) == 0 else { return 0 }
+        let share = Double(count) / Double(image.width * image.height)
+        guard share > 0.001, share < 0.5 else { return share == 0 ? 0 : -share }
+        // Paint in the page's own depth where that is simple, else on the grey copy.
+        let paintable = (image.depth == 32 || image.depth == 8) && pixGetColormap(image.pix) == nil
+        _ = image.apply { pix in
+            guard let target = paintable ? pixCopy(nil, pix) : pixClone(greyImage.pix) else { return nil }
+            pixPaintThroughMask(target, frameImage.pix, 0, 0, paintable && image.depth == 32 ? 0xFFFF_FF00 : 255)
+            return target
+        }
+        return share
     }
 
     /// A black-and-white copy (fixed threshold: enough to measure shapes, not to OCR).

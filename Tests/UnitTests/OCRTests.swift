@@ -118,21 +118,31 @@ final class OCRTests: XCTestCase {
         XCTAssertLessThanOrEqual(total.x1, 1200)
     }
 
-    func testTurnedPageIsReadUpright() throws {
+    private func turnedPage(clockwiseQuarters quarters: Int32) throws -> String {
         let upright = try drawPage(["The quick brown fox jumps over the lazy dog",
                                     "Pack my box with five dozen liquor jugs",
                                     "Sphinx of black quartz judge my vow",
                                     "How vexingly quick daft zebras jump"], height: 600, name: "upright")
-        // One clockwise quarter turn: the text runs top to bottom.
-        let turned = try transform(upright, to: "turned") { pixRotateOrth($0, 1) }
+        return try transform(upright, to: "turned-\(quarters)") { pixRotateOrth($0, quarters) }
+    }
 
-        let page = try XCTUnwrap(DocumentReader.pages(path: turned, type: .png).first)
+    func testSidewaysPageIsReadUpright() throws {
+        let page = try XCTUnwrap(DocumentReader.pages(path: try turnedPage(clockwiseQuarters: 1), type: .png).first)
 
         XCTAssertTrue(page.text.contains("quick brown fox"), page.text)
         XCTAssertTrue(page.text.contains("liquor jugs"), page.text)
-        // The page model describes the upright page.
+        // The page model describes the upright page: words run left to right.
         XCTAssertEqual(page.width, 1200)
         XCTAssertEqual(page.height, 600)
+        let fox = try XCTUnwrap(page.words.first { $0.text == "fox" }), dog = try XCTUnwrap(page.words.first { $0.text == "dog" })
+        XCTAssertLessThan(fox.x1, dog.x0)
+    }
+
+    func testUpsideDownPageIsReadUpright() throws {
+        let page = try XCTUnwrap(DocumentReader.pages(path: try turnedPage(clockwiseQuarters: 2), type: .png).first)
+
+        XCTAssertTrue(page.text.contains("quick brown fox"), page.text)
+        XCTAssertTrue(page.text.contains("quartz judge"), page.text)
     }
 
     func testCorruptTIFFIsADocumentProblemWhenRead() throws {
