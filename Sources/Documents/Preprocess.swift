@@ -17,6 +17,7 @@ enum PagePreparation {
         /// Paint a dark frame around the page (scanner lid, table under a photographed
         /// receipt) white: it pulls tesseract's global threshold away from the text.
         var removeDarkBorder = false
+        var borderOpening = 15
         /// The resolution assumed for files that state less than `assumeBelow` dpi (0 = keep).
         var assumedResolution = 0
         var assumeBelow = 0
@@ -32,7 +33,9 @@ enum PagePreparation {
                     case "longside": options.upscaleBelowLongerSide = Int(parts[1]) ?? 0
                     case "deskew": options.deskewAbove = Double(parts[1]) ?? 0
                     case "grey": options.grey = true
-                    case "border": options.removeDarkBorder = true
+                    case "border":
+                        options.removeDarkBorder = true
+                        if parts.count > 1 { options.borderOpening = Int(parts[1]) ?? 15 }
                     case "dpi":
                         let values = parts[1].split(separator: ":").compactMap { Int($0) }
                         options.assumedResolution = values.first ?? 0
@@ -68,7 +71,7 @@ enum PagePreparation {
             _ = image.apply { pixConvertRGBToLuminance($0) }
         }
         var border = 0.0
-        if options.removeDarkBorder { border = removeDarkBorder(image) }
+        if options.removeDarkBorder { border = removeDarkBorder(image, opening: options.borderOpening) }
         var angle = 0.0
         if options.deskewAbove > 0, let skew = skewAngle(image), abs(skew) > options.deskewAbove {
             if image.apply({ pixRotate($0, Float(skew * .pi / 180), Int32(L_ROTATE_AREA_MAP),
@@ -87,7 +90,7 @@ enum PagePreparation {
         if options.assumedResolution > 0, original.resolution < options.assumeBelow {
             resolution = Int(Double(options.assumedResolution) * scale)
         }
-        if ProcessInfo.processInfo.environment["ASSAY_OCR_DEBUG"] != nil {
+        if ProcessInfo.processInfo.environment["ASSAY_OCR_DEBUG"] == "2" {
             FileHandle.standardError.write(Data("prep: \(image.width)x\(image.height) charheight=\(characterHeight(image).map { String($0) } ?? "-") skew=\(skewAngle(image).map { String($0) } ?? "-") scale=\(scale) angle=\(angle) border=\(border) res=\(original.resolution)\n".utf8))
         }
         return Prepared(image: image, scale: scale, deskewAngle: angle, resolution: resolution)
@@ -95,12 +98,15 @@ enum PagePreparation {
 
     /// Paints the dark regions that touch the image's edge white, unless they cover most
     /// of the page (white text on a dark background). Returns the share of the page painted.
-    static func removeDarkBorder(_ image: Image) -> Double {
+    static func removeDarkBorder(_ image: Image, opening: Int) -> Double {
         guard let grey = pixConvertTo8(image.pix, 0) else { return 0 }
         let greyImage = Image(owning: grey)
         guard let dark = pixThresholdToBinary(grey, 60) else { return 0 }
         let darkImage = Image(owning: dark)
-        guard let frame = pixExtractBorderConnComps(darkImage.pix, 4) else { return 0 }
+        guard let touching = pixExtractBorderConnComps(darkImage.pix, 4) else { return 0 }
+        let touchingImage = Image(owning: touching)
+        // Only the thick part: text that touches the frame stays (its strokes are thin).
+        guard let frame = opening > 1 ? pixOpenBrick(nil, touchingImage.pix, Int32(opening), Int32(opening)) : pixClone(touchingImage.pix) else { return 0 }
         let frameImage = Image(owning: frame)
         var count: Int32 = 0
         guard pixCountPixels(frameImage.pix, &count, nil) == 0 else { return 0 }

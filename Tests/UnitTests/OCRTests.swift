@@ -22,18 +22,21 @@ final class OCRTests: XCTestCase {
 
     /// A white page with black text lines, written as PNG.
     private func drawPage(_ lines: [String], width: Int = 1200, height: Int = 500, fontSize: Double = 40,
-                          name: String) throws -> String {
+                          ink: Double = 0, darkFrame: Int = 0, name: String) throws -> String {
         let path = "\(folder!)/\(name).png"
         let surface = try XCTUnwrap(cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(width), Int32(height)))
         defer { cairo_surface_destroy(surface) }
         let cr = cairo_create(surface)
-        cairo_set_source_rgb(cr, 1, 1, 1)
-        cairo_paint(cr)
         cairo_set_source_rgb(cr, 0, 0, 0)
+        cairo_paint(cr)
+        cairo_set_source_rgb(cr, 1, 1, 1)
+        cairo_rectangle(cr, Double(darkFrame), Double(darkFrame), Double(width - 2 * darkFrame), Double(height - 2 * darkFrame))
+        cairo_fill(cr)
+        cairo_set_source_rgb(cr, ink, ink, ink)
         cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL)
         cairo_set_font_size(cr, fontSize)
         for (index, line) in lines.enumerated() {
-            cairo_move_to(cr, 60, 80 + Double(index) * fontSize * 1.6)
+            cairo_move_to(cr, Double(60 + darkFrame), Double(80 + darkFrame) + Double(index) * fontSize * 1.6)
             cairo_show_text(cr, line)
         }
         cairo_destroy(cr)
@@ -143,6 +146,18 @@ final class OCRTests: XCTestCase {
 
         XCTAssertTrue(page.text.contains("quick brown fox"), page.text)
         XCTAssertTrue(page.text.contains("quartz judge"), page.text)
+    }
+
+    func testFaintPrintInsideADarkFrameIsRead() throws {
+        // A photographed or scanned receipt: light grey print, black surroundings. One
+        // global threshold between black and white would lose the print.
+        let png = try drawPage(["THANK YOU PLEASE COME AGAIN", "TOTAL RM 49.40", "CASH RM 50.00"],
+                               width: 1000, height: 700, ink: 0.62, darkFrame: 60, name: "framed")
+
+        let page = try XCTUnwrap(DocumentReader.pages(path: png, type: .png).first)
+
+        XCTAssertTrue(page.text.contains("TOTAL RM 49.40"), page.text)
+        XCTAssertTrue(page.text.contains("PLEASE COME AGAIN"), page.text)
     }
 
     func testCorruptTIFFIsADocumentProblemWhenRead() throws {
