@@ -18,8 +18,11 @@ public enum DocumentReader {
                 try page(model, index + 1, total)
             }
         case .png, .jpeg, .tiff:
-            let model = try OCREngine.forThisProcess().recognize(imageAt: path)
-            try page(model, 1, 1)
+            let images = try ImagePages(path: path, type: type)
+            let engine = try OCREngine.forThisProcess()
+            try images.forEach { image, number in
+                try page(try engine.recognize(image, number: number), number, images.count)
+            }
         }
     }
 

@@ -58,7 +58,22 @@ public enum FileInspector {
                 throw DocumentProblem("too_many_pages", "the PDF has \(pages) pages; the limit is \(maxPages)")
             }
             return FileFacts(type: .pdf, pages: pages, width: nil, height: nil)
-        case .png, .jpeg, .tiff:
+        case .tiff:
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw DocumentProblem("corrupt_document", "the file cannot be read")
+            }
+            // Count every directory (a hostile chain is cut off just past the limit), then
+            // check every page's size: each page is decoded and OCR'd on its own.
+            let pages = try TIFFStructure(bytes: [UInt8](data), limit: maxPages + 1).pages
+            guard pages.count <= maxPages else {
+                throw DocumentProblem("too_many_pages", "the TIFF has more than \(maxPages) pages, the limit")
+            }
+            for (index, page) in pages.enumerated() where page.width * page.height > maxPixels {
+                throw DocumentProblem("image_too_large",
+                                      "page \(index + 1) of the TIFF has \(page.width)×\(page.height) pixels; the limit is \(maxPixels)")
+            }
+            return FileFacts(type: .tiff, pages: pages.count, width: pages[0].width, height: pages[0].height)
+        case .png, .jpeg:
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw DocumentProblem("corrupt_document", "the file cannot be read")
             }
@@ -106,13 +121,8 @@ public enum FileInspector {
             }
             throw DocumentProblem("corrupt_document", "the JPEG has no frame header")
         case .tiff:
-            guard b.count >= 8 else { throw DocumentProblem("truncated_document", "the TIFF is truncated") }
-            let little = b[0] == 0x49
-            let offset = little ? Int(b[4]) | Int(b[5]) << 8 | Int(b[6]) << 16 | Int(b[7]) << 24 : be32(4)
-            guard offset >= 8, offset + 2 <= b.count else {
-                throw DocumentProblem("truncated_document", "the TIFF is truncated (its first directory is missing)")
-            }
-            return nil
+            let first = try TIFFStructure(bytes: b, limit: 1).pages[0]
+            return (first.width, first.height)
         case .pdf:
             return nil
         }

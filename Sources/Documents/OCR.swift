@@ -25,58 +25,151 @@ public final class OCREngine {
         }
         // Automatic page segmentation: documents mix blocks, tables and columns.
         TessBaseAPISetPageSegMode(api, PSM_AUTO)
+        if let spec = ProcessInfo.processInfo.environment["ASSAY_OCR_VARS"] {
+            for item in spec.split(separator: ",") {
+                let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+                if parts.count == 2 { _ = TessBaseAPISetVariable(api, parts[0], parts[1]) }
+            }
+        }
         self.api = api
     }
 
     deinit {
         TessBaseAPIEnd(api)
         TessBaseAPIDelete(api)
+        if let osd = orientationAPI {
+            TessBaseAPIEnd(osd)
+            TessBaseAPIDelete(osd)
+        }
     }
 
-    /// OCR of an image file (PNG, JPEG, TIFF first page) read by leptonica. Boxes are in
-    /// pixels. Small images are upscaled 2× first, which measurably helps tesseract with
-    /// text under ~20 px high; boxes are mapped back to the original pixels.
-    public func recognize(imageAt path: String) throws -> PageModel {
-        var pix: UnsafeMutablePointer<PIX>? = pixRead(path)
-        guard pix != nil else { throw DocumentProblem("corrupt_document", "the image cannot be decoded") }
-        defer { pixDestroy(&pix) }
-        let width = Int(pixGetWidth(pix)), height = Int(pixGetHeight(pix))
-        let scale: Float = max(width, height) < 1600 ? 2 : 1
-        var work: UnsafeMutablePointer<PIX>? = scale == 1 ? pixClone(pix) : pixScale(pix, scale, scale)
-        guard work != nil else { throw DocumentProblem("corrupt_document", "the image cannot be scaled") }
-        defer { pixDestroy(&work) }
-        TessBaseAPISetImage2(api, work)
-        TessBaseAPISetSourceResolution(api, 300)
-        let words = try read(scale: 1 / Double(scale))
-        return PageModel(number: 1, width: Double(width), height: Double(height), source: .ocr, words: words,
-                         text: PageModel.lines(words))
+    /// OCR of one decoded image page, after `PagePreparation` (deskew and upscaling of
+    /// small text where each measurably helps). A page that reads badly is checked for
+    /// orientation and read again turned upright when that reads better. The page model
+    /// describes the upright, straightened page in the original image's pixels.
+    func recognize(_ image: Image, number: Int) throws -> PageModel {
+        var prepared = try PagePreparation.prepare(image)
+        var result = try read(prepared.image, scale: 1 / prepared.scale, resolution: prepared.resolution)
+        if result.looksMisread, let turns = quarterTurnsToUpright(prepared.image), turns != 0,
+           let turned = prepared.turned(clockwiseQuarters: turns) {
+            let second = try read(turned.image, scale: 1 / turned.scale, resolution: turned.resolution)
+            // Sideways text may read as well as upright text; upright boxes are what count then.
+            let upright = result.looksSideways && !second.looksSideways && second.score >= 0.8 * result.score
+            if upright || second.score > result.score { (prepared, result) = (turned, second) }
+        }
+        if ProcessInfo.processInfo.environment["ASSAY_OCR_DEBUG"] != nil {
+            FileHandle.standardError.write(Data("ocr: page \(number) words=\(result.words.count) conf=\(result.meanConfidence) sideways=\(result.looksSideways) score=\(result.score) misread=\(result.looksMisread)\n".utf8))
+        }
+        return PageModel(number: number, width: Double(prepared.image.width) / prepared.scale,
+                         height: Double(prepared.image.height) / prepared.scale, source: .ocr,
+                         words: result.words, text: result.text)
+    }
+
+    /// tesseract's orientation model, loaded on first use (most pages never need it).
+    private lazy var orientationAPI: OpaquePointer? = {
+        guard let osd = TessBaseAPICreate() else { return nil }
+        guard TessBaseAPIInit3(osd, nil, "osd") == 0 else {
+            TessBaseAPIDelete(osd)
+            return nil
+        }
+        TessBaseAPISetPageSegMode(osd, PSM_OSD_ONLY)
+        return osd
+    }()
+
+    /// Clockwise quarter turns that make the page upright, when tesseract's orientation
+    /// model is installed (Debian: tesseract-ocr-osd) and confident.
+    func quarterTurnsToUpright(_ image: Image) -> Int? {
+        guard let osd = orientationAPI else { return nil }
+        TessBaseAPISetImage2(osd, image.pix)
+        defer { TessBaseAPIClear(osd) }
+        var degrees: Int32 = 0, confidence: Float = 0, scriptConfidence: Float = 0
+        var script: UnsafePointer<CChar>?
+        let found = TessBaseAPIDetectOrientationScript(osd, &degrees, &confidence, &script, &scriptConfidence)
+        if ProcessInfo.processInfo.environment["ASSAY_OCR_DEBUG"] != nil {
+            FileHandle.standardError.write(Data("osd: found=\(found) degrees=\(degrees) confidence=\(confidence)\n".utf8))
+        }
+        guard found != 0, confidence >= 2 else { return nil }
+        // `degrees` is how far the text is turned counter-clockwise.
+        return (4 - Int(degrees) / 90 % 4) % 4
+    }
+
+    /// OCR of an image as it is; boxes are multiplied by `scale`. The file's resolution is
+    /// passed on as tesseract's command does (tesseract estimates one when there is none).
+    func read(_ image: Image, scale: Double, resolution: Int? = nil) throws -> Recognition {
+        TessBaseAPISetImage2(api, image.pix)
+        if let resolution { TessBaseAPISetSourceResolution(api, Int32(resolution)) }
+        return try read(scale: scale)
     }
 
     /// OCR of raw pixels (e.g. a rendered PDF page); boxes are scaled by `scale`.
-    func recognize(pixels: UnsafePointer<UInt8>, width: Int, height: Int, bytesPerLine: Int, ppi: Int, scale: Double) throws -> [Word] {
+    func recognize(pixels: UnsafePointer<UInt8>, width: Int, height: Int, bytesPerLine: Int, ppi: Int, scale: Double) throws -> Recognition {
         TessBaseAPISetImage(api, pixels, Int32(width), Int32(height), 4, Int32(bytesPerLine))
         TessBaseAPISetSourceResolution(api, Int32(ppi))
         return try read(scale: scale)
     }
 
-    private func read(scale: Double) throws -> [Word] {
+    /// Words with boxes, and the page text in tesseract's reading order: its layout analysis
+    /// (blocks, paragraphs, lines) orders columns and tables far better than sorting boxes.
+    private func read(scale: Double) throws -> Recognition {
         guard TessBaseAPIRecognize(api, nil) == 0 else { throw DocumentProblem("ocr_failed", "tesseract could not read the page") }
-        guard let iterator = TessBaseAPIGetIterator(api) else { return [] }
+        guard let iterator = TessBaseAPIGetIterator(api) else { return Recognition(words: [], text: "") }
         defer { TessResultIteratorDelete(iterator) }
         var words: [Word] = []
+        var text = ""
+        // The strongest break since the last word written: 0 none, 1 word, 2 line, 3 paragraph.
+        var pendingBreak = 0
         let page = TessResultIteratorGetPageIterator(iterator)
         repeat {
+            if TessPageIteratorIsAtBeginningOf(page, RIL_PARA) != 0 {
+                pendingBreak = 3
+            } else if TessPageIteratorIsAtBeginningOf(page, RIL_TEXTLINE) != 0 {
+                pendingBreak = max(pendingBreak, 2)
+            } else {
+                pendingBreak = max(pendingBreak, 1)
+            }
             guard let raw = TessResultIteratorGetUTF8Text(iterator, RIL_WORD) else { continue }
-            let text = String(cString: raw).trimmingCharacters(in: .whitespacesAndNewlines)
+            let word = String(cString: raw).trimmingCharacters(in: .whitespacesAndNewlines)
             TessDeleteText(raw)
-            guard !text.isEmpty else { continue }
+            guard !word.isEmpty else { continue }
             var left: Int32 = 0, top: Int32 = 0, right: Int32 = 0, bottom: Int32 = 0
             guard TessPageIteratorBoundingBox(page, RIL_WORD, &left, &top, &right, &bottom) != 0 else { continue }
+            if !text.isEmpty { text += pendingBreak == 3 ? "\n\n" : pendingBreak == 2 ? "\n" : " " }
+            text += word
+            pendingBreak = 0
             let confidence = Double(TessResultIteratorConfidence(iterator, RIL_WORD)) / 100
-            words.append(Word(text: text, x0: Double(left) * scale, y0: Double(top) * scale,
+            words.append(Word(text: word, x0: Double(left) * scale, y0: Double(top) * scale,
                               x1: Double(right) * scale, y1: Double(bottom) * scale, confidence: max(0, min(1, confidence))))
         } while TessResultIteratorNext(iterator, RIL_WORD) != 0
-        return words
+        return Recognition(words: words, text: text)
+    }
+}
+
+/// What tesseract read on one page.
+struct Recognition {
+    var words: [Word]
+    /// In tesseract's reading order: lines separated by newlines, paragraphs by blank lines.
+    var text: String
+
+    /// Characters read, weighted by confidence: which of two readings of a page is better.
+    var score: Double {
+        words.reduce(0) { $0 + $1.confidence * Double($1.text.count) }
+    }
+
+    /// Few words, or words read with little confidence: perhaps the page is not upright.
+    var looksMisread: Bool {
+        words.count < 10 || meanConfidence < 0.6 || looksSideways
+    }
+
+    /// Most words are taller than wide: tesseract read lines running up or down the page
+    /// (it can), but their boxes would be sideways for tables and fields.
+    var looksSideways: Bool {
+        let long = words.filter { $0.text.count >= 3 }
+        return long.count >= 3 && long.filter { $0.y1 - $0.y0 > $0.x1 - $0.x0 }.count * 2 > long.count
+    }
+
+    /// Mean word confidence (0…1), 0 when nothing was read.
+    var meanConfidence: Double {
+        words.isEmpty ? 0 : words.map(\.confidence).reduce(0, +) / Double(words.count)
     }
 }
 
@@ -106,10 +199,10 @@ extension PDFDocument {
         cairo_destroy(cr)
         cairo_surface_flush(surface)
         guard let data = cairo_image_surface_get_data(surface) else { throw DocumentProblem("ocr_failed", "the page did not render") }
-        let words = try engine.recognize(pixels: data, width: pixelWidth, height: pixelHeight,
-                                         bytesPerLine: Int(cairo_image_surface_get_stride(surface)), ppi: dpi, scale: 1 / scale)
-        return PageModel(number: index + 1, width: width, height: height, source: words.isEmpty ? .none : .ocr,
-                         words: words, text: PageModel.lines(words))
+        let result = try engine.recognize(pixels: data, width: pixelWidth, height: pixelHeight,
+                                          bytesPerLine: Int(cairo_image_surface_get_stride(surface)), ppi: dpi, scale: 1 / scale)
+        return PageModel(number: index + 1, width: width, height: height, source: result.words.isEmpty ? .none : .ocr,
+                         words: result.words, text: result.text)
     }
 }
 

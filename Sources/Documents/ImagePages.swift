@@ -1,0 +1,150 @@
+import CTesseract
+import Foundation
+
+/// A leptonica image; the PIX is destroyed when the value goes away. Only this module sees
+/// the C type.
+final class Image {
+    private(set) var pix: UnsafeMutablePointer<PIX>
+
+    /// Takes ownership of `pix`.
+    init(owning pix: UnsafeMutablePointer<PIX>) {
+        self.pix = pix
+    }
+
+    deinit {
+        var pointer: UnsafeMutablePointer<PIX>? = pix
+        pixDestroy(&pointer)
+    }
+
+    var width: Int { Int(pixGetWidth(pix)) }
+    var height: Int { Int(pixGetHeight(pix)) }
+    var depth: Int { Int(pixGetDepth(pix)) }
+    /// Horizontal resolution from the file (0 when the file does not say).
+    var resolution: Int { Int(pixGetXRes(pix)) }
+
+    /// Replaces the pixels with the result of `transform`, unless it failed (nil).
+    func apply(_ transform: (UnsafeMutablePointer<PIX>) -> UnsafeMutablePointer<PIX>?) -> Bool {
+        guard let result = transform(pix) else { return false }
+        var old: UnsafeMutablePointer<PIX>? = pix
+        pixDestroy(&old)
+        pix = result
+        return true
+    }
+}
+
+/// The pages of an image file in order: one for PNG and JPEG, every directory of a TIFF.
+/// Pages are decoded one at a time, so a long TIFF never sits in memory whole.
+struct ImagePages {
+    let path: String
+    let type: FileType
+    /// How many pages the file has (a TIFF's directories are counted without decoding).
+    let count: Int
+
+    init(path: String, type: FileType) throws {
+        precondition(type.isImage)
+        self.path = path
+        self.type = type
+        if type == .tiff {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw DocumentProblem("corrupt_document", "the file cannot be read")
+            }
+            count = try TIFFStructure(bytes: [UInt8](data)).pages.count
+        } else {
+            count = 1
+        }
+    }
+
+    /// Calls `body` with every decoded page and its 1-based number.
+    func forEach(_ body: (Image, Int) throws -> Void) throws {
+        guard type == .tiff else {
+            guard let pix = pixRead(path) else { throw DocumentProblem("corrupt_document", "the image cannot be decoded") }
+            try body(Image(owning: pix), 1)
+            return
+        }
+        // leptonica walks the directory chain: `offset` is the next directory, 0 at the end.
+        var offset = 0
+        for number in 1...count {
+            guard let pix = pixReadFromMultipageTiff(path, &offset) else {
+                throw DocumentProblem("corrupt_document", "page \(number) of the TIFF cannot be decoded")
+            }
+            try body(Image(owning: pix), number)
+            if offset == 0, number < count {
+                throw DocumentProblem("corrupt_document", "the TIFF ends after page \(number) of \(count)")
+            }
+        }
+    }
+}
+
+/// A TIFF's directory chain read from its bytes: the size of every page, and a check that
+/// every strip or tile of pixel data lies inside the file, so truncated and malformed files
+/// are refused at upload without decoding any pixels.
+struct TIFFStructure {
+    struct Page: Equatable {
+        let width: Int
+        let height: Int
+    }
+
+    let pages: [Page]
+
+    /// Reads at most `limit` directories and stops there (the chain of a hostile file can
+    /// be very long): a caller that needs to know about more asks for one more than it allows.
+    init(bytes b: [UInt8], limit: Int = 10_000) throws {
+        guard b.count >= 8 else { throw DocumentProblem("truncated_document", "the TIFF is truncated") }
+        let little = b[0] == 0x49
+        func u16(_ i: Int) -> Int {
+            little ? Int(b[i]) | Int(b[i + 1]) << 8 : Int(b[i]) << 8 | Int(b[i + 1])
+        }
+        func u32(_ i: Int) -> Int {
+            little ? u16(i) | u16(i + 2) << 16 : u16(i) << 16 | u16(i + 2)
+        }
+        var pages: [Page] = []
+        var seen: Set<Int> = []
+        var offset = u32(4)
+        while offset != 0, pages.count < limit {
+            let number = pages.count + 1
+            guard offset >= 8, offset + 2 <= b.count else {
+                throw DocumentProblem("truncated_document", "the TIFF is truncated (directory of page \(number) is missing)")
+            }
+            guard seen.insert(offset).inserted else {
+                throw DocumentProblem("corrupt_document", "the TIFF's directories form a loop")
+            }
+            let entries = u16(offset)
+            let end = offset + 2 + entries * 12
+            guard end + 4 <= b.count else {
+                throw DocumentProblem("truncated_document", "the TIFF is truncated (directory of page \(number))")
+            }
+            // SHORT or LONG values of one tag: inline when they fit in 4 bytes, else at an offset.
+            func values(_ entry: Int) throws -> [Int] {
+                let type = u16(entry + 2), count = u32(entry + 4)
+                guard type == 3 || type == 4 else { return [] }
+                let size = type == 3 ? 2 : 4
+                guard count <= b.count else { throw DocumentProblem("corrupt_document", "the TIFF directory of page \(number) is damaged") }
+                let at = size * count <= 4 ? entry + 8 : u32(entry + 8)
+                guard at + size * count <= b.count else {
+                    throw DocumentProblem("truncated_document", "the TIFF is truncated (page \(number))")
+                }
+                return (0..<count).map { size == 2 ? u16(at + 2 * $0) : u32(at + 4 * $0) }
+            }
+            var tags: [Int: [Int]] = [:]
+            for index in 0..<entries {
+                let entry = offset + 2 + index * 12
+                let tag = u16(entry)
+                if [256, 257, 273, 279, 324, 325].contains(tag) { tags[tag] = try values(entry) }
+            }
+            guard let width = tags[256]?.first, let height = tags[257]?.first, width > 0, height > 0 else {
+                throw DocumentProblem("corrupt_document", "page \(number) of the TIFF has no size")
+            }
+            let starts = tags[273] ?? tags[324] ?? [], lengths = tags[279] ?? tags[325] ?? []
+            guard !starts.isEmpty, starts.count == lengths.count else {
+                throw DocumentProblem("corrupt_document", "page \(number) of the TIFF has no pixel data")
+            }
+            for (start, length) in zip(starts, lengths) where start + length > b.count {
+                throw DocumentProblem("truncated_document", "the TIFF is truncated (pixel data of page \(number))")
+            }
+            pages.append(Page(width: width, height: height))
+            offset = u32(end)
+        }
+        guard !pages.isEmpty else { throw DocumentProblem("corrupt_document", "the TIFF has no pages") }
+        self.pages = pages
+    }
+}

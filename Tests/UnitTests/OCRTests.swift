@@ -1,0 +1,224 @@
+import CPoppler
+import CTesseract
+import Documents
+import Foundation
+import XCTest
+
+/// OCR of images: multi-page TIFFs, turned pages, and the upload checks on TIFFs. The
+/// images are drawn by the tests (cairo text, leptonica TIFF writing).
+final class OCRTests: XCTestCase {
+    private var folder: String!
+
+    override func setUpWithError() throws {
+        folder = NSTemporaryDirectory() + "ocr-tests-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+
+    // MARK: - Drawing test images
+
+    /// A white page with black text lines, written as PNG.
+    private func drawPage(_ lines: [String], width: Int = 1200, height: Int = 500, fontSize: Double = 40,
+                          ink: Double = 0, darkFrame: Int = 0, name: String) throws -> String {
+        let path = "\(folder!)/\(name).png"
+        let surface = try XCTUnwrap(cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(width), Int32(height)))
+        defer { cairo_surface_destroy(surface) }
+        let cr = cairo_create(surface)
+        cairo_set_source_rgb(cr, 0, 0, 0)
+        cairo_paint(cr)
+        cairo_set_source_rgb(cr, 1, 1, 1)
+        cairo_rectangle(cr, Double(darkFrame), Double(darkFrame), Double(width - 2 * darkFrame), Double(height - 2 * darkFrame))
+        cairo_fill(cr)
+        cairo_set_source_rgb(cr, ink, ink, ink)
+        cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL)
+        cairo_set_font_size(cr, fontSize)
+        for (index, line) in lines.enumerated() {
+            cairo_move_to(cr, Double(60 + darkFrame), Double(80 + darkFrame) + Double(index) * fontSize * 1.6)
+            cairo_show_text(cr, line)
+        }
+        cairo_destroy(cr)
+        cairo_surface_flush(surface)
+        XCTAssertEqual(cairo_surface_write_to_png(surface, path), CAIRO_STATUS_SUCCESS)
+        return path
+    }
+
+    /// Rewrites an image with leptonica after `transform` (e.g. a rotation).
+    private func transform(_ path: String, to name: String,
+                           _ body: (UnsafeMutablePointer<PIX>) -> UnsafeMutablePointer<PIX>?) throws -> String {
+        var pix: UnsafeMutablePointer<PIX>? = pixRead(path)
+        defer { pixDestroy(&pix) }
+        var result: UnsafeMutablePointer<PIX>? = try XCTUnwrap(body(try XCTUnwrap(pix)))
+        defer { pixDestroy(&result) }
+        let out = "\(folder!)/\(name).png"
+        XCTAssertEqual(pixWrite(out, result, Int32(IFF_PNG)), 0)
+        return out
+    }
+
+    /// A multi-page TIFF from PNG pages (leptonica appends a directory per page with "a").
+    private func writeTIFF(_ pages: [String], name: String) throws -> String {
+        let path = "\(folder!)/\(name).tif"
+        for (index, page) in pages.enumerated() {
+            var pix: UnsafeMutablePointer<PIX>? = pixRead(page)
+            defer { pixDestroy(&pix) }
+            XCTAssertEqual(pixWriteTiff(path, try XCTUnwrap(pix), Int32(IFF_TIFF_ZIP), index == 0 ? "w" : "a"), 0)
+        }
+        return path
+    }
+
+    private func threePageTIFF() throws -> String {
+        let pages = try [("one", "ALPHA"), ("two", "BRAVO"), ("three", "CHARLIE")].map { number, word in
+            try drawPage(["Page \(number) of the report", "Keyword \(word) 2024"], name: "page-\(number)")
+        }
+        return try writeTIFF(pages, name: "three-pages")
+    }
+
+    private func problemCode(_ body: () throws -> Void) -> String? {
+        do {
+            try body()
+            return nil
+        } catch let problem as DocumentProblem {
+            return problem.code
+        } catch {
+            XCTFail("expected a DocumentProblem, got \(error)")
+            return nil
+        }
+    }
+
+    // MARK: - Reading
+
+    func testMultiPageTIFFYieldsEveryPageWithItsNumber() throws {
+        let tiff = try threePageTIFF()
+        XCTAssertEqual(DocumentReader.detectType(path: tiff), .tiff)
+
+        var totals: [Int] = []
+        var pages: [PageModel] = []
+        try DocumentReader.read(path: tiff, type: .tiff) { page, _, total in
+            pages.append(page)
+            totals.append(total)
+        }
+
+        XCTAssertEqual(pages.map(\.number), [1, 2, 3])
+        XCTAssertEqual(totals, [3, 3, 3])
+        for (page, word) in zip(pages, ["ALPHA", "BRAVO", "CHARLIE"]) {
+            XCTAssertTrue(page.text.contains("Keyword \(word)"), "page \(page.number): \(page.text)")
+            XCTAssertEqual(page.source, .ocr)
+            XCTAssertEqual(page.width, 1200)
+            XCTAssertFalse(page.words.isEmpty)
+        }
+    }
+
+    func testPageTextKeepsTesseractLinesAndWordBoxes() throws {
+        let png = try drawPage(["Invoice number 4711", "Total amount 99.50"], name: "lines")
+
+        let page = try XCTUnwrap(DocumentReader.pages(path: png, type: .png).first)
+
+        XCTAssertEqual(page.text.split(separator: "\n").map(String.init), ["Invoice number 4711", "Total amount 99.50"])
+        let total = try XCTUnwrap(page.words.first { $0.text == "99.50" })
+        XCTAssertGreaterThan(total.y0, try XCTUnwrap(page.words.first { $0.text == "4711" }).y1)
+        XCTAssertLessThanOrEqual(total.x1, 1200)
+    }
+
+    private func turnedPage(clockwiseQuarters quarters: Int32) throws -> String {
+        let upright = try drawPage(["The quick brown fox jumps over the lazy dog",
+                                    "Pack my box with five dozen liquor jugs",
+                                    "Sphinx of black quartz judge my vow",
+                                    "How vexingly quick daft zebras jump"], height: 600, name: "upright")
+        return try transform(upright, to: "turned-\(quarters)") { pixRotateOrth($0, quarters) }
+    }
+
+    func testSidewaysPageIsReadUpright() throws {
+        let page = try XCTUnwrap(DocumentReader.pages(path: try turnedPage(clockwiseQuarters: 1), type: .png).first)
+
+        XCTAssertTrue(page.text.contains("quick brown fox"), page.text)
+        XCTAssertTrue(page.text.contains("liquor jugs"), page.text)
+        // The page model describes the upright page: words run left to right.
+        XCTAssertEqual(page.width, 1200)
+        XCTAssertEqual(page.height, 600)
+        let fox = try XCTUnwrap(page.words.first { $0.text == "fox" }), dog = try XCTUnwrap(page.words.first { $0.text == "dog" })
+        XCTAssertLessThan(fox.x1, dog.x0)
+    }
+
+    func testUpsideDownPageIsReadUpright() throws {
+        let page = try XCTUnwrap(DocumentReader.pages(path: try turnedPage(clockwiseQuarters: 2), type: .png).first)
+
+        XCTAssertTrue(page.text.contains("quick brown fox"), page.text)
+        XCTAssertTrue(page.text.contains("quartz judge"), page.text)
+    }
+
+    func testFaintPrintInsideADarkFrameIsRead() throws {
+        // A photographed or scanned receipt: light grey print, black surroundings. One
+        // global threshold between black and white would lose the print.
+        let png = try drawPage(["THANK YOU PLEASE COME AGAIN", "TOTAL RM 49.40", "CASH RM 50.00"],
+                               width: 1000, height: 700, ink: 0.62, darkFrame: 60, name: "framed")
+
+        let page = try XCTUnwrap(DocumentReader.pages(path: png, type: .png).first)
+
+        XCTAssertTrue(page.text.contains("TOTAL RM 49.40"), page.text)
+        XCTAssertTrue(page.text.contains("PLEASE COME AGAIN"), page.text)
+    }
+
+    func testCorruptTIFFIsADocumentProblemWhenRead() throws {
+        let tiff = try threePageTIFF()
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: tiff))
+        let truncated = "\(folder!)/truncated.tif"
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: truncated))
+
+        XCTAssertEqual(problemCode { _ = try DocumentReader.pages(path: truncated, type: .tiff) }, "truncated_document")
+    }
+
+    // MARK: - Upload checks
+
+    func testInspectorCountsTIFFPages() throws {
+        let tiff = try threePageTIFF()
+
+        let facts = try FileInspector.inspect(path: tiff, type: .tiff, maxPages: 10, maxPixels: 10_000_000)
+
+        XCTAssertEqual(facts.pages, 3)
+        XCTAssertEqual(facts.width, 1200)
+        XCTAssertEqual(facts.height, 500)
+    }
+
+    func testInspectorRefusesTIFFWithTooManyPages() throws {
+        let tiff = try threePageTIFF()
+
+        XCTAssertEqual(problemCode { _ = try FileInspector.inspect(path: tiff, type: .tiff, maxPages: 2, maxPixels: 10_000_000) },
+                       "too_many_pages")
+    }
+
+    func testInspectorChecksEveryTIFFPageAgainstThePixelLimit() throws {
+        let small = try drawPage(["small page"], width: 400, height: 300, name: "small")
+        let large = try drawPage(["large page"], width: 2000, height: 1500, name: "large")
+        let tiff = try writeTIFF([small, large], name: "mixed")
+
+        do {
+            _ = try FileInspector.inspect(path: tiff, type: .tiff, maxPages: 10, maxPixels: 1_000_000)
+            XCTFail("the second page is over the limit")
+        } catch let problem as DocumentProblem {
+            XCTAssertEqual(problem.code, "image_too_large")
+            XCTAssertTrue(problem.description.contains("page 2"), problem.description)
+        }
+        XCTAssertEqual(try FileInspector.inspect(path: tiff, type: .tiff, maxPages: 10, maxPixels: 3_000_000).pages, 2)
+    }
+
+    func testInspectorRefusesTruncatedAndMalformedTIFFs() throws {
+        let tiff = try threePageTIFF()
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: tiff)))
+        func inspect(_ bytes: [UInt8], name: String) -> String? {
+            let path = "\(folder!)/\(name).tif"
+            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            return problemCode { _ = try FileInspector.inspect(path: path, type: .tiff, maxPages: 10, maxPixels: 10_000_000) }
+        }
+
+        // Pixel data cut off at the end.
+        XCTAssertEqual(inspect(Array(bytes.prefix(bytes.count - 100)), name: "cut-end"), "truncated_document")
+        // Only the header: the first directory is missing.
+        XCTAssertEqual(inspect(Array(bytes.prefix(8)), name: "header-only"), "truncated_document")
+        // A directory that points back to itself.
+        var loop: [UInt8] = [0x49, 0x49, 0x2A, 0x00, 8, 0, 0, 0, 0, 0] // header, IFD at 8 with no entries
+        loop += [8, 0, 0, 0] // next IFD: itself
+        XCTAssertNotNil(inspect(loop, name: "loop"))
+    }
+}
