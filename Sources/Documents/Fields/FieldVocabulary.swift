@@ -139,7 +139,7 @@ enum FieldConcept: Sendable, CaseIterable {
         switch self {
         case .total:
             ["sub", "zwischen", "netto", "excl", "exkl", "ohne", "hors", "discount", "rabatt", "korting", "remise", "zuschl",
-             "abschl", "qty", "quantit", "menge", "anzahl", "round", "change", "point", "saving", "saved", "deposit", "tender",
+             "abschl", "qty", "quantit", "menge", "anzahl", "rounding", "change", "point", "saving", "saved", "deposit", "tender",
              "gutschrift", "position", "warenwert", "basis", "grondslag", "before", "item", "einzel", "unit", "preis", "prijs",
              "prix", "price", "erhalten", "received", "credit", "balance b", "previous", "vorher", "ex"]
         case .invoiceDate:

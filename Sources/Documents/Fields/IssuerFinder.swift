@@ -128,7 +128,7 @@ struct IssuerFinder {
         for (pageIndex, page) in pages.enumerated() {
             let zones = buyerZones(page)
             let height = page.page.height
-            for run in page.runs {
+            for run in candidateRuns(page) {
                 let top = run.box.y0 < height * 0.4 && pageIndex == 0
                 let footer = run.box.y0 > height * 0.7
                 guard top || footer else { continue }
@@ -137,9 +137,15 @@ struct IssuerFinder {
                 }
                 guard let cleaned = Self.clean(run) else { continue }
                 let tokens = cleaned.core
-                let allTokens = ValueFinder.tokens(Array(cleaned.text)).map(\.0)
+                let allTokens = Self.nameTokens(cleaned.text)
                 var score = 0.2
                 if allTokens.contains(where: { CompanyWords.legalForms.contains($0) }) || cleaned.text.contains("S/B") { score += 0.45 }
+                if let first = allTokens.first, CompanyWords.legalForms.contains(first) { score -= 0.4 }
+                if allTokens.contains(where: { ["reg", "registration", "gst", "tel", "fax", "vat", "capital", "capitale", "kapital", "siret", "rcs", "kvk", "iban", "bic"].contains($0) }) {
+                    score -= 0.5
+                }
+                if let next = Self.nextRun(after: run, in: page), let first = Self.nameTokens(next.string).first,
+                   CompanyWords.legalForms.contains(first) { score += 0.2 }
                 if allTokens.contains(where: { CompanyWords.businessWords.contains($0) }) { score += 0.2 }
                 if top { score += 0.3 * (1 - min(1, run.box.y0 / (height * 0.4))) } else { score -= 0.1 }
                 if run.height >= 1.25 * page.medianHeight { score += 0.15 }
@@ -156,6 +162,60 @@ struct IssuerFinder {
             }
         }
         return found
+    }
+
+    /// Runs of a page, plus runs of one row joined when a wide gap split a name
+    /// ("B & BEST   RESTAURANT"), plus names continued by a legal form on the next row
+    /// ("POPULAR BOOK" / "CO. (M) SDN BHD").
+    private func candidateRuns(_ page: PageLayout) -> [TextRun] {
+        var runs: [TextRun] = []
+        for row in page.rows {
+            for (n, run) in row.enumerated() {
+                runs.append(run)
+                if n + 1 < row.count, row[n + 1].box.x0 - run.box.x1 < 6 * max(run.height, 1),
+                   !run.text.contains(":"), !row[n + 1].text.contains(":") {
+                    runs.append(TextRun(page: run.page, row: run.row, index: run.index, words: run.words + row[n + 1].words))
+                }
+                if !Self.isNameTail(run), let next = Self.nextRun(after: run, in: page), Self.isNameTail(next) {
+                    runs.append(TextRun(page: run.page, row: run.row, index: run.index, words: run.words + next.words))
+                }
+            }
+        }
+        return runs
+    }
+
+    /// The run on the next row that overlaps `run` horizontally.
+    static func nextRun(after run: TextRun, in page: PageLayout) -> TextRun? {
+        guard run.row + 1 < page.rows.count else { return nil }
+        let next = page.rows[run.row + 1]
+        guard let first = next.first, first.box.y0 - run.box.y1 < 1.5 * max(run.height, 1) else { return nil }
+        return next.first { $0.box.x1 > run.box.x0 && $0.box.x0 < run.box.x1 }
+    }
+
+    /// Only legal-form words, parenthesised parts aside: "CO. (M) SDN BHD", "BHD".
+    static func isNameTail(_ run: TextRun) -> Bool {
+        var text = "", depth = 0
+        for character in run.text {
+            if character == "(" { depth += 1 } else if character == ")" { depth = max(0, depth - 1) } else if depth == 0 { text.append(character) }
+        }
+        let tokens = nameTokens(text)
+        return !tokens.isEmpty && tokens.allSatisfy { CompanyWords.legalForms.contains($0) }
+    }
+
+    /// Folded tokens with dotted abbreviations joined ("B.V." → "bv", "S.A." → "sa").
+    static func nameTokens(_ text: String) -> [String] {
+        var result: [String] = []
+        var letters = ""
+        for token in ValueFinder.tokens(Array(text)).map(\.0) {
+            if token.count == 1, token.first!.isLetter {
+                letters += token
+                continue
+            }
+            if !letters.isEmpty { result.append(letters); letters = "" }
+            result.append(token)
+        }
+        if !letters.isEmpty { result.append(letters) }
+        return result
     }
 
     static func isRegistrationNumber(_ run: TextRun) -> Bool {
@@ -176,14 +236,14 @@ struct IssuerFinder {
 
     /// Tokens of a name without legal forms, for comparing spellings.
     static func core(_ text: String) -> [String] {
-        ValueFinder.tokens(Array(text)).map(\.0).filter { !CompanyWords.legalForms.contains($0) }
+        nameTokens(text).filter { !CompanyWords.legalForms.contains($0) }
     }
 
     /// "Free SAS au capital de …" → "Free SAS".
     static func cutAtLegalForm(_ text: String) -> String {
         let characters = Array(text)
         let tokens = ValueFinder.tokens(characters)
-        guard let last = tokens.indices.last(where: { $0 > 0 && CompanyWords.legalForms.contains(tokens[$0].0) }),
+        guard let last = tokens.indices.last(where: { $0 > 0 && CompanyWords.legalForms.contains(tokens[$0].0) && tokens[$0].0.count > 1 }),
               last < tokens.count - 1 else { return text }
         var end = tokens[last].1.upperBound
         if end < characters.count, characters[end] == "." { end += 1 }

@@ -104,7 +104,11 @@ struct FieldSearch {
                 }
             }
         }
-        return ranked(candidates)
+        let result = ranked(candidates)
+        if ProcessInfo.processInfo.environment["ASSAY_FIELD_DEBUG"] == spec.id {
+            for c in result.prefix(8) { print("DEBUG \(spec.id) \(c.value) score=\(c.score) run=\(c.run.string)") }
+        }
+        return result
     }
 
     func ranked(_ candidates: [Candidate]) -> [Candidate] {
@@ -126,9 +130,8 @@ struct FieldSearch {
             let gap = value.range.lowerBound - range.upperBound
             found.append(candidate(value, in: run, weight: label.weight * (gap > 25 ? 0.8 : 1), context: Array(run.folded[..<value.range.lowerBound])))
         }
-        let remainderIsLabel = remainder.filter(\.isNumber).isEmpty && remainder.filter(\.isLetter).count <= 4
-        guard found.isEmpty, remainderIsLabel, label.weight >= 0.4 else { return found }
-        let labelContext = Array(run.folded[..<range.upperBound])
+        guard found.isEmpty, label.weight >= 0.4 else { return found }
+        let labelContext = Array(run.folded)
         // Runs to the right on the same row.
         let row = page.rows[run.row]
         for (step, next) in row.filter({ $0.index > run.index }).prefix(2).enumerated() {
@@ -138,6 +141,8 @@ struct FieldSearch {
                 break
             }
         }
+        let remainderIsLabel = remainder.filter(\.isNumber).isEmpty && remainder.filter(\.isLetter).count <= 4
+        guard found.isEmpty, remainderIsLabel else { return found }
         // Runs below, in the label's column.
         let labelBox = run.box(of: range)
         let h = max(run.height, 1)

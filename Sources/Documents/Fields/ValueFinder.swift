@@ -249,7 +249,16 @@ enum ValueFinder {
                 while let last = candidate.last, !last.isNumber { candidate.removeLast() }
             }
             guard !candidate.isEmpty else { i = end; continue }
-            let range = i..<(i + candidate.count)
+            var range = i..<(i + candidate.count)
+            // OCR splits decimals off: "49, 40", "295 .00".
+            let e = range.upperBound
+            if !candidate.contains(where: { !$0.isNumber }), e + 3 < text.count || e + 3 == text.count,
+               e + 2 < text.count, ".,".contains(text[e]) && text[e + 1] == " " || text[e] == " " && ".,".contains(text[e + 1]),
+               e + 3 < text.count, text[e + 2].isNumber, text[e + 3].isNumber,
+               e + 4 >= text.count || !text[e + 4].isNumber {
+                candidate += [".", text[e + 2], text[e + 3]]
+                range = i..<(e + 4)
+            }
             // Followed by letters or digits in the same word ("12ab"): not a number.
             if range.upperBound < text.count, text[range.upperBound].isLetter,
                currencyCode(String(text[range.upperBound...].prefix { $0.isLetter })) == nil,
