@@ -56,7 +56,8 @@ enum CurrencyDetector {
             var end = i
             while end < text.count, text[end].isLetter { end += 1 }
             let word = String(text[i..<end])
-            let nextIsNumber = end < text.count && (text[end].isNumber || end + 1 < text.count && text[end] == " " && text[end + 1].isNumber
+            let nextIsNumber = end < text.count && (text[end].isNumber
+                || end + 2 < text.count && text[end] == " " && text[end + 1] == "-" && text[end + 2].isNumber || end + 1 < text.count && text[end] == " " && text[end + 1].isNumber
                 || end + 1 < text.count && text[end] == "." && (text[end + 1].isNumber || text[end + 1] == " "))
             let previousIsNumber = i >= 2 && (text[i - 1].isNumber || text[i - 1] == " " && text[i - 2].isNumber)
             if word.count == 3, word == word.uppercased(), ValueFinder.currencyCodes.contains(word) {

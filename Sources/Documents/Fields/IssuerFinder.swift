@@ -59,13 +59,15 @@ struct IssuerFinder {
                         }
                         let rest = run.text[range.upperBound...]
                         guard !rest.contains(where: { $0.isLetter || $0.isNumber }) else { continue }
-                        if let next = page.rows[run.row].first(where: { $0.index == run.index + 1 }),
-                           let value = nameAfter(0, in: next) {
-                            found.append(scored(value.0, run: next, range: value.1, score: 0.55 * label.weight + 0.35))
-                            continue
-                        }
                         if let below = nameBelow(run, in: page) {
                             found.append(scored(below.0, run: below.1, range: below.2, score: 0.55 * label.weight + 0.35))
+                            continue
+                        }
+                        if let next = page.rows[run.row].first(where: { $0.index == run.index + 1 }),
+                           next.box.x0 - run.box.x1 < 10 * max(run.height, 1),
+                           !CompanyWords.buyerLabels.contains(where: { !LabelMatcher.find($0, in: next).isEmpty }),
+                           let value = nameAfter(0, in: next) {
+                            found.append(scored(value.0, run: next, range: value.1, score: 0.55 * label.weight + 0.3))
                         }
                     }
                 }
