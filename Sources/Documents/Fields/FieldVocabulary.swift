@@ -193,11 +193,17 @@ enum CompanyWords {
         "enviar a", "destinatario", "factuuradres", "afleveradres", "klant", "attn", "guest name", "nom de l abonne",
         "abonne", "recipient", "consignee", "pembeli", "kepada",
     ].map { Label($0) }
+    /// Document titles stripped from a letterhead line ("Amazon Web Services Invoice").
+    static let documentTitles: Set<String> = [
+        "invoice", "rechnung", "facture", "factuur", "factura", "fattura", "receipt", "quittung", "beleg", "invois", "resit",
+        "faktur",
+    ]
     /// Document titles and words that are never a seller's name.
     static let titleWords: Set<String> = [
         "invoice", "tax", "receipt", "rechnung", "facture", "factuur", "factura", "fattura", "bill", "retail", "cash",
         "sales", "simplified", "original", "copy", "kopie", "page", "seite", "payment", "quotation", "statement", "credit",
         "note", "gutschrift", "proforma", "order", "confirmation", "delivery", "lieferschein", "beleg", "quittung", "invois",
-        "resit", "cukai", "official", "duplicate", "customer", "summary",
+        "resit", "cukai", "official", "duplicate", "customer", "summary", "change", "total", "subtotal", "thank", "you",
+        "amount", "qty", "item", "description", "date", "time", "cashier",
     ]
 }

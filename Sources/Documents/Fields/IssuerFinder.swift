@@ -142,7 +142,7 @@ struct IssuerFinder {
                 let allTokens = Self.nameTokens(cleaned.text)
                 var score = 0.2
                 if allTokens.contains(where: { CompanyWords.legalForms.contains($0) }) || cleaned.text.contains("S/B") { score += 0.45 }
-                if let first = allTokens.first, CompanyWords.legalForms.contains(first) { score -= 0.4 }
+                if let first = allTokens.first, CompanyWords.legalForms.contains(first) || Self.isNameTail(run) { score -= 0.4 }
                 if allTokens.contains(where: { ["reg", "registration", "gst", "tel", "fax", "vat", "capital", "capitale", "kapital", "siret", "rcs", "kvk", "iban", "bic"].contains($0) }) {
                     score -= 0.5
                 }
@@ -178,9 +178,19 @@ struct IssuerFinder {
                    !run.text.contains(":"), !row[n + 1].text.contains(":") {
                     runs.append(TextRun(page: run.page, row: run.row, index: run.index, words: run.words + row[n + 1].words))
                 }
-                if !Self.isNameTail(run), let next = Self.nextRun(after: run, in: page), Self.isNameTail(next) {
-                    runs.append(TextRun(page: run.page, row: run.row, index: run.index, words: run.words + next.words))
+                if !Self.isNameTail(run), let next = Self.nextRun(after: run, in: page) {
+                    let nextRow = page.rows[next.row]
+                    let whole = TextRun(page: run.page, row: next.row, index: 0, words: nextRow.flatMap(\.words))
+                    if Self.isNameTail(whole) {
+                        runs.append(TextRun(page: run.page, row: run.row, index: run.index, words: run.words + whole.words))
+                    } else if Self.isNameTail(next) {
+                        runs.append(TextRun(page: run.page, row: run.row, index: run.index, words: run.words + next.words))
+                    }
                 }
+            }
+            if row.count > 2, zip(row, row.dropFirst()).allSatisfy({ $1.box.x0 - $0.box.x1 < 6 * max($0.height, 1) }),
+               !row.contains(where: { $0.text.contains(":") }) {
+                runs.append(TextRun(page: row[0].page, row: row[0].row, index: 0, words: row.flatMap(\.words)))
             }
         }
         return runs
@@ -218,6 +228,32 @@ struct IssuerFinder {
         }
         if !letters.isEmpty { result.append(letters) }
         return result
+    }
+
+    /// A company registration number like "002043319-W" or "(139386 X)".
+    static func isRegistrationToken(_ token: String) -> Bool {
+        let core = token.trimmingCharacters(in: CharacterSet(charactersIn: "();:,.\"'&"))
+        let digits = core.filter(\.isNumber).count
+        return digits >= 4 && digits * 2 >= core.count && (core.contains("-") || core.last?.isLetter == true)
+    }
+
+    /// A line with a registration number, a date or only a code: not part of an address.
+    static func isRegistrationLine(_ run: TextRun) -> Bool {
+        if isRegistrationNumber(run) || !ValueFinder.dates(in: run.text).isEmpty { return true }
+        let words = run.string.split(separator: " ").map(String.init)
+        if words.count <= 3, words.contains(where: isRegistrationToken) { return true }
+        let tokens = ValueFinder.tokens(run.text).map(\.0)
+        if tokens.contains("co"), tokens.contains("no") || tokens.contains("reg") { return true }
+        return run.text.filter { $0.isLetter || $0.isNumber }.count < 3
+    }
+
+    /// "002043319-W No.2, Jalan …" → "No.2, Jalan …".
+    static func withoutRegistration(_ line: String) -> String {
+        var words = line.split(separator: " ").map(String.init)
+        while let first = words.first, isRegistrationToken(first) || first.hasPrefix("(") && first.hasSuffix(")") || [";", ":", "|"].contains(first) {
+            words.removeFirst()
+        }
+        return words.joined(separator: " ")
     }
 
     static func isRegistrationNumber(_ run: TextRun) -> Bool {
@@ -270,17 +306,28 @@ struct IssuerFinder {
             }
         }
         var tokens = ValueFinder.tokens(Array(text[..<end]))
-        while let first = tokens.first, CompanyWords.titleWords.contains(first.0) {
+        guard !tokens.allSatisfy({ CompanyWords.titleWords.contains($0.0) || CompanyWords.documentTitles.contains($0.0) }),
+              !tokens.allSatisfy({ $0.0.count <= 2 }) else { return nil }
+        while let first = tokens.first, CompanyWords.documentTitles.contains(first.0) || first.0 == "tax" {
             tokens.removeFirst()
             start = tokens.first?.1.lowerBound ?? end
         }
-        while let last = tokens.last, CompanyWords.titleWords.contains(last.0) {
+        while let last = tokens.last, CompanyWords.documentTitles.contains(last.0) {
             tokens.removeLast()
             end = tokens.last.map { min(end, $0.1.upperBound + (($0.1.upperBound < text.count && text[$0.1.upperBound] == ".") ? 1 : 0)) } ?? start
         }
         guard !tokens.isEmpty, start < end else { return nil }
         var value = String(text[start..<end]).trimmingCharacters(in: CharacterSet(charactersIn: " ,;:-|"))
         value = cutAtLegalForm(value)
+        // An unclosed or trailing parenthesis: "Dion Realties Sdn Bhd (Co. No. 123)".
+        if let open = value.lastIndex(of: "("), value.distance(from: open, to: value.endIndex) > 1,
+           !value[open...].contains(")") || value[open...].contains(where: \.isNumber) && value.distance(from: value.startIndex, to: open) > 8 {
+            value = String(value[..<open]).trimmingCharacters(in: .whitespaces)
+        }
+        // OCR of the Malaysian legal form: "SON BHD", "SDN 8HD".
+        for (wrong, right) in [("SON BHD", "SDN BHD"), ("S0N BHD", "SDN BHD"), ("SDN 8HD", "SDN BHD"), ("5DN BHD", "SDN BHD")] {
+            value = value.replacingOccurrences(of: wrong, with: right)
+        }
         let characters = Array(value)
         let letters = characters.filter(\.isLetter).count, digits = characters.filter(\.isNumber).count
         guard letters >= 2, digits * 10 < characters.count * 3, characters.count <= 60, tokens.count <= 8,
@@ -311,18 +358,18 @@ struct IssuerFinder {
         for (candidate, distance) in page.runs(below: run, from: run.box.x0 - 4 * run.height, to: run.box.x1 + 4 * run.height, maxRows: 6) {
             if lines.count >= 5 { break }
             if let last = lines.last, candidate.row == last.row { continue }
-            if distance == 1, lines.isEmpty, Self.isRegistrationNumber(candidate) { continue }
+            if lines.isEmpty, Self.isRegistrationLine(candidate) { continue }
             if lines.isEmpty, distance > 2 { break }
             if let last = lines.last, candidate.row - last.row > 1 { break }
             let tokens = ValueFinder.tokens(candidate.text).map(\.0)
             if tokens.contains(where: { token in stops.contains { token.hasPrefix($0) && ($0.count > 3 || token == $0) } }) { break }
-            if Self.isRegistrationNumber(candidate) { break }
+            if Self.isRegistrationLine(candidate) || candidate.text.contains(":") { break }
             guard abs((candidate.box.x0 + candidate.box.x1) / 2 - center) < page.page.width * 0.3 || abs(candidate.box.x0 - run.box.x0) < 2 * run.height
             else { continue }
             lines.append(candidate)
         }
         guard let first = lines.first else { return nil }
-        let value = lines.map { $0.string.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+        let value = lines.map { Self.withoutRegistration($0.string) }.joined(separator: " ")
         return Candidate(value: value, raw: value, run: first, range: 0..<first.text.count, score: issuer.score * 0.7)
     }
 }

@@ -84,7 +84,8 @@ struct PageLayout {
         var bands: [(Double, Double)] = []
         for word in page.words.sorted(by: { ($0.y0 + $0.y1) < ($1.y0 + $1.y1) }) {
             let middle = (word.y0 + word.y1) / 2
-            if let band = bands.last, middle >= band.0, middle <= band.1 {
+            // A little slack below: receipts photographed at a slant drift downwards.
+            if let band = bands.last, middle >= band.0, middle <= band.1 + 0.3 * (band.1 - band.0) {
                 rows[rows.count - 1].append(word)
             } else {
                 rows.append([word])

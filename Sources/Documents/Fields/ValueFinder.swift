@@ -354,6 +354,8 @@ enum ValueFinder {
         }
         guard token.count >= 2, token.count <= 40, token.contains(where: \.isNumber) else { return nil }
         if let date = dates(in: token).first, date.range == 0..<token.count { return nil }
+        // An amount ("49,99") is not an identifier.
+        if token.count >= 4, !token[token.count - 3].isNumber, ".,".contains(token[token.count - 3]), wellFormed(token) { return nil }
         let letters = token.filter(\.isLetter).count
         let quality = token.count >= 4 ? (letters > token.count / 2 ? 0.7 : 1) : 0.6
         return FoundValue(range: p..<end, value: String(token), raw: String(token), quality: quality)
