@@ -141,7 +141,7 @@ enum FieldConcept: Sendable, CaseIterable {
             ["sub", "zwischen", "netto", "excl", "exkl", "ohne", "hors", "discount", "rabatt", "korting", "remise", "zuschl",
              "abschl", "qty", "quantit", "menge", "anzahl", "rounding", "change", "point", "saving", "saved", "deposit", "tender",
              "gutschrift", "position", "warenwert", "basis", "grondslag", "before", "item", "einzel", "unit", "preis", "prijs",
-             "prix", "price", "erhalten", "received", "credit", "balance b", "previous", "vorher", "ex"]
+             "prix", "price", "erhalten", "received", "credit", "accept", "tunai", "balance b", "previous", "vorher", "ex"]
         case .invoiceDate:
             ["due", "fallig", "faellig", "zahlungsziel", "zahlbar", "order", "bestell", "auftrag", "liefer", "leistung",
              "delivery", "ship", "versand", "check", "verval", "limite", "echeance", "vencimiento", "scadenza", "period",

@@ -234,6 +234,7 @@ struct IssuerFinder {
     static func isRegistrationToken(_ token: String) -> Bool {
         let core = token.trimmingCharacters(in: CharacterSet(charactersIn: "();:,.\"'&"))
         let digits = core.filter(\.isNumber).count
+        if digits >= 4, core.count >= 3, core.last!.isLetter, core[core.index(core.endIndex, offsetBy: -2)] == "-" { return true }
         return digits >= 4 && digits * 2 >= core.count && (core.contains("-") || core.last?.isLetter == true)
     }
 
@@ -346,8 +347,9 @@ struct IssuerFinder {
         let run = issuer.run
         // On a one-line letterhead the address follows the name.
         let rest = Array(run.text[min(issuer.range.upperBound, run.text.count)...])
-        let restString = String(rest).trimmingCharacters(in: CharacterSet(charactersIn: " -–|·•,"))
-        if restString.filter(\.isNumber).count >= 3 {
+        let restString = Self.withoutRegistration(String(rest).trimmingCharacters(in: CharacterSet(charactersIn: " -–|·•,")))
+        if restString.filter(\.isNumber).count >= 3, restString.filter(\.isLetter).count >= 4,
+           !restString.split(separator: " ").contains(where: { Self.isRegistrationToken(String($0)) }) {
             return Candidate(value: restString, raw: restString, run: run, range: issuer.range.upperBound..<run.text.count,
                              score: issuer.score * 0.8)
         }
@@ -355,11 +357,13 @@ struct IssuerFinder {
         let stops = ["tel", "fax", "phone", "gst", "email", "e mail", "www", "http", "reg", "vat", "invoice", "receipt",
                      "date", "tax", "sst", "company", "ust", "mwst", "telefon", "hp", "mobile", "cashier", "table"]
         let center = (run.box.x0 + run.box.x1) / 2
-        for (candidate, distance) in page.runs(below: run, from: run.box.x0 - 4 * run.height, to: run.box.x1 + 4 * run.height, maxRows: 6) {
+        for (candidate, distance) in page.runs(below: run, from: run.box.x0 - 4 * run.height, to: run.box.x1 + 4 * run.height, maxRows: 8) {
             if lines.count >= 5 { break }
+            // The second row of a two-row name ("CO. (M) SDN BHD").
+            if lines.isEmpty, Self.isNameTail(candidate) || candidate.box.y0 < run.box.y1 - 0.3 * run.height { continue }
             if let last = lines.last, candidate.row == last.row { continue }
             if lines.isEmpty, Self.isRegistrationLine(candidate) { continue }
-            if lines.isEmpty, distance > 2 { break }
+            if lines.isEmpty, distance > 4 { break }
             if let last = lines.last, candidate.row - last.row > 1 { break }
             let tokens = ValueFinder.tokens(candidate.text).map(\.0)
             if tokens.contains(where: { token in stops.contains { token.hasPrefix($0) && ($0.count > 3 || token == $0) } }) { break }

@@ -100,7 +100,8 @@ struct PageLayout {
             var runs: [[Word]] = []
             for word in sorted {
                 if let last = runs.last?.last {
-                    let height = max(min(last.y1 - last.y0, word.y1 - word.y0), 1)
+                    // The taller word sets the scale: a comma's box is tiny.
+                    let height = max(max(last.y1 - last.y0, word.y1 - word.y0), 1)
                     if word.x0 - last.x1 > 1.3 * height {
                         runs.append([word])
                         continue

@@ -31,6 +31,11 @@ struct DocumentLayout {
         let layouts = pages.map(PageLayout.init)
         self.pages = layouts
         currency = CurrencyDetector.detect(in: layouts)
+        if let needle = ProcessInfo.processInfo.environment["ASSAY_FIELD_DUMP"] {
+            for run in layouts.flatMap(\.runs) where run.string.contains(needle) {
+                print("DEBUG run row=\(run.row) idx=\(run.index) '\(run.string)' dates=\(ValueFinder.dates(in: run.text).map(\.value))")
+            }
+        }
     }
 
     var runs: [TextRun] { pages.flatMap(\.runs) }

@@ -352,6 +352,13 @@ enum ValueFinder {
             token = Array(token[..<date.range.lowerBound])
             end = p + token.count
         }
+        // A word glued to the end: "IBZY2087Payment".
+        if let cut = token.indices.first(where: { i in
+            i > 0 && token[i - 1].isNumber && token[i].isUppercase && token.count - i >= 4 && token[(i + 1)...].allSatisfy(\.isLowercase)
+        }) {
+            token = Array(token[..<cut])
+            end = p + token.count
+        }
         guard token.count >= 2, token.count <= 40, token.contains(where: \.isNumber) else { return nil }
         if let date = dates(in: token).first, date.range == 0..<token.count { return nil }
         // An amount ("49,99") is not an identifier.
