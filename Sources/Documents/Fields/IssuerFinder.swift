@@ -31,6 +31,9 @@ struct IssuerFinder {
         var scored: [Scored] = []
         scored += labelled()
         scored += unlabelled()
+        if ProcessInfo.processInfo.environment["ASSAY_FIELD_DEBUG"] == "issuer" {
+            for c in scored.sorted(by: { $0.candidate.score > $1.candidate.score }).prefix(6) { print("DEBUG issuer \(c.candidate.value) \(c.candidate.score)") }
+        }
         guard var best = scored.max(by: { $0.candidate.score < $1.candidate.score }) else { return nil }
         // The letterhead spelling wins over a footer's "…, Inc.": same name without the legal form.
         if let first = document.pages.first {
@@ -54,20 +57,20 @@ struct IssuerFinder {
                 for label in labels {
                     for range in LabelMatcher.find(label, in: run) {
                         if let value = nameAfter(range.upperBound, in: run) {
-                            found.append(scored(value.0, run: run, range: value.1, score: 0.55 * label.weight + 0.4))
+                            found.append(scored(value.0, run: run, range: value.1, score: 0.5 * label.weight + 0.9))
                             continue
                         }
                         let rest = run.text[range.upperBound...]
                         guard !rest.contains(where: { $0.isLetter || $0.isNumber }) else { continue }
                         if let below = nameBelow(run, in: page) {
-                            found.append(scored(below.0, run: below.1, range: below.2, score: 0.55 * label.weight + 0.35))
+                            found.append(scored(below.0, run: below.1, range: below.2, score: 0.5 * label.weight + 0.85))
                             continue
                         }
                         if let next = page.rows[run.row].first(where: { $0.index == run.index + 1 }),
                            next.box.x0 - run.box.x1 < 10 * max(run.height, 1),
                            !CompanyWords.buyerLabels.contains(where: { !LabelMatcher.find($0, in: next).isEmpty }),
                            let value = nameAfter(0, in: next) {
-                            found.append(scored(value.0, run: next, range: value.1, score: 0.55 * label.weight + 0.3))
+                            found.append(scored(value.0, run: next, range: value.1, score: 0.5 * label.weight + 0.8))
                         }
                     }
                 }
@@ -84,7 +87,10 @@ struct IssuerFinder {
         while p < run.text.count, " :-|".contains(run.text[p]) { p += 1 }
         var end = run.text.count
         while end > p, " ,;:".contains(run.text[end - 1]) { end -= 1 }
-        guard end > p, run.text[p..<end].filter(\.isLetter).count >= 2 else { return nil }
+        guard end > p, run.text[p..<end].filter(\.isLetter).count >= 3 else { return nil }
+        let value = String(run.text[p..<end])
+        guard !["bic", "iban", "swift", "blz", "name", "nummer", "number", "address", "adresse"].contains(TextRun.fold(value)),
+              !(value.hasPrefix("(") && value.hasSuffix(")")) else { return nil }
         return (String(run.text[p..<end]), p..<end)
     }
 
@@ -99,7 +105,7 @@ struct IssuerFinder {
                 // A name continued on the next line, aligned with the value.
                 let valueX = candidate.box(of: value.1).x0
                 if candidate.row + 1 < page.rows.count,
-                   let next = page.rows[candidate.row + 1].first(where: { abs($0.box.x0 - valueX) < candidate.height }),
+                   let next = page.rows[candidate.row + 1].first(where: { abs($0.box.x0 - valueX) < 3 * candidate.height }),
                    page.rows[candidate.row + 1].allSatisfy({ $0.box.x0 > candidate.box.x0 + candidate.height }),
                    !next.text.contains(where: \.isNumber) {
                     text += " " + next.string
@@ -317,7 +323,7 @@ struct IssuerFinder {
             tokens.removeLast()
             end = tokens.last.map { min(end, $0.1.upperBound + (($0.1.upperBound < text.count && text[$0.1.upperBound] == ".") ? 1 : 0)) } ?? start
         }
-        guard !tokens.isEmpty, start < end else { return nil }
+        guard !tokens.isEmpty, start < end, !(text[start] == "(" && text[end - 1] == ")") else { return nil }
         var value = String(text[start..<end]).trimmingCharacters(in: CharacterSet(charactersIn: " ,;:-|"))
         value = cutAtLegalForm(value)
         // An unclosed or trailing parenthesis: "Dion Realties Sdn Bhd (Co. No. 123)".
