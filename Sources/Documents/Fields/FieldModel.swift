@@ -79,7 +79,7 @@ public protocol FieldExtracting {
 }
 
 /// The built-in invoice set used by `assay extract --bench` and offered as a default
-/// configuration: total payable, date, number, issuer, currency.
+/// configuration: total payable, date, number, issuer, currency, and the seller's address.
 public enum InvoiceFields {
     public static let specs: [FieldSpec] = [
         FieldSpec(id: "amount", name: "Amount payable", type: .currency,
@@ -88,5 +88,6 @@ public enum InvoiceFields {
         FieldSpec(id: "invoice_number", name: "Invoice number", type: .text, description: "the invoice or receipt number"),
         FieldSpec(id: "issuer", name: "Issuer", type: .text, description: "the seller's name"),
         FieldSpec(id: "currency", name: "Currency", type: .currencyCode, description: "ISO 4217 code of the amounts"),
+        FieldSpec(id: "address", name: "Seller address", type: .text, description: "the seller's postal address"),
     ]
 }

@@ -1,0 +1,385 @@
+import Foundation
+
+/// Finds the seller's name: after a seller label ("Verkäufer", "Sold by"), else the line
+/// that looks most like a company name near the top of the first page (legal form such as
+/// GmbH/Ltd/Sdn Bhd, large type, repeated in the footer, a registration number below),
+/// never inside the buyer's block ("Bill to", "Rechnungsempfänger").
+struct IssuerFinder {
+    let document: DocumentLayout
+    let labels: [Label]
+
+    struct Scored {
+        var candidate: Candidate
+        let core: [String]
+    }
+
+    /// Rows of a page covered by a buyer block, with their horizontal extent.
+    private func buyerZones(_ page: PageLayout) -> [(rows: ClosedRange<Int>, x0: Double, x1: Double)] {
+        var zones: [(ClosedRange<Int>, Double, Double)] = []
+        for run in page.runs {
+            for label in CompanyWords.buyerLabels where !LabelMatcher.find(label, in: run).isEmpty {
+                // A label at the start of its run, not a word inside a sentence.
+                guard let range = LabelMatcher.find(label, in: run).first, range.lowerBound <= 2 else { continue }
+                let width = max(run.box.x1 - run.box.x0, page.page.width * 0.3)
+                zones.append((run.row...(run.row + 6), run.box.x0 - 2 * run.height, run.box.x0 + width))
+            }
+        }
+        return zones
+    }
+
+    func best() -> Scored? {
+        var scored: [Scored] = []
+        scored += labelled()
+        scored += unlabelled()
+        if ProcessInfo.processInfo.environment["ASSAY_FIELD_DEBUG"] == "issuer" {
+            for c in scored.sorted(by: { $0.candidate.score > $1.candidate.score }).prefix(6) { print("DEBUG issuer \(c.candidate.value) \(c.candidate.score)") }
+        }
+        guard var best = scored.max(by: { $0.candidate.score < $1.candidate.score }) else { return nil }
+        // The letterhead spelling wins over a footer's "…, Inc.": same name without the legal form.
+        if let first = document.pages.first {
+            for run in first.runs where run.box.y1 < first.page.height * 0.2 {
+                guard let cleaned = Self.clean(run), cleaned.core == best.core, cleaned.core.count >= 2,
+                      cleaned.text.count < best.candidate.value.count else { continue }
+                best.candidate = Candidate(value: cleaned.text, raw: cleaned.text, run: run, range: cleaned.range,
+                                           score: best.candidate.score)
+                break
+            }
+        }
+        return best
+    }
+
+    /// After a seller label: the rest of its run, the run right of it, or the "Name:" line
+    /// (with its continuation) in the block below.
+    private func labelled() -> [Scored] {
+        var found: [Scored] = []
+        for page in document.pages {
+            for run in page.runs {
+                for label in labels {
+                    for range in LabelMatcher.find(label, in: run) {
+                        if let value = nameAfter(range.upperBound, in: run) {
+                            found.append(scored(value.0, run: run, range: value.1, score: 0.5 * label.weight + 0.9))
+                            continue
+                        }
+                        let rest = run.text[range.upperBound...]
+                        guard !rest.contains(where: { $0.isLetter || $0.isNumber }) else { continue }
+                        if let below = nameBelow(run, in: page) {
+                            found.append(scored(below.0, run: below.1, range: below.2, score: 0.5 * label.weight + 0.85))
+                            continue
+                        }
+                        if let next = page.rows[run.row].first(where: { $0.index == run.index + 1 }),
+                           next.box.x0 - run.box.x1 < 10 * max(run.height, 1),
+                           !CompanyWords.buyerLabels.contains(where: { !LabelMatcher.find($0, in: next).isEmpty }),
+                           let value = nameAfter(0, in: next) {
+                            found.append(scored(value.0, run: next, range: value.1, score: 0.5 * label.weight + 0.8))
+                        }
+                    }
+                }
+            }
+        }
+        return found
+    }
+
+    private static let nameLabels: [Label] = ["name", "firma", "company", "nom", "naam", "nombre", "nome", "raison sociale",
+                                               "company name", "firmenname"].map { Label($0) }
+
+    private func nameAfter(_ start: Int, in run: TextRun) -> (String, Range<Int>)? {
+        var p = start
+        while p < run.text.count, " :-|".contains(run.text[p]) { p += 1 }
+        var end = run.text.count
+        while end > p, " ,;:".contains(run.text[end - 1]) { end -= 1 }
+        guard end > p, run.text[p..<end].filter(\.isLetter).count >= 3 else { return nil }
+        let value = String(run.text[p..<end])
+        guard !["bic", "iban", "swift", "blz", "name", "nummer", "number", "address", "adresse"].contains(TextRun.fold(value)),
+              !(value.hasPrefix("(") && value.hasSuffix(")")) else { return nil }
+        return (String(run.text[p..<end]), p..<end)
+    }
+
+    private func nameBelow(_ run: TextRun, in page: PageLayout) -> (String, TextRun, Range<Int>)? {
+        let below = page.runs(below: run, from: run.box.x0 - 2 * run.height, to: run.box.x1 + page.page.width * 0.25, maxRows: 5)
+        // A "Name:" line in the block wins.
+        for (candidate, _) in below {
+            for label in Self.nameLabels {
+                guard let range = LabelMatcher.find(label, in: candidate).first, range.lowerBound <= 1,
+                      let value = nameAfter(range.upperBound, in: candidate) else { continue }
+                var text = value.0
+                // A name continued on the next line, aligned with the value.
+                let valueX = candidate.box(of: value.1).x0
+                if candidate.row + 1 < page.rows.count,
+                   let next = page.rows[candidate.row + 1].first(where: { abs($0.box.x0 - valueX) < 3 * candidate.height }),
+                   page.rows[candidate.row + 1].allSatisfy({ $0.box.x0 > candidate.box.x0 + candidate.height }),
+                   !next.text.contains(where: \.isNumber) {
+                    text += " " + next.string
+                }
+                return (text, candidate, value.1)
+            }
+        }
+        for (candidate, _) in below {
+            if let cleaned = Self.clean(candidate), !candidate.text.contains(":") {
+                return (cleaned.text, candidate, cleaned.range)
+            }
+        }
+        return nil
+    }
+
+    private func scored(_ text: String, run: TextRun, range: Range<Int>, score: Double) -> Scored {
+        let text = Self.cutAtLegalForm(text)
+        return Scored(candidate: Candidate(value: text, raw: text, run: run, range: range, score: score), core: Self.core(text))
+    }
+
+    /// Company-looking lines near the top of the first page or in a page footer.
+    private func unlabelled() -> [Scored] {
+        guard let first = document.pages.first else { return [] }
+        var pages = [first]
+        if let last = document.pages.last, document.pages.count > 1 { pages.append(last) }
+        let allRuns = document.runs.map { ValueFinder.tokens($0.text).map(\.0).joined(separator: " ") }
+        var found: [Scored] = []
+        for (pageIndex, page) in pages.enumerated() {
+            let zones = buyerZones(page)
+            let height = page.page.height
+            for run in candidateRuns(page) {
+                let top = run.box.y0 < height * 0.4 && pageIndex == 0
+                let footer = run.box.y0 > height * 0.7
+                guard top || footer else { continue }
+                if zones.contains(where: { $0.rows.contains(run.row) && run.box.x0 >= $0.x0 && run.box.x0 <= $0.x1 && run.row > $0.rows.lowerBound }) {
+                    continue
+                }
+                guard let cleaned = Self.clean(run) else { continue }
+                let tokens = cleaned.core
+                let allTokens = Self.nameTokens(cleaned.text)
+                var score = 0.2
+                if allTokens.contains(where: { CompanyWords.legalForms.contains($0) }) || cleaned.text.contains("S/B") { score += 0.45 }
+                if let first = allTokens.first, CompanyWords.legalForms.contains(first) || Self.isNameTail(run) { score -= 0.4 }
+                if allTokens.contains(where: { ["reg", "registration", "gst", "tel", "fax", "vat", "capital", "capitale", "kapital", "siret", "rcs", "kvk", "iban", "bic"].contains($0) }) {
+                    score -= 0.5
+                }
+                if let next = Self.nextRun(after: run, in: page), let first = Self.nameTokens(next.string).first,
+                   CompanyWords.legalForms.contains(first) { score += 0.2 }
+                if allTokens.contains(where: { CompanyWords.businessWords.contains($0) }) { score += 0.2 }
+                if top { score += 0.3 * (1 - min(1, run.box.y0 / (height * 0.4))) } else { score -= 0.1 }
+                if run.height >= 1.25 * page.medianHeight { score += 0.15 }
+                if run.height >= 1.8 * page.medianHeight { score += 0.1 }
+                let key = tokens.joined(separator: " ")
+                if !key.isEmpty, allRuns.filter({ $0.contains(key) }).count >= 2 { score += 0.15 }
+                if run.row + 1 < page.rows.count, page.rows[run.row + 1].contains(where: Self.isRegistrationNumber) { score += 0.25 }
+                if Self.looksLikeAddress(allTokens, text: cleaned.text) { score -= 0.35 }
+                if cleaned.text == cleaned.text.lowercased() { score -= 0.2 }
+                if run.text.contains(":") { score -= 0.3 }
+                score *= 0.5 + 0.5 * min(1, run.confidence)
+                found.append(Scored(candidate: Candidate(value: cleaned.text, raw: cleaned.text, run: run, range: cleaned.range,
+                                                         score: score), core: tokens))
+            }
+        }
+        return found
+    }
+
+    /// Runs of a page, plus runs of one row joined when a wide gap split a name
+    /// ("B & BEST   RESTAURANT"), plus names continued by a legal form on the next row
+    /// ("POPULAR BOOK" / "CO. (M) SDN BHD").
+    private func candidateRuns(_ page: PageLayout) -> [TextRun] {
+        var runs: [TextRun] = []
+        for row in page.rows {
+            for (n, run) in row.enumerated() {
+                runs.append(run)
+                if n + 1 < row.count, row[n + 1].box.x0 - run.box.x1 < 6 * max(run.height, 1),
+                   !run.text.contains(":"), !row[n + 1].text.contains(":") {
+                    runs.append(TextRun(page: run.page, row: run.row, index: run.index, words: run.words + row[n + 1].words))
+                }
+                if !Self.isNameTail(run), let next = Self.nextRun(after: run, in: page) {
+                    let nextRow = page.rows[next.row]
+                    let whole = TextRun(page: run.page, row: next.row, index: 0, words: nextRow.flatMap(\.words))
+                    if Self.isNameTail(whole) {
+                        runs.append(TextRun(page: run.page, row: run.row, index: run.index, words: run.words + whole.words))
+                    } else if Self.isNameTail(next) {
+                        runs.append(TextRun(page: run.page, row: run.row, index: run.index, words: run.words + next.words))
+                    }
+                }
+            }
+            if row.count > 2, zip(row, row.dropFirst()).allSatisfy({ $1.box.x0 - $0.box.x1 < 6 * max($0.height, 1) }),
+               !row.contains(where: { $0.text.contains(":") }) {
+                runs.append(TextRun(page: row[0].page, row: row[0].row, index: 0, words: row.flatMap(\.words)))
+            }
+        }
+        return runs
+    }
+
+    /// The run on the next row that overlaps `run` horizontally.
+    static func nextRun(after run: TextRun, in page: PageLayout) -> TextRun? {
+        guard run.row + 1 < page.rows.count else { return nil }
+        let next = page.rows[run.row + 1]
+        guard let first = next.first, first.box.y0 - run.box.y1 < 1.5 * max(run.height, 1) else { return nil }
+        return next.first { $0.box.x1 > run.box.x0 && $0.box.x0 < run.box.x1 }
+    }
+
+    /// Only legal-form words, parenthesised parts aside: "CO. (M) SDN BHD", "BHD".
+    static func isNameTail(_ run: TextRun) -> Bool {
+        var text = "", depth = 0
+        for character in run.text {
+            if character == "(" { depth += 1 } else if character == ")" { depth = max(0, depth - 1) } else if depth == 0 { text.append(character) }
+        }
+        let tokens = nameTokens(text)
+        return !tokens.isEmpty && tokens.allSatisfy { CompanyWords.legalForms.contains($0) }
+    }
+
+    /// Folded tokens with dotted abbreviations joined ("B.V." → "bv", "S.A." → "sa").
+    static func nameTokens(_ text: String) -> [String] {
+        var result: [String] = []
+        var letters = ""
+        for token in ValueFinder.tokens(Array(text)).map(\.0) {
+            if token.count == 1, token.first!.isLetter {
+                letters += token
+                continue
+            }
+            if !letters.isEmpty { result.append(letters); letters = "" }
+            result.append(token)
+        }
+        if !letters.isEmpty { result.append(letters) }
+        return result
+    }
+
+    /// A company registration number like "002043319-W" or "(139386 X)".
+    static func isRegistrationToken(_ token: String) -> Bool {
+        let core = token.trimmingCharacters(in: CharacterSet(charactersIn: "();:,.\"'&"))
+        let digits = core.filter(\.isNumber).count
+        if digits >= 4, core.count >= 3, core.last!.isLetter, core[core.index(core.endIndex, offsetBy: -2)] == "-" { return true }
+        return digits >= 4 && digits * 2 >= core.count && (core.contains("-") || core.last?.isLetter == true)
+    }
+
+    /// A line with a registration number, a date or only a code: not part of an address.
+    static func isRegistrationLine(_ run: TextRun) -> Bool {
+        if isRegistrationNumber(run) || !ValueFinder.dates(in: run.text).isEmpty { return true }
+        let words = run.string.split(separator: " ").map(String.init)
+        if words.count <= 3, words.contains(where: isRegistrationToken) { return true }
+        let tokens = ValueFinder.tokens(run.text).map(\.0)
+        if tokens.contains("co"), tokens.contains("no") || tokens.contains("reg") { return true }
+        return run.text.filter { $0.isLetter || $0.isNumber }.count < 3
+    }
+
+    /// "002043319-W No.2, Jalan …" → "No.2, Jalan …".
+    static func withoutRegistration(_ line: String) -> String {
+        var words = line.split(separator: " ").map(String.init)
+        while let first = words.first, isRegistrationToken(first) || first.hasPrefix("(") && first.hasSuffix(")") || [";", ":", "|"].contains(first) {
+            words.removeFirst()
+        }
+        return words.joined(separator: " ")
+    }
+
+    static func isRegistrationNumber(_ run: TextRun) -> Bool {
+        let text = run.string.trimmingCharacters(in: .whitespaces)
+        guard text.hasPrefix("("), text.count <= 20 else { return false }
+        return text.filter(\.isNumber).count >= 5
+    }
+
+    static func looksLikeAddress(_ tokens: [String], text: String) -> Bool {
+        let words: Set<String> = ["str", "strasse", "straße", "street", "st", "road", "rd", "jalan", "jln", "rue", "avenue", "ave",
+                                  "weg", "laan", "via", "calle", "lot", "no", "po", "box", "suite", "floor", "taman", "lorong", "blvd",
+                                  "boulevard", "allee", "platz", "straat", "plein", "cedex", "bp"]
+        if tokens.contains(where: { words.contains($0) || $0.hasSuffix("strasse") || $0.hasSuffix("straße") || $0.hasSuffix("str") || $0.hasSuffix("straat") }) {
+            return true
+        }
+        return tokens.contains { $0.count >= 4 && $0.count <= 6 && $0.allSatisfy(\.isNumber) }
+    }
+
+    /// Tokens of a name without legal forms, for comparing spellings.
+    static func core(_ text: String) -> [String] {
+        nameTokens(text).filter { !CompanyWords.legalForms.contains($0) }
+    }
+
+    /// "Free SAS au capital de …" → "Free SAS".
+    static func cutAtLegalForm(_ text: String) -> String {
+        let characters = Array(text)
+        let tokens = ValueFinder.tokens(characters)
+        guard let last = tokens.indices.last(where: { $0 > 0 && CompanyWords.legalForms.contains(tokens[$0].0) && tokens[$0].0.count > 1 }),
+              last < tokens.count - 1 else { return text }
+        var end = tokens[last].1.upperBound
+        if end < characters.count, characters[end] == "." { end += 1 }
+        return String(characters[..<end])
+    }
+
+    /// A run as a candidate name: the part before an address separator, without document
+    /// titles; nil when it cannot be a name (an e-mail, a date, mostly digits, a title).
+    static func clean(_ run: TextRun) -> (text: String, range: Range<Int>, core: [String])? {
+        let text = run.text
+        var start = 0, end = text.count
+        // "QualityHosting AG - Uferweg 40-42 - D-63571 Gelnhausen": the part before the address.
+        for separator in [" - ", " · ", " | ", " – ", " • ", ", "] {
+            let s = Array(separator)
+            var i = 0
+            while i + s.count <= end {
+                if Array(text[i..<(i + s.count)]) == s, text[(i + s.count)..<end].contains(where: \.isNumber) {
+                    end = i
+                    break
+                }
+                i += 1
+            }
+        }
+        var tokens = ValueFinder.tokens(Array(text[..<end]))
+        guard !tokens.allSatisfy({ CompanyWords.titleWords.contains($0.0) || CompanyWords.documentTitles.contains($0.0) }),
+              !tokens.allSatisfy({ $0.0.count <= 2 }) else { return nil }
+        while let first = tokens.first, CompanyWords.documentTitles.contains(first.0) || first.0 == "tax" {
+            tokens.removeFirst()
+            start = tokens.first?.1.lowerBound ?? end
+        }
+        while let last = tokens.last, CompanyWords.documentTitles.contains(last.0) {
+            tokens.removeLast()
+            end = tokens.last.map { min(end, $0.1.upperBound + (($0.1.upperBound < text.count && text[$0.1.upperBound] == ".") ? 1 : 0)) } ?? start
+        }
+        guard !tokens.isEmpty, start < end, !(text[start] == "(" && text[end - 1] == ")") else { return nil }
+        var value = String(text[start..<end]).trimmingCharacters(in: CharacterSet(charactersIn: " ,;:-|"))
+        value = cutAtLegalForm(value)
+        // An unclosed or trailing parenthesis: "Dion Realties Sdn Bhd (Co. No. 123)".
+        if let open = value.lastIndex(of: "("), value.distance(from: open, to: value.endIndex) > 1,
+           !value[open...].contains(")") || value[open...].contains(where: \.isNumber) && value.distance(from: value.startIndex, to: open) > 8 {
+            value = String(value[..<open]).trimmingCharacters(in: .whitespaces)
+        }
+        // OCR of the Malaysian legal form: "SON BHD", "SDN 8HD".
+        for (wrong, right) in [("SON BHD", "SDN BHD"), ("S0N BHD", "SDN BHD"), ("SDN 8HD", "SDN BHD"), ("5DN BHD", "SDN BHD")] {
+            value = value.replacingOccurrences(of: wrong, with: right)
+        }
+        let characters = Array(value)
+        let letters = characters.filter(\.isLetter).count, digits = characters.filter(\.isNumber).count
+        guard letters >= 2, digits * 10 < characters.count * 3, characters.count <= 60, tokens.count <= 8,
+              !value.contains("@"), !value.lowercased().contains("www"), !value.lowercased().contains("http"),
+              ValueFinder.dates(in: characters).isEmpty, !value.contains("(c)"), !value.contains("©"),
+              !(characters.first?.isNumber ?? true), tokens.count >= 2 || characters.count >= 3
+        else { return nil }
+        let range = start..<min(text.count, start + characters.count)
+        return (value, range, core(value))
+    }
+
+    /// The seller's address: the lines under the issuer's name until contact or tax lines.
+    func address() -> Candidate? {
+        guard let issuer = best()?.candidate, let page = document.pages.first(where: { $0.page.number == issuer.run.page })
+        else { return nil }
+        let run = issuer.run
+        // On a one-line letterhead the address follows the name.
+        let rest = Array(run.text[min(issuer.range.upperBound, run.text.count)...])
+        let restString = Self.withoutRegistration(String(rest).trimmingCharacters(in: CharacterSet(charactersIn: " -–|·•,")))
+        if restString.filter(\.isNumber).count >= 3, restString.filter(\.isLetter).count >= 4,
+           !restString.split(separator: " ").contains(where: { Self.isRegistrationToken(String($0)) }) {
+            return Candidate(value: restString, raw: restString, run: run, range: issuer.range.upperBound..<run.text.count,
+                             score: issuer.score * 0.8)
+        }
+        var lines: [TextRun] = []
+        let stops = ["tel", "fax", "phone", "gst", "email", "e mail", "www", "http", "reg", "vat", "invoice", "receipt",
+                     "date", "tax", "sst", "company", "ust", "mwst", "telefon", "hp", "mobile", "cashier", "table"]
+        let center = (run.box.x0 + run.box.x1) / 2
+        for (candidate, distance) in page.runs(below: run, from: run.box.x0 - 4 * run.height, to: run.box.x1 + 4 * run.height, maxRows: 8) {
+            if lines.count >= 5 { break }
+            // The second row of a two-row name ("CO. (M) SDN BHD").
+            if lines.isEmpty, Self.isNameTail(candidate) || candidate.box.y0 < run.box.y1 - 0.3 * run.height { continue }
+            if let last = lines.last, candidate.row == last.row { continue }
+            if lines.isEmpty, Self.isRegistrationLine(candidate) { continue }
+            if lines.isEmpty, distance > 4 { break }
+            if let last = lines.last, candidate.row - last.row > 1 { break }
+            let tokens = ValueFinder.tokens(candidate.text).map(\.0)
+            if tokens.contains(where: { token in stops.contains { token.hasPrefix($0) && ($0.count > 3 || token == $0) } }) { break }
+            if Self.isRegistrationLine(candidate) || candidate.text.contains(":") { break }
+            guard abs((candidate.box.x0 + candidate.box.x1) / 2 - center) < page.page.width * 0.3 || abs(candidate.box.x0 - run.box.x0) < 2 * run.height
+            else { continue }
+            lines.append(candidate)
+        }
+        guard let first = lines.first else { return nil }
+        let value = lines.map { Self.withoutRegistration($0.string) }.joined(separator: " ")
+        return Candidate(value: value, raw: value, run: first, range: 0..<first.text.count, score: issuer.score * 0.7)
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+
+/// A label to look for on a page, e.g. "Invoice no." or "Rechnungsnummer", with how
+/// strongly it points at its field.
+struct Label: Sendable {
+    /// Folded tokens: runs of letters and digits, and the symbols `#`, `°` and `%`.
+    let tokens: [[Character]]
+    let weight: Double
+    /// Also matches at the end of a longer word: German compounds ("Handelsrechnung").
+    let compound: Bool
+
+    init(_ text: String, _ weight: Double = 1, compound: Bool = false) {
+        var tokens: [[Character]] = []
+        var current: [Character] = []
+        for character in text.map(TextRun.fold) {
+            if character.isLetter || character.isNumber {
+                current.append(character)
+            } else {
+                if !current.isEmpty { tokens.append(current); current = [] }
+                if "#°%".contains(character) { tokens.append([character]) }
+            }
+        }
+        if !current.isEmpty { tokens.append(current) }
+        self.tokens = tokens
+        self.weight = weight
+        self.compound = compound
+    }
+
+    var isEmpty: Bool { tokens.isEmpty }
+}
+
+/// Where a label was found: its run and the character range it covers.
+struct LabelHit {
+    let run: TextRun
+    let range: Range<Int>
+    let label: Label
+}
+
+enum LabelMatcher {
+    static let separators: Set<Character> = [" ", ".", ":", "-", "/", "_", "'", "’", "(", ")", ",", "\u{00A0}"]
+
+    /// Every occurrence of `label` in `run`. Tokens may be glued or separated by a few
+    /// punctuation characters; a match must start and end at a word boundary (a glued
+    /// value after it is fine: "Bruttosumme529,87").
+    static func find(_ label: Label, in run: TextRun) -> [Range<Int>] {
+        guard let first = label.tokens.first?.first else { return [] }
+        let text = run.folded
+        var found: [Range<Int>] = []
+        var start = 0
+        while start < text.count {
+            defer { start += 1 }
+            guard text[start] == first else { continue }
+            if start > 0, !label.compound, isWordCharacter(text[start - 1]) {
+                // Allow a camel-case glue: "datumFactuur".
+                guard run.text[start].isUppercase, run.text[start - 1].isLowercase else { continue }
+            }
+            var position = start
+            var matched = true
+            for (n, token) in label.tokens.enumerated() {
+                if n > 0 {
+                    var skipped = 0
+                    while position < text.count, separators.contains(text[position]), skipped < 3 {
+                        position += 1
+                        skipped += 1
+                    }
+                }
+                guard position + token.count <= text.count, Array(text[position..<(position + token.count)]) == token else {
+                    matched = false
+                    break
+                }
+                position += token.count
+            }
+            guard matched else { continue }
+            if position < text.count, let last = label.tokens.last?.last, last.isLetter, text[position].isLetter {
+                // A longer word ("Totaleinnahmen") unless glued camel case ("TotalEUR").
+                guard run.text[position].isUppercase, run.text[position - 1].isLowercase else { continue }
+            }
+            found.append(start..<position)
+        }
+        return found
+    }
+
+    static func isWordCharacter(_ character: Character) -> Bool { character.isLetter || character.isNumber }
+
+    /// True if any of `words` occurs as a word (or word start) in `text` (folded).
+    static func contains(_ text: [Character], anyOf words: [String]) -> Bool {
+        let string = String(text)
+        for word in words {
+            var searchRange = string.startIndex..<string.endIndex
+            while let range = string.range(of: word, range: searchRange) {
+                let before = range.lowerBound == string.startIndex ? nil : string[string.index(before: range.lowerBound)]
+                if before.map({ !$0.isLetter }) ?? true { return true }
+                searchRange = range.upperBound..<string.endIndex
+            }
+        }
+        return false
+    }
+}

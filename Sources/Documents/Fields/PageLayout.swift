@@ -1,0 +1,138 @@
+import Foundation
+
+/// A run of words on one row of a page that belong together: a label, a value, a phrase.
+/// Rows are split into runs where the gap between two words is wider than about one
+/// character height, which separates table columns and label/value columns.
+struct TextRun {
+    let page: Int
+    let row: Int
+    let index: Int
+    let words: [Word]
+    /// The words joined by single spaces, as printed.
+    let text: [Character]
+    /// `text` casefolded without diacritics, one character for each of `text`.
+    let folded: [Character]
+    /// Each character's approximate horizontal extent: words are split proportionally.
+    let charX: [(Double, Double)]
+    let box: Box
+    let height: Double
+
+    init(page: Int, row: Int, index: Int, words: [Word]) {
+        self.page = page
+        self.row = row
+        self.index = index
+        self.words = words
+        var text: [Character] = [], charX: [(Double, Double)] = []
+        for (n, word) in words.enumerated() {
+            if n > 0 {
+                text.append(" ")
+                charX.append((words[n - 1].x1, word.x0))
+            }
+            let characters = Array(word.text)
+            let width = (word.x1 - word.x0) / Double(max(characters.count, 1))
+            for (i, character) in characters.enumerated() {
+                text.append(character)
+                charX.append((word.x0 + width * Double(i), word.x0 + width * Double(i + 1)))
+            }
+        }
+        self.text = text
+        self.folded = text.map(TextRun.fold)
+        self.charX = charX
+        box = Box(x0: words.map(\.x0).min() ?? 0, y0: words.map(\.y0).min() ?? 0,
+                  x1: words.map(\.x1).max() ?? 0, y1: words.map(\.y1).max() ?? 0)
+        let heights = words.map { $0.y1 - $0.y0 }.sorted()
+        height = heights.isEmpty ? 0 : heights[heights.count / 2]
+    }
+
+    var string: String { String(text) }
+    var foldedString: String { String(folded) }
+    var confidence: Double { words.isEmpty ? 0 : words.map(\.confidence).reduce(0, +) / Double(words.count) }
+
+    /// The box of the characters in `range` (approximate inside glued words).
+    func box(of range: Range<Int>) -> Box {
+        guard !range.isEmpty, range.lowerBound < charX.count else { return box }
+        let upper = min(range.upperBound, charX.count)
+        return Box(x0: charX[range.lowerBound].0, y0: box.y0, x1: charX[upper - 1].1, y1: box.y1)
+    }
+
+    /// The first character index whose centre lies at or right of `x`.
+    func offset(atX x: Double) -> Int {
+        charX.firstIndex { ($0.0 + $0.1) / 2 >= x } ?? charX.count
+    }
+
+    /// A character casefolded and without diacritics, still one character.
+    static func fold(_ character: Character) -> Character {
+        if character.isASCII { return Character(character.lowercased()) }
+        let folded = String(character).folding(options: [.caseInsensitive, .diacriticInsensitive], locale: nil)
+        if folded.count == 1 { return folded.first! }
+        let lower = character.lowercased()
+        return lower.count == 1 ? lower.first! : character
+    }
+
+    static func fold(_ text: String) -> String { String(text.map(fold)) }
+}
+
+/// A page as rows of runs, top to bottom, each row left to right.
+struct PageLayout {
+    let page: PageModel
+    let rows: [[TextRun]]
+    let medianHeight: Double
+
+    init(_ page: PageModel) {
+        self.page = page
+        var rows: [[Word]] = []
+        var bands: [(Double, Double)] = []
+        for word in page.words.sorted(by: { ($0.y0 + $0.y1) < ($1.y0 + $1.y1) }) {
+            let middle = (word.y0 + word.y1) / 2
+            // A little slack below: receipts photographed at a slant drift downwards.
+            if let band = bands.last, middle >= band.0, middle <= band.1 + 0.3 * (band.1 - band.0) {
+                rows[rows.count - 1].append(word)
+            } else {
+                rows.append([word])
+                bands.append((word.y0, word.y1))
+            }
+        }
+        let heights = page.words.map { $0.y1 - $0.y0 }.sorted()
+        medianHeight = heights.isEmpty ? 10 : heights[heights.count / 2]
+        var result: [[TextRun]] = []
+        for words in rows {
+            let sorted = words.sorted { $0.x0 < $1.x0 }
+            var runs: [[Word]] = []
+            for word in sorted {
+                if let last = runs.last?.last {
+                    // The taller word sets the scale: a comma's box is tiny.
+                    let height = max(max(last.y1 - last.y0, word.y1 - word.y0), 1)
+                    if word.x0 - last.x1 > 1.3 * height {
+                        runs.append([word])
+                        continue
+                    }
+                    runs[runs.count - 1].append(word)
+                } else {
+                    runs.append([word])
+                }
+            }
+            let row = result.count
+            result.append(runs.enumerated().map { TextRun(page: page.number, row: row, index: $0.offset, words: $0.element) })
+        }
+        self.rows = result
+    }
+
+    var runs: [TextRun] { rows.flatMap { $0 } }
+
+    /// Runs on the rows below `run` whose horizontal extent overlaps `x0...x1`, nearest
+    /// first, at most `maxRows` rows down and within a few line heights.
+    func runs(below run: TextRun, from x0: Double, to x1: Double, maxRows: Int = 3) -> [(TextRun, Int)] {
+        var found: [(TextRun, Int)] = []
+        var previousBottom = run.box.y1
+        guard run.row + 1 < rows.count else { return [] }
+        for (distance, row) in rows[(run.row + 1)...].prefix(maxRows).enumerated() {
+            guard let first = row.first else { continue }
+            if first.box.y0 - previousBottom > 2.5 * max(run.height, 1) { break }
+            previousBottom = row.map(\.box.y1).max() ?? previousBottom
+            for candidate in row where candidate.box.x1 >= x0 && candidate.box.x0 <= x1 {
+                found.append((candidate, distance + 1))
+            }
+        }
+        return found
+    }
+}

@@ -1,0 +1,159 @@
+import Documents
+import XCTest
+
+/// Builds synthetic pages: each line is (text, x, y); words get boxes 6 points per character.
+private func page(_ lines: [(String, Double, Double)], number: Int = 1, width: Double = 600, height: Double = 800,
+                  source: PageModel.Source = .text) -> PageModel {
+    var words: [Word] = []
+    for (text, x, y) in lines {
+        var cursor = x
+        for word in text.split(separator: " ") {
+            let width = Double(word.count) * 6
+            words.append(Word(text: String(word), x0: cursor, y0: y, x1: cursor + width, y1: y + 10, confidence: 0.95))
+            cursor += width + 3
+        }
+    }
+    return PageModel(number: number, width: width, height: height, source: source, words: words,
+                     text: lines.map(\.0).joined(separator: "\n"))
+}
+
+private func extract(_ pages: [PageModel], _ specs: [FieldSpec]) throws -> [String: ExtractedField] {
+    let fields = try RuleBasedExtractor().extract(pages: pages, fields: specs)
+    return Dictionary(uniqueKeysWithValues: fields.map { ($0.fieldID, $0) })
+}
+
+final class FieldExtractorTests: XCTestCase {
+    func testValueRightOfLabelWithPageAndBox() throws {
+        let invoice = page([("ACME Widgets GmbH", 40, 40), ("Invoice number: INV-2024-0042", 300, 120),
+                            ("Invoice date: 05.03.2024", 300, 140), ("Total due: 1.234,56 EUR", 300, 600)])
+        let fields = try extract([invoice], InvoiceFields.specs)
+        XCTAssertEqual(fields["invoice_number"]?.value, "INV-2024-0042")
+        XCTAssertEqual(fields["date"]?.value, "2024-03-05")
+        XCTAssertEqual(fields["amount"]?.value, "1234.56")
+        XCTAssertEqual(fields["amount"]?.currency, "EUR")
+        XCTAssertEqual(fields["currency"]?.value, "EUR")
+        XCTAssertEqual(fields["issuer"]?.value, "ACME Widgets GmbH")
+        let amount = try XCTUnwrap(fields["amount"])
+        XCTAssertEqual(amount.page, 1)
+        let box = try XCTUnwrap(amount.box)
+        XCTAssertEqual(box.y0, 600, accuracy: 0.01)
+        XCTAssertGreaterThanOrEqual(box.x0, 360 - 0.01)
+        XCTAssertLessThan(box.x1, 300 + 6 * 30)
+        XCTAssertGreaterThan(amount.confidence, 0.5)
+    }
+
+    func testValueBelowLabel() throws {
+        let invoice = page([("Invoice No.", 300, 100), ("Date", 420, 100), ("884512", 300, 114), ("12/31/2023", 420, 114)])
+        let fields = try extract([invoice], InvoiceFields.specs)
+        XCTAssertEqual(fields["invoice_number"]?.value, "884512")
+        XCTAssertEqual(fields["date"]?.value, "2023-12-31")
+        XCTAssertEqual(fields["date"]?.box?.y0 ?? 0, 114, accuracy: 0.01)
+    }
+
+    func testGermanFrenchDutchSpanishItalianAndMalayLabels() throws {
+        let cases: [(String, String, String)] = [
+            ("Rechnungsnummer: 4711", "Zahlbetrag 529,87 €", "4711"),
+            ("Facture n° 2022089083", "Total TTC : 56,02 €", "2022089083"),
+            ("Factuurnummer: 993548900", "Te betalen € 717,97", "993548900"),
+            ("Número de factura: F-2024-77", "Total a pagar 99,50 €", "F-2024-77"),
+            ("Fattura n. 2024/123", "Totale da pagare € 12,30", "2024/123"),
+        ]
+        for (numberLine, totalLine, number) in cases {
+            let fields = try extract([page([(numberLine, 300, 100), (totalLine, 300, 500)])], InvoiceFields.specs)
+            XCTAssertEqual(fields["invoice_number"]?.value, number, numberLine)
+            XCTAssertNotNil(fields["amount"]?.value, totalLine)
+            XCTAssertEqual(fields["currency"]?.value, "EUR", totalLine)
+        }
+        let receipt = page([("KEDAI MAJU SDN BHD", 100, 20), ("JUMLAH RM 12.50", 100, 300), ("TUNAI RM 20.00", 100, 314)])
+        let fields = try extract([receipt], InvoiceFields.specs)
+        XCTAssertEqual(fields["amount"]?.value, "12.50")
+        XCTAssertEqual(fields["currency"]?.value, "MYR")
+    }
+
+    func testGrandTotalWinsOverSubtotalAndTax() throws {
+        let invoice = page([("Subtotal $ 262.90", 300, 500), ("Tax 15% $ 16.94", 300, 514), ("Total $ 279.84", 300, 528),
+                            ("Net amount 262.90", 300, 560)])
+        let fields = try extract([invoice], InvoiceFields.specs)
+        XCTAssertEqual(fields["amount"]?.value, "279.84")
+        XCTAssertEqual(fields["currency"]?.value, "USD")
+        let german = page([("Rechnungssumme ohne USt. 473,00", 300, 500), ("Steuerbetrag 56,87", 300, 514),
+                           ("Bruttosumme 529,87", 300, 528)])
+        XCTAssertEqual(try extract([german], InvoiceFields.specs)["amount"]?.value, "529.87")
+    }
+
+    func testDateFormats() throws {
+        let cases = [("Datum: 5. März 2024", "2024-03-05"), ("Date: Mar 5, 2024", "2024-03-05"), ("Date: 05/03/2024", "2024-03-05"),
+                     ("Date: 2024-03-05", "2024-03-05"), ("Date: 03/20/2023", "2023-03-20"), ("Fecha: 5 de marzo de 2024", "2024-03-05"),
+                     ("Factuurdatum: 19 april 2014", "2014-04-19"), ("Facture du 02 Juillet 2015", "2015-07-02")]
+        for (line, expected) in cases {
+            XCTAssertEqual(try extract([page([(line, 50, 50)])], InvoiceFields.specs)["date"]?.value, expected, line)
+        }
+    }
+
+    func testInvoiceDateIsNotTheDueDate() throws {
+        let invoice = page([("Due date: 04/04/2023", 300, 80), ("Invoice date: 20/03/2023", 300, 100)])
+        let fields = try extract([invoice], InvoiceFields.specs + [FieldSpec(id: "due_date", name: "Due date", type: .date)])
+        XCTAssertEqual(fields["date"]?.value, "2023-03-20")
+        XCTAssertEqual(fields["due_date"]?.value, "2023-04-04")
+    }
+
+    func testCurrencyDetection() throws {
+        XCTAssertEqual(try extract([page([("Total £ 12.00", 50, 50)])], InvoiceFields.specs)["currency"]?.value, "GBP")
+        XCTAssertEqual(try extract([page([("Grand Total Rs 1939", 50, 50)])], InvoiceFields.specs)["currency"]?.value, "INR")
+        XCTAssertEqual(try extract([page([("TOTAL RM9.00", 50, 50)])], InvoiceFields.specs)["currency"]?.value, "MYR")
+        XCTAssertNil(try extract([page([("Total 12.00", 50, 50)])], InvoiceFields.specs)["currency"]?.value)
+    }
+
+    func testCustomFieldsOfEachType() throws {
+        let invoice = page([("Lieferant GmbH", 40, 40), ("E-Mail: billing@lieferant.de", 40, 60), ("Tel.: +49 711 508855", 40, 74),
+                            ("USt-IdNr.: DE123456789", 40, 88), ("Discount rate: 3 %", 300, 100), ("Items shipped: 12", 300, 114),
+                            ("Weight: 1,250.5", 300, 128), ("Payment terms: 30 days net", 300, 142), ("Due date: 2024-04-04", 300, 156)])
+        let specs = [FieldSpec(id: "contact_email", name: "Contact e-mail", type: .email),
+                     FieldSpec(id: "phone", name: "Phone", type: .phone),
+                     FieldSpec(id: "vat_id", name: "VAT ID", type: .text),
+                     FieldSpec(id: "discount", name: "Discount rate", type: .percentage),
+                     FieldSpec(id: "items", name: "Items shipped", type: .integer),
+                     FieldSpec(id: "weight", name: "Gross weight", type: .number, synonyms: ["Weight"]),
+                     FieldSpec(id: "terms", name: "Payment terms", type: .text),
+                     FieldSpec(id: "due_date", name: "Due date", type: .date)]
+        let fields = try extract([invoice], specs)
+        XCTAssertEqual(fields["contact_email"]?.value, "billing@lieferant.de")
+        XCTAssertEqual(fields["phone"]?.value, "+49711508855")
+        XCTAssertEqual(fields["vat_id"]?.value, "DE123456789")
+        XCTAssertEqual(fields["discount"]?.value, "3")
+        XCTAssertEqual(fields["items"]?.value, "12")
+        XCTAssertEqual(fields["weight"]?.value, "1250.5")
+        XCTAssertEqual(fields["terms"]?.value, "30 days net")
+        XCTAssertEqual(fields["due_date"]?.value, "2024-04-04")
+        XCTAssertEqual(fields["vat_id"]?.page, 1)
+    }
+
+    func testMissingFieldHasNoValueAndZeroConfidence() throws {
+        let fields = try extract([page([("Hello world", 50, 50)])],
+                                 [FieldSpec(id: "po", name: "PO number", type: .text), FieldSpec(id: "due", name: "Due date", type: .date)])
+        for id in ["po", "due"] {
+            let field = try XCTUnwrap(fields[id])
+            XCTAssertNil(field.value)
+            XCTAssertEqual(field.confidence, 0)
+            XCTAssertNil(field.page)
+            XCTAssertNil(field.box)
+        }
+        XCTAssertEqual(try RuleBasedExtractor().extract(pages: [], fields: InvoiceFields.specs).compactMap(\.value), [])
+    }
+
+    func testIssuerIsTheSellerNotTheBuyer() throws {
+        let invoice = page([("INVOICE", 250, 20), ("Northwind Traders Ltd", 40, 50), ("12 Harbour Road", 40, 64),
+                            ("Bill to:", 40, 120), ("Contoso Inc", 40, 134), ("Invoice No: 1001", 350, 120)])
+        XCTAssertEqual(try extract([invoice], InvoiceFields.specs)["issuer"]?.value, "Northwind Traders Ltd")
+        let labelled = page([("Verkäufer", 40, 100), ("Name: Lieferant GmbH", 40, 114), ("Käufer", 300, 100),
+                             ("Name: Kunden AG", 300, 114)])
+        XCTAssertEqual(try extract([labelled], InvoiceFields.specs)["issuer"]?.value, "Lieferant GmbH")
+    }
+
+    func testFieldOnSecondPage() throws {
+        let pages = [page([("Invoice No: 77", 50, 50)]), page([("Amount due: $ 10.00", 50, 700)], number: 2)]
+        let fields = try extract(pages, InvoiceFields.specs)
+        XCTAssertEqual(fields["amount"]?.value, "10.00")
+        XCTAssertEqual(fields["amount"]?.page, 2)
+    }
+}
