@@ -3,7 +3,7 @@ import Foundation
 /// The currency of a document, from symbols and codes on its pages (`€`, `$`, `£`, `₹`,
 /// `EUR`, `RM` for MYR, `Rs` for INR, "Euro"); none when the pages show none.
 enum CurrencyDetector {
-    static func detect(in pages: [PageLayout]) -> Candidate? {
+    static func detect(in pages: [FieldLayout]) -> Candidate? {
         var counts: [String: (count: Double, run: TextRun, range: Range<Int>)] = [:]
         for page in pages {
             for run in page.runs {

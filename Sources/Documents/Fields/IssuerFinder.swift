@@ -14,7 +14,7 @@ struct IssuerFinder {
     }
 
     /// Rows of a page covered by a buyer block, with their horizontal extent.
-    private func buyerZones(_ page: PageLayout) -> [(rows: ClosedRange<Int>, x0: Double, x1: Double)] {
+    private func buyerZones(_ page: FieldLayout) -> [(rows: ClosedRange<Int>, x0: Double, x1: Double)] {
         var zones: [(ClosedRange<Int>, Double, Double)] = []
         for run in page.runs {
             for label in CompanyWords.buyerLabels where !LabelMatcher.find(label, in: run).isEmpty {
@@ -94,7 +94,7 @@ struct IssuerFinder {
         return (String(run.text[p..<end]), p..<end)
     }
 
-    private func nameBelow(_ run: TextRun, in page: PageLayout) -> (String, TextRun, Range<Int>)? {
+    private func nameBelow(_ run: TextRun, in page: FieldLayout) -> (String, TextRun, Range<Int>)? {
         let below = page.runs(below: run, from: run.box.x0 - 2 * run.height, to: run.box.x1 + page.page.width * 0.25, maxRows: 5)
         // A "Name:" line in the block wins.
         for (candidate, _) in below {
@@ -175,7 +175,7 @@ struct IssuerFinder {
     /// Runs of a page, plus runs of one row joined when a wide gap split a name
     /// ("B & BEST   RESTAURANT"), plus names continued by a legal form on the next row
     /// ("POPULAR BOOK" / "CO. (M) SDN BHD").
-    private func candidateRuns(_ page: PageLayout) -> [TextRun] {
+    private func candidateRuns(_ page: FieldLayout) -> [TextRun] {
         var runs: [TextRun] = []
         for row in page.rows {
             for (n, run) in row.enumerated() {
@@ -203,7 +203,7 @@ struct IssuerFinder {
     }
 
     /// The run on the next row that overlaps `run` horizontally.
-    static func nextRun(after run: TextRun, in page: PageLayout) -> TextRun? {
+    static func nextRun(after run: TextRun, in page: FieldLayout) -> TextRun? {
         guard run.row + 1 < page.rows.count else { return nil }
         let next = page.rows[run.row + 1]
         guard let first = next.first, first.box.y0 - run.box.y1 < 1.5 * max(run.height, 1) else { return nil }

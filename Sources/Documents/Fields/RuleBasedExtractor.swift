@@ -24,11 +24,11 @@ public struct RuleBasedExtractor: FieldExtracting {
 
 /// A document as page layouts, plus what several fields share (the currency).
 struct DocumentLayout {
-    let pages: [PageLayout]
+    let pages: [FieldLayout]
     let currency: Candidate?
 
     init(pages: [PageModel]) {
-        let layouts = pages.map(PageLayout.init)
+        let layouts = pages.map(FieldLayout.init)
         self.pages = layouts
         currency = CurrencyDetector.detect(in: layouts)
         if let needle = ProcessInfo.processInfo.environment["ASSAY_FIELD_DUMP"] {
@@ -128,7 +128,7 @@ struct FieldSearch {
     }
 
     /// Values for a label: in the rest of its run, in the next runs of its row, or below it.
-    func values(after range: Range<Int>, label: Label, in run: TextRun, page: PageLayout) -> [Candidate] {
+    func values(after range: Range<Int>, label: Label, in run: TextRun, page: FieldLayout) -> [Candidate] {
         var found: [Candidate] = []
         let remainder = Array(run.text[range.upperBound...])
         if let value = firstValue(in: run, from: range.upperBound) {

@@ -73,7 +73,7 @@ struct TextRun {
 }
 
 /// A page as rows of runs, top to bottom, each row left to right.
-struct PageLayout {
+struct FieldLayout {
     let page: PageModel
     let rows: [[TextRun]]
     let medianHeight: Double
