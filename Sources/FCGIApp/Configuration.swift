@@ -127,7 +127,7 @@ struct Configuration: Sendable {
         let policy: ConnectionPolicy
         do {
             guard let key = environment["ENCRYPTION_KEY"], !key.isEmpty else {
-                throw Invalid(description: "ENCRYPTION_KEY must be set to the base64 of 32 random bytes (scripts/run generates one into var/secrets)")
+                throw Invalid(description: "ENCRYPTION_KEY must be set to the base64 of exactly 32 bytes (openssl rand -base64 32; scripts/run generates one into var/secrets)")
             }
             cipher = try CredentialCipher(currentBase64: key,
                                           previousBase64: (environment["ENCRYPTION_KEY_PREVIOUS"] ?? "").split(separator: ",").map(String.init))

@@ -125,27 +125,10 @@ struct ConnectionRoutes: RouteGroup {
 
     func list(_ request: Request, _ principal: Principal) throws -> Response {
         var problems: [(String, String)] = []
-        var limit = 50
-        if let raw = request.query["limit"] {
-            if let value = Int(raw), (1...200).contains(value) { limit = value } else { problems.append(("limit", "must be between 1 and 200")) }
-        }
-        var cursor: (Date, UUID)?
-        if let raw = request.query["cursor"], !raw.isEmpty {
-            if let decoded = Base64URL.decode(raw).map({ String(decoding: $0, as: UTF8.self) }),
-               let bar = decoded.firstIndex(of: "|"), let time = PostgresTime.parse(String(decoded[..<bar])),
-               let id = UUID(uuidString: String(decoded[decoded.index(after: bar)...])) {
-                cursor = (time, id)
-            } else {
-                problems.append(("cursor", "is not a cursor from next_cursor"))
-            }
-        }
+        let paging = Pagination(request, defaultLimit: 50, maxLimit: 200, problems: &problems)
         if !problems.isEmpty { throw APIError.validation(problems) }
-        let rows = try ConnectionRepository(db).list(team: principal.teamID, limit: limit + 1, after: cursor)
-        let page = Array(rows.prefix(limit))
-        var next: JSON = .null
-        if rows.count > limit, let last = page.last {
-            next = .string(Base64URL.encode(Array("\(PostgresTime.format(last.createdAt))|\(last.id.lower)".utf8)))
-        }
+        let rows = try ConnectionRepository(db).list(team: principal.teamID, limit: paging.limit + 1, after: paging.cursor)
+        let (page, next) = paging.page(rows) { ($0.createdAt, $0.id) }
         return .json(["items": .array(page.map(ConnectionRoutes.present)), "next_cursor": next])
     }
 

@@ -348,10 +348,7 @@ struct FieldRoutes: RouteGroup {
 
     func listResults(_ request: Request, _ principal: Principal) throws -> Response {
         var problems: [(String, String)] = []
-        var limit = 20
-        if let raw = request.query["limit"] {
-            if let value = Int(raw), (1...100).contains(value) { limit = value } else { problems.append(("limit", "must be between 1 and 100")) }
-        }
+        let paging = Pagination(request, defaultLimit: 20, maxLimit: 100, problems: &problems)
         let status = request.query["status"].flatMap { $0.isEmpty ? nil : $0 }
         if let status, !["queued", "processing", "done", "failed"].contains(status) {
             problems.append(("status", "must be one of: queued, processing, done, failed"))
@@ -361,24 +358,10 @@ struct FieldRoutes: RouteGroup {
             if let id = UUID(uuidString: raw) { document = id } else { problems.append(("document_id", "must be a UUID")) }
         }
         let tableKey = request.query["table_id"].flatMap { $0.isEmpty ? nil : $0 }
-        var cursor: (Date, UUID)?
-        if let raw = request.query["cursor"], !raw.isEmpty {
-            if let decoded = Base64URL.decode(raw).map({ String(decoding: $0, as: UTF8.self) }),
-               let bar = decoded.firstIndex(of: "|"), let time = PostgresTime.parse(String(decoded[..<bar])),
-               let id = UUID(uuidString: String(decoded[decoded.index(after: bar)...])) {
-                cursor = (time, id)
-            } else {
-                problems.append(("cursor", "is not a cursor from next_cursor"))
-            }
-        }
         if !problems.isEmpty { throw APIError.validation(problems) }
         let rows = try DocumentResultRepository(db).list(team: principal.teamID, document: document, tableKey: tableKey,
-                                                         status: status, limit: limit + 1, after: cursor)
-        let page = Array(rows.prefix(limit))
-        var next: JSON = .null
-        if rows.count > limit, let last = page.last {
-            next = .string(Base64URL.encode(Array("\(PostgresTime.format(last.createdAt))|\(last.id.lower)".utf8)))
-        }
+                                                         status: status, limit: paging.limit + 1, after: paging.cursor)
+        let (page, next) = paging.page(rows) { ($0.createdAt, $0.id) }
         return .json(["items": .array(page.map(FieldRoutes.present)), "next_cursor": next])
     }
 

@@ -59,3 +59,24 @@ def test_migrate_needs_only_the_database():
     env.pop("DATABASE_URL")
     out = subprocess.run([ENV["ASSAY_BIN"], "migrate"], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "DATABASE_URL" in out.stderr
+
+
+def test_malformed_or_missing_encryption_key_is_refused():
+    import base64
+    for value in ["", "not-base64!!", base64.b64encode(b"x" * 16).decode()]:
+        out = run_serve(ENCRYPTION_KEY=value)
+        assert out.returncode == 2, out.stderr
+        assert "ENCRYPTION_KEY" in out.stderr and "32 bytes" in out.stderr
+        if value:
+            assert value not in out.stderr + out.stdout
+    out = run_serve(ENCRYPTION_KEY_PREVIOUS="short")
+    assert out.returncode == 2 and "ENCRYPTION_KEY_PREVIOUS" in out.stderr
+
+
+def test_bad_connection_policy_and_llm_settings_are_refused():
+    out = run_serve(ASSAY_CONNECTION_DENY="10.0.0.0/99")
+    assert out.returncode == 2 and "ASSAY_CONNECTION_DENY" in out.stderr
+    out = run_serve(LLM_BASE_URL="http://127.0.0.1:1/v1")
+    assert out.returncode == 2 and "LLM_MODEL" in out.stderr
+    out = run_serve(LLM_BASE_URL="ftp://example.com", LLM_MODEL="m")
+    assert out.returncode == 2 and "LLM_BASE_URL" in out.stderr

@@ -192,3 +192,30 @@ def test_connections_are_private_and_role_checked():
     assert_envelope(call(client(), "GET", "/api/connections", api_key=key), 403, "missing_scope")
     assert_envelope(owner.get("/api/connections/not-a-uuid"), 404)
     assert call(client(), "GET", "/api/connections").status_code == 401
+
+
+def test_tls_with_the_servers_certificate():
+    """Both source servers present the instance's self-signed certificate (for 127.0.0.1)."""
+    with open(ENV["ASSAY_TLS_CERT"]) as f:
+        ca = f.read()
+    account = register()
+    for factory in ENGINES.values():
+        strict = create(account, factory(ssl={"mode": "verify-full", "ca_certificate": ca}))
+        result = run_test(account, strict["id"])
+        assert result["ok"] is True, result
+        assert strict["ssl"] == {"mode": "verify-full", "ca_certificate": "(set)"}
+    # A CA that did not sign the server's certificate fails as a TLS problem.
+    other = create(account, pg_body(ssl={"mode": "verify-full", "ca_certificate": other_ca()}))
+    result = run_test(account, other["id"])
+    assert result["ok"] is False and result["error"]["code"] == "tls_failed", result
+    assert_invalid(account.post("/api/connections", pg_body(ssl={"mode": "require", "ca_certificate": "nope"})),
+                   "ssl.ca_certificate")
+
+
+def other_ca():
+    """A real CA certificate that signed nothing the servers present."""
+    import subprocess
+    out = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                          "-nodes", "-subj", "/CN=other-ca", "-days", "1", "-keyout", "/dev/null", "-out", "-"],
+                         capture_output=True, text=True, check=True)
+    return out.stdout

@@ -89,7 +89,7 @@ def test_table_configurations_are_created_updated_listed_and_deleted():
     listed = account.get("/api/documents/tables").json()["items"]
     assert [t["id"] for t in listed] == ["financial", "invoice"]
     assert listed[1]["builtin"] is True and {f["field_id"] for f in listed[1]["fields"]} == {
-        "amount", "date", "invoice_number", "issuer", "currency"}
+        "amount", "date", "invoice_number", "issuer", "currency", "address"}
     assert account.get("/api/documents/tables/invoice").json()["builtin"] is True
     assert account.delete("/api/documents/tables/financial").json() == {"id": "financial", "status": "deleted"}
     assert_envelope(account.get("/api/documents/tables/financial"), 404, "not_found")
