@@ -142,6 +142,35 @@ public final class Database {
         if let problem { throw problem }
     }
 
+    /// Runs `COPY … TO STDOUT` (a statement without parameters) and hands each data row
+    /// to `consume` as it arrives. When `consume` throws, the rest is drained unread.
+    public func copyOut(_ statement: SQL, consume: (UnsafeRawBufferPointer) throws -> Void) throws {
+        precondition(statement.binds.isEmpty, "COPY takes no parameters")
+        let conn = try liveConnection()
+        let start = PQexec(conn, statement.text)
+        guard let start, PQresultStatus(start) == PGRES_COPY_OUT else {
+            _ = try check(start, connection: conn)
+            throw DataError.server(sqlState: "", message: "COPY did not start", detail: "")
+        }
+        PQclear(start)
+        var failure: Error?
+        while true {
+            var data: UnsafeMutablePointer<CChar>?
+            let count = PQgetCopyData(conn, &data, 0)
+            guard count > 0, let data else { break }
+            if failure == nil {
+                do { try consume(UnsafeRawBufferPointer(start: data, count: Int(count))) } catch { failure = error }
+            }
+            PQfreemem(data)
+        }
+        var problem: Error?
+        while let result = PQgetResult(conn) {
+            do { _ = try check(result, connection: conn) } catch { problem = problem ?? error }
+        }
+        if let failure { throw failure }
+        if let problem { throw problem }
+    }
+
     /// Quotes an identifier for SQL text (schema, table and column names from sources).
     public static func quoteIdentifier(_ name: String) -> String {
         "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""

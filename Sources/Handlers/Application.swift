@@ -76,6 +76,7 @@ public func buildRouter(_ context: AppContext) -> Router {
     FieldRoutes(access: access).register(on: router)
     ConnectionRoutes(access: access).register(on: router)
     ETLRoutes(access: access).register(on: router)
+    ExportRoutes(access: access).register(on: router)
     // Unknown /api/ routes still count against the caller's address and carry quota headers.
     router.unmatched = { request, error in
         (try? access.anonymous { _ in throw error }(request)) ?? .error(error)

@@ -84,6 +84,12 @@ def test_full_refresh_mirrors_the_source_after_inserts_updates_and_deletes(engin
     assert warehouse_rows(wh) == [("2", "B", "2.00"), ("3", "c", "3.25"), ("4", "d", "4.00")]
     listed = account.get(f"/api/etl/jobs?connection_id={connection}").json()["items"]
     assert [item["id"] for item in listed] == [second["id"], first["id"]]
+    # Two runs of one connection never overlap: the second starts after the first ends.
+    a = account.post(f"/api/etl/jobs/run/{connection}", {"tables": [table]}).json()
+    b = account.post(f"/api/etl/jobs/run/{connection}", {"tables": [table]}).json()
+    a, b = wait(account, a["id"]), wait(account, b["id"])
+    first_done, second_done = sorted([a, b], key=lambda r: r["started_at"])
+    assert first_done["finished_at"] <= second_done["started_at"], (a, b)
 
 
 @pytest.mark.parametrize("engine", ["postgresql", "mysql"])

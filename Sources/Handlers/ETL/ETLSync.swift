@@ -239,7 +239,8 @@ enum ETLSync {
         let columnsJSON = String(decoding: JSON.array(mappings.map {
             ["name": .string($0.name), "type": .string($0.warehouseType), "source_type": .string($0.sourceType)]
         }).serialized(), as: UTF8.self)
-        let comment = "Assay ETL: connection \(connection.id.lower) (\(connection.name)), source table \(table.schema).\(table.name)"
+        let comment = "Assay ETL: connection \(connection.id.lower) (\(connection.name)), source table \(table.schema).\(table.name), "
+            + "\(request.mode), synced \(PostgresTime.format(Date())) by run \(run.id.lower)"
 
         if firstLoad {
             try db.transaction { db in
@@ -318,6 +319,7 @@ enum ETLSync {
                 try db.query(SQL(unsafeSQL: "DROP TABLE \(keysRef)"))
             }
             try db.query(SQL(unsafeSQL: "DROP TABLE \(stagingRef)"))
+            try db.query(SQL(unsafeSQL: "COMMENT ON TABLE \(target) IS \(ETLSync.literal(comment))"))
             let rows: Int64 = try db.query(SQL(unsafeSQL: "SELECT count(*) AS n FROM \(target)"))[0].decode("n")
             try ETLRepository(db).saveTableState(
                 connection: connection.id, team: connection.teamID, schema: table.schema, table: table.name,
