@@ -40,8 +40,11 @@ public final class Database {
             // An idle connection the server has closed since (a restart, an idle timeout)
             // is noticed here, before any statement is sent, so no request fails for it:
             // reading what is waiting on the socket (non-blocking) finds the EOF.
-            guard PQtransactionStatus(connection) == PQTRANS_IDLE else { return connection }
-            if PQconsumeInput(connection) != 0, PQstatus(connection) == CONNECTION_OK { return connection }
+            let state = PQtransactionStatus(connection)
+            if state == PQTRANS_INTRANS || state == PQTRANS_INERROR { return connection }
+            // ACTIVE here means a COPY whose rows were never read (its response was never
+            // sent): the connection cannot be used again, so it is replaced.
+            if state == PQTRANS_IDLE, PQconsumeInput(connection) != 0, PQstatus(connection) == CONNECTION_OK { return connection }
         }
         close()
         // Assay's defaults come first; values in the URL (expanded from the last
@@ -142,9 +145,10 @@ public final class Database {
         if let problem { throw problem }
     }
 
-    /// Runs `COPY … TO STDOUT` (a statement without parameters) and hands each data row
-    /// to `consume` as it arrives. When `consume` throws, the rest is drained unread.
-    public func copyOut(_ statement: SQL, consume: (UnsafeRawBufferPointer) throws -> Void) throws {
+    /// Starts `COPY … TO STDOUT` (a statement without parameters): a bad statement, a
+    /// missing table or a privilege problem throws here, before anything is sent to a
+    /// client; the rows are read with `drain` (nothing else may use the connection until then).
+    public func startCopyOut(_ statement: SQL) throws -> CopyOut {
         precondition(statement.binds.isEmpty, "COPY takes no parameters")
         let conn = try liveConnection()
         let start = PQexec(conn, statement.text)
@@ -153,22 +157,43 @@ public final class Database {
             throw DataError.server(sqlState: "", message: "COPY did not start", detail: "")
         }
         PQclear(start)
-        var failure: Error?
-        while true {
-            var data: UnsafeMutablePointer<CChar>?
-            let count = PQgetCopyData(conn, &data, 0)
-            guard count > 0, let data else { break }
-            if failure == nil {
-                do { try consume(UnsafeRawBufferPointer(start: data, count: Int(count))) } catch { failure = error }
+        return CopyOut(database: self, connection: conn)
+    }
+
+    /// Runs `COPY … TO STDOUT` and hands each data row to `consume` as it arrives.
+    public func copyOut(_ statement: SQL, consume: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try startCopyOut(statement).drain(consume)
+    }
+
+    /// A started `COPY … TO STDOUT`.
+    public final class CopyOut {
+        let database: Database
+        let connection: OpaquePointer
+
+        init(database: Database, connection: OpaquePointer) {
+            self.database = database
+            self.connection = connection
+        }
+
+        /// Hands each data row to `consume`; when it throws, the rest is drained unread.
+        public func drain(_ consume: (UnsafeRawBufferPointer) throws -> Void) throws {
+            var failure: Error?
+            while true {
+                var data: UnsafeMutablePointer<CChar>?
+                let count = PQgetCopyData(connection, &data, 0)
+                guard count > 0, let data else { break }
+                if failure == nil {
+                    do { try consume(UnsafeRawBufferPointer(start: data, count: Int(count))) } catch { failure = error }
+                }
+                PQfreemem(data)
             }
-            PQfreemem(data)
+            var problem: Error?
+            while let result = PQgetResult(connection) {
+                do { _ = try database.check(result, connection: connection) } catch { problem = problem ?? error }
+            }
+            if let failure { throw failure }
+            if let problem { throw problem }
         }
-        var problem: Error?
-        while let result = PQgetResult(conn) {
-            do { _ = try check(result, connection: conn) } catch { problem = problem ?? error }
-        }
-        if let failure { throw failure }
-        if let problem { throw problem }
     }
 
     /// Quotes an identifier for SQL text (schema, table and column names from sources).
@@ -205,7 +230,7 @@ public final class Database {
         }
     }
 
-    private func check(_ result: OpaquePointer?, connection conn: OpaquePointer) throws -> Rows {
+    fileprivate func check(_ result: OpaquePointer?, connection conn: OpaquePointer) throws -> Rows {
         guard let result else {
             let message = String(cString: PQerrorMessage(conn))
             if PQstatus(conn) != CONNECTION_OK { close() }

@@ -70,14 +70,16 @@ struct ExportRoutes: RouteGroup {
         let contentType = format == "csv" ? "text/csv; charset=utf-8" : (ndjson ? "application/x-ndjson" : "application/json")
         access.audit(request, principal: principal, action: "table.exported", resourceType: "table", resourceID: id.lower,
                      detail: ["format": .string(extensionName), "rows": .int(Int64(table.rowCount))])
-        let db = self.db
+        // The COPY starts here, so a failure is still an error response; the rows follow.
         let body: Response.Body
         if format == "csv" {
-            body = .stream { writer in try ExportRoutes.writeCSV(table, columns: columns, options: csv, db: db, to: writer) }
+            let copy = try db.startCopyOut(ExportRoutes.csvStatement(table, columns: columns, options: csv))
+            body = .stream { writer in try ExportRoutes.writeCSV(copy, columns: columns, options: csv, to: writer) }
         } else {
             let metadata = try ExportRoutes.metadata(table, db: db)
+            let copy = try db.startCopyOut(ExportRoutes.jsonStatement(table, columns: columns))
             body = .stream { writer in
-                try ExportRoutes.writeJSON(table, columns: columns, metadata: metadata, ndjson: ndjson, db: db, to: writer)
+                try ExportRoutes.writeJSON(copy, columns: columns, metadata: metadata, ndjson: ndjson, to: writer)
             }
         }
         return Response(status: 200, headers: [
@@ -126,8 +128,18 @@ struct ExportRoutes: RouteGroup {
     /// CSV (RFC 4180: CRLF line ends, quotes doubled) from `COPY … (FORMAT csv)`. Text
     /// cells starting with `=`, `+`, `-`, `@`, tab or CR get a leading `'` so spreadsheets
     /// show them as text instead of running them as formulas.
-    static func writeCSV(_ table: ExtractedTableRecord, columns: [Column], options: CSVOptions, db: Database,
-                         to writer: BodyWriter) throws {
+    static func csvStatement(_ table: ExtractedTableRecord, columns: [Column], options: CSVOptions) -> SQL {
+        let select = columns.map { column -> String in
+            let name = Database.quoteIdentifier(column.name)
+            guard column.type == "text", options.formulaProtection else { return name }
+            return "CASE WHEN \(name) ~ '^[-=+@\\t\\r]' THEN '''' || \(name) ELSE \(name) END"
+        }.joined(separator: ", ")
+        let delimiter = options.delimiter == "\t" ? "E'\\t'" : "'\(options.delimiter)'"
+        return SQL(unsafeSQL: "COPY (SELECT \(select) FROM \(WarehouseRepository.schema).\(Database.quoteIdentifier(table.tableName)) "
+            + "ORDER BY _row) TO STDOUT (FORMAT csv, DELIMITER \(delimiter))")
+    }
+
+    static func writeCSV(_ copy: Database.CopyOut, columns: [Column], options: CSVOptions, to writer: BodyWriter) throws {
         var out: [UInt8] = []
         if options.bom { out += [0xEF, 0xBB, 0xBF] }
         if options.header {
@@ -136,16 +148,8 @@ struct ExportRoutes: RouteGroup {
         }
         try writer.write(out)
         out.removeAll(keepingCapacity: true)
-        let select = columns.map { column -> String in
-            let name = Database.quoteIdentifier(column.name)
-            guard column.type == "text", options.formulaProtection else { return name }
-            return "CASE WHEN \(name) ~ '^[-=+@\\t\\r]' THEN '''' || \(name) ELSE \(name) END"
-        }.joined(separator: ", ")
-        let delimiter = options.delimiter == "\t" ? "E'\\t'" : "'\(options.delimiter)'"
-        let statement = "COPY (SELECT \(select) FROM \(WarehouseRepository.schema).\(Database.quoteIdentifier(table.tableName)) "
-            + "ORDER BY _row) TO STDOUT (FORMAT csv, DELIMITER \(delimiter))"
         out.reserveCapacity(256 * 1024)
-        try db.copyOut(SQL(unsafeSQL: statement)) { row in
+        try copy.drain { row in
             // Each COPY row ends in "\n": RFC 4180 wants CRLF.
             out.append(contentsOf: row.prefix(row.count - 1))
             out.append(contentsOf: [0x0D, 0x0A])
@@ -166,8 +170,13 @@ struct ExportRoutes: RouteGroup {
 
     /// `{"metadata", "columns", "rows": [...]}` or one row object per line (NDJSON), the
     /// rows typed by PostgreSQL's `row_to_json` and streamed through COPY.
-    static func writeJSON(_ table: ExtractedTableRecord, columns: [Column], metadata: JSON, ndjson: Bool, db: Database,
-                          to writer: BodyWriter) throws {
+    static func jsonStatement(_ table: ExtractedTableRecord, columns: [Column]) -> SQL {
+        let select = columns.map { Database.quoteIdentifier($0.name) }.joined(separator: ", ")
+        return SQL(unsafeSQL: "COPY (SELECT row_to_json(r) FROM (SELECT \(select) FROM \(WarehouseRepository.schema)."
+            + "\(Database.quoteIdentifier(table.tableName)) ORDER BY _row) r) TO STDOUT")
+    }
+
+    static func writeJSON(_ copy: Database.CopyOut, columns: [Column], metadata: JSON, ndjson: Bool, to writer: BodyWriter) throws {
         if !ndjson {
             let head: JSON = ["metadata": metadata,
                               "columns": .array(columns.map { ["name": .string($0.name), "header": .string($0.header), "type": .string($0.type)] })]
@@ -176,13 +185,10 @@ struct ExportRoutes: RouteGroup {
             bytes += Array(",\"rows\":[".utf8)
             try writer.write(bytes)
         }
-        let select = columns.map { Database.quoteIdentifier($0.name) }.joined(separator: ", ")
-        let statement = "COPY (SELECT row_to_json(r) FROM (SELECT \(select) FROM \(WarehouseRepository.schema)."
-            + "\(Database.quoteIdentifier(table.tableName)) ORDER BY _row) r) TO STDOUT"
         var out: [UInt8] = []
         out.reserveCapacity(256 * 1024)
         var first = true
-        try db.copyOut(SQL(unsafeSQL: statement)) { row in
+        try copy.drain { row in
             if !ndjson, !first { out.append(0x2C) }
             first = false
             // COPY's text format escapes backslashes (JSON has no raw tabs or newlines).

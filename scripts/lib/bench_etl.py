@@ -69,15 +69,16 @@ def reference():
 
 
 class PeakRSS(threading.Thread):
-    """Samples the job workers' VmRSS every 50 ms (VmHWM would include earlier jobs)."""
+    """Samples the VmRSS of the master's children whose command line has `role` every 50 ms
+    (VmHWM would include earlier work)."""
 
-    def __init__(self, master):
+    def __init__(self, master, role=" job-worker "):
         super().__init__(daemon=True)
-        self.master, self.peak_kb, self.running = master, 0, True
+        self.master, self.role, self.peak_kb, self.running = master, role, 0, True
 
     def run(self):
         while self.running:
-            pids = subprocess.run(["pgrep", "-P", str(self.master), "-f", " job-worker "], capture_output=True,
+            pids = subprocess.run(["pgrep", "-P", str(self.master), "-f", self.role], capture_output=True,
                                   text=True).stdout.split()
             for pid in pids:
                 try:
