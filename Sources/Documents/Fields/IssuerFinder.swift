@@ -152,6 +152,13 @@ struct IssuerFinder {
                 if allTokens.contains(where: { ["reg", "registration", "gst", "tel", "fax", "vat", "capital", "capitale", "kapital", "siret", "rcs", "kvk", "iban", "bic"].contains($0) }) {
                     score -= 0.5
                 }
+                // A footer name followed by the company's legal details ("Sarl au capital de…, RCS…").
+                if footer, page.rows[(run.row + 1)..<min(page.rows.count, run.row + 3)].contains(where: { row in
+                    row.contains { next in
+                        ValueFinder.tokens(next.text).map(\.0).contains { ["capital", "rcs", "siret", "siren", "hrb", "hra", "handelsregister",
+                                                                          "registergericht", "amtsgericht", "kvk", "registered"].contains($0) }
+                    }
+                }) { score += 0.35 }
                 if let next = Self.nextRun(after: run, in: page), let first = Self.nameTokens(next.string).first,
                    CompanyWords.legalForms.contains(first) { score += 0.2 }
                 if allTokens.contains(where: { CompanyWords.businessWords.contains($0) }) { score += 0.2 }
