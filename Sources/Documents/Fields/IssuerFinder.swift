@@ -258,13 +258,14 @@ struct IssuerFinder {
         if words.count <= 3, words.contains(where: isRegistrationToken) { return true }
         let tokens = ValueFinder.tokens(run.text).map(\.0)
         if tokens.contains("co"), tokens.contains("no") || tokens.contains("reg") { return true }
+        if tokens.contains("reg") || tokens.contains("gst") || tokens.contains("sst"), run.text.filter(\.isNumber).count >= 6 { return true }
         return run.text.filter { $0.isLetter || $0.isNumber }.count < 3
     }
 
     /// "002043319-W No.2, Jalan …" → "No.2, Jalan …".
     static func withoutRegistration(_ line: String) -> String {
         var words = line.split(separator: " ").map(String.init)
-        while let first = words.first, isRegistrationToken(first) || first.hasPrefix("(") && first.hasSuffix(")") || [";", ":", "|"].contains(first) {
+        while let first = words.first, isRegistrationToken(first) || !first.contains(where: { $0.isLetter || $0.isNumber }) || first.hasPrefix("(") && first.hasSuffix(")") || [";", ":", "|"].contains(first) {
             words.removeFirst()
         }
         return words.joined(separator: " ")
@@ -331,7 +332,7 @@ struct IssuerFinder {
             end = tokens.last.map { min(end, $0.1.upperBound + (($0.1.upperBound < text.count && text[$0.1.upperBound] == ".") ? 1 : 0)) } ?? start
         }
         guard !tokens.isEmpty, start < end, !(text[start] == "(" && text[end - 1] == ")") else { return nil }
-        var value = String(text[start..<end]).trimmingCharacters(in: CharacterSet(charactersIn: " ,;:-|"))
+        var value = String(text[start..<end]).trimmingCharacters(in: CharacterSet(charactersIn: " ,;:-|_—~*'\"‘’“”"))
         value = cutAtLegalForm(value)
         // An unclosed or trailing parenthesis: "Dion Realties Sdn Bhd (Co. No. 123)".
         if let open = value.lastIndex(of: "("), value.distance(from: open, to: value.endIndex) > 1,
@@ -376,11 +377,11 @@ struct IssuerFinder {
             if lines.isEmpty, Self.isNameTail(candidate) || candidate.box.y0 < run.box.y1 - 0.3 * run.height { continue }
             if let last = lines.last, candidate.row == last.row { continue }
             if lines.isEmpty, Self.isRegistrationLine(candidate) { continue }
-            if lines.isEmpty, distance > 4 { break }
+            if lines.isEmpty, distance > 5 { break }
             if let last = lines.last, candidate.row - last.row > 1 { break }
             let tokens = ValueFinder.tokens(candidate.text).map(\.0)
             if tokens.contains(where: { token in stops.contains { token.hasPrefix($0) && ($0.count > 3 || token == $0) } }) { break }
-            if Self.isRegistrationLine(candidate) || candidate.text.contains(":") { break }
+            if Self.isRegistrationLine(candidate) { break }
             guard abs((candidate.box.x0 + candidate.box.x1) / 2 - center) < page.page.width * 0.3 || abs(candidate.box.x0 - run.box.x0) < 2 * run.height
             else { continue }
             lines.append(candidate)
