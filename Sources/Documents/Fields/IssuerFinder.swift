@@ -31,9 +31,6 @@ struct IssuerFinder {
         var scored: [Scored] = []
         scored += labelled()
         scored += unlabelled()
-        if ProcessInfo.processInfo.environment["ASSAY_FIELD_DEBUG"] == "issuer" {
-            for c in scored.sorted(by: { $0.candidate.score > $1.candidate.score }).prefix(6) { print("DEBUG issuer \(c.candidate.value) \(c.candidate.score)") }
-        }
         guard var best = scored.max(by: { $0.candidate.score < $1.candidate.score }) else { return nil }
         // The letterhead spelling wins over a footer's "…, Inc.": same name without the legal form.
         if let first = document.pages.first {
@@ -280,7 +277,10 @@ struct IssuerFinder {
     static func looksLikeAddress(_ tokens: [String], text: String) -> Bool {
         let words: Set<String> = ["str", "strasse", "straße", "street", "st", "road", "rd", "jalan", "jln", "rue", "avenue", "ave",
                                   "weg", "laan", "via", "calle", "lot", "no", "po", "box", "suite", "floor", "taman", "lorong", "blvd",
-                                  "boulevard", "allee", "platz", "straat", "plein", "cedex", "bp"]
+                                  "boulevard", "allee", "platz", "straat", "plein", "cedex", "bp", "bandar", "seksyen", "persiaran",
+                                  "lebuh", "kampung", "kuala", "lumpur", "selangor", "johor", "darul", "ehsan", "malaysia", "singapore",
+                                  "indonesia", "india", "deutschland", "germany", "france", "nederland", "netherlands", "belgique",
+                                  "belgium", "espana", "spain", "italia", "italy", "usa", "kingdom"]
         if tokens.contains(where: { words.contains($0) || $0.hasSuffix("strasse") || $0.hasSuffix("straße") || $0.hasSuffix("str") || $0.hasSuffix("straat") }) {
             return true
         }
@@ -339,8 +339,9 @@ struct IssuerFinder {
            !value[open...].contains(")") || value[open...].contains(where: \.isNumber) && value.distance(from: value.startIndex, to: open) > 8 {
             value = String(value[..<open]).trimmingCharacters(in: .whitespaces)
         }
-        // OCR of the Malaysian legal form: "SON BHD", "SDN 8HD".
-        for (wrong, right) in [("SON BHD", "SDN BHD"), ("S0N BHD", "SDN BHD"), ("SDN 8HD", "SDN BHD"), ("5DN BHD", "SDN BHD")] {
+        // OCR of the Malaysian legal form: "SON BHD", "SDN 8HD", "$/B".
+        for (wrong, right) in [("SON BHD", "SDN BHD"), ("S0N BHD", "SDN BHD"), ("SDN 8HD", "SDN BHD"), ("5DN BHD", "SDN BHD"),
+                               (" $/B", " S/B")] {
             value = value.replacingOccurrences(of: wrong, with: right)
         }
         let characters = Array(value)
