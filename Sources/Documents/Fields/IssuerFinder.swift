@@ -168,6 +168,7 @@ struct IssuerFinder {
                 if Self.looksLikeAddress(allTokens, text: cleaned.text) { score -= 0.35 }
                 if cleaned.text == cleaned.text.lowercased() { score -= 0.2 }
                 if run.text.contains(":") { score -= 0.3 }
+                score += 0.02 * Double(min(tokens.count, 5))
                 score *= 0.5 + 0.5 * min(1, run.confidence)
                 found.append(Scored(candidate: Candidate(value: cleaned.text, raw: cleaned.text, run: run, range: cleaned.range,
                                                          score: score), core: tokens))
@@ -333,6 +334,10 @@ struct IssuerFinder {
         }
         guard !tokens.isEmpty, start < end, !(text[start] == "(" && text[end - 1] == ")") else { return nil }
         var value = String(text[start..<end]).trimmingCharacters(in: CharacterSet(charactersIn: " ,;:-|_—~*'\"‘’“”"))
+        // A registration number after the name: "KING'S CONFECTIONERY S/B 273500-U (KSB)".
+        if let cut = value.split(separator: " ").firstIndex(where: { isRegistrationToken(String($0)) }), cut > 0 {
+            value = value.split(separator: " ")[..<cut].joined(separator: " ")
+        }
         value = cutAtLegalForm(value)
         // An unclosed or trailing parenthesis: "Dion Realties Sdn Bhd (Co. No. 123)".
         if let open = value.lastIndex(of: "("), value.distance(from: open, to: value.endIndex) > 1,
