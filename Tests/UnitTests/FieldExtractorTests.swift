@@ -150,6 +150,16 @@ final class FieldExtractorTests: XCTestCase {
         XCTAssertEqual(try extract([labelled], InvoiceFields.specs)["issuer"]?.value, "Lieferant GmbH")
     }
 
+    func testReceiptSellerAndAddressSkipRegistrationNumbers() throws {
+        let receipt = page([("KEDAI MAJU SDN BHD", 100, 20), ("(123456-X)", 130, 34), ("NO.5, JALAN BESAR,", 100, 48),
+                            ("43000 KAJANG, SELANGOR", 100, 62), ("TEL: 03-1234 5678", 100, 76), ("TOTAL: 9.90", 100, 300)],
+                           source: .ocr)
+        let fields = try extract([receipt], InvoiceFields.specs)
+        XCTAssertEqual(fields["issuer"]?.value, "KEDAI MAJU SDN BHD")
+        XCTAssertEqual(fields["address"]?.value, "NO.5, JALAN BESAR, 43000 KAJANG, SELANGOR")
+        XCTAssertEqual(fields["amount"]?.value, "9.90")
+    }
+
     func testFieldOnSecondPage() throws {
         let pages = [page([("Invoice No: 77", 50, 50)]), page([("Amount due: $ 10.00", 50, 700)], number: 2)]
         let fields = try extract(pages, InvoiceFields.specs)

@@ -85,7 +85,17 @@ struct FieldLayout {
         for word in page.words.sorted(by: { ($0.y0 + $0.y1) < ($1.y0 + $1.y1) }) {
             let middle = (word.y0 + word.y1) / 2
             // A little slack below: receipts photographed at a slant drift downwards.
-            if let band = bands.last, middle >= band.0, middle <= band.1 + 0.3 * (band.1 - band.0) {
+            // A word box spanning two lines (poppler glues a value to the next line's label,
+            // "IBZY2087Payment") starts its own row instead of joining the upper one.
+            let bandHeight = bands.last.map { $0.1 - $0.0 } ?? 0
+            let characters = Array(word.text)
+            let glued = characters.indices.dropFirst().contains { i in
+                (characters[i - 1].isNumber || characters[i - 1].isLowercase) && characters[i].isUppercase
+                    && i + 1 < characters.count && characters[i + 1].isLowercase
+            }
+            let spansTwoLines = glued && bandHeight > 0 && word.y1 - word.y0 > 1.6 * bandHeight
+                && abs(word.y0 - (bands.last?.0 ?? 0)) < 0.3 * bandHeight
+            if let band = bands.last, !spansTwoLines, middle >= band.0, middle <= band.1 + 0.3 * (band.1 - band.0) {
                 rows[rows.count - 1].append(word)
             } else {
                 rows.append([word])

@@ -58,7 +58,7 @@ enum FieldConcept: Sendable, CaseIterable {
         switch self {
         case .total:
             return ["amount due", "total amount due", "balance due", "amount payable", "total payable", "total due", "grand total",
-                    "total to pay", "amount to pay", "please pay", "invoice total", "total incl", "total inc", "total payment",
+                    "total to pay", "amount to pay", "amount to be paid", "total to be paid", "to be paid", "please pay", "invoice total", "total incl", "total inc", "total payment",
                     "zahlbetrag", "zu zahlen", "zu zahlender betrag", "zahlbarer betrag", "gesamtbetrag", "rechnungsbetrag",
                     "endbetrag", "endsumme", "net a payer", "somme a payer", "montant a payer", "total a payer", "montant ttc",
                     "total ttc", "total a pagar", "importe total", "total factura", "importe a pagar", "totale da pagare",

@@ -31,9 +31,6 @@ struct IssuerFinder {
         var scored: [Scored] = []
         scored += labelled()
         scored += unlabelled()
-        if ProcessInfo.processInfo.environment["ASSAY_FIELD_DEBUG"] == "issuer" {
-            for c in scored.sorted(by: { $0.candidate.score > $1.candidate.score }).prefix(6) { print("DEBUG issuer \(c.candidate.value) \(c.candidate.score)") }
-        }
         guard var best = scored.max(by: { $0.candidate.score < $1.candidate.score }) else { return nil }
         // The letterhead spelling wins over a footer's "…, Inc.": same name without the legal form.
         if let first = document.pages.first {
@@ -152,6 +149,13 @@ struct IssuerFinder {
                 if allTokens.contains(where: { ["reg", "registration", "gst", "tel", "fax", "vat", "capital", "capitale", "kapital", "siret", "rcs", "kvk", "iban", "bic"].contains($0) }) {
                     score -= 0.5
                 }
+                // A footer name followed by the company's legal details ("Sarl au capital de…, RCS…").
+                if footer, page.rows[(run.row + 1)..<min(page.rows.count, run.row + 3)].contains(where: { row in
+                    row.contains { next in
+                        ValueFinder.tokens(next.text).map(\.0).contains { ["capital", "rcs", "siret", "siren", "hrb", "hra", "handelsregister",
+                                                                          "registergericht", "amtsgericht", "kvk", "registered"].contains($0) }
+                    }
+                }) { score += 0.35 }
                 if let next = Self.nextRun(after: run, in: page), let first = Self.nameTokens(next.string).first,
                    CompanyWords.legalForms.contains(first) { score += 0.2 }
                 if allTokens.contains(where: { CompanyWords.businessWords.contains($0) }) { score += 0.2 }
@@ -164,6 +168,7 @@ struct IssuerFinder {
                 if Self.looksLikeAddress(allTokens, text: cleaned.text) { score -= 0.35 }
                 if cleaned.text == cleaned.text.lowercased() { score -= 0.2 }
                 if run.text.contains(":") { score -= 0.3 }
+                score += 0.02 * Double(min(tokens.count, 5))
                 score *= 0.5 + 0.5 * min(1, run.confidence)
                 found.append(Scored(candidate: Candidate(value: cleaned.text, raw: cleaned.text, run: run, range: cleaned.range,
                                                          score: score), core: tokens))
@@ -251,13 +256,14 @@ struct IssuerFinder {
         if words.count <= 3, words.contains(where: isRegistrationToken) { return true }
         let tokens = ValueFinder.tokens(run.text).map(\.0)
         if tokens.contains("co"), tokens.contains("no") || tokens.contains("reg") { return true }
+        if tokens.contains("reg") || tokens.contains("gst") || tokens.contains("sst"), run.text.filter(\.isNumber).count >= 6 { return true }
         return run.text.filter { $0.isLetter || $0.isNumber }.count < 3
     }
 
     /// "002043319-W No.2, Jalan …" → "No.2, Jalan …".
     static func withoutRegistration(_ line: String) -> String {
         var words = line.split(separator: " ").map(String.init)
-        while let first = words.first, isRegistrationToken(first) || first.hasPrefix("(") && first.hasSuffix(")") || [";", ":", "|"].contains(first) {
+        while let first = words.first, isRegistrationToken(first) || !first.contains(where: { $0.isLetter || $0.isNumber }) || first.hasPrefix("(") && first.hasSuffix(")") || [";", ":", "|"].contains(first) {
             words.removeFirst()
         }
         return words.joined(separator: " ")
@@ -272,7 +278,10 @@ struct IssuerFinder {
     static func looksLikeAddress(_ tokens: [String], text: String) -> Bool {
         let words: Set<String> = ["str", "strasse", "straße", "street", "st", "road", "rd", "jalan", "jln", "rue", "avenue", "ave",
                                   "weg", "laan", "via", "calle", "lot", "no", "po", "box", "suite", "floor", "taman", "lorong", "blvd",
-                                  "boulevard", "allee", "platz", "straat", "plein", "cedex", "bp"]
+                                  "boulevard", "allee", "platz", "straat", "plein", "cedex", "bp", "bandar", "seksyen", "persiaran",
+                                  "lebuh", "kampung", "kuala", "lumpur", "selangor", "johor", "darul", "ehsan", "malaysia", "singapore",
+                                  "indonesia", "india", "deutschland", "germany", "france", "nederland", "netherlands", "belgique",
+                                  "belgium", "espana", "spain", "italia", "italy", "usa", "kingdom"]
         if tokens.contains(where: { words.contains($0) || $0.hasSuffix("strasse") || $0.hasSuffix("straße") || $0.hasSuffix("str") || $0.hasSuffix("straat") }) {
             return true
         }
@@ -324,15 +333,20 @@ struct IssuerFinder {
             end = tokens.last.map { min(end, $0.1.upperBound + (($0.1.upperBound < text.count && text[$0.1.upperBound] == ".") ? 1 : 0)) } ?? start
         }
         guard !tokens.isEmpty, start < end, !(text[start] == "(" && text[end - 1] == ")") else { return nil }
-        var value = String(text[start..<end]).trimmingCharacters(in: CharacterSet(charactersIn: " ,;:-|"))
+        var value = String(text[start..<end]).trimmingCharacters(in: CharacterSet(charactersIn: " ,;:-|_—~*'\"‘’“”"))
+        // A registration number after the name: "KING'S CONFECTIONERY S/B 273500-U (KSB)".
+        if let cut = value.split(separator: " ").firstIndex(where: { isRegistrationToken(String($0)) }), cut > 0 {
+            value = value.split(separator: " ")[..<cut].joined(separator: " ")
+        }
         value = cutAtLegalForm(value)
         // An unclosed or trailing parenthesis: "Dion Realties Sdn Bhd (Co. No. 123)".
         if let open = value.lastIndex(of: "("), value.distance(from: open, to: value.endIndex) > 1,
            !value[open...].contains(")") || value[open...].contains(where: \.isNumber) && value.distance(from: value.startIndex, to: open) > 8 {
             value = String(value[..<open]).trimmingCharacters(in: .whitespaces)
         }
-        // OCR of the Malaysian legal form: "SON BHD", "SDN 8HD".
-        for (wrong, right) in [("SON BHD", "SDN BHD"), ("S0N BHD", "SDN BHD"), ("SDN 8HD", "SDN BHD"), ("5DN BHD", "SDN BHD")] {
+        // OCR of the Malaysian legal form: "SON BHD", "SDN 8HD", "$/B".
+        for (wrong, right) in [("SON BHD", "SDN BHD"), ("S0N BHD", "SDN BHD"), ("SDN 8HD", "SDN BHD"), ("5DN BHD", "SDN BHD"),
+                               (" $/B", " S/B")] {
             value = value.replacingOccurrences(of: wrong, with: right)
         }
         let characters = Array(value)
@@ -369,11 +383,11 @@ struct IssuerFinder {
             if lines.isEmpty, Self.isNameTail(candidate) || candidate.box.y0 < run.box.y1 - 0.3 * run.height { continue }
             if let last = lines.last, candidate.row == last.row { continue }
             if lines.isEmpty, Self.isRegistrationLine(candidate) { continue }
-            if lines.isEmpty, distance > 4 { break }
+            if lines.isEmpty, distance > 5 { break }
             if let last = lines.last, candidate.row - last.row > 1 { break }
             let tokens = ValueFinder.tokens(candidate.text).map(\.0)
             if tokens.contains(where: { token in stops.contains { token.hasPrefix($0) && ($0.count > 3 || token == $0) } }) { break }
-            if Self.isRegistrationLine(candidate) || candidate.text.contains(":") { break }
+            if Self.isRegistrationLine(candidate) { break }
             guard abs((candidate.box.x0 + candidate.box.x1) / 2 - center) < page.page.width * 0.3 || abs(candidate.box.x0 - run.box.x0) < 2 * run.height
             else { continue }
             lines.append(candidate)

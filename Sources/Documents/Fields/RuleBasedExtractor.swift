@@ -31,11 +31,7 @@ struct DocumentLayout {
         let layouts = pages.map(FieldLayout.init)
         self.pages = layouts
         currency = CurrencyDetector.detect(in: layouts)
-        if let needle = ProcessInfo.processInfo.environment["ASSAY_FIELD_DUMP"] {
-            for run in layouts.flatMap(\.runs) where run.string.contains(needle) {
-                print("DEBUG run row=\(run.row) idx=\(run.index) '\(run.string)' dates=\(ValueFinder.dates(in: run.text).map(\.value))")
-            }
-        }
+
     }
 
     var runs: [TextRun] { pages.flatMap(\.runs) }
@@ -109,11 +105,7 @@ struct FieldSearch {
                 }
             }
         }
-        let result = ranked(candidates)
-        if ProcessInfo.processInfo.environment["ASSAY_FIELD_DEBUG"] == spec.id {
-            for c in result.prefix(8) { print("DEBUG \(spec.id) \(c.value) score=\(c.score) run=\(c.run.string)") }
-        }
-        return result
+        return ranked(candidates)
     }
 
     func ranked(_ candidates: [Candidate]) -> [Candidate] {

@@ -83,6 +83,8 @@ enum ValueFinder {
             p += bLength
             guard p < text.count, text[p] == separator else { continue }
             p += 1
+            // OCR drops a space in: "26-06- 2018".
+            if p + 1 < text.count, text[p] == " ", separator != ".", text[p + 1].isNumber { p += 1 }
             guard let (c, cLength) = digits(text, at: p, max: 4), cLength != 3 else { continue }
             p += cLength
             var iso: String?
