@@ -103,6 +103,11 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation, CustomStringConve
     public static func quoteIdentifier(_ name: String) -> String {
         "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
+
+    /// Quotes a string literal (standard_conforming_strings is on: only `'` is special).
+    public static func quoteLiteral(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "\u{0}", with: "").replacingOccurrences(of: "'", with: "''") + "'"
+    }
 }
 
 /// A Swift value that can be sent to PostgreSQL as a text-format parameter.
