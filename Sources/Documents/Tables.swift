@@ -14,9 +14,9 @@ public struct DetectedTable: Sendable {
     /// Column names: the header rows' texts per column, or `column 1`, `column 2`, … .
     public let header: [String]
     /// Body rows; each has exactly `header.count` cells (a spanning cell repeats its text).
-    public let rows: [[Cell]]
+    public private(set) var rows: [[Cell]]
     /// Per body row and column, how many columns the cell starting there covers.
-    public let spans: [[Int]]
+    public private(set) var spans: [[Int]]
     /// The header as found on the page (several header rows joined per column), or nil
     /// when the table has none.
     public let headerCells: [Cell]?
@@ -24,11 +24,26 @@ public struct DetectedTable: Sendable {
     public var pages: [Int]
     /// The table as a grid of strings, header rows first: a spanning cell has its text in
     /// the first (top-left) position it covers and "" in the rest.
-    public let textGrid: [[String]]
+    public private(set) var textGrid: [[String]]
 
     public var confidence: Double {
         let cells = rows.flatMap { $0 }
         return cells.isEmpty ? 0 : cells.map(\.confidence).reduce(0, +) / Double(cells.count)
+    }
+
+    /// The table continued by `next` on a following page: `next`'s rows appended (its
+    /// header rows dropped when they repeat this table's header).
+    func joined(with next: DetectedTable) -> DetectedTable {
+        var joined = self
+        let repeatsHeader = next.headerCells != nil && next.header == header
+        let nextGrid = repeatsHeader ? Array(next.textGrid.dropFirst(next.textGrid.count - next.rows.count)) : next.textGrid
+        let nextRows = repeatsHeader ? next.rows : (next.headerCells.map { [$0] } ?? []) + next.rows
+        let nextSpans = repeatsHeader ? next.spans : (next.headerCells.map { [Array(repeating: 1, count: $0.count)] } ?? []) + next.spans
+        joined.pages = pages + next.pages
+        joined.rows = rows + nextRows
+        joined.spans = spans + nextSpans
+        joined.textGrid = textGrid + nextGrid
+        return joined
     }
 
     init(page: Int, bbox: (x0: Double, y0: Double, x1: Double, y1: Double), grid: TableGrid) {
