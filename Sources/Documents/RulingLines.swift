@@ -41,7 +41,7 @@ struct InkImage {
 public enum RulingDetector {
     /// Ink at or above this counts: a hairline in mid grey, anti-aliased, still passes;
     /// light cell shading does not.
-    static let inkThreshold: UInt8 = UInt8(ProcessInfo.processInfo.environment["INK"].flatMap { Int($0) } ?? 90)
+    static let inkThreshold: UInt8 = 90
 
     /// Rules in a rendered page given as ink per pixel (0 white … 255 black, row by row),
     /// `scale` pixels per point; the words' boxes (in points) are ignored.
@@ -229,7 +229,7 @@ extension PDFDocument {
     /// runs cells of different rows together without a space; here a word also ends where
     /// the next character jumps back, down or far right. Rules come from a cairo rendering
     /// at `scale` pixels per point, since poppler-glib has no API for a page's paths.
-    public func layout(pageIndex index: Int, scale: Double = ProcessInfo.processInfo.environment["SCALE"].flatMap { Double($0) } ?? 1.5) throws -> PageLayout {
+    public func layout(pageIndex index: Int, scale: Double = 1.5) throws -> PageLayout {
         guard let page = poppler_document_get_page(documentHandle, Int32(index)) else {
             throw DocumentProblem("corrupt_document", "page \(index + 1) cannot be read")
         }
@@ -237,8 +237,7 @@ extension PDFDocument {
         let words = PDFDocument.layoutWords(page)
         // Rendering costs more than reading the text layer, so pages without a hint of a
         // table (prose, title pages) skip it.
-        if ProcessInfo.processInfo.environment["GATE"] != nil { FileHandle.standardError.write(Data("gate \(TableDetector.mayHoldTable(words))\n".utf8)) }
-        guard ProcessInfo.processInfo.environment["NORENDER"] == nil, TableDetector.mayHoldTable(words) else { return PageLayout(words: words, rulings: []) }
+        guard TableDetector.mayHoldTable(words) else { return PageLayout(words: words, rulings: []) }
         return PageLayout(words: words, rulings: PDFDocument.rulings(page, words: words, scale: scale))
     }
 

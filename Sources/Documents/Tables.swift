@@ -190,12 +190,6 @@ public enum TableDetector {
 
     static func unruled(_ words: [Word], rulings: [RulingLine], page: PageModel, minRows: Int) -> [DetectedTable] {
         let lines = makeLines(words)
-        if ProcessInfo.processInfo.environment["TABLES_DEBUG"] == "\(page.number)" {
-            for line in lines {
-                FileHandle.standardError.write(Data((String(format: "%6.1f-%6.1f ", line.y0, line.y1) + line.cells.map { String(format: "[%.0f-%.0f] ", $0.x0, $0.x1) + $0.text }.joined(separator: " | ") + (line.isProse ? "  PROSE" : "") + "\n").utf8))
-            }
-            for r in rulings { FileHandle.standardError.write(Data("\(r)\n".utf8)) }
-        }
         var tables: [DetectedTable] = []
         var taken = 0  // lines before this index belong to a table already
         var start = 0
@@ -228,7 +222,6 @@ public enum TableDetector {
             let body = Array(lines[start...end])
             guard body.filter({ $0.cells.count >= 2 }).count >= minRows else { start += 1; continue }
             let top = headerStart(lines, body: start, end: end, after: taken, rulings: rulings)
-            if ProcessInfo.processInfo.environment["TABLES_DEBUG"] == "\(page.number)" { FileHandle.standardError.write(Data("run \(top) \(start) \(end)\n".utf8)) }
             let run = Array(lines[top...end])
             // Columns come from the body; header labels are placed over them by position.
             if let table = build(run, bands: columnBands(body), page: page) {
