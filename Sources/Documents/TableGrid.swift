@@ -93,6 +93,17 @@ extension TableGrid {
         func spansColumns(_ row: Int) -> Bool {
             (1..<columnCount).contains { slots[row][$0] != nil && slots[row][$0] == slots[row][$0 - 1] }
         }
+        // The stub header (first column) spans all header rows: its lines are one label.
+        let stubRows = (0..<headerRows).filter { row in
+            isOrigin(row: row, column: 0) && !text(row: row, column: 0).isEmpty
+                && !(columnCount > 1 && slots[row][1] == slots[row][0])
+                && (1..<columnCount).contains { slots[row][$0] != nil }
+        }
+        if stubRows.count >= 2, (0..<headerRows).contains(where: spansColumns) {
+            let parts = stubRows.compactMap { slots[$0][0] }.map { cells[$0] }
+            cells.append(Cell(text: parts.map(\.text).joined(separator: " "), confidence: parts.map(\.confidence).min() ?? 1))
+            for row in 0..<headerRows { slots[row][0] = cells.count - 1 }
+        }
         for column in 0..<columnCount {
             guard let row = (1..<headerRows).first(where: { isOrigin(row: $0, column: column) && !text(row: $0, column: column).isEmpty }),
                   (0..<row).contains(where: spansColumns),

@@ -334,6 +334,8 @@ public enum TableDetector {
             index < firstData ? row.map { (cell: $0, covered: span(of: $0, among: row, bands: bands)) } : split(row, bands: bands)
         }
         var headerRows = firstData
+        // A section label ("Actual", "Women") right above the data belongs to the body.
+        while headerRows > 0, rows[headerRows - 1].allSatisfy({ $0.x1 <= bands[0].1 + 1 }) { headerRows -= 1 }
         var row = 0
         while row + 1 < headerRows {
             let (upper, lower) = (placed[row], placed[row + 1])
