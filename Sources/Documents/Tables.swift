@@ -431,8 +431,9 @@ public enum TableDetector {
         return best
     }
 
-    /// A plausible table: filled enough (figure labels are sparse), not made of sentences,
-    /// and with two columns only when one of them is short values.
+    /// A plausible table: filled enough (figure labels are sparse), not mostly sentences
+    /// (a label column may hold long names), and with two columns only when one of them
+    /// is short values.
     static func accept(_ grid: TableGrid) -> Bool {
         guard grid.rowCount >= 2, grid.columnCount >= 2, grid.fill >= 0.5 else { return false }
         var texts: [[String]] = Array(repeating: [], count: grid.columnCount)
@@ -444,7 +445,7 @@ public enum TableDetector {
         }
         let all = texts.flatMap { $0 }
         let prose = all.filter { TextShape.wordCount($0) >= 5 }.count
-        guard prose * 4 <= all.count else { return false }
+        guard prose * 5 <= all.count * 2 else { return false }
         if grid.columnCount == 2 {
             let shortColumn = texts.contains { column in
                 let short = column.filter { TextShape.isNumeric($0) || TextShape.wordCount($0) <= 2 }.count
