@@ -183,6 +183,7 @@ enum RuledTables {
             grid.place(TableGrid.Cell(text: text, confidence: confidence), rows: e.r0..<(e.r1 + 1), columns: e.c0..<(e.c1 + 1))
         }
         grid.compact()
+        grid.dropTitleRows()
         guard grid.rowCount >= 2, grid.columnCount >= 2 else { return nil }
         grid.findHeader()
         return Found(grid: grid, bbox: bbox)

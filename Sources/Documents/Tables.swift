@@ -122,10 +122,7 @@ public enum TableDetector {
             }
         }
         /// Introduces or annotates a table rather than belonging to it.
-        var isCaption: Bool {
-            let first = cells.first?.words.first?.text.lowercased() ?? ""
-            return ["table", "figure", "source:", "sources:", "note:", "notes:"].contains(first)
-        }
+        var isCaption: Bool { TextShape.isCaption(cells.first?.text ?? "") }
     }
 
     public static func detect(_ page: PageModel, minRows: Int = 3) -> [DetectedTable] {
@@ -325,8 +322,8 @@ public enum TableDetector {
             rows.append(line.cells)
         }
         // Header rows: those above the first row whose cells past the first column are
-        // mostly numbers. Header labels are placed by centring; a label wrapped over
-        // several lines is one cell.
+        // mostly numbers. Header labels are placed by centring; labels wrapped over
+        // several lines (one line's columns all among the next's) are one cell each.
         let firstData = rows.firstIndex { row in
             TextShape.isDataRow(row.filter { $0.x0 > bands[0].1 }.map(\.text))
         } ?? 0
@@ -335,15 +332,16 @@ public enum TableDetector {
         }
         var headerRows = firstData
         // A section label ("Actual", "Women") right above the data belongs to the body.
-        while headerRows > 0, rows[headerRows - 1].allSatisfy({ $0.x1 <= bands[0].1 + 1 }) { headerRows -= 1 }
+        while headerRows > 0, rows[headerRows - 1].count == 1, rows[headerRows - 1][0].x0 <= bands[0].1 { headerRows -= 1 }
         var row = 0
         while row + 1 < headerRows {
             let (upper, lower) = (placed[row], placed[row + 1])
             let gap = (lower.map(\.cell.y0).min() ?? 0) - (upper.map(\.cell.y1).max() ?? 0)
             let height = upper.map { $0.cell.y1 - $0.cell.y0 }.max() ?? 0
-            let wrapped = gap < height * 0.5 && upper.allSatisfy { piece in
-                piece.covered.count == 1 && lower.contains { $0.covered == piece.covered }
+            func within(_ pieces: [(cell: Line.Cell, covered: ClosedRange<Int>)], _ others: [(cell: Line.Cell, covered: ClosedRange<Int>)]) -> Bool {
+                pieces.allSatisfy { piece in piece.covered.count == 1 && others.contains { $0.covered == piece.covered } }
             }
+            let wrapped = gap < height * 0.5 && (within(upper, lower) || within(lower, upper))
             guard wrapped else { row += 1; continue }
             placed[row + 1] = lower.map { piece in
                 let above = upper.filter { $0.covered == piece.covered }.flatMap(\.cell.words)
