@@ -169,6 +169,27 @@ final class TableDetectorTests: XCTestCase {
         XCTAssertEqual(tables.first?.textGrid, [["Reclassifications", "Count"], ["none", "52"], ["one", "28"], ["two", "11"]])
     }
 
+    func testRowLabelsLeftOfTheFirstRuleAreTheFirstColumn() {
+        // Only the figures are ruled; the labels sit to the left of the frame.
+        let xs = [150.0, 250, 350], ys = [100.0, 120, 140, 160]
+        var words = [word("Cost", 96, 104), word("Total", 155, 104), word("Direct", 255, 104)]
+        for (r, (label, total, direct)) in [("Salaries", "1,314", "940"), ("Travel", "26", "12")].enumerated() {
+            words += [word(label, 96, ys[r + 1] + 4), word(total, 155, ys[r + 1] + 4), word(direct, 255, ys[r + 1] + 4)]
+        }
+        let tables = TableDetector.detect(page(words, rulings: grid(xs: xs, ys: ys)))
+        XCTAssertEqual(tables.first?.textGrid, [["Cost", "Total", "Direct"], ["Salaries", "1,314", "940"], ["Travel", "26", "12"]])
+    }
+
+    func testACaptionDrawnInsideTheFrameIsNotARow() {
+        let xs = [50.0, 200, 300], ys = [100.0, 120, 140, 160]
+        var words = sentence("Exhibit 9 Costs", 55, 104)
+        words += [word("Item", 55, 124), word("Cost", 205, 124), word("Rent", 55, 144), word("400", 205, 144)]
+        var rules = grid(xs: xs, ys: ys, open: [[0, 1]])
+        rules.append(RulingLine(.vertical, at: 200, from: 120, to: 160))
+        let tables = TableDetector.detect(page(words, rulings: rules))
+        XCTAssertEqual(tables.first?.textGrid, [["Item", "Cost"], ["Rent", "400"]])
+    }
+
     func testAFramedParagraphIsNotATable() {
         let words = sentence("A note in a box is not a table", 60, 110)
         XCTAssertTrue(TableDetector.detect(page(words, rulings: grid(xs: [50, 400], ys: [100, 130]))).isEmpty)
