@@ -39,15 +39,15 @@ public enum DocumentReader {
     }
 }
 
-/// Tables of a whole document: every page's tables, with tables that continue on the
-/// next page joined when their columns match.
+/// Tables of a whole document: every page's tables, optionally with tables that
+/// continue on the next page joined when their columns match.
 public enum DocumentTables {
     /// Every page's tables; with `joiningPages`, a table that runs to the foot of a page
     /// and one that starts at the head of the next become one table when their columns
     /// match (same count, and a header on the next page repeats the first's header).
     ///
     /// Joining is off by default because the benchmark format (and ICDAR's) wants one
-    /// entry per page; the warehouse, which stores whole tables, turns it on.
+    /// entry per page; a caller storing whole tables (the warehouse job) can ask for it.
     public static func detect(_ pages: [PageModel], joiningPages: Bool = false) -> [DetectedTable] {
         let perPage = pages.map { TableDetector.detect($0) }
         guard joiningPages else { return perPage.flatMap { $0 } }
