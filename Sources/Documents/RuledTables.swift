@@ -99,13 +99,40 @@ enum RuledTables {
         var ys = boundaries(horizontal.map(\.position))
         var xs = boundaries(vertical.map(\.position))
         guard ys.count >= 2, xs.count >= 3 else { return nil }
-        let bbox = (x0: xs.first!, y0: ys.first!, x1: xs.last!, y1: ys.last!)
+        let frame = (x0: xs.first!, y0: ys.first!, x1: xs.last!, y1: ys.last!)
         // Inner column rules must run through most of the table; rules only in the header
         // (or lines between the glyphs of text set on a fill) leave the columns to word alignment.
         let coverage = xs.dropFirst().dropLast().map { x in
-            vertical.filter { abs($0.position - x) <= tolerance }.map(\.length).reduce(0, +) / (bbox.y1 - bbox.y0)
+            vertical.filter { abs($0.position - x) <= tolerance }.map(\.length).reduce(0, +) / (frame.y1 - frame.y0)
         }.sorted()
         guard coverage[coverage.count / 2] >= 0.5 else { return nil }
+        var (horizontal, vertical, bbox) = (horizontal, vertical, frame)
+        // Row labels left of the first rule (a table that rules only its figures) are its
+        // first column: the rules that start at the frame are drawn on through them. The
+        // figures of a table beside this one, or text running on further left, are not labels.
+        let labels = words.filter { word in
+            let cy = (word.y0 + word.y1) / 2
+            return cy > bbox.y0 && cy < bbox.y1 && word.x1 <= bbox.x0 + 1 && word.x0 >= bbox.x0 - (bbox.x1 - bbox.x0) * 0.6
+        }
+        let numbers = labels.filter { TextShape.isNumeric($0.text) }.count
+        let runningText = words.contains { word in
+            let cy = (word.y0 + word.y1) / 2
+            return cy > bbox.y0 && cy < bbox.y1 && word.x0 < bbox.x0 - (bbox.x1 - bbox.x0) * 0.6
+        }
+        if let nearest = labels.map(\.x1).max(), bbox.x0 - nearest < 36, numbers * 2 < labels.count, !runningText {
+            let labelled = (0..<(ys.count - 1)).filter { band in
+                labels.contains { word in (word.y0 + word.y1) / 2 > ys[band] && (word.y0 + word.y1) / 2 < ys[band + 1] }
+            }
+            if labelled.count * 2 >= ys.count - 1 {
+                let x = labels.map(\.x0).min()! - 1
+                horizontal = horizontal.map { rule in
+                    abs(rule.start - bbox.x0) <= tolerance ? RulingLine(.horizontal, at: rule.position, from: x, to: rule.end) : rule
+                }
+                vertical.append(RulingLine(.vertical, at: x, from: bbox.y0, to: bbox.y1))
+                xs.insert(x, at: 0)
+                bbox.x0 = x
+            }
+        }
         let inside = words.filter { word in
             let (cx, cy) = ((word.x0 + word.x1) / 2, (word.y0 + word.y1) / 2)
             return cx > bbox.x0 && cx < bbox.x1 && cy > bbox.y0 && cy < bbox.y1
@@ -183,6 +210,7 @@ enum RuledTables {
             grid.place(TableGrid.Cell(text: text, confidence: confidence), rows: e.r0..<(e.r1 + 1), columns: e.c0..<(e.c1 + 1))
         }
         grid.compact()
+        grid.dropTitleRows()
         guard grid.rowCount >= 2, grid.columnCount >= 2 else { return nil }
         grid.findHeader()
         return Found(grid: grid, bbox: bbox)

@@ -41,7 +41,7 @@ struct InkImage {
 public enum RulingDetector {
     /// Ink at or above this counts: a hairline in mid grey, anti-aliased, still passes;
     /// light cell shading does not.
-    static let inkThreshold: UInt8 = UInt8(ProcessInfo.processInfo.environment["INK"].flatMap { Int($0) } ?? 90)
+    static let inkThreshold: UInt8 = 90
 
     /// Rules in a rendered page given as ink per pixel (0 white … 255 black, row by row),
     /// `scale` pixels per point; the words' boxes (in points) are ignored.
@@ -51,73 +51,106 @@ public enum RulingDetector {
     }
 
     static func lines(in image: InkImage, masking words: [Word], minimumLength: Double = 10) -> [RulingLine] {
-        var image = image
-        blank(words, in: &image)
+        var dark = DarkImage(image, threshold: inkThreshold)
+        dark.blank(words, scale: image.scale)
         let minimumPixels = max(3, Int(minimumLength * image.scale))
-        let horizontal = runs(in: image, horizontal: true, minimumPixels: minimumPixels)
-        let vertical = runs(in: image, horizontal: false, minimumPixels: minimumPixels)
+        let (horizontal, vertical) = dark.runs(minimumPixels: minimumPixels)
         return merge(bands(horizontal, axis: .horizontal, scale: image.scale))
             + merge(bands(vertical, axis: .vertical, scale: image.scale))
     }
 
-    /// Blanks the inside of every word box; the box edges are kept a little inwards so a
-    /// rule drawn tight under a line of text survives.
-    static func blank(_ words: [Word], in image: inout InkImage) {
-        let scale = image.scale
-        for word in words {
-            let inset = (word.y1 - word.y0) * 0.15
-            let x0 = max(0, Int(((word.x0 + 0.5) * scale).rounded(.up)))
-            let x1 = min(image.width - 1, Int(((word.x1 - 0.5) * scale).rounded(.down)))
-            let y0 = max(0, Int(((word.y0 + inset) * scale).rounded(.up)))
-            let y1 = min(image.height - 1, Int(((word.y1 - inset) * scale).rounded(.down)))
-            guard x0 <= x1, y0 <= y1 else { continue }
-            for y in y0...y1 {
-                let row = y * image.width
-                for x in x0...x1 { image.ink[row + x] = 0 }
-            }
-        }
-    }
+    /// Ink above the threshold as 1, the rest 0, in rows padded to whole 8-byte words so
+    /// that white stretches are skipped eight pixels at a time.
+    struct DarkImage {
+        let width: Int
+        let height: Int
+        let stride: Int
+        var pixels: [UInt8]
 
-    /// Runs of ink along rows (horizontal) or columns (vertical), as (across, from, to) in
-    /// pixels, ordered by lane. Both walk the image row by row, which keeps memory access
-    /// sequential; a vertical run is tracked per column.
-    static func runs(in image: InkImage, horizontal: Bool, minimumPixels: Int) -> [(across: Int, from: Int, to: Int)] {
-        var found: [(across: Int, from: Int, to: Int)] = []
-        let (width, height) = (image.width, image.height)
-        let threshold = inkThreshold
-        image.ink.withUnsafeBufferPointer { ink in
-            if horizontal {
-                for y in 0..<height {
-                    let row = y * width
-                    var start = -1
-                    for x in 0..<width {
-                        if ink[row + x] >= threshold {
-                            if start < 0 { start = x }
-                        } else if start >= 0 {
-                            if x - start >= minimumPixels { found.append((y, start, x - 1)) }
-                            start = -1
-                        }
-                    }
-                    if start >= 0, width - start >= minimumPixels { found.append((y, start, width - 1)) }
-                }
-            } else {
-                var starts = [Int](repeating: -1, count: width)
-                for y in 0...height {
-                    let row = y * width
-                    for x in 0..<width {
-                        let dark = y < height && ink[row + x] >= threshold
-                        if dark {
-                            if starts[x] < 0 { starts[x] = y }
-                        } else if starts[x] >= 0 {
-                            if y - starts[x] >= minimumPixels { found.append((x, starts[x], y - 1)) }
-                            starts[x] = -1
-                        }
+        init(_ image: InkImage, threshold: UInt8) {
+            width = image.width
+            height = image.height
+            stride = (image.width + 7) & ~7
+            var pixels = [UInt8](repeating: 0, count: stride * image.height)
+            let (width, stride) = (width, stride)
+            image.ink.withUnsafeBufferPointer { ink in
+                pixels.withUnsafeMutableBufferPointer { out in
+                    for y in 0..<image.height {
+                        for x in 0..<width where ink[y * width + x] >= threshold { out[y * stride + x] = 1 }
                     }
                 }
-                found.sort { ($0.across, $0.from) < ($1.across, $1.from) }
+            }
+            self.pixels = pixels
+        }
+
+        /// Clears the inside of every word box (in points); the box edges are kept a little
+        /// inwards so a rule drawn tight under a line of text survives.
+        mutating func blank(_ words: [Word], scale: Double) {
+            for word in words {
+                let inset = (word.y1 - word.y0) * 0.15
+                let x0 = max(0, Int(((word.x0 + 0.5) * scale).rounded(.up)))
+                let x1 = min(width - 1, Int(((word.x1 - 0.5) * scale).rounded(.down)))
+                let y0 = max(0, Int(((word.y0 + inset) * scale).rounded(.up)))
+                let y1 = min(height - 1, Int(((word.y1 - inset) * scale).rounded(.down)))
+                guard x0 <= x1, y0 <= y1 else { continue }
+                for y in y0...y1 {
+                    let row = y * stride
+                    for x in x0...x1 { pixels[row + x] = 0 }
+                }
             }
         }
-        return found
+
+        /// Runs of dark pixels along rows and along columns, as (across, from, to) in
+        /// pixels, each ordered by lane. One walk row by row keeps memory access
+        /// sequential; a vertical run is tracked per column.
+        func runs(minimumPixels: Int) -> (horizontal: [(across: Int, from: Int, to: Int)], vertical: [(across: Int, from: Int, to: Int)]) {
+            var horizontal: [(across: Int, from: Int, to: Int)] = []
+            var vertical: [(across: Int, from: Int, to: Int)] = []
+            let (width, height, stride) = (width, height, stride)
+            let groups = stride / 8
+            var starts = [Int](repeating: -1, count: stride)
+            var openInGroup = [Int](repeating: 0, count: groups)
+            pixels.withUnsafeBytes { raw in
+                starts.withUnsafeMutableBufferPointer { starts in
+                    openInGroup.withUnsafeMutableBufferPointer { open in
+                        for y in 0...height {
+                            let row = y * stride
+                            var start = -1
+                            for group in 0..<groups {
+                                let chunk: UInt64 = y < height ? raw.loadUnaligned(fromByteOffset: row + group * 8, as: UInt64.self) : 0
+                                if chunk == 0 && open[group] == 0 {
+                                    if start >= 0 {
+                                        if group * 8 - start >= minimumPixels { horizontal.append((y, start, group * 8 - 1)) }
+                                        start = -1
+                                    }
+                                    continue
+                                }
+                                for x in (group * 8)..<(group * 8 + 8) {
+                                    let dark = y < height && x < width && raw[row + x] != 0
+                                    if dark {
+                                        if start < 0 { start = x }
+                                        if starts[x] < 0 { starts[x] = y; open[group] += 1 }
+                                    } else {
+                                        if start >= 0 {
+                                            if x - start >= minimumPixels { horizontal.append((y, start, x - 1)) }
+                                            start = -1
+                                        }
+                                        if starts[x] >= 0 {
+                                            if y - starts[x] >= minimumPixels { vertical.append((x, starts[x], y - 1)) }
+                                            starts[x] = -1
+                                            open[group] -= 1
+                                        }
+                                    }
+                                }
+                            }
+                            if start >= 0, stride - start >= minimumPixels { horizontal.append((y, start, stride - 1)) }
+                        }
+                    }
+                }
+            }
+            vertical.sort { ($0.across, $0.from) < ($1.across, $1.from) }
+            return (horizontal, vertical)
+        }
     }
 
     /// Runs in neighbouring lanes that overlap along the axis are one stroke; thin strokes
@@ -196,7 +229,7 @@ extension PDFDocument {
     /// runs cells of different rows together without a space; here a word also ends where
     /// the next character jumps back, down or far right. Rules come from a cairo rendering
     /// at `scale` pixels per point, since poppler-glib has no API for a page's paths.
-    public func layout(pageIndex index: Int, scale: Double = ProcessInfo.processInfo.environment["SCALE"].flatMap { Double($0) } ?? 1.5) throws -> PageLayout {
+    public func layout(pageIndex index: Int, scale: Double = 1.5) throws -> PageLayout {
         guard let page = poppler_document_get_page(documentHandle, Int32(index)) else {
             throw DocumentProblem("corrupt_document", "page \(index + 1) cannot be read")
         }
@@ -204,8 +237,7 @@ extension PDFDocument {
         let words = PDFDocument.layoutWords(page)
         // Rendering costs more than reading the text layer, so pages without a hint of a
         // table (prose, title pages) skip it.
-        if ProcessInfo.processInfo.environment["GATE"] != nil { FileHandle.standardError.write(Data("gate \(TableDetector.mayHoldTable(words))\n".utf8)) }
-        guard ProcessInfo.processInfo.environment["NORENDER"] == nil, TableDetector.mayHoldTable(words) else { return PageLayout(words: words, rulings: []) }
+        guard TableDetector.mayHoldTable(words) else { return PageLayout(words: words, rulings: []) }
         return PageLayout(words: words, rulings: PDFDocument.rulings(page, words: words, scale: scale))
     }
 

@@ -58,6 +58,19 @@ struct TableGrid {
         headerRows = min(headerRows, keepRows.count)
     }
 
+    /// Drops a first or last row that is one cell across the whole table holding a
+    /// caption or a source note drawn inside the frame.
+    mutating func dropTitleRows() {
+        func isTitle(_ row: Int) -> Bool {
+            columnCount > 1 && slots[row][0] != nil && slots[row].allSatisfy { $0 == slots[row][0] }
+                && TextShape.isCaption(text(row: row, column: 0))
+                && (row == 0 || slots[row - 1][0] != slots[row][0]) && (row + 1 == rowCount || slots[row + 1][0] != slots[row][0])
+        }
+        while rowCount > 2, isTitle(0) { slots.removeFirst() }
+        while rowCount > 2, isTitle(rowCount - 1) { slots.removeLast() }
+        headerRows = min(headerRows, rowCount)
+    }
+
     /// Share of positions holding the start of a non-empty cell.
     var fill: Double {
         guard rowCount > 0, columnCount > 0 else { return 0 }
@@ -93,6 +106,17 @@ extension TableGrid {
         func spansColumns(_ row: Int) -> Bool {
             (1..<columnCount).contains { slots[row][$0] != nil && slots[row][$0] == slots[row][$0 - 1] }
         }
+        // The stub header (first column) spans all header rows: its lines are one label.
+        let stubRows = (0..<headerRows).filter { row in
+            isOrigin(row: row, column: 0) && !text(row: row, column: 0).isEmpty
+                && !(columnCount > 1 && slots[row][1] == slots[row][0])
+                && (1..<columnCount).contains { slots[row][$0] != nil }
+        }
+        if stubRows.count >= 2, (0..<headerRows).contains(where: spansColumns) {
+            let parts = stubRows.compactMap { slots[$0][0] }.map { cells[$0] }
+            cells.append(Cell(text: parts.map(\.text).joined(separator: " "), confidence: parts.map(\.confidence).min() ?? 1))
+            for row in 0..<headerRows { slots[row][0] = cells.count - 1 }
+        }
         for column in 0..<columnCount {
             guard let row = (1..<headerRows).first(where: { isOrigin(row: $0, column: column) && !text(row: $0, column: column).isEmpty }),
                   (0..<row).contains(where: spansColumns),
@@ -120,6 +144,12 @@ enum TextShape {
         let filled = values.filter { !$0.isEmpty }
         let numbers = filled.filter { isNumeric($0) && !isYear($0) }
         return !numbers.isEmpty && numbers.count * 2 >= filled.count
+    }
+
+    /// A caption or a note about a table: "Table 3 …", "Figure 2.", "Source: …".
+    static func isCaption(_ text: String) -> Bool {
+        let first = text.split(separator: " ").first?.lowercased() ?? ""
+        return ["table", "figure", "exhibit", "source:", "sources:", "note:", "notes:"].contains(first)
     }
 
     static func isYear(_ text: String) -> Bool {

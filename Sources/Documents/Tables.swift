@@ -14,9 +14,9 @@ public struct DetectedTable: Sendable {
     /// Column names: the header rows' texts per column, or `column 1`, `column 2`, … .
     public let header: [String]
     /// Body rows; each has exactly `header.count` cells (a spanning cell repeats its text).
-    public let rows: [[Cell]]
+    public private(set) var rows: [[Cell]]
     /// Per body row and column, how many columns the cell starting there covers.
-    public let spans: [[Int]]
+    public private(set) var spans: [[Int]]
     /// The header as found on the page (several header rows joined per column), or nil
     /// when the table has none.
     public let headerCells: [Cell]?
@@ -24,11 +24,26 @@ public struct DetectedTable: Sendable {
     public var pages: [Int]
     /// The table as a grid of strings, header rows first: a spanning cell has its text in
     /// the first (top-left) position it covers and "" in the rest.
-    public let textGrid: [[String]]
+    public private(set) var textGrid: [[String]]
 
     public var confidence: Double {
         let cells = rows.flatMap { $0 }
         return cells.isEmpty ? 0 : cells.map(\.confidence).reduce(0, +) / Double(cells.count)
+    }
+
+    /// The table continued by `next` on a following page: `next`'s rows appended (its
+    /// header rows dropped when they repeat this table's header).
+    func joined(with next: DetectedTable) -> DetectedTable {
+        var joined = self
+        let repeatsHeader = next.headerCells != nil && next.header == header
+        let nextGrid = repeatsHeader ? Array(next.textGrid.dropFirst(next.textGrid.count - next.rows.count)) : next.textGrid
+        let nextRows = repeatsHeader ? next.rows : (next.headerCells.map { [$0] } ?? []) + next.rows
+        let nextSpans = repeatsHeader ? next.spans : (next.headerCells.map { [Array(repeating: 1, count: $0.count)] } ?? []) + next.spans
+        joined.pages = pages + next.pages
+        joined.rows = rows + nextRows
+        joined.spans = spans + nextSpans
+        joined.textGrid = textGrid + nextGrid
+        return joined
     }
 
     init(page: Int, bbox: (x0: Double, y0: Double, x1: Double, y1: Double), grid: TableGrid) {
@@ -107,10 +122,7 @@ public enum TableDetector {
             }
         }
         /// Introduces or annotates a table rather than belonging to it.
-        var isCaption: Bool {
-            let first = cells.first?.words.first?.text.lowercased() ?? ""
-            return ["table", "figure", "source:", "sources:", "note:", "notes:"].contains(first)
-        }
+        var isCaption: Bool { TextShape.isCaption(cells.first?.text ?? "") }
     }
 
     public static func detect(_ page: PageModel, minRows: Int = 3) -> [DetectedTable] {
@@ -175,12 +187,6 @@ public enum TableDetector {
 
     static func unruled(_ words: [Word], rulings: [RulingLine], page: PageModel, minRows: Int) -> [DetectedTable] {
         let lines = makeLines(words)
-        if ProcessInfo.processInfo.environment["TABLES_DEBUG"] == "\(page.number)" {
-            for line in lines {
-                FileHandle.standardError.write(Data((String(format: "%6.1f-%6.1f ", line.y0, line.y1) + line.cells.map { String(format: "[%.0f-%.0f] ", $0.x0, $0.x1) + $0.text }.joined(separator: " | ") + (line.isProse ? "  PROSE" : "") + "\n").utf8))
-            }
-            for r in rulings { FileHandle.standardError.write(Data("\(r)\n".utf8)) }
-        }
         var tables: [DetectedTable] = []
         var taken = 0  // lines before this index belong to a table already
         var start = 0
@@ -213,7 +219,6 @@ public enum TableDetector {
             let body = Array(lines[start...end])
             guard body.filter({ $0.cells.count >= 2 }).count >= minRows else { start += 1; continue }
             let top = headerStart(lines, body: start, end: end, after: taken, rulings: rulings)
-            if ProcessInfo.processInfo.environment["TABLES_DEBUG"] == "\(page.number)" { FileHandle.standardError.write(Data("run \(top) \(start) \(end)\n".utf8)) }
             let run = Array(lines[top...end])
             // Columns come from the body; header labels are placed over them by position.
             if let table = build(run, bands: columnBands(body), page: page) {
@@ -317,8 +322,8 @@ public enum TableDetector {
             rows.append(line.cells)
         }
         // Header rows: those above the first row whose cells past the first column are
-        // mostly numbers. Header labels are placed by centring; a label wrapped over
-        // several lines is one cell.
+        // mostly numbers. Header labels are placed by centring; labels wrapped over
+        // several lines (one line's columns all among the next's) are one cell each.
         let firstData = rows.firstIndex { row in
             TextShape.isDataRow(row.filter { $0.x0 > bands[0].1 }.map(\.text))
         } ?? 0
@@ -326,14 +331,17 @@ public enum TableDetector {
             index < firstData ? row.map { (cell: $0, covered: span(of: $0, among: row, bands: bands)) } : split(row, bands: bands)
         }
         var headerRows = firstData
+        // A section label ("Actual", "Women") right above the data belongs to the body.
+        while headerRows > 0, rows[headerRows - 1].count == 1, rows[headerRows - 1][0].x0 <= bands[0].1 { headerRows -= 1 }
         var row = 0
         while row + 1 < headerRows {
             let (upper, lower) = (placed[row], placed[row + 1])
             let gap = (lower.map(\.cell.y0).min() ?? 0) - (upper.map(\.cell.y1).max() ?? 0)
             let height = upper.map { $0.cell.y1 - $0.cell.y0 }.max() ?? 0
-            let wrapped = gap < height * 0.5 && upper.allSatisfy { piece in
-                piece.covered.count == 1 && lower.contains { $0.covered == piece.covered }
+            func within(_ pieces: [(cell: Line.Cell, covered: ClosedRange<Int>)], _ others: [(cell: Line.Cell, covered: ClosedRange<Int>)]) -> Bool {
+                pieces.allSatisfy { piece in piece.covered.count == 1 && others.contains { $0.covered == piece.covered } }
             }
+            let wrapped = gap < height * 0.5 && (within(upper, lower) || within(lower, upper))
             guard wrapped else { row += 1; continue }
             placed[row + 1] = lower.map { piece in
                 let above = upper.filter { $0.covered == piece.covered }.flatMap(\.cell.words)
@@ -421,8 +429,9 @@ public enum TableDetector {
         return best
     }
 
-    /// A plausible table: filled enough (figure labels are sparse), not made of sentences,
-    /// and with two columns only when one of them is short values.
+    /// A plausible table: filled enough (figure labels are sparse), not mostly sentences
+    /// (a label column may hold long names), and with two columns only when one of them
+    /// is short values.
     static func accept(_ grid: TableGrid) -> Bool {
         guard grid.rowCount >= 2, grid.columnCount >= 2, grid.fill >= 0.5 else { return false }
         var texts: [[String]] = Array(repeating: [], count: grid.columnCount)
@@ -434,7 +443,7 @@ public enum TableDetector {
         }
         let all = texts.flatMap { $0 }
         let prose = all.filter { TextShape.wordCount($0) >= 5 }.count
-        guard prose * 4 <= all.count else { return false }
+        guard prose * 5 <= all.count * 2 else { return false }
         if grid.columnCount == 2 {
             let shortColumn = texts.contains { column in
                 let short = column.filter { TextShape.isNumeric($0) || TextShape.wordCount($0) <= 2 }.count

@@ -87,6 +87,39 @@ final class TableDetectorTests: XCTestCase {
         XCTAssertEqual(tables.first?.textGrid.map { $0[0] }, ["Median income", "Income inequality (Gini index)", "Premature mortality"])
     }
 
+    func testATableBesideProseInTheOtherColumnKeepsOnlyItsCells() {
+        // A page set in two columns: a table on the left, running text on the right.
+        var words: [Word] = []
+        let right = "disparities in heart disease and stroke among persons who"
+        for line in 0..<12 {
+            let y = 80 + Double(line) * 14
+            words += [word("State \(line)", 40, y), word("\(1000 + line * 7)", 130, y), word("\(20 + line).5", 190, y)]
+            words += sentence(right, 330, y)
+        }
+        let tables = TableDetector.detect(page(words))
+        XCTAssertEqual(tables.count, 1)
+        XCTAssertEqual(tables.first?.header.count, 3)
+        XCTAssertEqual(tables.first?.textGrid.first, ["State 0", "1000", "20.5"])
+    }
+
+    func testATableContinuedOnTheNextPageIsJoinedWhenAsked() {
+        func tablePage(_ number: Int, top: Double, values: [String]) -> PageModel {
+            var words = [word("Name", 72, top), word("Qty", 222, top), word("Price", 372, top)]
+            for (r, value) in values.enumerated() {
+                let y = top + 16 * Double(r + 1)
+                words += [word(value, 72, y), word("\(r + 1)", 222, y), word("\(r).50", 372, y)]
+            }
+            return PageModel(number: number, width: 612, height: 792, source: .text, words: words, text: "")
+        }
+        let pages = [tablePage(1, top: 640, values: ["Apple", "Pear", "Fig"]), tablePage(2, top: 60, values: ["Plum", "Kiwi", "Lime"])]
+        XCTAssertEqual(DocumentTables.detect(pages).map(\.page), [1, 2])
+        let joined = DocumentTables.detect(pages, joiningPages: true)
+        XCTAssertEqual(joined.count, 1)
+        XCTAssertEqual(joined.first?.pages, [1, 2])
+        XCTAssertEqual(joined.first?.rows.map { $0[0].text }, ["Apple", "Pear", "Fig", "Plum", "Kiwi", "Lime"])
+        XCTAssertEqual(joined.first?.textGrid.count, 7)
+    }
+
     // MARK: Ruled tables
 
     /// Rules of a grid with column boundaries `xs` and row boundaries `ys`; `open` lists
@@ -134,6 +167,27 @@ final class TableDetectorTests: XCTestCase {
         }
         let tables = TableDetector.detect(page(words, rulings: grid(xs: xs, ys: ys)))
         XCTAssertEqual(tables.first?.textGrid, [["Reclassifications", "Count"], ["none", "52"], ["one", "28"], ["two", "11"]])
+    }
+
+    func testRowLabelsLeftOfTheFirstRuleAreTheFirstColumn() {
+        // Only the figures are ruled; the labels sit to the left of the frame.
+        let xs = [150.0, 250, 350], ys = [100.0, 120, 140, 160]
+        var words = [word("Cost", 96, 104), word("Total", 155, 104), word("Direct", 255, 104)]
+        for (r, (label, total, direct)) in [("Salaries", "1,314", "940"), ("Travel", "26", "12")].enumerated() {
+            words += [word(label, 96, ys[r + 1] + 4), word(total, 155, ys[r + 1] + 4), word(direct, 255, ys[r + 1] + 4)]
+        }
+        let tables = TableDetector.detect(page(words, rulings: grid(xs: xs, ys: ys)))
+        XCTAssertEqual(tables.first?.textGrid, [["Cost", "Total", "Direct"], ["Salaries", "1,314", "940"], ["Travel", "26", "12"]])
+    }
+
+    func testACaptionDrawnInsideTheFrameIsNotARow() {
+        let xs = [50.0, 200, 300], ys = [100.0, 120, 140, 160]
+        var words = sentence("Exhibit 9 Costs", 55, 104)
+        words += [word("Item", 55, 124), word("Cost", 205, 124), word("Rent", 55, 144), word("400", 205, 144)]
+        var rules = grid(xs: xs, ys: ys, open: [[0, 1]])
+        rules.append(RulingLine(.vertical, at: 200, from: 120, to: 160))
+        let tables = TableDetector.detect(page(words, rulings: rules))
+        XCTAssertEqual(tables.first?.textGrid, [["Item", "Cost"], ["Rent", "400"]])
     }
 
     func testAFramedParagraphIsNotATable() {
