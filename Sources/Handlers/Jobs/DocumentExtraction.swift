@@ -111,7 +111,7 @@ enum DocumentExtraction {
         try warehouse.dropTables(document: document.id)
         var stored = 0
         var perPage: [Int: Int] = [:]
-        for table in DocumentTables.detect(pages) {
+        for table in DocumentTables.detect(pages, joiningPages: true) {
             perPage[table.page, default: 0] += 1
             let name = "doc_\(document.id.lower.prefix(8))_p\(table.page)_t\(perPage[table.page]!)"
             var taken: Set<String> = ["_row"]
