@@ -29,7 +29,7 @@
 
 # Debian packages the project needs to build and run. ONE list: later work appends here.
 # (procps gives pgrep, used to find the FastCGI workers; openssl/curl are used by these scripts.)
-ASSAY_DEB_PACKAGES="libfcgi-dev libpq-dev libargon2-dev libcurl4-openssl-dev libpoppler-glib-dev libcairo2-dev libtesseract-dev tesseract-ocr-eng pkg-config nginx postgresql openssl curl wrk procps"
+ASSAY_DEB_PACKAGES="libfcgi-dev libpq-dev libargon2-dev libcurl4-openssl-dev libpoppler-glib-dev libcairo2-dev libtesseract-dev tesseract-ocr-eng pkg-config nginx postgresql openssl curl wrk procps tesseract-ocr-osd"
 
 # The integration tests are pytest + requests. These Debian packages are installed only when no
 # usable interpreter already has both modules (see ensure_python_test_env): this machine's pyenv
