@@ -37,7 +37,7 @@ public final class OCREngine {
         }
     }
 
-    /// OCR of one decoded image page, after `PagePreparation` (dark frame removal and
+    /// OCR of one decoded image page, after `PagePreparation` (dark frame removal, deskew,
     /// upscaling of small images, where each measurably helps). A page that reads badly is checked for
     /// orientation and read again turned upright when that reads better. The page model
     /// describes the upright, straightened page in the original image's pixels.
