@@ -38,9 +38,10 @@ public final class OCREngine {
     }
 
     /// OCR of one decoded image page, after `PagePreparation` (dark frame removal, deskew,
-    /// upscaling of small images, where each measurably helps). A page that reads badly is checked for
-    /// orientation and read again turned upright when that reads better. The page model
-    /// describes the upright, straightened page in the original image's pixels.
+    /// upscaling of small images, where each measurably helps). A page that reads badly
+    /// (few words, low confidence, sideways boxes) is checked for orientation and read again
+    /// turned upright when that reads better: upright pages pay nothing for the check. The
+    /// page model describes the upright, straightened page in the original image's pixels.
     func recognize(_ image: Image, number: Int) throws -> PageModel {
         var prepared = try PagePreparation.prepare(image)
         var result = try read(prepared.image, scale: 1 / prepared.scale)
