@@ -25,12 +25,6 @@ public final class OCREngine {
         }
         // Automatic page segmentation: documents mix blocks, tables and columns.
         TessBaseAPISetPageSegMode(api, PSM_AUTO)
-        if let spec = ProcessInfo.processInfo.environment["ASSAY_OCR_VARS"] {
-            for item in spec.split(separator: ",") {
-                let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-                if parts.count == 2 { _ = TessBaseAPISetVariable(api, parts[0], parts[1]) }
-            }
-        }
         self.api = api
     }
 
@@ -43,22 +37,20 @@ public final class OCREngine {
         }
     }
 
-    /// OCR of one decoded image page, after `PagePreparation` (deskew and upscaling of
-    /// small text where each measurably helps). A page that reads badly is checked for
-    /// orientation and read again turned upright when that reads better. The page model
-    /// describes the upright, straightened page in the original image's pixels.
+    /// OCR of one decoded image page, after `PagePreparation` (dark frame removal, deskew,
+    /// upscaling of small images, where each measurably helps). A page that reads badly
+    /// (few words, low confidence, sideways boxes) is checked for orientation and read again
+    /// turned upright when that reads better: upright pages pay nothing for the check. The
+    /// page model describes the upright, straightened page in the original image's pixels.
     func recognize(_ image: Image, number: Int) throws -> PageModel {
         var prepared = try PagePreparation.prepare(image)
-        var result = try read(prepared.image, scale: 1 / prepared.scale, resolution: prepared.resolution)
+        var result = try read(prepared.image, scale: 1 / prepared.scale)
         if result.looksMisread, let turns = quarterTurnsToUpright(prepared.image), turns != 0,
            let turned = prepared.turned(clockwiseQuarters: turns) {
-            let second = try read(turned.image, scale: 1 / turned.scale, resolution: turned.resolution)
+            let second = try read(turned.image, scale: 1 / turned.scale)
             // Sideways text may read as well as upright text; upright boxes are what count then.
             let upright = result.looksSideways && !second.looksSideways && second.score >= 0.8 * result.score
             if upright || second.score > result.score { (prepared, result) = (turned, second) }
-        }
-        if ProcessInfo.processInfo.environment["ASSAY_OCR_DEBUG"] != nil {
-            FileHandle.standardError.write(Data("ocr: page \(number) words=\(result.words.count) conf=\(result.meanConfidence) sideways=\(result.looksSideways) score=\(result.score) misread=\(result.looksMisread)\n".utf8))
         }
         return PageModel(number: number, width: Double(prepared.image.width) / prepared.scale,
                          height: Double(prepared.image.height) / prepared.scale, source: .ocr,
@@ -85,9 +77,6 @@ public final class OCREngine {
         var degrees: Int32 = 0, confidence: Float = 0, scriptConfidence: Float = 0
         var script: UnsafePointer<CChar>?
         let found = TessBaseAPIDetectOrientationScript(osd, &degrees, &confidence, &script, &scriptConfidence)
-        if ProcessInfo.processInfo.environment["ASSAY_OCR_DEBUG"] != nil {
-            FileHandle.standardError.write(Data("osd: found=\(found) degrees=\(degrees) confidence=\(confidence)\n".utf8))
-        }
         guard found != 0, confidence >= 2 else { return nil }
         // `degrees` is how far the text is turned counter-clockwise.
         return (4 - Int(degrees) / 90 % 4) % 4
@@ -95,9 +84,8 @@ public final class OCREngine {
 
     /// OCR of an image as it is; boxes are multiplied by `scale`. The file's resolution is
     /// passed on as tesseract's command does (tesseract estimates one when there is none).
-    func read(_ image: Image, scale: Double, resolution: Int? = nil) throws -> Recognition {
+    func read(_ image: Image, scale: Double) throws -> Recognition {
         TessBaseAPISetImage2(api, image.pix)
-        if let resolution { TessBaseAPISetSourceResolution(api, Int32(resolution)) }
         return try read(scale: scale)
     }
 

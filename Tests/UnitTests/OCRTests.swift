@@ -22,7 +22,7 @@ final class OCRTests: XCTestCase {
 
     /// A white page with black text lines, written as PNG.
     private func drawPage(_ lines: [String], width: Int = 1200, height: Int = 500, fontSize: Double = 40,
-                          ink: Double = 0, darkFrame: Int = 0, name: String) throws -> String {
+                          ink: Double = 0, darkFrame: Int = 0, skewDegrees: Double = 0, name: String) throws -> String {
         let path = "\(folder!)/\(name).png"
         let surface = try XCTUnwrap(cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(width), Int32(height)))
         defer { cairo_surface_destroy(surface) }
@@ -33,6 +33,7 @@ final class OCRTests: XCTestCase {
         cairo_rectangle(cr, Double(darkFrame), Double(darkFrame), Double(width - 2 * darkFrame), Double(height - 2 * darkFrame))
         cairo_fill(cr)
         cairo_set_source_rgb(cr, ink, ink, ink)
+        cairo_rotate(cr, skewDegrees * .pi / 180)
         cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL)
         cairo_set_font_size(cr, fontSize)
         for (index, line) in lines.enumerated() {
@@ -158,6 +159,20 @@ final class OCRTests: XCTestCase {
 
         XCTAssertTrue(page.text.contains("TOTAL RM 49.40"), page.text)
         XCTAssertTrue(page.text.contains("PLEASE COME AGAIN"), page.text)
+    }
+
+    func testSkewedPageIsStraightened() throws {
+        let png = try drawPage(["Invoice number 4711 dated 12 March 2024",
+                                "Total amount due 1,234.56 EUR",
+                                "Payable within thirty days of receipt"],
+                               height: 600, skewDegrees: 3, name: "skewed")
+
+        let page = try XCTUnwrap(DocumentReader.pages(path: png, type: .png).first)
+
+        XCTAssertTrue(page.text.contains("Total amount due 1,234.56 EUR"), page.text)
+        // Straightened: the words of one line share a baseline.
+        let total = try XCTUnwrap(page.words.first { $0.text == "Total" }), eur = try XCTUnwrap(page.words.first { $0.text == "EUR" })
+        XCTAssertLessThan(abs(total.y1 - eur.y1), 12)
     }
 
     func testCorruptTIFFIsADocumentProblemWhenRead() throws {

@@ -39,7 +39,7 @@
 
 # Debian packages the project needs to build and run. ONE list: later work appends here.
 # (procps gives pgrep, used to find the FastCGI workers; openssl/curl are used by these scripts.)
-ASSAY_DEB_PACKAGES="libfcgi-dev libpq-dev libargon2-dev libcurl4-openssl-dev libpoppler-glib-dev libcairo2-dev libtesseract-dev tesseract-ocr-eng pkg-config nginx postgresql openssl curl wrk procps"
+ASSAY_DEB_PACKAGES="libfcgi-dev libpq-dev libargon2-dev libcurl4-openssl-dev libpoppler-glib-dev libcairo2-dev libtesseract-dev tesseract-ocr-eng pkg-config nginx postgresql openssl curl wrk procps tesseract-ocr-osd"
 
 # Tools the tests use to make real documents from generated PDFs and to read exports back:
 # pdftocairo/pdftotext (poppler-utils), tiffcp (libtiff-tools: multi-page TIFF), qpdf (encryption).
