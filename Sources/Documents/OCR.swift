@@ -193,19 +193,3 @@ extension PDFDocument {
                          words: result.words, text: result.text)
     }
 }
-
-extension PageModel {
-    /// Plain text from word boxes: words grouped into lines by vertical overlap, left to right.
-    static func lines(_ words: [Word]) -> String {
-        var lines: [[Word]] = []
-        for word in words.sorted(by: { ($0.y0 + $0.y1) < ($1.y0 + $1.y1) }) {
-            let middle = (word.y0 + word.y1) / 2
-            if let last = lines.last?.last, middle >= last.y0, middle <= last.y1 {
-                lines[lines.count - 1].append(word)
-            } else {
-                lines.append([word])
-            }
-        }
-        return lines.map { $0.sorted { $0.x0 < $1.x0 }.map(\.text).joined(separator: " ") }.joined(separator: "\n")
-    }
-}
