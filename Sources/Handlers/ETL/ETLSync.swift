@@ -209,7 +209,10 @@ enum ETLSync {
 
         // An abandoned staging table (a worker died mid-copy) goes first.
         try db.query(SQL(unsafeSQL: "DROP TABLE IF EXISTS \(stagingRef)"))
-        try db.query(SQL(unsafeSQL: "CREATE UNLOGGED TABLE \(stagingRef) (\(definitions))"))
+        // A first load's staging table becomes the table: written to the WAL once, as COPY
+        // does (an unlogged table set logged afterwards would be written twice). An
+        // incremental load's staging table is only merged from, so it skips the WAL.
+        try db.query(SQL(unsafeSQL: "CREATE \(firstLoad ? "" : "UNLOGGED ")TABLE \(stagingRef) (\(definitions))"))
         var filter: CursorFilter?
         if !firstLoad, let cursor { filter = CursorFilter(column: cursor, after: state?.cursorValue) }
         var copied: CopyCount?
@@ -244,7 +247,6 @@ enum ETLSync {
 
         if firstLoad {
             try db.transaction { db in
-                try db.query(SQL(unsafeSQL: "ALTER TABLE \(stagingRef) SET LOGGED"))
                 try db.query(SQL(unsafeSQL: "DROP TABLE IF EXISTS \(target)"))
                 try db.query(SQL(unsafeSQL: "ALTER TABLE \(stagingRef) RENAME TO \(Database.quoteIdentifier(name))"))
                 if request.mode == "incremental_dedup" {
@@ -252,7 +254,7 @@ enum ETLSync {
                     try db.query(SQL(unsafeSQL: "CREATE UNIQUE INDEX ON \(target) (\(keyList))"))
                 }
                 try db.query(SQL(unsafeSQL: "COMMENT ON TABLE \(target) IS \(ETLSync.literal(comment))"))
-                let rows: Int64 = try db.query(SQL(unsafeSQL: "SELECT count(*) AS n FROM \(target)"))[0].decode("n")
+                let rows = count.rows
                 try ETLRepository(db).saveTableState(
                     connection: connection.id, team: connection.teamID, schema: table.schema, table: table.name,
                     state: ETLTableState(warehouseTable: name, mode: request.mode, cursorColumn: cursor, cursorValue: newCursor,
