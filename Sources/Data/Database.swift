@@ -196,9 +196,6 @@ public final class Database {
         }
     }
 
-    /// Quotes an identifier for SQL text (schema, table and column names from sources).
-    public static func quoteIdentifier(_ name: String) -> String { SQL.quoteIdentifier(name) }
-
     /// Runs several statements in one round trip without parameters (migrations).
     public func execute(unsafeScript script: String) throws {
         let conn = try liveConnection()

@@ -130,12 +130,12 @@ struct ExportRoutes: RouteGroup {
     /// show them as text instead of running them as formulas.
     static func csvStatement(_ table: ExtractedTableRecord, columns: [Column], options: CSVOptions) -> SQL {
         let select = columns.map { column -> String in
-            let name = Database.quoteIdentifier(column.name)
+            let name = SQL.quoteIdentifier(column.name)
             guard column.type == "text", options.formulaProtection else { return name }
             return "CASE WHEN \(name) ~ '^[-=+@\\t\\r]' THEN '''' || \(name) ELSE \(name) END"
         }.joined(separator: ", ")
         let delimiter = options.delimiter == "\t" ? "E'\\t'" : "'\(options.delimiter)'"
-        return SQL(unsafeSQL: "COPY (SELECT \(select) FROM \(WarehouseRepository.schema).\(Database.quoteIdentifier(table.tableName)) "
+        return SQL(unsafeSQL: "COPY (SELECT \(select) FROM \(WarehouseRepository.schema).\(SQL.quoteIdentifier(table.tableName)) "
             + "ORDER BY _row) TO STDOUT (FORMAT csv, DELIMITER \(delimiter))")
     }
 
@@ -171,9 +171,9 @@ struct ExportRoutes: RouteGroup {
     /// `{"metadata", "columns", "rows": [...]}` or one row object per line (NDJSON), the
     /// rows typed by PostgreSQL's `row_to_json` and streamed through COPY.
     static func jsonStatement(_ table: ExtractedTableRecord, columns: [Column]) -> SQL {
-        let select = columns.map { Database.quoteIdentifier($0.name) }.joined(separator: ", ")
+        let select = columns.map { SQL.quoteIdentifier($0.name) }.joined(separator: ", ")
         return SQL(unsafeSQL: "COPY (SELECT row_to_json(r) FROM (SELECT \(select) FROM \(WarehouseRepository.schema)."
-            + "\(Database.quoteIdentifier(table.tableName)) ORDER BY _row) r) TO STDOUT")
+            + "\(SQL.quoteIdentifier(table.tableName)) ORDER BY _row) r) TO STDOUT")
     }
 
     static func writeJSON(_ copy: Database.CopyOut, columns: [Column], metadata: JSON, ndjson: Bool, to writer: BodyWriter) throws {

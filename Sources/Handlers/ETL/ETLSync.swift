@@ -198,14 +198,14 @@ enum ETLSync {
             guard !keys.isEmpty else { throw TableFailure("incremental_dedup needs a primary key (the table has none; give primary_key)") }
             guard keys.allSatisfy(columnNames.contains) else { throw TableFailure("the primary key names a column the table lacks") }
         }
-        let target = "warehouse." + Database.quoteIdentifier(name)
+        let target = "warehouse." + SQL.quoteIdentifier(name)
         let staging = name + "__load"
-        let stagingRef = "warehouse." + Database.quoteIdentifier(staging)
-        let exists = try db.query("SELECT to_regclass(\("warehouse." + Database.quoteIdentifier(name)))::text AS t").first
+        let stagingRef = "warehouse." + SQL.quoteIdentifier(staging)
+        let exists = try db.query("SELECT to_regclass(\("warehouse." + SQL.quoteIdentifier(name)))::text AS t").first
             .flatMap { try? $0.decode("t", as: String?.self) } != nil
         let firstLoad = !incremental || state == nil || !exists || state?.mode != request.mode
-        let columnList = mappings.map { Database.quoteIdentifier($0.name) }.joined(separator: ", ")
-        let definitions = mappings.map { "\(Database.quoteIdentifier($0.name)) \($0.warehouseType)" }.joined(separator: ", ")
+        let columnList = mappings.map { SQL.quoteIdentifier($0.name) }.joined(separator: ", ")
+        let definitions = mappings.map { "\(SQL.quoteIdentifier($0.name)) \($0.warehouseType)" }.joined(separator: ", ")
 
         // An abandoned staging table (a worker died mid-copy) goes first.
         try db.query(SQL(unsafeSQL: "DROP TABLE IF EXISTS \(stagingRef)"))
@@ -234,8 +234,8 @@ enum ETLSync {
             let type = mappings.first { $0.name == column }?.warehouseType ?? "text"
             // Timestamps go back to the source without a zone suffix both engines accept.
             let expression = type == "timestamp with time zone"
-                ? "to_char(max(\(Database.quoteIdentifier(column))) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
-                : "max(\(Database.quoteIdentifier(column)))::text"
+                ? "to_char(max(\(SQL.quoteIdentifier(column))) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+                : "max(\(SQL.quoteIdentifier(column)))::text"
             return try db.query(SQL(unsafeSQL: "SELECT \(expression) AS v FROM \(stagingRef)")).first
                 .flatMap { try $0.decode("v", as: String?.self) }
         }
@@ -248,12 +248,12 @@ enum ETLSync {
         if firstLoad {
             try db.transaction { db in
                 try db.query(SQL(unsafeSQL: "DROP TABLE IF EXISTS \(target)"))
-                try db.query(SQL(unsafeSQL: "ALTER TABLE \(stagingRef) RENAME TO \(Database.quoteIdentifier(name))"))
+                try db.query(SQL(unsafeSQL: "ALTER TABLE \(stagingRef) RENAME TO \(SQL.quoteIdentifier(name))"))
                 if request.mode == "incremental_dedup" {
-                    let keyList = keys.map(Database.quoteIdentifier).joined(separator: ", ")
+                    let keyList = keys.map(SQL.quoteIdentifier).joined(separator: ", ")
                     try db.query(SQL(unsafeSQL: "CREATE UNIQUE INDEX ON \(target) (\(keyList))"))
                 }
-                try db.query(SQL(unsafeSQL: "COMMENT ON TABLE \(target) IS \(ETLSync.literal(comment))"))
+                try db.query(SQL(unsafeSQL: "COMMENT ON TABLE \(target) IS \(SQL.quoteLiteral(comment))"))
                 let rows = count.rows
                 try ETLRepository(db).saveTableState(
                     connection: connection.id, team: connection.teamID, schema: table.schema, table: table.name,
@@ -285,9 +285,9 @@ enum ETLSync {
         if request.mode == "incremental_dedup" {
             // Keys present in the source now: rows whose key is gone were deleted there.
             let keyMappings = keys.compactMap { key in mappings.first { $0.name == key } }
-            let keysRef = "warehouse." + Database.quoteIdentifier(name + "__keys")
+            let keysRef = "warehouse." + SQL.quoteIdentifier(name + "__keys")
             try db.query(SQL(unsafeSQL: "DROP TABLE IF EXISTS \(keysRef)"))
-            try db.query(SQL(unsafeSQL: "CREATE UNLOGGED TABLE \(keysRef) (\(keyMappings.map { "\(Database.quoteIdentifier($0.name)) \($0.warehouseType)" }.joined(separator: ", ")))"))
+            try db.query(SQL(unsafeSQL: "CREATE UNLOGGED TABLE \(keysRef) (\(keyMappings.map { "\(SQL.quoteIdentifier($0.name)) \($0.warehouseType)" }.joined(separator: ", ")))"))
             try db.copyIn(SQL(unsafeSQL: "COPY \(keysRef) FROM STDIN")) { write in
                 _ = try withoutActuallyEscaping(write) { sink in
                     try source.copy(SourceTableRef(schema: table.schema, name: table.name), columns: keyMappings, filter: nil,
@@ -297,23 +297,23 @@ enum ETLSync {
         }
         try db.transaction { db in
             for column in added {
-                try db.query(SQL(unsafeSQL: "ALTER TABLE \(target) ADD COLUMN \(Database.quoteIdentifier(column.name)) \(column.warehouseType)"))
+                try db.query(SQL(unsafeSQL: "ALTER TABLE \(target) ADD COLUMN \(SQL.quoteIdentifier(column.name)) \(column.warehouseType)"))
             }
             if request.mode == "incremental_append" {
                 try db.query(SQL(unsafeSQL: "INSERT INTO \(target) (\(columnList)) SELECT \(columnList) FROM \(stagingRef)"))
             } else {
-                let keyList = keys.map(Database.quoteIdentifier).joined(separator: ", ")
+                let keyList = keys.map(SQL.quoteIdentifier).joined(separator: ", ")
                 let updates = mappings.filter { !keys.contains($0.name) }
-                    .map { "\(Database.quoteIdentifier($0.name)) = EXCLUDED.\(Database.quoteIdentifier($0.name))" }
+                    .map { "\(SQL.quoteIdentifier($0.name)) = EXCLUDED.\(SQL.quoteIdentifier($0.name))" }
                     .joined(separator: ", ")
-                let order = cursor.map { ", \(Database.quoteIdentifier($0)) DESC" } ?? ""
+                let order = cursor.map { ", \(SQL.quoteIdentifier($0)) DESC" } ?? ""
                 try db.query(SQL(unsafeSQL: """
                     INSERT INTO \(target) (\(columnList))
                     SELECT DISTINCT ON (\(keyList)) \(columnList) FROM \(stagingRef) ORDER BY \(keyList)\(order)
                     ON CONFLICT (\(keyList)) DO \(updates.isEmpty ? "NOTHING" : "UPDATE SET \(updates)")
                     """))
-                let keysRef = "warehouse." + Database.quoteIdentifier(name + "__keys")
-                let join = keys.map { "k.\(Database.quoteIdentifier($0)) = t.\(Database.quoteIdentifier($0))" }.joined(separator: " AND ")
+                let keysRef = "warehouse." + SQL.quoteIdentifier(name + "__keys")
+                let join = keys.map { "k.\(SQL.quoteIdentifier($0)) = t.\(SQL.quoteIdentifier($0))" }.joined(separator: " AND ")
                 deletions = try db.query(SQL(unsafeSQL: """
                     WITH gone AS (DELETE FROM \(target) t WHERE NOT EXISTS (SELECT 1 FROM \(keysRef) k WHERE \(join)) RETURNING 1)
                     SELECT count(*) AS n FROM gone
@@ -321,7 +321,7 @@ enum ETLSync {
                 try db.query(SQL(unsafeSQL: "DROP TABLE \(keysRef)"))
             }
             try db.query(SQL(unsafeSQL: "DROP TABLE \(stagingRef)"))
-            try db.query(SQL(unsafeSQL: "COMMENT ON TABLE \(target) IS \(ETLSync.literal(comment))"))
+            try db.query(SQL(unsafeSQL: "COMMENT ON TABLE \(target) IS \(SQL.quoteLiteral(comment))"))
             let rows: Int64 = try db.query(SQL(unsafeSQL: "SELECT count(*) AS n FROM \(target)"))[0].decode("n")
             try ETLRepository(db).saveTableState(
                 connection: connection.id, team: connection.teamID, schema: table.schema, table: table.name,
@@ -333,6 +333,4 @@ enum ETLSync {
         outcome.rowsWritten = count.rows + deletions
         outcome.addedColumns = added.map(\.name)
     }
-
-    static func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
 }
