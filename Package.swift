@@ -28,6 +28,9 @@ let package = Package(
         .systemLibrary(name: "CTesseract", pkgConfig: "tesseract", providers: [.apt(["libtesseract-dev", "tesseract-ocr-eng"])]),
         .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
         .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
+        .systemLibrary(name: "CXlsxWriter", pkgConfig: "xlsxwriter", providers: [.apt(["libxlsxwriter-dev"])]),
+        .systemLibrary(name: "CPangoCairo", pkgConfig: "pangocairo", providers: [.apt(["libpango1.0-dev"])]),
+        .systemLibrary(name: "CZip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
         // Atomics on shared memory and other things Swift cannot express directly.
         .target(name: "CShims"),
 
@@ -43,10 +46,12 @@ let package = Package(
         .target(name: "Connectors", dependencies: ["CLibpq", "CMariaDB"]),
         // Clients of outside services through libcurl (SMTP now; LLM and Superset later).
         .target(name: "Integrations", dependencies: ["CCurl"]),
+        // Writing exports: .xlsx (libxlsxwriter, constant memory), PDF (cairo + pango), zip (libzip).
+        .target(name: "Exporters", dependencies: ["CXlsxWriter", "CPangoCairo", "CZip"]),
         .target(
             name: "Handlers",
             dependencies: [
-                "Data", "CArgon2", "Integrations", "Documents", "Connectors",
+                "Data", "CArgon2", "Integrations", "Documents", "Connectors", "Exporters",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -62,7 +67,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "UnitTests", dependencies: ["Handlers", "Data", "Documents"]),
+        .testTarget(name: "UnitTests", dependencies: ["Handlers", "Data", "Documents", "Exporters"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -50,10 +50,14 @@ ASSAY_DEB_PACKAGES+=" poppler-utils libtiff-tools qpdf"
 # private source MariaDB the tests and scripts/sample-data use (see setup_source_mariadb).
 ASSAY_DEB_PACKAGES+=" mariadb-server libmariadb-dev"
 
+# Exports: libxlsxwriter (.xlsx in constant memory), pango over cairo (PDF text shaping),
+# libzip (batch archives); Noto CJK beside DejaVu so PDFs render Chinese, Japanese and Korean.
+ASSAY_DEB_PACKAGES+=" libxlsxwriter-dev libpango1.0-dev libzip-dev fonts-dejavu-core fonts-noto-cjk"
+
 # The integration tests are pytest + requests. These Debian packages are installed only when no
 # usable interpreter already has both modules (see ensure_python_test_env): this machine's pyenv
 # python3 has them from pip, a fresh Debian has neither.
-ASSAY_PY_TEST_DEB_PACKAGES="python3-pytest python3-requests"
+ASSAY_PY_TEST_DEB_PACKAGES="python3-pytest python3-requests python3-openpyxl"
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 IS_ROOT=0
@@ -337,13 +341,17 @@ ensure_python_test_env() {
     for candidate in "$(command -v python3 || true)" /usr/bin/python3; do
         [[ -n $candidate && -x $candidate ]] || continue
         if "$candidate" -c 'import pytest, requests' 2>/dev/null; then
-            PYTHON=$candidate
-            return 0
+            # openpyxl reads the .xlsx exports back; pip where the interpreter is pip's, else Debian's.
+            if "$candidate" -c 'import openpyxl' 2>/dev/null \
+                || "$candidate" -m pip install -q openpyxl >/dev/null 2>&1; then
+                PYTHON=$candidate
+                return 0
+            fi
         fi
     done
     # shellcheck disable=SC2086 # word splitting of the package list is intended
     ensure_packages python3 $ASSAY_PY_TEST_DEB_PACKAGES
-    /usr/bin/python3 -c 'import pytest, requests' || die "pytest/requests still missing for /usr/bin/python3"
+    /usr/bin/python3 -c 'import pytest, requests, openpyxl' || die "pytest/requests/openpyxl still missing for /usr/bin/python3"
     PYTHON=/usr/bin/python3
 }
 
