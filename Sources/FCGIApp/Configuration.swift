@@ -24,6 +24,7 @@ struct Configuration: Sendable {
     var documents: DocumentSettings
     var extraction: ExtractionSettings
     var connections: ConnectionSettings
+    var exports: ExportSettings
 
     struct Invalid: Error, CustomStringConvertible {
         let description: String
@@ -75,6 +76,10 @@ struct Configuration: Sendable {
           ASSAY_CONNECTION_ALLOW  if set, the only hosts or CIDRs connections may reach
           ASSAY_SOURCE_CONNECT_TIMEOUT   seconds to connect to a customer database (default 10)
           ASSAY_SOURCE_STATEMENT_TIMEOUT seconds a statement on a customer database may run (default 300)
+          ASSAY_EXPORTS_DIR       where export jobs write their files, served by nginx (default var/exports)
+          ASSAY_EXPORT_TTL        seconds a finished export job's file stays downloadable (default 86400)
+          ASSAY_EXPORT_SYNC_ROWS  Excel/PDF exports of bigger tables run as jobs (default 100000)
+          ASSAY_EXPORT_MAX_BATCH  most tables in one batch export (default 50)
         """
 
     /// Reads the environment, then applies the flags that were given.
@@ -171,7 +176,12 @@ struct Configuration: Sendable {
             connections: ConnectionSettings(
                 cipher: cipher, policy: policy,
                 connectTimeout: try int(nil, "source-connect-timeout", default: 10, range: 1...120),
-                statementTimeout: try int(nil, "source-statement-timeout", default: 300, range: 1...86_400))
+                statementTimeout: try int(nil, "source-statement-timeout", default: 300, range: 1...86_400)),
+            exports: ExportSettings(
+                directory: environment["ASSAY_EXPORTS_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "var/exports",
+                ttlSeconds: try int(nil, "export-ttl", default: 86_400, range: 10...(90 * 86_400)),
+                syncRows: try int(nil, "export-sync-rows", default: 100_000, range: 0...10_000_000),
+                maxBatchTables: try int(nil, "export-max-batch", default: 50, range: 1...1000))
         )
     }
 

@@ -32,7 +32,8 @@ struct FastCGIWorker {
             database: database, logger: logger,
             settings: AppSettings(testRoutes: configuration.testRoutes, maxJSONBody: configuration.maxJSONBody,
                                   access: configuration.access, documents: configuration.documents,
-                                  extraction: configuration.extraction, connections: configuration.connections),
+                                  extraction: configuration.extraction, connections: configuration.connections,
+                                  exports: configuration.exports),
             pool: scoreboard, migrations: migrations)
         let application = Application(router: buildRouter(context), logger: logger)
         // Connect before taking traffic so the first request does not pay for it;

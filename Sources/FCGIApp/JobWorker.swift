@@ -37,7 +37,8 @@ struct JobWorker {
         jobWorkerWakeWrite = wake[1]
         guard let scoreboard = Scoreboard.startWorkerProcess(onStop: onJobWorkerTerminate, logger: logger) else { return 70 }
         let registry = buildJobRegistry(testKinds: configuration.testRoutes, documents: configuration.documents,
-                                        extraction: configuration.extraction, connections: configuration.connections)
+                                        extraction: configuration.extraction, connections: configuration.connections,
+                                        exports: configuration.exports)
         let database = Database(url: configuration.databaseURL)
         let listener = Database(url: configuration.databaseURL)
         let name = "\(ProcessInfo.processInfo.hostName):\(getpid())"

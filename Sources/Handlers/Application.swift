@@ -21,16 +21,18 @@ public struct AppSettings: Sendable {
     public var documents: DocumentSettings
     public var extraction: ExtractionSettings
     public var connections: ConnectionSettings
+    public var exports: ExportSettings
 
     public init(testRoutes: Bool = false, maxJSONBody: Int = 1 << 20, access: AccessSettings,
                 documents: DocumentSettings = DocumentSettings(), extraction: ExtractionSettings = ExtractionSettings(),
-                connections: ConnectionSettings = ConnectionSettings()) {
+                connections: ConnectionSettings = ConnectionSettings(), exports: ExportSettings = ExportSettings()) {
         self.testRoutes = testRoutes
         self.maxJSONBody = maxJSONBody
         self.access = access
         self.documents = documents
         self.extraction = extraction
         self.connections = connections
+        self.exports = exports
     }
 }
 

@@ -1,217 +1,240 @@
 import Data
+import Exporters
 import Foundation
 
-/// `/api/export/table/{id}`: a warehouse table streamed as CSV, JSON or NDJSON straight
-/// from PostgreSQL's COPY, never built in memory.
+/// Exports of warehouse tables (extracted from documents or copied by ETL):
+/// - `POST /api/export/table/{id}` streams CSV and JSON straight from PostgreSQL's COPY and
+///   small Excel/PDF files from a scratch file; larger ones (or `"delivery": "job"`) become
+///   an export job (202);
+/// - `POST /api/export/batch` makes one zip of several tables, always as a job;
+/// - `GET /api/exports`, `GET /api/exports/{id}` show jobs and progress, and
+///   `GET /api/exports/{id}/download` hands the file to nginx (`X-Accel-Redirect`);
+/// - `GET /api/warehouse/tables` lists every exportable table with its id.
 struct ExportRoutes: RouteGroup {
     let access: AccessControl
     var db: Database { context.database }
-
-    static let formats = ["csv", "excel", "json", "pdf"]
-    static let options: [String: [String]] = [
-        "csv": ["delimiter", "bom", "header", "formula_protection"],
-        "json": ["ndjson"],
-        "excel": [], "pdf": [],
-    ]
-    static let delimiters = [",", ";", "\t", "|"]
+    var settings: ExportSettings { context.settings.exports }
 
     func register(on router: Router) {
         router.post("/api/export/table/{id}", access.protect(scope: .export, quota: .export, exportTable))
+        router.post("/api/export/batch", access.protect(scope: .export, quota: .export, exportBatch))
+        router.get("/api/exports", access.protect(scope: .export, list))
+        router.get("/api/exports/{id}", access.protect(scope: .export, show))
+        router.get("/api/exports/{id}/download", access.protect(scope: .export, download))
+        router.get("/api/warehouse/tables", access.protect(scope: .documentsRead, listTables))
     }
 
-    struct CSVOptions {
-        var delimiter = ","
-        var bom = false
-        var header = true
-        var formulaProtection = true
-    }
-
-    /// Reads `format` and `options`, refusing unknown ones with the valid list.
-    static func readRequest(_ reader: inout FieldReader) -> (format: String, csv: CSVOptions, ndjson: Bool)? {
-        let format = reader.choice("format", formats)
-        var csv = CSVOptions()
-        var ndjson = false
-        if let format, var options = reader.object("options", required: false) {
-            let allowed = ExportRoutes.options[format] ?? []
-            if case .object(let members) = options.value {
-                for (name, _) in members where !allowed.contains(name) {
-                    options.fail(name, allowed.isEmpty ? "\(format) takes no options"
-                                 : "is not an option of \(format); valid: \(allowed.joined(separator: ", "))")
-                }
-            }
-            if format == "csv" {
-                if let delimiter = options.choice("delimiter", delimiters, required: false) { csv.delimiter = delimiter }
-                csv.bom = options.bool("bom", required: false) ?? false
-                csv.header = options.bool("header", required: false) ?? true
-                csv.formulaProtection = options.bool("formula_protection", required: false) ?? true
-            }
-            if format == "json" { ndjson = options.bool("ndjson", required: false) ?? false }
-            reader.absorb(options, prefix: "options")
-        }
-        guard reader.errors.isEmpty, let format else { return nil }
-        return (format, csv, ndjson)
-    }
+    // MARK: One table
 
     func exportTable(_ request: Request, _ principal: Principal) throws -> Response {
         let id = try request.uuidParameter("id")
         var reader = try request.jsonObject(limit: context.settings.maxJSONBody)
-        let parsed = ExportRoutes.readRequest(&reader)
+        let parsed = ExportSpec.read(&reader)
         try reader.finish()
-        guard let (format, csv, ndjson) = parsed else { throw APIError.internalError }
-        guard let table = try WarehouseRepository(db).table(id: id, team: principal.teamID) else {
+        guard let spec = parsed else { throw APIError.internalError }
+        guard let ref = try ExportRepository(db).table(id: id, team: principal.teamID) else {
             throw APIError.notFound("no such table")
         }
-        guard format == "csv" || format == "json" else {
-            throw APIError(status: 501, code: "format_not_available",
-                           message: "\(format) export is not available in this release; csv and json are")
+        let large = !spec.streamsFromCopy && ref.rowCount > Int64(settings.syncRows)
+        if spec.delivery == .download, large {
+            throw APIError.validation([("delivery", "this table has \(ref.rowCount) rows; \(spec.format.rawValue) exports of more "
+                                         + "than \(settings.syncRows) rows run as jobs (delivery auto or job)")])
         }
-        let columns = ExportRoutes.columns(table)
-        let extensionName = format == "csv" ? "csv" : (ndjson ? "ndjson" : "json")
-        let contentType = format == "csv" ? "text/csv; charset=utf-8" : (ndjson ? "application/x-ndjson" : "application/json")
+        if spec.delivery == .job || (spec.delivery == .auto && large) {
+            return try queue(request, principal, kind: "table", spec: spec, refs: [ref])
+        }
+        let export = TableExport(ref)
         access.audit(request, principal: principal, action: "table.exported", resourceType: "table", resourceID: id.lower,
-                     detail: ["format": .string(extensionName), "rows": .int(Int64(table.rowCount))])
-        // The COPY starts here, so a failure is still an error response; the rows follow.
-        let body: Response.Body
-        if format == "csv" {
-            let copy = try db.startCopyOut(ExportRoutes.csvStatement(table, columns: columns, options: csv))
-            body = .stream { writer in try ExportRoutes.writeCSV(copy, columns: columns, options: csv, to: writer) }
-        } else {
-            let metadata = try ExportRoutes.metadata(table, db: db)
-            let copy = try db.startCopyOut(ExportRoutes.jsonStatement(table, columns: columns))
-            body = .stream { writer in
-                try ExportRoutes.writeJSON(copy, columns: columns, metadata: metadata, ndjson: ndjson, to: writer)
+                     detail: ["format": .string(spec.fileExtension), "rows": .int(ref.rowCount)])
+        let headers = [
+            ("Content-Type", spec.contentType),
+            ("Content-Disposition", ExportRoutes.disposition(export.baseName, extension: spec.fileExtension)),
+            ("X-Content-Type-Options", "nosniff"),
+        ]
+        if spec.streamsFromCopy {
+            // The COPY starts here, so a failure is still an error response; the rows follow.
+            let copy = try export.startCopy(spec, db: db)
+            return Response(status: 200, headers: headers, body: .stream { writer in
+                _ = try export.writeStreamed(spec, copy: copy, to: writer)
+            })
+        }
+        return try streamRenderedFile(headers: headers) { path, temp in
+            _ = try export.render(spec, db: db, to: path, tempDirectory: temp, progress: nil)
+        }
+    }
+
+    /// Renders into a scratch file, then streams it and lets it go: the file is unlinked as
+    /// soon as it is open, so neither a finished nor a failed request leaves it behind.
+    private func streamRenderedFile(headers: [(String, String)], render: (String, String) throws -> Void) throws -> Response {
+        let scratch = (settings.directory as NSString).appendingPathComponent("tmp")
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let path = (scratch as NSString).appendingPathComponent(UUID().lower)
+        defer { unlink(path) }
+        do {
+            try render(path, scratch)
+        } catch let error as ExportError {
+            context.logger.error("export failed", metadata: ["error": "\(error)"])
+            throw APIError(status: 500, code: "export_failed", message: "the export could not be written")
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw APIError.internalError }
+        let size = (try? handle.seekToEnd()).map(Int64.init) ?? 0
+        try? handle.seek(toOffset: 0)
+        return Response(status: 200, headers: headers + [("Content-Length", String(size))], body: .stream { writer in
+            defer { try? handle.close() }
+            while let chunk = try handle.read(upToCount: 256 * 1024), !chunk.isEmpty {
+                try writer.write(Array(chunk))
+            }
+        })
+    }
+
+    // MARK: Batches and jobs
+
+    func exportBatch(_ request: Request, _ principal: Principal) throws -> Response {
+        var reader = try request.jsonObject(limit: context.settings.maxJSONBody)
+        let parsed = ExportSpec.read(&reader)
+        var ids: [UUID] = []
+        if let items = reader.array("table_ids", maxCount: settings.maxBatchTables) {
+            if items.isEmpty { reader.fail("table_ids", "must name at least one table") }
+            for (index, item) in items.enumerated() {
+                guard case .string(let text) = item, let id = UUID(uuidString: text) else {
+                    reader.fail("table_ids[\(index)]", "must be a table id")
+                    continue
+                }
+                if ids.contains(id) { reader.fail("table_ids[\(index)]", "is listed twice") } else { ids.append(id) }
             }
         }
-        return Response(status: 200, headers: [
-            ("Content-Type", contentType),
-            ("Content-Disposition", ExportRoutes.disposition(table.tableName, extension: extensionName)),
-            ("X-Content-Type-Options", "nosniff"),
-        ], body: body)
-    }
-
-    struct Column {
-        let name: String
-        let header: String
-        let type: String
-    }
-
-    static func columns(_ table: ExtractedTableRecord) -> [Column] {
-        guard case .array(let items)? = try? JSON.parse(Array(table.columns.utf8)) else { return [] }
-        return items.compactMap { item in
-            guard case .string(let name)? = item["name"] else { return nil }
-            let header: String = if case .string(let h)? = item["header"] { h } else { name }
-            let type: String = if case .string(let t)? = item["type"] { t } else { "text" }
-            return Column(name: name, header: header, type: type)
+        if parsed?.delivery == .download { reader.fail("delivery", "a batch is always a job") }
+        try reader.finish()
+        guard let spec = parsed else { throw APIError.internalError }
+        let refs = try ExportRepository(db).tables(ids: ids, team: principal.teamID)
+        if refs.count != ids.count {
+            let found = Set(refs.map(\.id))
+            let missing = ids.filter { !found.contains($0) }.map(\.lower)
+            throw APIError(status: 404, code: "not_found", message: "no such table: \(missing.joined(separator: ", "))")
         }
+        return try queue(request, principal, kind: "batch", spec: spec, refs: refs)
     }
+
+    /// Creates the export and its job in one transaction; 202 with where to follow it.
+    private func queue(_ request: Request, _ principal: Principal, kind: String, spec: ExportSpec,
+                       refs: [WarehouseTableRef]) throws -> Response {
+        let id = UUID()
+        let record = try db.transaction { db in
+            let job = try JobRepository(db).enqueue(kind: ExportJob.kind, team: principal.teamID,
+                                                    payload: DocumentExtraction.text(["export_id": .string(id.lower)]))
+            return try ExportRepository(db).create(
+                id: id, team: principal.teamID, user: principal.userID, kind: kind, format: spec.format.rawValue,
+                options: DocumentExtraction.text(spec.options), tables: refs.map(\.id),
+                rowsTotal: refs.reduce(0) { $0 + $1.rowCount }, job: job.id)
+        }
+        access.audit(request, principal: principal, action: "export.created", resourceType: "export", resourceID: id.lower,
+                     detail: ["format": .string(spec.fileExtension), "kind": .string(kind),
+                              "tables": .array(refs.map { .string($0.id.lower) })])
+        return .json(present(record), status: 202, headers: [("Location", "/api/exports/\(id.lower)")])
+    }
+
+    func list(_ request: Request, _ principal: Principal) throws -> Response {
+        var problems: [(String, String)] = []
+        let page = Pagination(request, problems: &problems)
+        let status = request.query["status"]
+        let statuses = ["queued", "running", "succeeded", "failed", "expired"]
+        if let status, !statuses.contains(status) { problems.append(("status", "must be one of: \(statuses.joined(separator: ", "))")) }
+        guard problems.isEmpty else { throw APIError.validation(problems) }
+        let rows = try ExportRepository(db).list(team: principal.teamID, status: status, limit: page.limit + 1, after: page.cursor)
+        let (items, next) = page.page(rows) { ($0.createdAt, $0.id) }
+        return .json(["items": .array(items.map(present)), "next_cursor": next])
+    }
+
+    func show(_ request: Request, _ principal: Principal) throws -> Response {
+        let id = try request.uuidParameter("id")
+        guard let record = try ExportRepository(db).find(id: id, team: principal.teamID) else { throw APIError.notFound("no such export") }
+        return .json(present(record))
+    }
+
+    /// nginx sends the file from its internal location; the app only says which and how.
+    func download(_ request: Request, _ principal: Principal) throws -> Response {
+        let id = try request.uuidParameter("id")
+        guard let record = try ExportRepository(db).find(id: id, team: principal.teamID) else { throw APIError.notFound("no such export") }
+        let expired = record.expiresAt.map { $0 <= Date() } ?? false
+        switch record.status {
+        case "succeeded" where !expired:
+            break
+        case "expired", "succeeded":
+            throw APIError(status: 410, code: "export_expired", message: "this export has expired; export the table again")
+        case "failed":
+            throw APIError(status: 409, code: "export_failed", message: "this export failed: \(record.error ?? "unknown error")")
+        default:
+            throw APIError(status: 409, code: "export_not_ready",
+                           message: "this export is \(record.status); download it when GET /api/exports/\(id.lower) says succeeded")
+        }
+        guard let path = record.filePath, let name = record.fileName,
+              FileManager.default.fileExists(atPath: (settings.directory as NSString).appendingPathComponent(path)) else {
+            throw APIError(status: 410, code: "export_expired", message: "this export's file is gone; export the table again")
+        }
+        access.audit(request, principal: principal, action: "export.downloaded", resourceType: "export", resourceID: id.lower)
+        let dot = name.lastIndex(of: ".")
+        return Response(status: 200, headers: [
+            ("X-Accel-Redirect", "/_protected_exports/\(path)"),
+            ("Content-Type", record.contentType ?? "application/octet-stream"),
+            ("Content-Disposition", ExportRoutes.disposition(dot.map { String(name[..<$0]) } ?? name,
+                                                             extension: dot.map { String(name[name.index(after: $0)...]) } ?? "bin")),
+            ("X-Content-Type-Options", "nosniff"),
+        ])
+    }
+
+    func present(_ record: ExportRecord) -> JSON {
+        var progress: [(String, JSON)] = [
+            ("rows_done", .int(record.rowsDone)), ("rows_total", record.rowsTotal.map(JSON.int) ?? .null),
+            ("tables_done", .int(Int64(record.tablesDone))), ("tables_total", .int(Int64(record.tableIDs.count))),
+        ]
+        if let total = record.rowsTotal {
+            let fraction = total > 0 ? Double(record.rowsDone) / Double(total) : (record.status == "succeeded" ? 1 : 0)
+            progress.append(("percent", .double((min(1, fraction) * 1000).rounded() / 10)))
+        }
+        let file: JSON = record.status == "succeeded"
+            ? ["name": JSON(record.fileName), "bytes": record.bytes.map(JSON.int) ?? .null, "content_type": JSON(record.contentType)]
+            : .null
+        return [
+            "id": .string(record.id.lower), "kind": .string(record.kind), "format": .string(record.format),
+            "options": (try? JSON.parse(Array(record.options.utf8))) ?? [:],
+            "table_ids": .array(record.tableIDs.map { .string($0.lower) }),
+            "status": .string(record.status), "progress": .object(progress), "file": file,
+            "download_url": record.status == "succeeded" ? .string("/api/exports/\(record.id.lower)/download") : .null,
+            "job_id": record.jobID.map { .string($0.lower) } ?? .null,
+            "error": JSON(record.error),
+            "created_at": Present.time(record.createdAt), "started_at": record.startedAt.map(Present.time) ?? .null,
+            "finished_at": record.finishedAt.map(Present.time) ?? .null, "expires_at": record.expiresAt.map(Present.time) ?? .null,
+        ]
+    }
+
+    // MARK: Warehouse tables
+
+    func listTables(_ request: Request, _ principal: Principal) throws -> Response {
+        var problems: [(String, String)] = []
+        let page = Pagination(request, problems: &problems)
+        var source: WarehouseTableRef.Source?
+        if let raw = request.query["source"] {
+            source = WarehouseTableRef.Source(rawValue: raw)
+            if source == nil { problems.append(("source", "must be one of: document, connection")) }
+        }
+        guard problems.isEmpty else { throw APIError.validation(problems) }
+        let rows = try ExportRepository(db).listTables(team: principal.teamID, source: source, limit: page.limit + 1, after: page.cursor)
+        let (items, next) = page.page(rows) { ($0.createdAt, $0.id) }
+        return .json(["items": .array(items.map { ref in
+            let export = TableExport(ref)
+            return ["id": .string(ref.id.lower), "name": .string(ref.tableName), "row_count": .int(ref.rowCount),
+                    "columns": .array(export.columns.map { ["name": .string($0.name), "header": .string($0.header),
+                                                            "kind": .string($0.kind.rawValue)] }),
+                    "source": export.metadataJSON["source"] ?? .null, "created_at": Present.time(ref.createdAt)]
+        }), "next_cursor": next])
+    }
+
+    // MARK: Helpers
 
     /// `attachment` with an ASCII fallback name and the exact name in RFC 5987 form.
     static func disposition(_ name: String, extension ext: String) -> String {
         let ascii = String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) ? $0 : "_" })
         let encoded = "\(name).\(ext)".addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ascii
         return "attachment; filename=\"\(ascii.isEmpty ? "table" : ascii).\(ext)\"; filename*=UTF-8''\(encoded)"
-    }
-
-    static func metadata(_ table: ExtractedTableRecord, db: Database) throws -> JSON {
-        let document = try db.query("""
-            SELECT d.filename FROM documents d WHERE d.id = \(table.documentID)
-            """).first.flatMap { try $0.decode("filename", as: String?.self) }
-        return [
-            "table_id": .string(table.id.lower), "table": .string(table.tableName),
-            "source": ["kind": "document", "document_id": .string(table.documentID.lower), "filename": JSON(document),
-                       "pages": .array([.int(Int64(table.pageFrom)), .int(Int64(table.pageTo))])],
-            "confidence": .double((table.confidence * 1000).rounded() / 1000), "row_count": .int(Int64(table.rowCount)),
-            "exported_at": Present.time(Date()),
-        ]
-    }
-
-    /// CSV (RFC 4180: CRLF line ends, quotes doubled) from `COPY … (FORMAT csv)`. Text
-    /// cells starting with `=`, `+`, `-`, `@`, tab or CR get a leading `'` so spreadsheets
-    /// show them as text instead of running them as formulas.
-    static func csvStatement(_ table: ExtractedTableRecord, columns: [Column], options: CSVOptions) -> SQL {
-        let select = columns.map { column -> String in
-            let name = SQL.quoteIdentifier(column.name)
-            guard column.type == "text", options.formulaProtection else { return name }
-            return "CASE WHEN \(name) ~ '^[-=+@\\t\\r]' THEN '''' || \(name) ELSE \(name) END"
-        }.joined(separator: ", ")
-        let delimiter = options.delimiter == "\t" ? "E'\\t'" : "'\(options.delimiter)'"
-        return SQL(unsafeSQL: "COPY (SELECT \(select) FROM \(WarehouseRepository.schema).\(SQL.quoteIdentifier(table.tableName)) "
-            + "ORDER BY _row) TO STDOUT (FORMAT csv, DELIMITER \(delimiter))")
-    }
-
-    static func writeCSV(_ copy: Database.CopyOut, columns: [Column], options: CSVOptions, to writer: BodyWriter) throws {
-        var out: [UInt8] = []
-        if options.bom { out += [0xEF, 0xBB, 0xBF] }
-        if options.header {
-            out += Array(columns.map { csvField($0.header, delimiter: options.delimiter, protect: options.formulaProtection) }
-                .joined(separator: options.delimiter).utf8) + [0x0D, 0x0A]
-        }
-        try writer.write(out)
-        out.removeAll(keepingCapacity: true)
-        out.reserveCapacity(256 * 1024)
-        try copy.drain { row in
-            // Each COPY row ends in "\n": RFC 4180 wants CRLF.
-            out.append(contentsOf: row.prefix(row.count - 1))
-            out.append(contentsOf: [0x0D, 0x0A])
-            if out.count >= 128 * 1024 {
-                try writer.write(out)
-                out.removeAll(keepingCapacity: true)
-            }
-        }
-        try writer.write(out)
-    }
-
-    static func csvField(_ text: String, delimiter: String, protect: Bool) -> String {
-        var value = text
-        if protect, let first = value.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { value = "'" + value }
-        guard value.contains(delimiter) || value.contains("\"") || value.contains("\n") || value.contains("\r") else { return value }
-        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-
-    /// `{"metadata", "columns", "rows": [...]}` or one row object per line (NDJSON), the
-    /// rows typed by PostgreSQL's `row_to_json` and streamed through COPY.
-    static func jsonStatement(_ table: ExtractedTableRecord, columns: [Column]) -> SQL {
-        let select = columns.map { SQL.quoteIdentifier($0.name) }.joined(separator: ", ")
-        return SQL(unsafeSQL: "COPY (SELECT row_to_json(r) FROM (SELECT \(select) FROM \(WarehouseRepository.schema)."
-            + "\(SQL.quoteIdentifier(table.tableName)) ORDER BY _row) r) TO STDOUT")
-    }
-
-    static func writeJSON(_ copy: Database.CopyOut, columns: [Column], metadata: JSON, ndjson: Bool, to writer: BodyWriter) throws {
-        if !ndjson {
-            let head: JSON = ["metadata": metadata,
-                              "columns": .array(columns.map { ["name": .string($0.name), "header": .string($0.header), "type": .string($0.type)] })]
-            var bytes = head.serialized()
-            bytes.removeLast() // the closing brace: rows follow
-            bytes += Array(",\"rows\":[".utf8)
-            try writer.write(bytes)
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(256 * 1024)
-        var first = true
-        try copy.drain { row in
-            if !ndjson, !first { out.append(0x2C) }
-            first = false
-            // COPY's text format escapes backslashes (JSON has no raw tabs or newlines).
-            var index = 0
-            let end = row.count - 1
-            while index < end {
-                let byte = row[index]
-                if byte == 0x5C, index + 1 < end {
-                    let next = row[index + 1]
-                    out.append(next == 0x6E ? 0x0A : next == 0x74 ? 0x09 : next == 0x72 ? 0x0D : next)
-                    index += 2
-                } else {
-                    out.append(byte)
-                    index += 1
-                }
-            }
-            if ndjson { out.append(0x0A) }
-            if out.count >= 128 * 1024 {
-                try writer.write(out)
-                out.removeAll(keepingCapacity: true)
-            }
-        }
-        if !ndjson { out += Array("]}".utf8) }
-        try writer.write(out)
     }
 }

@@ -57,7 +57,7 @@ ASSAY_DEB_PACKAGES+=" libxlsxwriter-dev libpango1.0-dev libzip-dev fonts-dejavu-
 # The integration tests are pytest + requests. These Debian packages are installed only when no
 # usable interpreter already has both modules (see ensure_python_test_env): this machine's pyenv
 # python3 has them from pip, a fresh Debian has neither.
-ASSAY_PY_TEST_DEB_PACKAGES="python3-pytest python3-requests python3-openpyxl"
+ASSAY_PY_TEST_DEB_PACKAGES="python3-pytest python3-requests python3-openpyxl python3-jsonschema"
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 IS_ROOT=0
@@ -341,9 +341,10 @@ ensure_python_test_env() {
     for candidate in "$(command -v python3 || true)" /usr/bin/python3; do
         [[ -n $candidate && -x $candidate ]] || continue
         if "$candidate" -c 'import pytest, requests' 2>/dev/null; then
-            # openpyxl reads the .xlsx exports back; pip where the interpreter is pip's, else Debian's.
-            if "$candidate" -c 'import openpyxl' 2>/dev/null \
-                || "$candidate" -m pip install -q openpyxl >/dev/null 2>&1; then
+            # openpyxl reads the .xlsx exports back and jsonschema checks the JSON export: pip
+            # where the interpreter is pip's, else Debian's.
+            if "$candidate" -c 'import openpyxl, jsonschema' 2>/dev/null \
+                || "$candidate" -m pip install -q openpyxl jsonschema >/dev/null 2>&1; then
                 PYTHON=$candidate
                 return 0
             fi
@@ -351,7 +352,8 @@ ensure_python_test_env() {
     done
     # shellcheck disable=SC2086 # word splitting of the package list is intended
     ensure_packages python3 $ASSAY_PY_TEST_DEB_PACKAGES
-    /usr/bin/python3 -c 'import pytest, requests, openpyxl' || die "pytest/requests/openpyxl still missing for /usr/bin/python3"
+    /usr/bin/python3 -c 'import pytest, requests, openpyxl, jsonschema' \
+        || die "pytest/requests/openpyxl/jsonschema still missing for /usr/bin/python3"
     PYTHON=/usr/bin/python3
 }
 

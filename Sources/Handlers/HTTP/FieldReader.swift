@@ -71,15 +71,22 @@ public struct FieldReader {
         return number
     }
 
-    public mutating func double(_ field: String, required: Bool = true) -> Double? {
+    public mutating func double(_ field: String, required: Bool = true, range: ClosedRange<Double>? = nil) -> Double? {
         guard let member = present(field, required: required) else { return nil }
+        let number: Double
         switch member {
-        case .int(let value): return Double(value)
-        case .double(let value): return value
+        case .int(let value): number = Double(value)
+        case .double(let value): number = value
         default:
             fail(field, "must be a number, not \(member.typeName)")
             return nil
         }
+        if let range, !range.contains(number) {
+            func text(_ bound: Double) -> String { bound == bound.rounded() ? String(Int(bound)) : String(bound) }
+            fail(field, "must be between \(text(range.lowerBound)) and \(text(range.upperBound))")
+            return nil
+        }
+        return number
     }
 
     public mutating func bool(_ field: String, required: Bool = true) -> Bool? {

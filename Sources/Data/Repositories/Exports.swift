@@ -1,0 +1,210 @@
+import Foundation
+
+/// A warehouse table as exports (and readers) see it, whichever way it was filled: extracted
+/// from a document, or copied from a connection by ETL.
+public struct WarehouseTableRef: Sendable {
+    public enum Source: String, Sendable { case document, connection }
+    public let id: UUID
+    public let teamID: UUID
+    public let source: Source
+    public let tableName: String
+    /// `[{"name", "header"?, "type"}]` as JSON.
+    public let columns: String
+    public let rowCount: Int64
+    /// The document or connection it came from, and its file name or connection name.
+    public let sourceID: UUID
+    public let sourceName: String?
+    /// Document tables: pages and overall extraction confidence.
+    public let pageFrom: Int?
+    public let pageTo: Int?
+    public let confidence: Double?
+    /// Connection tables: the source table and when it was last synced.
+    public let sourceTable: String?
+    public let lastSyncAt: Date?
+    /// Columns that give the rows a stable order (`_row` for documents, the key for ETL tables).
+    public let orderColumns: [String]
+    public let createdAt: Date
+
+    init(_ row: Row) throws {
+        id = try row.decode("id")
+        teamID = try row.decode("team_id")
+        source = Source(rawValue: try row.decode("source")) ?? .document
+        tableName = try row.decode("table_name")
+        columns = try row.decode("columns")
+        rowCount = try row.decode("row_count")
+        sourceID = try row.decode("source_id")
+        sourceName = try row.decode("source_name", as: String?.self)
+        pageFrom = try row.decode("page_from", as: Int?.self)
+        pageTo = try row.decode("page_to", as: Int?.self)
+        confidence = try row.decode("confidence", as: Double?.self)
+        sourceTable = try row.decode("source_table", as: String?.self)
+        lastSyncAt = try row.decode("last_sync_at", as: Date?.self)
+        orderColumns = try row.decode("order_columns")
+        createdAt = try row.decode("created_at")
+    }
+}
+
+/// An export that runs as a job: the request, its progress and the file it produced.
+public struct ExportRecord: Sendable {
+    public let id: UUID
+    public let teamID: UUID
+    public let createdBy: UUID?
+    public let kind: String
+    public let format: String
+    /// The options as given, as JSON.
+    public let options: String
+    public let tableIDs: [UUID]
+    public let jobID: UUID?
+    public let status: String
+    public let rowsDone: Int64
+    public let rowsTotal: Int64?
+    public let tablesDone: Int
+    public let fileName: String?
+    /// Relative to the exports directory.
+    public let filePath: String?
+    public let contentType: String?
+    public let bytes: Int64?
+    public let error: String?
+    public let createdAt: Date
+    public let startedAt: Date?
+    public let finishedAt: Date?
+    public let expiresAt: Date?
+
+    init(_ row: Row) throws {
+        id = try row.decode("id")
+        teamID = try row.decode("team_id")
+        createdBy = try row.decode("created_by", as: UUID?.self)
+        kind = try row.decode("kind")
+        format = try row.decode("format")
+        options = try row.decode("options")
+        tableIDs = try (row.decode("table_ids") as [String]).compactMap(UUID.init(uuidString:))
+        jobID = try row.decode("job_id", as: UUID?.self)
+        status = try row.decode("status")
+        rowsDone = try row.decode("rows_done")
+        rowsTotal = try row.decode("rows_total", as: Int64?.self)
+        tablesDone = try row.decode("tables_done")
+        fileName = try row.decode("file_name", as: String?.self)
+        filePath = try row.decode("file_path", as: String?.self)
+        contentType = try row.decode("content_type", as: String?.self)
+        bytes = try row.decode("bytes", as: Int64?.self)
+        error = try row.decode("error", as: String?.self)
+        createdAt = try row.decode("created_at")
+        startedAt = try row.decode("started_at", as: Date?.self)
+        finishedAt = try row.decode("finished_at", as: Date?.self)
+        expiresAt = try row.decode("expires_at", as: Date?.self)
+    }
+}
+
+public struct ExportRepository {
+    let db: Database
+    public init(_ db: Database) { self.db = db }
+
+    /// Document tables and connection tables in one shape.
+    static let tablesView = SQL(unsafeSQL: """
+        SELECT t.id, t.team_id, 'document' AS source, t.table_name, t.columns::text AS columns, t.row_count::bigint AS row_count,
+               t.document_id AS source_id, d.filename AS source_name, t.page_from, t.page_to, t.confidence,
+               NULL::text AS source_table, NULL::timestamptz AS last_sync_at, ARRAY['_row'] AS order_columns, t.created_at
+        FROM extracted_tables t JOIN documents d ON d.id = t.document_id
+        UNION ALL
+        SELECT e.id, e.team_id, 'connection', e.warehouse_table, e.columns::text, e.row_count,
+               e.connection_id, c.name, NULL, NULL, NULL,
+               e.source_schema || '.' || e.source_table, e.last_sync_at, e.primary_key, coalesce(e.last_sync_at, c.created_at)
+        FROM etl_tables e JOIN connections c ON c.id = e.connection_id
+        """)
+
+    public func table(id: UUID, team: UUID) throws -> WarehouseTableRef? {
+        try db.query("SELECT * FROM (\(ExportRepository.tablesView)) w WHERE id = \(id) AND team_id = \(team)")
+            .first.map(WarehouseTableRef.init)
+    }
+
+    /// Several tables at once, in the order asked; unknown or foreign ids are missing.
+    public func tables(ids: [UUID], team: UUID) throws -> [WarehouseTableRef] {
+        let found = try db.query("""
+            SELECT * FROM (\(ExportRepository.tablesView)) w WHERE id = ANY(\(ids.map { $0.uuidString.lowercased() })::uuid[]) AND team_id = \(team)
+            """).map(WarehouseTableRef.init)
+        let byID = Dictionary(found.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        return ids.compactMap { byID[$0] }
+    }
+
+    /// Every warehouse table of a team, newest first, keyset-paginated on (created_at, id).
+    public func listTables(team: UUID, source: WarehouseTableRef.Source?, limit: Int, after cursor: (Date, UUID)?) throws -> [WarehouseTableRef] {
+        var sql: SQL = "SELECT * FROM (\(ExportRepository.tablesView)) w WHERE team_id = \(team)"
+        if let source { sql.append(" AND source = \(source.rawValue)") }
+        if let (time, id) = cursor { sql.append(" AND (created_at, id) < (\(time)::timestamptz, \(id)::uuid)") }
+        sql.append(" ORDER BY created_at DESC, id DESC LIMIT \(limit)")
+        return try db.query(sql).map(WarehouseTableRef.init)
+    }
+
+    /// `[[text, confidence], …]` per row of a document table, as JSON; nil for other tables.
+    public func cells(tableID: UUID) throws -> String? {
+        try db.query("SELECT cells::text AS cells FROM extracted_tables WHERE id = \(tableID)").first
+            .flatMap { try $0.decode("cells", as: String?.self) }
+    }
+
+    static let columns = SQL(unsafeSQL: """
+        id, team_id, created_by, kind, format, options::text AS options, table_ids::text[] AS table_ids, job_id, status,
+        rows_done, rows_total, tables_done, file_name, file_path, content_type, bytes, error, created_at, started_at,
+        finished_at, expires_at
+        """)
+
+    public func create(id: UUID, team: UUID, user: UUID?, kind: String, format: String, options: String, tables: [UUID],
+                       rowsTotal: Int64, job: UUID) throws -> ExportRecord {
+        try ExportRecord(db.query("""
+            INSERT INTO exports (id, team_id, created_by, kind, format, options, table_ids, job_id, rows_total)
+            VALUES (\(id), \(team), \(user), \(kind), \(format), \(JSONText(options))::jsonb, \(tables.map { $0.uuidString.lowercased() })::uuid[],
+                    \(job), \(rowsTotal))
+            RETURNING \(ExportRepository.columns)
+            """)[0])
+    }
+
+    public func find(id: UUID, team: UUID?) throws -> ExportRecord? {
+        var sql: SQL = "SELECT \(ExportRepository.columns) FROM exports WHERE id = \(id)"
+        if let team { sql.append(" AND team_id = \(team)") }
+        return try db.query(sql).first.map(ExportRecord.init)
+    }
+
+    /// Newest first, keyset-paginated on (created_at, id).
+    public func list(team: UUID, status: String?, limit: Int, after cursor: (Date, UUID)?) throws -> [ExportRecord] {
+        var sql: SQL = "SELECT \(ExportRepository.columns) FROM exports WHERE team_id = \(team)"
+        if let status { sql.append(" AND status = \(status)") }
+        if let (time, id) = cursor { sql.append(" AND (created_at, id) < (\(time)::timestamptz, \(id)::uuid)") }
+        sql.append(" ORDER BY created_at DESC, id DESC LIMIT \(limit)")
+        return try db.query(sql).map(ExportRecord.init)
+    }
+
+    /// A (re)started attempt: progress back to zero.
+    public func markRunning(id: UUID) throws {
+        try db.query("""
+            UPDATE exports SET status = 'running', rows_done = 0, tables_done = 0, error = NULL,
+                started_at = coalesce(started_at, now()) WHERE id = \(id)
+            """)
+    }
+
+    public func progress(id: UUID, rowsDone: Int64, tablesDone: Int) throws {
+        try db.query("UPDATE exports SET rows_done = \(rowsDone), tables_done = \(tablesDone) WHERE id = \(id)")
+    }
+
+    public func succeed(id: UUID, rows: Int64, tables: Int, fileName: String, filePath: String, contentType: String,
+                        bytes: Int64, ttlSeconds: Int) throws {
+        try db.query("""
+            UPDATE exports SET status = 'succeeded', rows_done = \(rows), tables_done = \(tables), file_name = \(fileName),
+                file_path = \(filePath), content_type = \(contentType), bytes = \(bytes), finished_at = now(),
+                expires_at = now() + make_interval(secs => \(ttlSeconds))
+            WHERE id = \(id)
+            """)
+    }
+
+    public func fail(id: UUID, error: String) throws {
+        try db.query("UPDATE exports SET status = 'failed', error = \(error), finished_at = now() WHERE id = \(id)")
+    }
+
+    /// Marks finished exports past their expiry as expired and returns their files to delete.
+    public func expireDue(limit: Int = 100) throws -> [String] {
+        try db.query("""
+            UPDATE exports SET status = 'expired' WHERE id IN (
+                SELECT id FROM exports WHERE status = 'succeeded' AND expires_at <= now() ORDER BY expires_at LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED)
+            RETURNING file_path
+            """).compactMap { try $0.decode("file_path", as: String?.self) }
+    }
+}

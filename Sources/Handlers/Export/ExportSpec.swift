@@ -1,0 +1,108 @@
+import Exporters
+import Foundation
+
+/// A validated export request: the format and its options, checked before any work starts.
+struct ExportSpec {
+    enum Format: String, CaseIterable {
+        case csv, excel, json, pdf
+    }
+
+    /// How the result reaches the caller: `auto` streams what is cheap (CSV, JSON, small
+    /// Excel/PDF) and makes a job of the rest; `download` always streams; `job` always queues.
+    enum Delivery: String, CaseIterable {
+        case auto, download, job
+    }
+
+    struct CSVOptions {
+        var delimiter = ","
+        var bom = false
+        var header = true
+        var formulaProtection = true
+    }
+
+    var format: Format
+    var delivery = Delivery.auto
+    var csv = CSVOptions()
+    var ndjson = false
+    var xlsx = XLSXOptions()
+    var pdf = PDFOptions()
+    /// PDF only: the heading above the table (default: the table's name).
+    var title: String?
+    /// The options as given (stored with a job export).
+    var options: JSON = [:]
+
+    /// Every option of every format, for the 422 that lists the valid ones.
+    static let optionNames: [Format: [String]] = [
+        .csv: ["delimiter", "bom", "header", "formula_protection"],
+        .json: ["ndjson"],
+        .excel: ["rows_per_sheet", "low_confidence", "metadata_sheet"],
+        .pdf: ["page_size", "orientation", "font_size", "title"],
+    ]
+    static let delimiters = [",", ";", "\t", "|"]
+
+    var fileExtension: String {
+        switch format {
+        case .csv: "csv"
+        case .json: ndjson ? "ndjson" : "json"
+        case .excel: "xlsx"
+        case .pdf: "pdf"
+        }
+    }
+
+    var contentType: String {
+        switch format {
+        case .csv: "text/csv; charset=utf-8"
+        case .json: ndjson ? "application/x-ndjson" : "application/json"
+        case .excel: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        case .pdf: "application/pdf"
+        }
+    }
+
+    /// CSV and JSON come straight out of COPY; Excel and PDF are rendered into a file first.
+    var streamsFromCopy: Bool { format == .csv || format == .json }
+
+    /// Reads `format`, `options` and `delivery`, adding every problem to the reader so one
+    /// 422 names them all (unknown options are listed with the valid ones).
+    static func read(_ reader: inout FieldReader) -> ExportSpec? {
+        let format = reader.choice("format", Format.allCases.map(\.rawValue)).flatMap(Format.init(rawValue:))
+        let delivery = reader.choice("delivery", Delivery.allCases.map(\.rawValue), required: false).flatMap(Delivery.init(rawValue:))
+        guard let format else { return nil }
+        var spec = ExportSpec(format: format)
+        spec.delivery = delivery ?? .auto
+        guard var options = reader.object("options", required: false) else { return reader.errors.isEmpty ? spec : nil }
+        spec.options = options.value
+        let allowed = optionNames[format] ?? []
+        if case .object(let members) = options.value {
+            for (name, _) in members where !allowed.contains(name) {
+                options.fail(name, "is not an option of \(format.rawValue); valid: \(allowed.joined(separator: ", "))")
+            }
+        }
+        switch format {
+        case .csv:
+            if let delimiter = options.choice("delimiter", delimiters, required: false) { spec.csv.delimiter = delimiter }
+            spec.csv.bom = options.bool("bom", required: false) ?? false
+            spec.csv.header = options.bool("header", required: false) ?? true
+            spec.csv.formulaProtection = options.bool("formula_protection", required: false) ?? true
+        case .json:
+            spec.ndjson = options.bool("ndjson", required: false) ?? false
+        case .excel:
+            if let rows = options.int("rows_per_sheet", required: false, range: 1...1_048_575) { spec.xlsx.rowsPerSheet = rows }
+            if let threshold = options.double("low_confidence", required: false, range: 0...1) { spec.xlsx.lowConfidence = threshold }
+            spec.xlsx.metadataSheet = options.bool("metadata_sheet", required: false) ?? true
+        case .pdf:
+            if let size = options.choice("page_size", PDFOptions.PageSize.allCases.map(\.rawValue), required: false) {
+                spec.pdf.pageSize = PDFOptions.PageSize(rawValue: size) ?? .a4
+            }
+            if let orientation = options.choice("orientation", PDFOptions.Orientation.allCases.map(\.rawValue), required: false) {
+                spec.pdf.orientation = PDFOptions.Orientation(rawValue: orientation) ?? .auto
+            }
+            if let size = options.double("font_size", required: false, range: 5...14) { spec.pdf.fontSize = size }
+            spec.title = options.string("title", required: false, maxLength: 200)
+        }
+        reader.absorb(options, prefix: "options")
+        return reader.errors.isEmpty ? spec : nil
+    }
+
+    /// Cells below this confidence are marked in Excel and PDF.
+    var lowConfidence: Double { format == .excel ? xlsx.lowConfidence : 0.6 }
+}

@@ -1,0 +1,374 @@
+import Data
+import Exporters
+import Foundation
+
+/// One warehouse table on its way out: its columns, where it came from, and the COPY that
+/// reads its rows in a stable order. Every format is written from here, to an HTTP body or
+/// to a file.
+struct TableExport {
+    let ref: WarehouseTableRef
+    let columns: [ExportColumn]
+    let exportedAt: Date
+
+    init(_ ref: WarehouseTableRef, exportedAt: Date = Date()) {
+        self.ref = ref
+        self.exportedAt = exportedAt
+        guard case .array(let items)? = try? JSON.parse(Array(ref.columns.utf8)) else {
+            columns = []
+            return
+        }
+        columns = items.compactMap { item in
+            guard case .string(let name)? = item["name"] else { return nil }
+            let header: String = if case .string(let h)? = item["header"] { h } else { name }
+            let type: String = if case .string(let t)? = item["type"] { t } else { "text" }
+            return ExportColumn(name: name, header: header, kind: ExportKind(declaredType: type))
+        }
+    }
+
+    /// The declared type of each column as the JSON export names it.
+    private var declaredTypes: [String] {
+        guard case .array(let items)? = try? JSON.parse(Array(ref.columns.utf8)) else { return [] }
+        return items.map { item in if case .string(let t)? = item["type"] { t } else { "text" } }
+    }
+
+    /// The file name a download gets (without extension).
+    var baseName: String { ref.tableName }
+
+    private var from: String {
+        "\(WarehouseRepository.schema).\(SQL.quoteIdentifier(ref.tableName))"
+    }
+
+    private var orderBy: String {
+        ref.orderColumns.isEmpty ? "" : " ORDER BY " + ref.orderColumns.map(SQL.quoteIdentifier).joined(separator: ", ")
+    }
+
+    // MARK: Metadata
+
+    /// For people (PDF block, Excel metadata sheet).
+    var metadataPairs: [(label: String, value: String)] {
+        var pairs: [(label: String, value: String)] = [("Table", ref.tableName)]
+        switch ref.source {
+        case .document:
+            pairs.append(("Source document", ref.sourceName ?? ref.sourceID.lower))
+            pairs.append(("Document id", ref.sourceID.lower))
+            if let from = ref.pageFrom, let to = ref.pageTo { pairs.append(("Pages", from == to ? "\(from)" : "\(from)–\(to)")) }
+            if let confidence = ref.confidence { pairs.append(("Extraction confidence", String(format: "%.2f", confidence))) }
+        case .connection:
+            pairs.append(("Source connection", ref.sourceName ?? ref.sourceID.lower))
+            pairs.append(("Connection id", ref.sourceID.lower))
+            if let table = ref.sourceTable { pairs.append(("Source table", table)) }
+            if let synced = ref.lastSyncAt { pairs.append(("Last synced", PostgresTime.format(synced))) }
+        }
+        pairs.append(("Rows", String(ref.rowCount)))
+        pairs.append(("Exported at", PostgresTime.format(exportedAt)))
+        return pairs
+    }
+
+    /// For programs (the JSON export's `metadata`).
+    var metadataJSON: JSON {
+        var source: [(String, JSON)] = [("kind", .string(ref.source.rawValue)), ("name", JSON(ref.sourceName))]
+        switch ref.source {
+        case .document:
+            source += [("document_id", .string(ref.sourceID.lower)), ("filename", JSON(ref.sourceName)),
+                       ("pages", .array([.int(Int64(ref.pageFrom ?? 0)), .int(Int64(ref.pageTo ?? 0))]))]
+        case .connection:
+            source += [("connection_id", .string(ref.sourceID.lower)), ("table", JSON(ref.sourceTable)),
+                       ("last_sync_at", ref.lastSyncAt.map(Present.time) ?? .null)]
+        }
+        var metadata: [(String, JSON)] = [
+            ("table_id", .string(ref.id.lower)), ("table", .string(ref.tableName)), ("source", .object(source)),
+            ("row_count", .int(ref.rowCount)), ("exported_at", Present.time(exportedAt)),
+        ]
+        if let confidence = ref.confidence { metadata.append(("confidence", .double((confidence * 1000).rounded() / 1000))) }
+        return .object(metadata)
+    }
+
+    /// The renderers' view, with the cells extraction was unsure of.
+    func exportTable(db: Database, lowConfidence: Double, title: String? = nil) throws -> ExportTable {
+        ExportTable(title: title ?? ref.tableName, columns: columns, metadata: metadataPairs,
+                    notes: try notes(db: db, below: lowConfidence), rowCount: Int(ref.rowCount))
+    }
+
+    /// Document tables keep each cell's original text and confidence (`[[text, conf], …]`
+    /// per row, in `_row` order); connection tables have none.
+    private func notes(db: Database, below threshold: Double) throws -> [Int: [Int: CellNote]] {
+        guard ref.source == .document, let text = try ExportRepository(db).cells(tableID: ref.id),
+              case .array(let rows)? = try? JSON.parse(Array(text.utf8)) else { return [:] }
+        var notes: [Int: [Int: CellNote]] = [:]
+        for (rowIndex, row) in rows.enumerated() {
+            guard case .array(let cells) = row else { continue }
+            for (columnIndex, cell) in cells.enumerated() {
+                guard case .array(let pair) = cell, pair.count == 2, case .string(let original) = pair[0] else { continue }
+                let confidence: Double? = switch pair[1] {
+                case .double(let value): value
+                case .int(let value): Double(value)
+                default: nil
+                }
+                if let confidence, confidence < threshold {
+                    notes[rowIndex, default: [:]][columnIndex] = CellNote(original: original, confidence: confidence)
+                }
+            }
+        }
+        return notes
+    }
+
+    // MARK: Reading rows
+
+    /// CSV from `COPY … (FORMAT csv)`. Text cells starting with `=`, `+`, `-`, `@`, tab or CR
+    /// get a leading `'` so spreadsheets show them as text instead of running them as formulas.
+    func csvStatement(_ options: ExportSpec.CSVOptions) -> SQL {
+        let select = columns.map { column -> String in
+            let name = SQL.quoteIdentifier(column.name)
+            guard column.kind == .text, options.formulaProtection else { return name }
+            return "CASE WHEN \(name)::text ~ '^[-=+@\\t\\r]' THEN '''' || \(name)::text ELSE \(name)::text END"
+        }.joined(separator: ", ")
+        let delimiter = options.delimiter == "\t" ? "E'\\t'" : "'\(options.delimiter)'"
+        return SQL(unsafeSQL: "COPY (SELECT \(select) FROM \(from)\(orderBy)) TO STDOUT (FORMAT csv, DELIMITER \(delimiter))")
+    }
+
+    /// One JSON object per row, typed by PostgreSQL's `row_to_json`.
+    var jsonStatement: SQL {
+        let select = columns.map { SQL.quoteIdentifier($0.name) }.joined(separator: ", ")
+        return SQL(unsafeSQL: "COPY (SELECT row_to_json(r) FROM (SELECT \(select) FROM \(from)\(orderBy)) r) TO STDOUT")
+    }
+
+    /// Rows in COPY's text format, for the renderers.
+    var textStatement: SQL {
+        let select = columns.map { SQL.quoteIdentifier($0.name) }.joined(separator: ", ")
+        return SQL(unsafeSQL: "COPY (SELECT \(select) FROM \(from)\(orderBy)) TO STDOUT")
+    }
+
+    /// The rows as the renderers take them, decoded from COPY's text format.
+    static func rowStream(_ copy: Database.CopyOut, columnCount: Int) -> RowStream {
+        { each in
+            var values = [String?](repeating: nil, count: columnCount)
+            try copy.drain { row in
+                CopyText.decode(row, into: &values)
+                try each(values)
+            }
+        }
+    }
+
+    // MARK: Writing
+
+    /// Writes CSV or JSON from a COPY that has started; returns the rows written.
+    func writeStreamed(_ spec: ExportSpec, copy: Database.CopyOut, to writer: BodyWriter,
+                       progress: ExportProgress? = nil) throws -> Int {
+        switch spec.format {
+        case .csv: try writeCSV(copy, options: spec.csv, to: writer, progress: progress)
+        default: try writeJSON(copy, ndjson: spec.ndjson, to: writer, progress: progress)
+        }
+    }
+
+    /// Starts the COPY a streamed format reads from (so a failure is still an error response).
+    func startCopy(_ spec: ExportSpec, db: Database) throws -> Database.CopyOut {
+        switch spec.format {
+        case .csv: try db.startCopyOut(csvStatement(spec.csv))
+        case .json: try db.startCopyOut(jsonStatement)
+        default: try db.startCopyOut(textStatement)
+        }
+    }
+
+    /// Writes any format into the file at `path`; returns the rows written.
+    func render(_ spec: ExportSpec, db: Database, to path: String, tempDirectory: String,
+                progress: ExportProgress?) throws -> Int {
+        switch spec.format {
+        case .csv, .json:
+            let file = try FileSink(path: path)
+            let rows = try writeStreamed(spec, copy: try startCopy(spec, db: db), to: file, progress: progress)
+            try file.close()
+            return rows
+        case .excel:
+            let table = try exportTable(db: db, lowConfidence: spec.lowConfidence)
+            let workbook = try XLSXWorkbook(path: path, tempDirectory: tempDirectory, options: spec.xlsx)
+            let rows = try workbook.addTable(table, rows: TableExport.rowStream(try db.startCopyOut(textStatement),
+                                                                                  columnCount: columns.count),
+                                             progress: progress)
+            try workbook.close()
+            return rows
+        case .pdf:
+            let table = try exportTable(db: db, lowConfidence: spec.lowConfidence, title: spec.title)
+            let report = try PDFReport(path: path, options: spec.pdf)
+            report.title(table.title)
+            report.keyValues(table.metadata)
+            let rows = try report.table(table, rows: TableExport.rowStream(try db.startCopyOut(textStatement),
+                                                                          columnCount: columns.count),
+                                        progress: progress)
+            try report.close()
+            return rows
+        }
+    }
+
+    private func writeCSV(_ copy: Database.CopyOut, options: ExportSpec.CSVOptions, to writer: BodyWriter,
+                          progress: ExportProgress?) throws -> Int {
+        var out: [UInt8] = []
+        if options.bom { out += [0xEF, 0xBB, 0xBF] }
+        if options.header {
+            out += Array(columns.map { TableExport.csvField($0.header, delimiter: options.delimiter, protect: options.formulaProtection) }
+                .joined(separator: options.delimiter).utf8) + [0x0D, 0x0A]
+        }
+        try writer.write(out)
+        out.removeAll(keepingCapacity: true)
+        out.reserveCapacity(256 * 1024)
+        var rows = 0
+        try copy.drain { row in
+            // Each COPY row ends in "\n": RFC 4180 wants CRLF.
+            out.append(contentsOf: row.prefix(row.count - 1))
+            out.append(contentsOf: [0x0D, 0x0A])
+            rows += 1
+            if out.count >= 128 * 1024 {
+                try writer.write(out)
+                out.removeAll(keepingCapacity: true)
+                progress?(rows)
+            }
+        }
+        try writer.write(out)
+        return rows
+    }
+
+    static func csvField(_ text: String, delimiter: String, protect: Bool) -> String {
+        var value = text
+        if protect, let first = value.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { value = "'" + value }
+        guard value.contains(delimiter) || value.contains("\"") || value.contains("\n") || value.contains("\r") else { return value }
+        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// `{"metadata", "columns", "rows": [...]}` or one row object per line (NDJSON).
+    private func writeJSON(_ copy: Database.CopyOut, ndjson: Bool, to writer: BodyWriter, progress: ExportProgress?) throws -> Int {
+        if !ndjson {
+            let head: JSON = ["metadata": metadataJSON,
+                              "columns": .array(zip(columns, declaredTypes).map { column, type in
+                                  ["name": .string(column.name), "header": .string(column.header), "type": .string(type)]
+                              })]
+            var bytes = head.serialized()
+            bytes.removeLast() // the closing brace: rows follow
+            bytes += Array(",\"rows\":[".utf8)
+            try writer.write(bytes)
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(256 * 1024)
+        var rows = 0
+        try copy.drain { row in
+            if !ndjson, rows > 0 { out.append(0x2C) }
+            rows += 1
+            CopyText.unescape(row, into: &out)
+            if ndjson { out.append(0x0A) }
+            if out.count >= 128 * 1024 {
+                try writer.write(out)
+                out.removeAll(keepingCapacity: true)
+                progress?(rows)
+            }
+        }
+        if !ndjson { out += Array("]}".utf8) }
+        try writer.write(out)
+        return rows
+    }
+}
+
+/// PostgreSQL's COPY text format: fields split by tabs, `\N` for NULL, and backslash escapes
+/// for backslash, tab, newline, carriage return and the rarer control characters.
+enum CopyText {
+    /// Appends one row (one field, e.g. a JSON document) without its final newline, unescaped.
+    static func unescape(_ row: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        var index = 0
+        let end = row.count - 1
+        while index < end {
+            let byte = row[index]
+            if byte == 0x5C, index + 1 < end {
+                out.append(escaped(row[index + 1]))
+                index += 2
+            } else {
+                out.append(byte)
+                index += 1
+            }
+        }
+    }
+
+    /// Splits one row into `values` (one per column; extra fields are ignored, missing ones nil).
+    static func decode(_ row: UnsafeRawBufferPointer, into values: inout [String?]) {
+        let end = row.count > 0 && row[row.count - 1] == 0x0A ? row.count - 1 : row.count
+        var start = 0
+        var column = 0
+        var index = 0
+        var hasEscape = false
+        while index <= end {
+            if index == end || row[index] == 0x09 {
+                if column < values.count {
+                    values[column] = field(row, start, index, hasEscape: hasEscape)
+                }
+                column += 1
+                start = index + 1
+                hasEscape = false
+            } else if row[index] == 0x5C {
+                hasEscape = true
+                index += 1 // the escaped byte cannot end the field
+            }
+            index += 1
+        }
+        while column < values.count {
+            values[column] = nil
+            column += 1
+        }
+    }
+
+    private static func field(_ row: UnsafeRawBufferPointer, _ start: Int, _ end: Int, hasEscape: Bool) -> String? {
+        if end - start == 2, row[start] == 0x5C, row[start + 1] == 0x4E { return nil } // \N
+        let slice = UnsafeRawBufferPointer(rebasing: row[start..<end])
+        guard hasEscape else { return String(decoding: slice, as: UTF8.self) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(slice.count)
+        var index = 0
+        while index < slice.count {
+            if slice[index] == 0x5C, index + 1 < slice.count {
+                bytes.append(escaped(slice[index + 1]))
+                index += 2
+            } else {
+                bytes.append(slice[index])
+                index += 1
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func escaped(_ byte: UInt8) -> UInt8 {
+        switch byte {
+        case 0x6E: 0x0A // n
+        case 0x74: 0x09 // t
+        case 0x72: 0x0D // r
+        case 0x62: 0x08 // b
+        case 0x66: 0x0C // f
+        case 0x76: 0x0B // v
+        default: byte
+        }
+    }
+}
+
+/// A body writer into a file, buffered; used by job exports.
+final class FileSink: BodyWriter {
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+
+    init(path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil),
+              let handle = FileHandle(forWritingAtPath: path) else {
+            throw ExportError("cannot create \(path)")
+        }
+        self.handle = handle
+        buffer.reserveCapacity(1 << 20)
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    private func flush() throws {
+        try handle.write(contentsOf: buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    func close() throws {
+        try flush()
+        try handle.close()
+    }
+}
