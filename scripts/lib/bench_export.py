@@ -3,7 +3,10 @@
 the environment): a 1,000,000-row, 6-column warehouse table exported as CSV through the
 API (`POST /api/export/table/{id}`, streamed) beside PostgreSQL's own
 `COPY … TO STDOUT (FORMAT csv)` into a file, measured in the same run, with the FastCGI
-workers' peak resident memory during the export. Prints one JSON object.
+workers' peak resident memory during the export; then the same table as .xlsx and as PDF
+through export jobs (`"delivery": "job"`, timed from the POST until the job says succeeded,
+then downloaded through nginx), with the job worker's peak resident memory.
+BENCH_EXPORT_FORMATS (default csv,excel,pdf) picks the formats. Prints one JSON object.
 """
 import json
 import os
@@ -20,6 +23,7 @@ from bench_etl import PeakRSS  # noqa: E402
 from bench_rows_setup import request  # noqa: E402
 
 ROWS = int(os.environ.get("BENCH_EXPORT_ROWS", "1000000"))
+FORMATS = os.environ.get("BENCH_EXPORT_FORMATS", "csv,excel,pdf").split(",")
 E = os.environ
 
 
@@ -65,29 +69,56 @@ def main():
     reference = time.time() - started
     reference_bytes = os.path.getsize(target)
     os.unlink(target)
-    print("[bench] CSV through the API", file=sys.stderr, flush=True)
-    sampler = PeakRSS(master, role=" worker ")
-    sampler.start()
-    req = urllib.request.Request(E["ASSAY_BASE_URL"] + f"/api/export/table/{table_id}", method="POST",
-                                 data=json.dumps({"format": "csv"}).encode(),
-                                 headers={"Content-Type": "application/json", "X-API-Key": key})
-    started = time.time()
+    result = {"rows": ROWS, "reference_seconds": round(reference, 3), "reference_rows_per_s": round(ROWS / reference),
+              "reference_bytes": reference_bytes}
+    if "csv" in FORMATS:
+        print("[bench] CSV through the API", file=sys.stderr, flush=True)
+        sampler = PeakRSS(master, role=" worker ")
+        sampler.start()
+        req = urllib.request.Request(E["ASSAY_BASE_URL"] + f"/api/export/table/{table_id}", method="POST",
+                                     data=json.dumps({"format": "csv"}).encode(),
+                                     headers={"Content-Type": "application/json", "X-API-Key": key})
+        started = time.time()
+        size = download(req)
+        seconds = time.time() - started
+        sampler.running = False
+        sampler.join()
+        result.update({"csv_seconds": round(seconds, 3), "csv_rows_per_s": round(ROWS / seconds), "csv_bytes": size,
+                       "ratio": round(reference / seconds, 3), "worker_peak_rss_mb": round(sampler.peak_kb / 1024, 1)})
+    for fmt in [f for f in FORMATS if f in ("excel", "pdf")]:
+        print(f"[bench] {fmt} through an export job", file=sys.stderr, flush=True)
+        sampler = PeakRSS(master)
+        sampler.start()
+        started = time.time()
+        job = request("POST", f"/api/export/table/{table_id}", {"format": fmt, "delivery": "job"}, key=key)
+        while job["status"] not in ("succeeded", "failed"):
+            time.sleep(0.2)
+            job = request("GET", f"/api/exports/{job['id']}", key=key)
+        seconds = time.time() - started
+        sampler.running = False
+        sampler.join()
+        if job["status"] != "succeeded" or job["progress"]["rows_done"] != ROWS:
+            sys.exit(f"the {fmt} export failed: {job}")
+        req = urllib.request.Request(E["ASSAY_BASE_URL"] + job["download_url"], headers={"X-API-Key": key})
+        size = download(req)
+        if size != job["file"]["bytes"]:
+            sys.exit(f"the {fmt} download has {size} bytes, the export {job['file']['bytes']}")
+        result.update({f"{fmt}_seconds": round(seconds, 3), f"{fmt}_rows_per_s": round(ROWS / seconds),
+                       f"{fmt}_bytes": size, f"{fmt}_job_worker_peak_rss_mb": round(sampler.peak_kb / 1024, 1)})
+    psql("DROP TABLE warehouse.bench_export;")
+    print(json.dumps(result))
+
+
+def download(req):
+    """Reads a response to the end; its size in bytes."""
     size = 0
-    with urllib.request.urlopen(req, context=ssl._create_unverified_context(), timeout=600) as response:
+    with urllib.request.urlopen(req, context=ssl._create_unverified_context(), timeout=1800) as response:
         while True:
             chunk = response.read(1 << 20)
             if not chunk:
                 break
             size += len(chunk)
-    seconds = time.time() - started
-    sampler.running = False
-    sampler.join()
-    psql("DROP TABLE warehouse.bench_export;")
-    print(json.dumps({
-        "rows": ROWS, "reference_seconds": round(reference, 3), "reference_rows_per_s": round(ROWS / reference),
-        "reference_bytes": reference_bytes, "csv_seconds": round(seconds, 3), "csv_rows_per_s": round(ROWS / seconds),
-        "csv_bytes": size, "ratio": round(reference / seconds, 3),
-        "worker_peak_rss_mb": round(sampler.peak_kb / 1024, 1)}))
+    return size
 
 
 if __name__ == "__main__":
