@@ -100,16 +100,41 @@ public final class Database {
         return payloads
     }
 
-    /// Runs a statement and returns its rows.
+    /// Runs a statement and returns its rows. `prepared` keeps the statement parsed and
+    /// planned on this connection (a server-side prepared statement named by its text), for
+    /// the few statements every request runs: authentication, quotas, table lookups.
     @discardableResult
-    public func query(_ sql: SQL) throws -> Rows {
+    public func query(_ sql: SQL, prepared: Bool = false) throws -> Rows {
         let conn = try liveConnection()
         let binds = sql.binds
         let text = sql.text
+        if prepared {
+            let name = try preparedName(text, parameters: binds.count, connection: conn)
+            let result: OpaquePointer? = withOptionalCStringArray(binds) { values in
+                PQexecPrepared(conn, name, Int32(binds.count), values, nil, nil, 0)
+            }
+            return try check(result, connection: conn)
+        }
         let result: OpaquePointer? = withOptionalCStringArray(binds) { values in
             PQexecParams(conn, text, Int32(binds.count), nil, values, nil, nil, 0)
         }
         return try check(result, connection: conn)
+    }
+
+    /// Statements prepared on the current connection (`generation`), by text.
+    private var preparedStatements: [String: String] = [:]
+    private var preparedGeneration = -1
+
+    private func preparedName(_ text: String, parameters: Int, connection conn: OpaquePointer) throws -> String {
+        if preparedGeneration != generation {
+            preparedStatements.removeAll()
+            preparedGeneration = generation
+        }
+        if let name = preparedStatements[text] { return name }
+        let name = "assay_\(preparedStatements.count)"
+        _ = try check(PQprepare(conn, name, text, Int32(parameters), nil), connection: conn)
+        preparedStatements[text] = name
+        return name
     }
 
     /// Runs `COPY … FROM STDIN` (a statement without parameters) and hands `feed` a

@@ -171,11 +171,9 @@ struct DocumentRoutes: RouteGroup {
         }
         let limit = number("limit", 100, 1...1000), offset = number("offset", 0, 0...Int(Int32.max))
         if !problems.isEmpty { throw APIError.validation(problems) }
-        let warehouse = WarehouseRepository(db)
-        guard let table = try warehouse.table(id: id, team: principal.teamID) else { throw APIError.notFound("no such table") }
-        // PostgreSQL builds the rows' JSON (typed, in column order) in the same round trip.
-        let names = DocumentRoutes.columnNames(table)
-        let (rows, count) = try warehouse.rowsJSON(tableName: table.tableName, columns: names, limit: limit, offset: offset)
+        // PostgreSQL finds the table and builds the rows' JSON (typed, in column order) in one round trip.
+        guard let (table, rows, count) = try WarehouseRepository(db).page(id: id, team: principal.teamID, limit: limit, offset: offset)
+        else { throw APIError.notFound("no such table") }
         let next = offset + count < table.rowCount ? JSON.int(Int64(offset + count)) : .null
         var body: [UInt8] = JSON.object([
             ("table", DocumentRoutes.present(table, extra: [])), ("total", .int(Int64(table.rowCount))),
@@ -184,12 +182,6 @@ struct DocumentRoutes: RouteGroup {
         body.removeLast()
         body += Array(",\"rows\":".utf8) + Array(rows.utf8) + [UInt8(ascii: "}")]
         return .json(bytes: body)
-    }
-
-    /// The warehouse column names of a table, from its metadata.
-    static func columnNames(_ t: ExtractedTableRecord) -> [String] {
-        guard case .array(let items)? = try? JSON.parse(Array(t.columns.utf8)) else { return [] }
-        return items.compactMap { if case .string(let name)? = $0["name"] { name } else { nil } }
     }
 
     static func present(_ t: ExtractedTableRecord, extra: [(String, JSON)]) -> JSON {

@@ -30,6 +30,18 @@ final class DatabaseTests: XCTestCase {
         XCTAssertEqual(try row.decode("name", as: String.self), hostile)
     }
 
+    func testPreparedStatementsAreReusedAndSurviveAReconnect() throws {
+        let select: (Int) -> SQL = { id in "SELECT name FROM \(identifier: self.table) WHERE id = \(id)" }
+        try db.query("INSERT INTO \(identifier: table) (id, name) VALUES (\(1), \("one")), (\(2), \("two"))")
+        XCTAssertEqual(try db.query(select(1), prepared: true).first?.decode("name", as: String.self), "one")
+        XCTAssertEqual(try db.query(select(2), prepared: true).first?.decode("name", as: String.self), "two")
+        let prepared = try db.query("SELECT count(*) AS n FROM pg_prepared_statements").first?.decode("n", as: Int.self)
+        XCTAssertEqual(prepared, 1, "one statement text is prepared once")
+        // A new connection has no prepared statements: they are prepared again, not assumed.
+        db.close()
+        XCTAssertEqual(try db.query(select(2), prepared: true).first?.decode("name", as: String.self), "two")
+    }
+
     func testTypedDecodingAndNulls() throws {
         let when = Date(timeIntervalSince1970: 1_795_000_000.25)
         try db.query("INSERT INTO \(identifier: table) (id, name, at) VALUES (\(7), \(nil as String?), \(when))")

@@ -75,7 +75,7 @@ public struct ApiKeyRepository {
             FROM api_keys k JOIN users u ON u.id = k.user_id JOIN teams t ON t.id = k.team_id
             LEFT JOIN team_members m ON m.team_id = k.team_id AND m.user_id = k.user_id
             WHERE k.prefix = \(prefix)
-            """).first else { return nil }
+            """, prepared: true).first else { return nil }
         return ApiKeyAuth(key: try ApiKeyRecord(row), userActive: try row.decode("user_active"),
                           role: try row.decode("role", as: String?.self), teamName: try row.decode("team_name", as: String?.self))
     }

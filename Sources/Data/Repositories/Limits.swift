@@ -18,7 +18,7 @@ public struct QuotaRepository {
             VALUES (\(principal), \(quotaClass), date_trunc('hour', now()), 1)
             ON CONFLICT (principal, class, window_start) DO UPDATE SET count = q.count + 1
             RETURNING count, window_start + interval '1 hour' AS window_end
-            """)[0]
+            """, prepared: true)[0]
         return QuotaUsage(count: try row.decode("count"), windowEnd: try row.decode("window_end"))
     }
 

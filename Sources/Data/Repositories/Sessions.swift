@@ -79,7 +79,7 @@ public struct SessionRepository {
               coalesce((SELECT is_active FROM users WHERE id = \(user)), false) AS user_active,
               (SELECT role FROM team_members WHERE team_id = \(team) AND user_id = \(user)) AS role,
               (SELECT name FROM teams WHERE id = \(team)) AS team_name
-            """)[0]
+            """, prepared: true)[0]
         return AccessCheck(
             sessionActive: try row.decode("session_active"), tokenRevoked: try row.decode("token_revoked"),
             userActive: try row.decode("user_active"), role: try row.decode("role", as: String?.self),

@@ -90,17 +90,13 @@ public struct WarehouseRepository {
             .first.map(ExtractedTableRecord.init)
     }
 
-    /// A page of rows as a JSON array of objects (keys in column order, values typed by
-    /// PostgreSQL), built by the server in one round trip; and how many rows it holds.
-    public func rowsJSON(tableName: String, columns: [String], limit: Int, offset: Int) throws -> (json: String, count: Int) {
-        let fields = columns.map { "\(SQL.quoteLiteral($0)), r.\(SQL.quoteIdentifier($0))" }.joined(separator: ", ")
-        let row = try db.query("""
-            SELECT coalesce(json_agg(json_build_object(\(unsafeSQL: fields)) ORDER BY r._row), '[]')::text AS rows,
-                   count(*) AS n
-            FROM (SELECT * FROM \(identifier: WarehouseRepository.schema).\(identifier: tableName)
-                  ORDER BY _row LIMIT \(limit) OFFSET \(offset)) r
-            """)[0]
-        return (try row.decode("rows"), try row.decode("n"))
+    /// A table's metadata and a page of its rows as a JSON array of objects (keys in column
+    /// order, values typed by PostgreSQL) with how many rows the page holds, in one round
+    /// trip (the `extracted_table_page` function); nil when the team has no such table.
+    public func page(id: UUID, team: UUID, limit: Int, offset: Int) throws -> (table: ExtractedTableRecord, json: String, count: Int)? {
+        guard let row = try db.query("SELECT * FROM extracted_table_page(\(id), \(team), \(limit), \(offset))",
+                                     prepared: true).first else { return nil }
+        return (try ExtractedTableRecord(row), try row.decode("rows"), try row.decode("n"))
     }
 
     /// Rows of a warehouse table named by its metadata, in `_row` order.
