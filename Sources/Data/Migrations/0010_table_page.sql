@@ -24,3 +24,6 @@ BEGIN
           t.confidence, p_limit, p_offset;
 END
 $$;
+
+-- When a connection's table first reached the warehouse: a stable order for listings.
+ALTER TABLE etl_tables ADD COLUMN created_at timestamptz NOT NULL DEFAULT now();

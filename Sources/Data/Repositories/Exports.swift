@@ -108,7 +108,7 @@ public struct ExportRepository {
         UNION ALL
         SELECT e.id, e.team_id, 'connection', e.warehouse_table, e.columns::text, e.row_count,
                e.connection_id, c.name, NULL, NULL, NULL,
-               e.source_schema || '.' || e.source_table, e.last_sync_at, e.primary_key, coalesce(e.last_sync_at, c.created_at)
+               e.source_schema || '.' || e.source_table, e.last_sync_at, e.primary_key, e.created_at
         FROM etl_tables e JOIN connections c ON c.id = e.connection_id
         """)
 
