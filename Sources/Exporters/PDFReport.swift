@@ -45,6 +45,8 @@ public final class PDFReport {
     private let options: PDFOptions
     private let fonts: PDFFonts
     private let footer: PDFTextBox
+    /// The open page's plain ASCII table text, drawn when the page ends.
+    private let batch: PDFGlyphBatch?
     private var pending: [Block] = []
     private var closed = false
 
@@ -73,7 +75,8 @@ public final class PDFReport {
         // Pango's default 96 dpi would make an 8-point font 10.7 PDF points tall.
         context = pango_cairo_create_context(cr)
         pango_cairo_context_set_resolution(context, 72)
-        fonts = PDFFonts(bodySize: options.fontSize, context: context)
+        fonts = PDFFonts(bodySize: options.fontSize)
+        batch = PDFASCIIFont(context: context, font: fonts.body).map(PDFGlyphBatch.init)
         footer = PDFTextBox(context: context, font: fonts.small, width: nil)
     }
 
@@ -147,7 +150,7 @@ public final class PDFReport {
         let natural = PDFTableLayout.naturalWidths(columns: table.columns, sample: sample, context: context, fonts: fonts)
         let page = self.page(forWidth: natural.reduce(0, +))
         let layout = PDFTableLayout(columns: table.columns, widths: PDFTableLayout.fit(natural, into: page.contentWidth),
-                                    context: context, fonts: fonts)
+                                    context: context, fonts: fonts, batch: batch)
         let firstRow = layout.headerHeight + options.fontSize * 2
         try drawPending(on: page, keepWith: firstRow)
         try makeRoom(firstRow, on: page)
@@ -199,6 +202,7 @@ public final class PDFReport {
     /// error rather than rendering the rest of a large table for nothing.
     private func endPage() throws {
         guard pageOpen else { return }
+        batch?.flush(cr)
         footer.setText("Page \(pageNumber)")
         let width = footer.size.width
         cairo_set_source_rgb(cr, 0.35, 0.35, 0.35)

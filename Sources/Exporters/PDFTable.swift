@@ -31,12 +31,12 @@ final class PDFTableLayout {
     private let cells: [PDFCell]
     private let headers: [PDFTextBox]
 
-    init(columns: [ExportColumn], widths: [Double], context: OpaquePointer, fonts: PDFFonts) {
+    init(columns: [ExportColumn], widths: [Double], context: OpaquePointer, fonts: PDFFonts, batch: PDFGlyphBatch?) {
         self.columns = columns
         self.widths = widths
         totalWidth = widths.reduce(0, +)
         cells = zip(columns, widths).map { column, width in
-            PDFCell(context: context, font: fonts.body, ascii: fonts.bodyASCII, width: width - 2 * Self.horizontalPadding,
+            PDFCell(context: context, font: fonts.body, batch: batch, width: width - 2 * Self.horizontalPadding,
                     maxLines: Self.maxCellLines, rightAligned: column.kind.isNumeric)
         }
         headers = zip(columns, widths).map { column, width in

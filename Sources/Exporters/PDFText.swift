@@ -15,15 +15,12 @@ final class PDFFonts {
     let bold: OpaquePointer
     let heading: OpaquePointer
     let small: OpaquePointer
-    /// The table body's fast path for plain ASCII values.
-    let bodyASCII: PDFASCIIFont?
 
-    init(bodySize: Double, context: OpaquePointer) {
+    init(bodySize: Double) {
         body = PDFFonts.description("", size: bodySize)
         bold = PDFFonts.description("Bold", size: bodySize)
         heading = PDFFonts.description("Bold", size: bodySize * 2)
         small = PDFFonts.description("", size: max(bodySize - 1, 5))
-        bodyASCII = PDFASCIIFont(context: context, font: body)
     }
 
     deinit {
