@@ -204,9 +204,9 @@ public final class PDFReport {
         guard pageOpen else { return }
         batch?.flush(cr)
         footer.setText("Page \(pageNumber)")
-        let width = footer.size.width
+        let size = footer.size
         cairo_set_source_rgb(cr, 0.35, 0.35, 0.35)
-        footer.draw(cr, x: page.width - PDFPage.margin - width, y: page.height - PDFPage.margin)
+        footer.draw(cr, x: page.width - PDFPage.margin - size.width, y: page.height - PDFPage.margin - size.height)
         cairo_show_page(cr)
         pageOpen = false
         try checkStatus()
@@ -259,7 +259,7 @@ public final class PDFReport {
             let label = PDFTextBox(context: context, font: fonts.bold, width: labelWidth, maxLines: 2)
             let value = PDFTextBox(context: context, font: fonts.body, width: width - labelWidth - gap, maxLines: 3)
             label.setText(pair.label)
-            value.setText(PDFTableLayout.oneParagraph(pair.value))
+            value.setText(PDFTableLayout.cellText(pair.value))
             let height = max(label.size.height, value.size.height) + options.fontSize * 0.3
             return item(height: height, boxes: [(label, 0), (value, labelWidth + gap)])
         }

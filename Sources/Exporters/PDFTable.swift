@@ -111,7 +111,7 @@ final class PDFTableLayout {
         var tallest = 0.0
         for (index, box) in cells.enumerated() {
             let value = index < values.count ? Self.display(values[index], kind: columns[index].kind) : ""
-            tallest = max(tallest, box.setText(Self.oneParagraph(value)))
+            tallest = max(tallest, box.setText(Self.cellText(value)))
         }
         return tallest + 2 * Self.verticalPadding
     }
@@ -162,9 +162,14 @@ final class PDFTableLayout {
         cairo_fill(cr)
     }
 
-    /// Pango caps lines per paragraph, so a value's line and paragraph breaks become spaces:
-    /// otherwise a value of many short lines could still fill a page.
-    static func oneParagraph(_ text: String) -> String {
+    /// Longer values are cut to this many characters before layout: more cannot show in
+    /// `maxCellLines` lines of any column, and Pango would wrap all of it before ellipsizing.
+    static let maxCellCharacters = 2_000
+
+    /// A value as one short paragraph. Pango caps lines per paragraph, so line and paragraph
+    /// breaks become spaces: otherwise a value of many short lines could still fill a page.
+    static func cellText(_ value: String) -> String {
+        let text = value.utf8.count > maxCellCharacters ? String(value.prefix(maxCellCharacters)) : value
         // Line breaks are control characters or, beyond ASCII, U+0085, U+2028 and U+2029,
         // whose UTF-8 starts with 0xC2 or 0xE2; most values have neither and return at once.
         guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0xC2 || $0 == 0xE2 }) else { return text }
