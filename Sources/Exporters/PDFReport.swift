@@ -1,4 +1,5 @@
 import CPangoCairo
+import Foundation
 
 public struct PDFOptions: Sendable {
     public enum PageSize: String, Sendable, CaseIterable { case a4, letter }
@@ -40,6 +41,8 @@ public final class PDFReport {
     }
 
     private let surface: OpaquePointer
+    /// The output file, written by cairo through a callback (see `init`); nil once closed.
+    private var file: UnsafeMutablePointer<FILE>?
     fileprivate let cr: OpaquePointer
     private let context: OpaquePointer
     private let options: PDFOptions
@@ -58,18 +61,31 @@ public final class PDFReport {
     fileprivate var y = 0.0
     private var titled = false
 
-    /// Opens the file; throws `ExportError` if cairo cannot create it.
+    /// Opens the file; throws `ExportError` if it cannot be created.
+    ///
+    /// The report opens the file itself and hands cairo a write callback: cairo 1.16 does not
+    /// turn a failed write into a surface error, so a full disk would end in a truncated PDF
+    /// and success. Here the file's error flag is checked after every page and at the end.
     public init(path: String, options: PDFOptions) throws {
         self.options = options
         page = PDFPage(options.pageSize, landscape: options.orientation == .landscape)
+        guard let file = fopen(path, "wb") else {
+            throw ExportError("cannot create the PDF at \(path): \(String(cString: strerror(errno)))")
+        }
+        let surface = cairo_pdf_surface_create_for_stream({ file, data, length in
+            guard let file, let data else { return CAIRO_STATUS_WRITE_ERROR }
+            let written = fwrite(data, 1, Int(length), file.assumingMemoryBound(to: FILE.self))
+            return written == Int(length) ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR
+        }, file, page.width, page.height)
         // On failure cairo returns an inert surface carrying the error, not nil.
-        let surface = cairo_pdf_surface_create(path, page.width, page.height)
         let status = cairo_surface_status(surface)
         guard let surface, status == CAIRO_STATUS_SUCCESS else {
             cairo_surface_destroy(surface)
+            fclose(file)
             throw ExportError("cannot create the PDF at \(path): \(String(cString: cairo_status_to_string(status)))")
         }
         self.surface = surface
+        self.file = file
         cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_CREATOR, "Assay")
         cr = cairo_create(surface)
         // Pango's default 96 dpi would make an 8-point font 10.7 PDF points tall.
@@ -80,10 +96,13 @@ public final class PDFReport {
         footer = PDFTextBox(context: context, font: fonts.small, width: nil)
     }
 
+    /// Without `close` the PDF is still finished (destroying the surface writes the rest),
+    /// but write errors go unnoticed.
     deinit {
         cairo_destroy(cr)
         cairo_surface_destroy(surface)
         g_object_unref(UnsafeMutableRawPointer(context))
+        if let file { fclose(file) }
     }
 
     // MARK: - Sections
@@ -138,7 +157,12 @@ public final class PDFReport {
         }
         try endPage()
         cairo_surface_finish(surface)
-        try checkStatus()
+        let flushed = fflush(file) == 0
+        defer {
+            fclose(file)
+            file = nil
+        }
+        try checkStatus(flushed: flushed)
     }
 
     // MARK: - Tables
@@ -212,10 +236,14 @@ public final class PDFReport {
         try checkStatus()
     }
 
-    private func checkStatus() throws {
+    /// Throws if cairo failed or a write to the file did (`flushed: false` for a failed flush).
+    private func checkStatus(flushed: Bool = true) throws {
         let status = cairo_surface_status(surface)
         guard status == CAIRO_STATUS_SUCCESS else {
             throw ExportError("writing the PDF failed: \(String(cString: cairo_status_to_string(status)))")
+        }
+        guard flushed, let file, ferror(file) == 0 else {
+            throw ExportError("writing the PDF failed: \(String(cString: strerror(errno)))")
         }
     }
 
