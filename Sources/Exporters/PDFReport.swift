@@ -1,17 +1,357 @@
-// Placeholder until the pdf branch lands: the API the export code is written against.
+import CPangoCairo
+import Foundation
+
 public struct PDFOptions: Sendable {
     public enum PageSize: String, Sendable, CaseIterable { case a4, letter }
+    /// `auto` turns a table's pages landscape when its columns want more than a portrait
+    /// page's width.
     public enum Orientation: String, Sendable, CaseIterable { case auto, portrait, landscape }
     public var pageSize = PageSize.a4
     public var orientation = Orientation.auto
+    /// Table body size in points; headings and the footer scale from it.
     public var fontSize = 8.0
     public init() {}
 }
 
+/// A PDF report built from sections — titles, key-value blocks, tables — written page by page.
+///
+/// Cairo's PDF surface writes each page's content when the page is shown, and a table keeps
+/// only its first `PDFTableLayout.sampleRows` rows (to size the columns), so memory stays
+/// bounded however many rows stream through. Titles and key-value blocks wait until the next
+/// table (or `close`) has chosen the page orientation, so they land on the same page as the
+/// table they introduce.
+///
+/// ```swift
+/// let report = try PDFReport(path: path, options: options)
+/// report.title(table.title)
+/// report.keyValues(table.metadata)
+/// try report.table(table, rows: rows, progress: progress)
+/// try report.close()
+/// ```
 public final class PDFReport {
-    public init(path: String, options: PDFOptions) throws { throw ExportError("pdf not built") }
-    public func title(_ text: String) {}
-    public func keyValues(_ items: [(label: String, value: String)]) {}
-    @discardableResult public func table(_ table: ExportTable, rows: RowStream, progress: ExportProgress?) throws -> Int { 0 }
-    public func close() throws {}
+    private enum Block {
+        case title(String)
+        case keyValues([(label: String, value: String)])
+    }
+
+    /// Something drawn as one piece: a title, or one label/value pair.
+    private struct Item {
+        let height: Double
+        let draw: (_ y: Double) -> Void
+    }
+
+    private let surface: OpaquePointer
+    /// The output file, written by cairo through a callback (see `init`); nil once closed.
+    private var file: UnsafeMutablePointer<FILE>?
+    fileprivate let cr: OpaquePointer
+    private let context: OpaquePointer
+    private let options: PDFOptions
+    private let fonts: PDFFonts
+    private let footer: PDFTextBox
+    /// The open page's plain ASCII table text, drawn when the page ends.
+    private let batch: PDFGlyphBatch?
+    private var pending: [Block] = []
+    private var closed = false
+
+    /// The size the surface has now (set per page) and whether a page is being drawn.
+    fileprivate private(set) var page: PDFPage
+    private var pageNumber = 0
+    private var pageOpen = false
+    /// Where the next section starts on the open page, in points from the top.
+    fileprivate var y = 0.0
+    private var titled = false
+
+    /// Opens the file; throws `ExportError` if it cannot be created.
+    ///
+    /// The report opens the file itself and hands cairo a write callback: cairo 1.16 does not
+    /// turn a failed write into a surface error, so a full disk would end in a truncated PDF
+    /// and success. Here the file's error flag is checked after every page and at the end.
+    public init(path: String, options: PDFOptions) throws {
+        self.options = options
+        page = PDFPage(options.pageSize, landscape: options.orientation == .landscape)
+        guard let file = fopen(path, "wb") else {
+            throw ExportError("cannot create the PDF at \(path): \(String(cString: strerror(errno)))")
+        }
+        let surface = cairo_pdf_surface_create_for_stream({ file, data, length in
+            guard let file, let data else { return CAIRO_STATUS_WRITE_ERROR }
+            let written = fwrite(data, 1, Int(length), file.assumingMemoryBound(to: FILE.self))
+            return written == Int(length) ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR
+        }, file, page.width, page.height)
+        // On failure cairo returns an inert surface carrying the error, not nil.
+        let status = cairo_surface_status(surface)
+        guard let surface, status == CAIRO_STATUS_SUCCESS else {
+            cairo_surface_destroy(surface)
+            fclose(file)
+            throw ExportError("cannot create the PDF at \(path): \(String(cString: cairo_status_to_string(status)))")
+        }
+        self.surface = surface
+        self.file = file
+        cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_CREATOR, "Assay")
+        cr = cairo_create(surface)
+        // Pango's default 96 dpi would make an 8-point font 10.7 PDF points tall.
+        context = pango_cairo_create_context(cr)
+        pango_cairo_context_set_resolution(context, 72)
+        fonts = PDFFonts(bodySize: options.fontSize)
+        batch = PDFASCIIFont(context: context, font: fonts.body).map(PDFGlyphBatch.init)
+        footer = PDFTextBox(context: context, font: fonts.small, width: nil)
+    }
+
+    /// Without `close` the PDF is still finished (destroying the surface writes the rest),
+    /// but write errors go unnoticed.
+    deinit {
+        cairo_destroy(cr)
+        cairo_surface_destroy(surface)
+        g_object_unref(UnsafeMutableRawPointer(context))
+        if let file { fclose(file) }
+    }
+
+    // MARK: - Sections
+
+    /// A large heading; the first one also becomes the PDF's title.
+    public func title(_ text: String) {
+        if !titled {
+            cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_TITLE, text)
+            titled = true
+        }
+        pending.append(.title(text))
+    }
+
+    /// Labels in bold with their values beside them, e.g. where a table came from.
+    public func keyValues(_ items: [(label: String, value: String)]) {
+        pending.append(.keyValues(items))
+    }
+
+    /// A table paginated with its header repeated at the top of every page; returns rows written.
+    ///
+    /// Column widths come from the header and the first `PDFTableLayout.sampleRows` rows;
+    /// later, longer values wrap (at most `PDFTableLayout.maxCellLines` lines, then "…").
+    @discardableResult
+    public func table(_ table: ExportTable, rows: RowStream, progress: ExportProgress?) throws -> Int {
+        var sample: [[String?]] = []
+        var writer: PDFTableWriter?
+        try rows { row in
+            if let writer {
+                try writer.write(row)
+            } else {
+                sample.append(row)
+                if sample.count == PDFTableLayout.sampleRows {
+                    writer = try startTable(table, sample: sample, progress: progress)
+                    sample = []
+                }
+            }
+        }
+        let finished = try writer ?? startTable(table, sample: sample, progress: progress)
+        y += sectionGap
+        progress?(finished.written)
+        return finished.written
+    }
+
+    /// Draws what is still pending, finishes the last page and the file; throws `ExportError`
+    /// if anything could not be written (a full disk, an unwritable path).
+    public func close() throws {
+        guard !closed else { return }
+        closed = true
+        if !pending.isEmpty || !pageOpen {
+            let page = pageOpen ? page : PDFPage(options.pageSize, landscape: options.orientation == .landscape)
+            try drawPending(on: page, keepWith: 0)
+        }
+        try endPage()
+        cairo_surface_finish(surface)
+        let flushed = fflush(file) == 0
+        defer {
+            fclose(file)
+            file = nil
+        }
+        try checkStatus(flushed: flushed)
+    }
+
+    // MARK: - Tables
+
+    /// Sizes the columns from `sample`, picks the orientation, draws what is pending and the
+    /// header, then the sample rows.
+    private func startTable(_ table: ExportTable, sample: [[String?]],
+                            progress: ExportProgress?) throws -> PDFTableWriter {
+        let natural = PDFTableLayout.naturalWidths(columns: table.columns, sample: sample, context: context, fonts: fonts)
+        let page = self.page(forWidth: natural.reduce(0, +))
+        let layout = PDFTableLayout(columns: table.columns, widths: PDFTableLayout.fit(natural, into: page.contentWidth),
+                                    context: context, fonts: fonts, batch: batch)
+        let firstRow = layout.headerHeight + options.fontSize * 2
+        try drawPending(on: page, keepWith: firstRow)
+        try makeRoom(firstRow, on: page)
+        let writer = PDFTableWriter(report: self, layout: layout, notes: table.notes, progress: progress)
+        writer.drawHeader()
+        for row in sample { try writer.write(row) }
+        return writer
+    }
+
+    /// The page a table of this natural width goes on.
+    private func page(forWidth width: Double) -> PDFPage {
+        let portrait = PDFPage(options.pageSize, landscape: false)
+        switch options.orientation {
+        case .portrait: return portrait
+        case .landscape: return PDFPage(options.pageSize, landscape: true)
+        case .auto: return width > portrait.contentWidth ? PDFPage(options.pageSize, landscape: true) : portrait
+        }
+    }
+
+    // MARK: - Pages
+
+    private let sectionGap = 12.0
+
+    /// Makes sure `height` points fit below `y` on a page of this size, starting a new page
+    /// if they do not (or the size differs).
+    private func makeRoom(_ height: Double, on page: PDFPage) throws {
+        if pageOpen && (page != self.page || y + height > page.bottom) { try endPage() }
+        if !pageOpen { begin(page) }
+    }
+
+    /// Ends the page and starts another of the same size.
+    fileprivate func breakPage() throws {
+        try endPage()
+        begin(page)
+    }
+
+    /// Starts a page; cairo takes a new size only before anything is drawn on the page.
+    private func begin(_ page: PDFPage) {
+        if page != self.page {
+            cairo_pdf_surface_set_size(surface, page.width, page.height)
+            self.page = page
+        }
+        pageNumber += 1
+        pageOpen = true
+        y = PDFPage.margin
+    }
+
+    /// Draws the footer and shows the page, which writes it out; stops at the first write
+    /// error rather than rendering the rest of a large table for nothing.
+    private func endPage() throws {
+        guard pageOpen else { return }
+        batch?.flush(cr)
+        footer.setText("Page \(pageNumber)")
+        let size = footer.size
+        cairo_set_source_rgb(cr, 0.35, 0.35, 0.35)
+        footer.draw(cr, x: page.width - PDFPage.margin - size.width, y: page.height - PDFPage.margin - size.height)
+        cairo_show_page(cr)
+        pageOpen = false
+        try checkStatus()
+    }
+
+    /// Throws if cairo failed or a write to the file did (`flushed: false` for a failed flush).
+    private func checkStatus(flushed: Bool = true) throws {
+        let status = cairo_surface_status(surface)
+        guard status == CAIRO_STATUS_SUCCESS else {
+            throw ExportError("writing the PDF failed: \(String(cString: cairo_status_to_string(status)))")
+        }
+        guard flushed, let file, ferror(file) == 0 else {
+            throw ExportError("writing the PDF failed: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    // MARK: - Titles and key-value blocks
+
+    /// Draws the pending blocks, kept together with `following` points of what comes next
+    /// when they all fit on one page.
+    private func drawPending(on page: PDFPage, keepWith following: Double) throws {
+        let pieces = pending.flatMap { items(for: $0, width: page.contentWidth) }
+        pending = []
+        let together = pieces.reduce(following) { $0 + $1.height }
+        try makeRoom(min(together, page.bottom - PDFPage.margin), on: page)
+        for item in pieces {
+            try makeRoom(item.height, on: page)
+            item.draw(y)
+            y += item.height
+        }
+    }
+
+    private func items(for block: Block, width: Double) -> [Item] {
+        switch block {
+        case .title(let text):
+            let box = PDFTextBox(context: context, font: fonts.heading, width: width, maxLines: 3)
+            box.setText(text)
+            return [item(height: box.size.height + options.fontSize, boxes: [(box, 0)])]
+        case .keyValues(let pairs):
+            return keyValueItems(pairs, width: width)
+        }
+    }
+
+    /// One item per pair: labels in a column as wide as the widest (at most a third of the
+    /// page), values wrapped beside them.
+    private func keyValueItems(_ pairs: [(label: String, value: String)], width: Double) -> [Item] {
+        let measure = PDFTextBox(context: context, font: fonts.bold, width: nil)
+        let labelWidth = pairs.reduce(0.0) { widest, pair in
+            measure.setText(pair.label)
+            return max(widest, min(measure.size.width, width / 3))
+        }
+        let gap = options.fontSize
+        let items = pairs.map { pair in
+            let label = PDFTextBox(context: context, font: fonts.bold, width: labelWidth, maxLines: 2)
+            let value = PDFTextBox(context: context, font: fonts.body, width: width - labelWidth - gap, maxLines: 3)
+            label.setText(pair.label)
+            value.setText(PDFTableLayout.cellText(pair.value))
+            let height = max(label.size.height, value.size.height) + options.fontSize * 0.3
+            return item(height: height, boxes: [(label, 0), (value, labelWidth + gap)])
+        }
+        return items + [Item(height: sectionGap, draw: { _ in })]
+    }
+
+    /// An item drawing `boxes` at their offsets from the left margin.
+    private func item(height: Double, boxes: [(box: PDFTextBox, x: Double)]) -> Item {
+        Item(height: height) { [cr] y in
+            cairo_set_source_rgb(cr, 0, 0, 0)
+            for (box, x) in boxes { box.draw(cr, x: PDFPage.margin + x, y: y) }
+        }
+    }
+}
+
+/// A page size in points, with the margins every page keeps.
+struct PDFPage: Equatable {
+    static let margin = 36.0
+    /// Room kept above the bottom margin for the page number.
+    static let footerSpace = 14.0
+
+    let width: Double
+    let height: Double
+
+    init(_ size: PDFOptions.PageSize, landscape: Bool) {
+        let (short, long) = size == .a4 ? (595.276, 841.89) : (612.0, 792.0)
+        (width, height) = landscape ? (long, short) : (short, long)
+    }
+
+    var contentWidth: Double { width - 2 * PDFPage.margin }
+    /// The lowest point content may reach.
+    var bottom: Double { height - PDFPage.margin - PDFPage.footerSpace }
+}
+
+/// Streams one table's rows onto the report's pages, repeating the header after each break.
+private final class PDFTableWriter {
+    private let report: PDFReport
+    private let layout: PDFTableLayout
+    private let notes: [Int: [Int: CellNote]]
+    private let progress: ExportProgress?
+    private(set) var written = 0
+
+    init(report: PDFReport, layout: PDFTableLayout, notes: [Int: [Int: CellNote]], progress: ExportProgress?) {
+        self.report = report
+        self.layout = layout
+        self.notes = notes
+        self.progress = progress
+    }
+
+    func drawHeader() {
+        layout.drawHeader(report.cr, x: PDFPage.margin, y: report.y)
+        report.y += layout.headerHeight
+    }
+
+    func write(_ row: [String?]) throws {
+        let height = layout.setRow(row)
+        if report.y + height > report.page.bottom {
+            try report.breakPage()
+            drawHeader()
+        }
+        layout.drawRow(report.cr, x: PDFPage.margin, y: report.y, height: height,
+                       striped: written % 2 == 1, notes: notes[written])
+        report.y += height
+        written += 1
+        if written % 1000 == 0 { progress?(written) }
+    }
 }
