@@ -15,6 +15,9 @@ public final class Database {
     /// Counts connections opened; a change means session state (LISTEN, SET) was lost.
     public private(set) var generation = 0
 
+    /// The URL or conninfo it connects with, for a second connection to the same database.
+    public var url: String { conninfo }
+
     /// Creates a handle; the connection opens on first use.
     public init(url: String) {
         conninfo = url

@@ -221,8 +221,9 @@ def test_excel_round_trips_through_openpyxl():
     assert low.comment is not None and "l2" in low.comment.text and low.fill.fgColor.rgb not in (None, "00000000")
     assert [c.value for c in second[1]] == header and second.cell(2, 1).value == "Customer 3"
     assert second.max_row == 3
-    meta = {row[0].value: row[1].value for row in book["Metadata"].iter_rows() if row[0].value}
-    assert str(meta.get("Rows")) == "7" and meta.get("Source document")
+    meta = {row[1].value: row[2].value for row in book["Metadata"].iter_rows(min_row=2)}
+    assert meta["Rows"] == "7" and meta["Source document"] == "doc.pdf" and meta["Extraction confidence"]
+    assert meta["Sheets"] == ", ".join(ws.title for ws in data_sheets)
 
 
 def pdf_text(content):

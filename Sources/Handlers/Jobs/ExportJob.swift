@@ -50,6 +50,10 @@ enum ExportJob {
         try FileManager.default.createDirectory(atPath: temp, withIntermediateDirectories: true)
         try exports.markRunning(id: record.id)
 
+        // Rows stream through COPY on a connection of their own: a progress write on the COPY's
+        // connection would make libpq drop the rest of the COPY (and the file would be short).
+        let reader = Database(url: db.url)
+        defer { reader.close() }
         let total = refs.reduce(Int64(0)) { $0 + $1.rowCount }
         var rowsBefore: Int64 = 0
         var lastReport = Date.distantPast
@@ -60,7 +64,7 @@ enum ExportJob {
             let path = record.kind == "batch"
                 ? (temp as NSString).appendingPathComponent("part\(index).\(spec.fileExtension)")
                 : (settings.directory as NSString).appendingPathComponent(relativePath(record.id, extension: spec.fileExtension))
-            let rows = try export.render(spec, db: db, to: path, tempDirectory: temp) { done in
+            let rows = try export.render(spec, db: reader, to: path, tempDirectory: temp) { done in
                 // At most a few progress writes a second.
                 guard Date().timeIntervalSince(lastReport) >= 0.5 else { return }
                 lastReport = Date()
