@@ -177,7 +177,8 @@ public final class PDFReport {
         let page = self.page(forWidth: natural.reduce(0, +))
         let layout = PDFTableLayout(columns: table.columns, widths: PDFTableLayout.fit(natural, into: page.contentWidth),
                                     context: context, fonts: fonts, batch: batch)
-        let firstRow = layout.headerHeight + options.fontSize * 2
+        // The header is kept with the first row, so no page ends in a lone header.
+        let firstRow = layout.headerHeight + (sample.first.map(layout.setRow) ?? 0)
         if PDFTableLayout.hasDoubtfulCells(table.notes) { pending.append(.legend) }
         try drawPending(on: page, keepWith: firstRow)
         try makeRoom(firstRow, on: page)

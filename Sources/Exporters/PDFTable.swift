@@ -74,7 +74,7 @@ final class PDFTableLayout {
     /// Widths that fill `available` points. A table narrower than that is widened in
     /// proportion; a wider one keeps its narrow columns whole and shares what is left equally
     /// among the wide ones, so only long text wraps. If even the minimum widths do not fit,
-    /// everything shrinks in proportion.
+    /// every column gets an equal share.
     static func fit(_ natural: [Double], into available: Double) -> [Double] {
         let total = natural.reduce(0, +)
         guard total > available else { return natural.map { $0 * available / max(total, 1) } }
