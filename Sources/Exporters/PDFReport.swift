@@ -32,6 +32,8 @@ public final class PDFReport {
     private enum Block {
         case title(String)
         case keyValues([(label: String, value: String)])
+        /// What the shading of low-confidence cells means, above a table that has some.
+        case legend
     }
 
     /// Something drawn as one piece: a title, or one label/value pair.
@@ -175,7 +177,9 @@ public final class PDFReport {
         let page = self.page(forWidth: natural.reduce(0, +))
         let layout = PDFTableLayout(columns: table.columns, widths: PDFTableLayout.fit(natural, into: page.contentWidth),
                                     context: context, fonts: fonts, batch: batch)
-        let firstRow = layout.headerHeight + options.fontSize * 2
+        // The header is kept with the first row, so no page ends in a lone header.
+        let firstRow = layout.headerHeight + (sample.first.map(layout.setRow) ?? 0)
+        if PDFTableLayout.hasDoubtfulCells(table.notes) { pending.append(.legend) }
         try drawPending(on: page, keepWith: firstRow)
         try makeRoom(firstRow, on: page)
         let writer = PDFTableWriter(report: self, layout: layout, notes: table.notes, progress: progress)
@@ -271,6 +275,22 @@ public final class PDFReport {
             return [item(height: box.size.height + options.fontSize, boxes: [(box, 0)])]
         case .keyValues(let pairs):
             return keyValueItems(pairs, width: width)
+        case .legend:
+            return [legendItem(width: width)]
+        }
+    }
+
+    /// A swatch of the low-confidence shading and what it means.
+    private func legendItem(width: Double) -> Item {
+        let swatch = options.fontSize
+        let box = PDFTextBox(context: context, font: fonts.small, width: width - 2 * swatch, maxLines: 2)
+        let percent = Int(PDFTableLayout.lowConfidence * 100)
+        box.setText("Shaded cells: extraction confidence below \(percent)%; check them against the source.")
+        let text = item(height: box.size.height + options.fontSize * 0.5, boxes: [(box, 2 * swatch)])
+        return Item(height: text.height) { [cr] y in
+            PDFTableLayout.fill(cr, x: PDFPage.margin, y: y + 1, width: swatch, height: swatch * 0.9,
+                                color: PDFTableLayout.doubtful)
+            text.draw(y)
         }
     }
 

@@ -74,7 +74,7 @@ final class PDFTableLayout {
     /// Widths that fill `available` points. A table narrower than that is widened in
     /// proportion; a wider one keeps its narrow columns whole and shares what is left equally
     /// among the wide ones, so only long text wraps. If even the minimum widths do not fit,
-    /// everything shrinks in proportion.
+    /// every column gets an equal share.
     static func fit(_ natural: [Double], into available: Double) -> [Double] {
         let total = natural.reduce(0, +)
         guard total > available else { return natural.map { $0 * available / max(total, 1) } }
@@ -91,6 +91,11 @@ final class PDFTableLayout {
         }
         for index in open { widths[index] = remaining / Double(open.count) }
         return widths
+    }
+
+    /// Whether any of `notes` will be shaded, so the report explains the shading.
+    static func hasDoubtfulCells(_ notes: [Int: [Int: CellNote]]) -> Bool {
+        notes.values.contains { $0.values.contains { $0.confidence < lowConfidence } }
     }
 
     // MARK: - Rows
@@ -121,13 +126,13 @@ final class PDFTableLayout {
     func drawRow(_ cr: OpaquePointer, x: Double, y: Double, height: Double, striped: Bool,
                  notes: [Int: CellNote]?) {
         if striped {
-            fill(cr, x: x, y: y, width: totalWidth, height: height, color: Self.stripe)
+            Self.fill(cr, x: x, y: y, width: totalWidth, height: height, color: Self.stripe)
         }
         if let notes {
             var left = x
             for (index, width) in widths.enumerated() {
                 if let note = notes[index], note.confidence < Self.lowConfidence {
-                    fill(cr, x: left, y: y, width: width, height: height, color: Self.doubtful)
+                    Self.fill(cr, x: left, y: y, width: width, height: height, color: Self.doubtful)
                 }
                 left += width
             }
@@ -137,7 +142,7 @@ final class PDFTableLayout {
 
     /// The header: bold text on a grey band with a rule below, repeated on every page.
     func drawHeader(_ cr: OpaquePointer, x: Double, y: Double) {
-        fill(cr, x: x, y: y, width: totalWidth, height: headerHeight, color: Self.headerBand)
+        Self.fill(cr, x: x, y: y, width: totalWidth, height: headerHeight, color: Self.headerBand)
         drawText(cr, headers, x: x, y: y)
         cairo_set_source_rgb(cr, 0.3, 0.3, 0.3)
         cairo_set_line_width(cr, 0.5)
@@ -155,8 +160,8 @@ final class PDFTableLayout {
         }
     }
 
-    private func fill(_ cr: OpaquePointer, x: Double, y: Double, width: Double, height: Double,
-                      color: (red: Double, green: Double, blue: Double)) {
+    static func fill(_ cr: OpaquePointer, x: Double, y: Double, width: Double, height: Double,
+                     color: (red: Double, green: Double, blue: Double)) {
         cairo_set_source_rgb(cr, color.red, color.green, color.blue)
         cairo_rectangle(cr, x, y, width, height)
         cairo_fill(cr)

@@ -42,6 +42,7 @@ protocol PDFDrawable {
 /// wrapping, which is what makes drawing a table cell by cell affordable.
 final class PDFTextBox: PDFDrawable {
     private let layout: OpaquePointer
+    private let maxLines: Int
 
     /// - Parameters:
     ///   - width: the width in points to wrap to; nil for no wrapping (measuring natural widths).
@@ -49,6 +50,7 @@ final class PDFTextBox: PDFDrawable {
     init(context: OpaquePointer, font: OpaquePointer, width: Double?, maxLines: Int = 1,
          rightAligned: Bool = false) {
         layout = pango_layout_new(context)
+        self.maxLines = maxLines
         pango_layout_set_font_description(layout, font)
         if let width {
             pango_layout_set_width(layout, Int32(width * pangoScale))
@@ -64,6 +66,21 @@ final class PDFTextBox: PDFDrawable {
 
     func setText(_ text: String) {
         pango_layout_set_text(layout, text, -1)
+        if pango_layout_is_ellipsized(layout) != 0 { cutAtLastLine(text) }
+    }
+
+    /// Pango maps its "…" to all the text it hides, and cairo writes that into the PDF's text
+    /// layer, so copying, searching or pdftotext would find a long value's hidden part (and
+    /// pdftotext's layout would stretch to fit it). Instead the text is cut where the first
+    /// hidden line starts and ends in its own "…"; Pango then hides at most the few
+    /// characters the "…" pushes off the last line. Only values that overflow pay for this.
+    private func cutAtLastLine(_ text: String) {
+        pango_layout_set_ellipsize(layout, PANGO_ELLIPSIZE_NONE)
+        let hidden = pango_layout_get_line_readonly(layout, Int32(maxLines))?.pointee.start_index
+        pango_layout_set_ellipsize(layout, PANGO_ELLIPSIZE_END)
+        guard let hidden else { return }
+        let visible = String(decoding: text.utf8.prefix(Int(hidden)), as: UTF8.self)
+        pango_layout_set_text(layout, visible.trimmingSuffixSpaces + "…", -1)
     }
 
     /// The laid-out size in points (the width of the widest line, the height of all lines).
@@ -80,5 +97,12 @@ final class PDFTextBox: PDFDrawable {
     func draw(_ cr: OpaquePointer, x: Double, y: Double) {
         cairo_move_to(cr, x, y)
         pango_cairo_show_layout(cr, layout)
+    }
+}
+
+extension String {
+    /// The string without trailing spaces, so an added "…" follows the last word.
+    var trimmingSuffixSpaces: String {
+        String(self[..<(lastIndex { $0 != " " }.map(index(after:)) ?? startIndex)])
     }
 }

@@ -81,10 +81,12 @@ final class PDFExportTests: XCTestCase {
             XCTAssertTrue(text.contains(expected), "\(expected) missing")
         }
         XCTAssertTrue(text.contains("بالعالم") || text.contains("ملاعلاب"), "Arabic missing")
-        // The long value (row 500011) is cut to a few lines: uncut it would fill most of the
-        // first page. (Its text layer keeps the first 2,000 characters; the tail is dropped.)
+        // The long value (row 500011) is cut to a few lines ending in "…": uncut it would fill
+        // most of the first page. The text layer holds only what shows.
         XCTAssertTrue(pages[0].contains("500040"), "the long value took too much of the first page")
-        XCTAssertFalse(text.contains("TAILMARKER"), "a long value should be cut before layout")
+        XCTAssertTrue(text.contains("very long…") || text.contains("going…"), "a cut value should end in an ellipsis")
+        XCTAssertFalse(text.contains("TAILMARKER"), "a long value's hidden part should not be in the text layer")
+        XCTAssertTrue(text.contains("Shaded cells"), "the low-confidence cell needs its legend")
         XCTAssertFalse(tokens.contains("t") || tokens.contains("f"), "booleans should read true/false")
     }
 
