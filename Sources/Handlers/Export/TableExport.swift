@@ -149,6 +149,47 @@ struct TableExport {
         }
     }
 
+    /// Like `rowStream`, but rows are read from libpq and decoded on a second thread while
+    /// the renderer works (Excel and PDF spend their time in C, so reading overlaps it),
+    /// handed over in batches through a short queue. When the renderer throws, the reader
+    /// stops (the rest of the COPY is drained unread) before this returns, so the connection
+    /// is never used by two threads at once.
+    static func prefetchedRowStream(_ copy: Database.CopyOut, columnCount: Int) -> RowStream {
+        { each in
+            let channel = RowBatches()
+            let source = UncheckedBox(copy)
+            let reader = Thread {
+                var batch: [[String?]] = []
+                batch.reserveCapacity(RowBatches.batchSize)
+                var values = [String?](repeating: nil, count: columnCount)
+                do {
+                    try source.value.drain { row in
+                        CopyText.decode(row, into: &values)
+                        batch.append(values)
+                        if batch.count == RowBatches.batchSize {
+                            try channel.put(batch)
+                            batch.removeAll(keepingCapacity: true)
+                        }
+                    }
+                    if !batch.isEmpty { try channel.put(batch) }
+                    channel.finish(nil)
+                } catch {
+                    channel.finish(error)
+                }
+            }
+            reader.start()
+            do {
+                while let batch = try channel.take() {
+                    for row in batch { try each(row) }
+                }
+            } catch {
+                channel.cancel()
+                channel.waitFinished()
+                throw error
+            }
+        }
+    }
+
     // MARK: Writing
 
     /// Writes CSV or JSON from a COPY that has started; returns the rows written.
@@ -181,8 +222,8 @@ struct TableExport {
         case .excel:
             let table = try exportTable(db: db, lowConfidence: spec.lowConfidence)
             let workbook = try XLSXWorkbook(path: path, tempDirectory: tempDirectory, options: spec.xlsx)
-            let rows = try workbook.addTable(table, rows: TableExport.rowStream(try db.startCopyOut(textStatement),
-                                                                                  columnCount: columns.count),
+            let rows = try workbook.addTable(table, rows: TableExport.prefetchedRowStream(try db.startCopyOut(textStatement),
+                                                                                            columnCount: columns.count),
                                              progress: progress)
             try workbook.close()
             return rows
@@ -191,8 +232,8 @@ struct TableExport {
             let report = try PDFReport(path: path, options: spec.pdf)
             report.title(table.title)
             report.keyValues(table.metadata)
-            let rows = try report.table(table, rows: TableExport.rowStream(try db.startCopyOut(textStatement),
-                                                                          columnCount: columns.count),
+            let rows = try report.table(table, rows: TableExport.prefetchedRowStream(try db.startCopyOut(textStatement),
+                                                                                    columnCount: columns.count),
                                         progress: progress)
             try report.close()
             return rows
@@ -370,5 +411,71 @@ final class FileSink: BodyWriter {
     func close() throws {
         try flush()
         try handle.close()
+    }
+}
+
+/// A value handed to another thread that only that thread uses until it is done with it.
+private struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+/// The queue between the reading thread and the renderer: a few batches of rows at most,
+/// then the end (or the reader's error).
+private final class RowBatches: @unchecked Sendable {
+    static let batchSize = 1024
+    private static let capacity = 4
+
+    private struct Cancelled: Error {}
+
+    private let condition = NSCondition()
+    private var batches: [[[String?]]] = []
+    private var finished = false
+    private var failure: Error?
+    private var cancelled = false
+
+    /// Waits for room; throws when the renderer has given up.
+    func put(_ batch: [[String?]]) throws {
+        condition.lock()
+        defer { condition.unlock() }
+        while batches.count >= RowBatches.capacity, !cancelled { condition.wait() }
+        if cancelled { throw Cancelled() }
+        batches.append(batch)
+        condition.broadcast()
+    }
+
+    func finish(_ error: Error?) {
+        condition.lock()
+        finished = true
+        failure = error
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The next batch, nil at the end; rethrows the reader's error.
+    func take() throws -> [[String?]]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while batches.isEmpty, !finished { condition.wait() }
+        if !batches.isEmpty {
+            condition.broadcast()
+            return batches.removeFirst()
+        }
+        if let failure { throw failure }
+        return nil
+    }
+
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        batches.removeAll()
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func waitFinished() {
+        condition.lock()
+        while !finished { condition.wait() }
+        condition.unlock()
     }
 }
