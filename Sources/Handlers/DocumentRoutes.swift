@@ -172,11 +172,26 @@ struct DocumentRoutes: RouteGroup {
         let limit = number("limit", 100, 1...1000), offset = number("offset", 0, 0...Int(Int32.max))
         if !problems.isEmpty { throw APIError.validation(problems) }
         // PostgreSQL finds the table and builds the rows' JSON (typed, in column order) in one round trip.
-        guard let (table, rows, count) = try WarehouseRepository(db).page(id: id, team: principal.teamID, limit: limit, offset: offset)
-        else { throw APIError.notFound("no such table") }
-        let next = offset + count < table.rowCount ? JSON.int(Int64(offset + count)) : .null
+        let presented: JSON, total: Int64, rows: String, count: Int
+        if let (table, json, n) = try WarehouseRepository(db).page(id: id, team: principal.teamID, limit: limit, offset: offset) {
+            (presented, total, rows, count) = (DocumentRoutes.present(table, extra: []), Int64(table.rowCount), json, n)
+        } else if let ref = try ExportRepository(db).table(id: id, team: principal.teamID) {
+            // A table copied from a connection by ETL, in its key's order.
+            let export = TableExport(ref)
+            let (json, n) = try WarehouseRepository(db).rowsJSON(tableName: ref.tableName, columns: export.columns.map(\.name),
+                                                                 orderBy: ref.orderColumns, limit: limit, offset: offset)
+            presented = .object([
+                ("id", .string(ref.id.lower)), ("schema", .string(WarehouseRepository.schema)), ("name", .string(ref.tableName)),
+                ("source", export.metadataJSON["source"] ?? .null),
+                ("columns", (try? JSON.parse(Array(ref.columns.utf8))) ?? .array([])), ("row_count", .int(ref.rowCount)),
+            ])
+            (total, rows, count) = (ref.rowCount, json, n)
+        } else {
+            throw APIError.notFound("no such table")
+        }
+        let next = Int64(offset + count) < total ? JSON.int(Int64(offset + count)) : .null
         var body: [UInt8] = JSON.object([
-            ("table", DocumentRoutes.present(table, extra: [])), ("total", .int(Int64(table.rowCount))),
+            ("table", presented), ("total", .int(total)),
             ("limit", .int(Int64(limit))), ("offset", .int(Int64(offset))), ("next_offset", next),
         ]).serialized()
         body.removeLast()

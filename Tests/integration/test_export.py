@@ -389,3 +389,8 @@ def test_a_table_copied_by_etl_exports_like_an_extracted_one():
     jsonschema.validate(body, JSON_SCHEMA)
     assert body["metadata"]["source"]["kind"] == "connection" and body["rows"][0]["amount"] == 1.5
     assert_envelope(register().post(f"/api/export/table/{table['id']}", {"format": "csv"}), 404, "not_found")
+    # Its rows read like an extracted table's, in key order.
+    page = account.get(f"/api/tables/{table['id']}/rows?limit=1&offset=1").json()
+    assert page["total"] == 2 and page["next_offset"] is None and page["table"]["source"]["kind"] == "connection"
+    assert page["rows"] == [{"id": 2, "name": 'b, "quoted"', "amount": 2.0, "updated_at": "2024-01-01T00:00:00"}]
+    assert_envelope(register().get(f"/api/tables/{table['id']}/rows"), 404)

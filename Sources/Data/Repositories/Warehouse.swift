@@ -99,6 +99,20 @@ public struct WarehouseRepository {
         return (try ExtractedTableRecord(row), try row.decode("rows"), try row.decode("n"))
     }
 
+    /// A page of any warehouse table's rows as a JSON array of objects (keys in column order,
+    /// values typed by PostgreSQL), ordered by `orderBy` (a table copied by ETL has no `_row`),
+    /// and how many rows the page holds.
+    public func rowsJSON(tableName: String, columns: [String], orderBy: [String], limit: Int, offset: Int) throws -> (json: String, count: Int) {
+        let fields = columns.map { "\(SQL.quoteLiteral($0)), r.\(SQL.quoteIdentifier($0))" }.joined(separator: ", ")
+        let order = orderBy.isEmpty ? "" : " ORDER BY " + orderBy.map(SQL.quoteIdentifier).joined(separator: ", ")
+        let row = try db.query("""
+            SELECT coalesce(json_agg(json_build_object(\(unsafeSQL: fields))), '[]')::text AS rows, count(*) AS n
+            FROM (SELECT * FROM \(identifier: WarehouseRepository.schema).\(identifier: tableName)\(unsafeSQL: order)
+                  LIMIT \(limit) OFFSET \(offset)) r
+            """)[0]
+        return (try row.decode("rows"), try row.decode("n"))
+    }
+
     /// Rows of a warehouse table named by its metadata, in `_row` order.
     public func rows(tableName: String, limit: Int, offset: Int) throws -> Rows {
         try db.query("""
