@@ -48,6 +48,7 @@ public struct PageModel: Sendable {
 /// A PDF opened with poppler-glib; the GObject is released when the value goes away.
 public final class PDFDocument {
     private let document: OpaquePointer
+    private let path: String
     var documentHandle: OpaquePointer { document }
 
     public init(path: String) throws {
@@ -63,24 +64,59 @@ public final class PDFDocument {
             throw DocumentProblem("corrupt_document", "the PDF cannot be read: \(message)")
         }
         self.document = document
+        self.path = path
     }
 
     deinit { g_object_unref(UnsafeMutableRawPointer(document)) }
 
     public var pageCount: Int { Int(poppler_document_get_n_pages(document)) }
 
+    /// The drawn paths of the pages, read once per document on first use; nil when the
+    /// file is beyond `PDFPaths` (pages are rendered then).
+    private lazy var paths: PDFPaths? = {
+        guard let paths = PDFPaths(path: path), paths.pageCount == pageCount else { return nil }
+        return paths
+    }()
+
+    /// The rules drawn on a page, from its content stream; nil when that cannot be read.
+    func drawnRulings(pageIndex index: Int) -> [RulingLine]? {
+        if ProcessInfo.processInfo.environment["ASSAY_RENDER_RULES"] != nil { return nil }  // DEV
+        return paths?.rulings(pageIndex: index)
+    }
+
     /// The page's text layer as words with boxes; `source` is `.none` when the page has
     /// no usable text (a scan), so the caller can OCR it.
     public func page(_ index: Int) throws -> PageModel {
+        try read(index, layout: false)
+    }
+
+    /// The page model with, for a text page, the layout table detection reads
+    /// (`layout(pageIndex:)`), from one pass over poppler's text layer.
+    public func pageWithLayout(_ index: Int) throws -> PageModel {
+        try read(index, layout: true)
+    }
+
+    private func read(_ index: Int, layout: Bool) throws -> PageModel {
         guard let page = poppler_document_get_page(document, Int32(index)) else {
             throw DocumentProblem("corrupt_document", "page \(index + 1) cannot be read")
         }
         defer { g_object_unref(UnsafeMutableRawPointer(page)) }
         var width = 0.0, height = 0.0
         poppler_page_get_size(page, &width, &height)
-        guard let raw = poppler_page_get_text(page) else {
+        guard let layer = PDFDocument.textLayer(page) else {
             return PageModel(number: index + 1, width: width, height: height, source: .none, words: [], text: "")
         }
+        let words = PDFDocument.words(text: layer.text, boxes: layer.boxes)
+        let usable = words.count >= 3 || layer.text.trimmingCharacters(in: .whitespacesAndNewlines).count >= 10
+        var model = PageModel(number: index + 1, width: width, height: height, source: usable ? .text : .none,
+                              words: usable ? words : [], text: usable ? layer.text : "")
+        if usable, layout { model.layout = self.layout(page, index: index, layer: layer, scale: 1.5) }
+        return model
+    }
+
+    /// poppler's page text and one rectangle per character of it.
+    static func textLayer(_ page: OpaquePointer) -> (text: String, boxes: [PopplerRectangle])? {
+        guard let raw = poppler_page_get_text(page) else { return nil }
         defer { g_free(raw) }
         let text = String(cString: raw)
         var rects: UnsafeMutablePointer<PopplerRectangle>?
@@ -88,10 +124,7 @@ public final class PDFDocument {
         poppler_page_get_text_layout(page, &rects, &count)
         defer { if let rects { g_free(rects) } }
         let boxes = rects.map { Array(UnsafeBufferPointer(start: $0, count: Int(count))) } ?? []
-        let words = PDFDocument.words(text: text, boxes: boxes)
-        let usable = words.count >= 3 || text.trimmingCharacters(in: .whitespacesAndNewlines).count >= 10
-        return PageModel(number: index + 1, width: width, height: height, source: usable ? .text : .none,
-                         words: usable ? words : [], text: usable ? text : "")
+        return (text, boxes)
     }
 
     /// Groups characters into words. poppler gives one rectangle per character of the

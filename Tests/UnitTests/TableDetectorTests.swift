@@ -214,16 +214,21 @@ final class TableDetectorTests: XCTestCase {
     }
 
     /// A one-page PDF (612 × 792 pt, Helvetica) with the given content stream, written by hand
-    /// as the integration tests' helper does; PDF y runs upwards from the bottom.
-    private func writePDF(content: String, to path: String) throws {
+    /// as the integration tests' helper does; PDF y runs upwards from the bottom. `form`, if
+    /// given, is the content of a form XObject the page can draw as `/Fm1 Do`.
+    private func writePDF(content: String, to path: String, form: String? = nil) throws {
         let stream = Data(content.utf8)
-        let objects = [
+        var objects = [
             "<< /Type /Catalog /Pages 2 0 R >>",
             "<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
             "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 5 0 R /Resources << /Font << /F1 3 0 R >> >> >>",
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 5 0 R /Resources << /Font << /F1 3 0 R >>"
+                + (form == nil ? "" : " /XObject << /Fm1 6 0 R >>") + " >> >>",
             "<< /Length \(stream.count) >>\nstream\n\(content)\nendstream",
         ]
+        if let form {
+            objects.append("<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Matrix [1 0 0 1 0 -100] /Length \(form.utf8.count) >>\nstream\n\(form)\nendstream")
+        }
         var pdf = "%PDF-1.4\n"
         var offsets: [Int] = []
         for (index, body) in objects.enumerated() {
@@ -260,5 +265,38 @@ final class TableDetectorTests: XCTestCase {
         let tables = TableDetector.detect(model)
         XCTAssertEqual(tables.count, 1)
         XCTAssertEqual(tables.first?.textGrid, cells)
+    }
+
+    func testRulesAreReadFromTheDrawnPathsNotFromWhiteOrDottedOnes() throws {
+        // Two rows of text with rules drawn in different ways: thin filled bars under a
+        // translation, a stroked frame inside a form XObject (its matrix moves it down
+        // 100 pt), a white bar and a dotted line that are no rules, a dark header bar whose
+        // edges are rules, and a short tick that is too short.
+        let ops = [
+            "q 1 0 0 1 50 0 cm 0 g 22 700 400 0.8 re f 22 650 400 0.8 re f Q",
+            "1 g 72 600 400 1 re f 0 g",
+            "[1 2] 0 d 72 580 m 472 580 l S [] 0 d",
+            "0.2 g 72 540 400 20 re f 0 g",
+            "72 520 m 77 520 l S",
+            "/Fm1 Do",
+            "BT /F1 10 Tf 80 680 Td (Name) Tj 150 0 Td (Count) Tj ET",
+            "BT /F1 10 Tf 80 665 Td (Apples) Tj 150 0 Td (12) Tj ET",
+            "BT /F1 10 Tf 80 620 Td (Pears) Tj 150 0 Td (18) Tj ET",
+        ]
+        let form = "0.5 w 0 0 0 RG 72 400 m 472 400 l S 72 300 m 72 400 l S 472 300 m 472 400 l S"
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("paths-\(UUID()).pdf").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try writePDF(content: ops.joined(separator: "\n"), to: path, form: form)
+
+        let rulings = try PDFDocument(path: path).layout(pageIndex: 0).rulings
+        let horizontal = rulings.filter { $0.axis == .horizontal }.sorted { $0.position < $1.position }
+        let vertical = rulings.filter { $0.axis == .vertical }.sorted { $0.position < $1.position }
+        // Page y runs down from the top: 792 - y.
+        XCTAssertEqual(horizontal.map { ($0.position * 10).rounded() / 10 }, [91.6, 141.6, 232, 252, 492])
+        XCTAssertEqual(horizontal.first?.start ?? 0, 72, accuracy: 0.01)
+        XCTAssertEqual(horizontal.first?.end ?? 0, 472, accuracy: 0.01)
+        XCTAssertEqual(vertical.map(\.position), [72, 472])
+        XCTAssertEqual(vertical.first?.start ?? 0, 492, accuracy: 0.01)
+        XCTAssertEqual(vertical.first?.end ?? 0, 592, accuracy: 0.01)
     }
 }
