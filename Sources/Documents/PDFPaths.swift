@@ -38,7 +38,7 @@ final class PDFPaths {
 }
 
 /// A PDF value as far as reading page contents needs it.
-indirect enum PDFObject {
+enum PDFObject {
     case null
     case bool(Bool)
     case number(Double)

@@ -249,8 +249,8 @@ extension PDFDocument {
         return layout(page, index: index, layer: layer, scale: scale)
     }
 
-    func layout(_ page: OpaquePointer, index: Int, layer: (text: String, boxes: [PopplerRectangle]), scale: Double) -> PageLayout {
-        let words = PDFDocument.layoutWords(text: layer.text, boxes: layer.boxes)
+    func layout(_ page: OpaquePointer, index: Int, layer: TextLayer, scale: Double) -> PageLayout {
+        let words = layer.layoutWords
         // Reading rules costs more than reading the text layer, so pages without a hint of
         // a table (prose, title pages) skip it.
         guard TableDetector.mayHoldTable(words) else { return PageLayout(words: words, rulings: []) }
@@ -261,39 +261,6 @@ extension PDFDocument {
             }
         }
         return PageLayout(words: words, rulings: rulings)
-    }
-
-    static func layoutWords(text: String, boxes: [PopplerRectangle]) -> [Word] {
-        var words: [Word] = []
-        var current = ""
-        var box = (x0: 0.0, y0: 0.0, x1: 0.0, y1: 0.0)
-        func flush() {
-            if !current.isEmpty { words.append(Word(text: current, x0: box.x0, y0: box.y0, x1: box.x1, y1: box.y1, confidence: 1)) }
-            current = ""
-        }
-        for (index, character) in text.enumerated() {
-            guard index < boxes.count else { break }
-            if character.isWhitespace || character.isNewline {
-                flush()
-                continue
-            }
-            let r = boxes[index]
-            if !current.isEmpty {
-                let height = max(1, box.y1 - box.y0)
-                let middle = (r.y1 + r.y2) / 2
-                if r.x1 < box.x1 - height * 0.5 || r.x1 > box.x1 + height || middle < box.y0 || middle > box.y1 {
-                    flush()
-                }
-            }
-            if current.isEmpty {
-                box = (r.x1, r.y1, r.x2, r.y2)
-            } else {
-                box = (min(box.x0, r.x1), min(box.y0, r.y1), max(box.x1, r.x2), max(box.y1, r.y2))
-            }
-            current.append(character)
-        }
-        flush()
-        return words
     }
 
     static func rulings(_ page: OpaquePointer, words: [Word], scale: Double) -> [RulingLine] {
