@@ -560,8 +560,11 @@ struct PathPainter {
         self.page = page
     }
 
-    /// Ink at or above `RulingDetector.inkThreshold` (of 255) is dark enough for a rule.
+    /// Ink at or above `RulingDetector.inkThreshold` (of 255) makes a bar's edges rules,
+    /// as in a rendering; a thin rule counts when lighter, down to a pale grey or tint
+    /// (the rendering loses those only to anti-aliasing).
     static let minimumInk = Double(RulingDetector.inkThreshold) / 255
+    static let minimumRuleInk = 0.12
 
     /// Runs `content`; false when it holds more operations than a page plausibly does.
     mutating func run(_ content: [UInt8], resources: [String: PDFObject], ctm: Matrix, depth: Int) -> Bool {
@@ -710,7 +713,7 @@ struct PathPainter {
 
     /// Filled axis-aligned rectangles: a thin one is a rule, a long bar has a rule at each edge.
     private mutating func fill(_ subpaths: [[(x: Double, y: Double, straight: Bool)]], ink: Double) {
-        guard ink >= PathPainter.minimumInk else { return }
+        guard ink >= PathPainter.minimumRuleInk else { return }
         for var points in subpaths {
             if points.count == 5, abs(points[4].x - points[0].x) < 0.01, abs(points[4].y - points[0].y) < 0.01 { points.removeLast() }
             guard points.count == 4, points.allSatisfy(\.straight) else { continue }
@@ -720,29 +723,29 @@ struct PathPainter {
                 return abs(xs[i] - xs[j]) < 0.1 || abs(ys[i] - ys[j]) < 0.1
             }
             guard axisAligned else { continue }
-            bar(x0: xs.min()!, y0: ys.min()!, x1: xs.max()!, y1: ys.max()!)
+            bar(x0: xs.min()!, y0: ys.min()!, x1: xs.max()!, y1: ys.max()!, ink: ink)
         }
     }
 
     /// Stroked axis-aligned segments, as bars of the line's width.
     private mutating func stroke(_ subpaths: [[(x: Double, y: Double, straight: Bool)]], closed: [Bool], state: State) {
-        guard state.strokeInk >= PathPainter.minimumInk, !state.dashed else { return }
+        guard state.strokeInk >= PathPainter.minimumRuleInk, !state.dashed else { return }
         let width = max(state.lineWidth * state.ctm.scale, 0.5)
         for (index, points) in subpaths.enumerated() {
             var segments = Array(zip(points, points.dropFirst()).filter { $0.1.straight })
             if closed[index], let first = points.first, let last = points.last { segments.append((last, first)) }
             for (p, q) in segments {
                 if abs(p.y - q.y) < 0.1 {
-                    bar(x0: min(p.x, q.x), y0: p.y - width / 2, x1: max(p.x, q.x), y1: p.y + width / 2)
+                    bar(x0: min(p.x, q.x), y0: p.y - width / 2, x1: max(p.x, q.x), y1: p.y + width / 2, ink: state.strokeInk)
                 } else if abs(p.x - q.x) < 0.1 {
-                    bar(x0: p.x - width / 2, y0: min(p.y, q.y), x1: p.x + width / 2, y1: max(p.y, q.y))
+                    bar(x0: p.x - width / 2, y0: min(p.y, q.y), x1: p.x + width / 2, y1: max(p.y, q.y), ink: state.strokeInk)
                 }
             }
         }
     }
 
     static let debug = ProcessInfo.processInfo.environment["ASSAY_DEBUG_PATHS"] != nil  // DEV
-    private mutating func bar(x0: Double, y0: Double, x1: Double, y1: Double) {
+    private mutating func bar(x0: Double, y0: Double, x1: Double, y1: Double, ink: Double) {
         if PathPainter.debug { FileHandle.standardError.write(Data("BAR \(x0) \(y0) \(x1) \(y1)\n".utf8)) }
         let (w, h) = (x1 - x0, y1 - y0)
         guard x1 > -5, y1 > -5, x0 < page.width + 5, y0 < page.height + 5 else { return }
@@ -750,6 +753,8 @@ struct PathPainter {
             pieces.append(Piece(axis: .horizontal, position: (y0 + y1) / 2, start: x0, end: x1))
         } else if w <= 3, h > w {
             pieces.append(Piece(axis: .vertical, position: (x0 + x1) / 2, start: y0, end: y1))
+        } else if ink < PathPainter.minimumInk {
+            return
         } else if w >= h * 3 {
             pieces.append(Piece(axis: .horizontal, position: y0, start: x0, end: x1))
             pieces.append(Piece(axis: .horizontal, position: y1, start: x0, end: x1))
