@@ -12,9 +12,7 @@ public enum DocumentReader {
             let pdf = try PDFDocument(path: path)
             let total = pdf.pageCount
             for index in 0..<total {
-                let t0 = Date()  // DEV
                 var model = try pdf.pageWithLayout(index)
-                DevTiming.add(Date().timeIntervalSince(t0))  // DEV
                 if model.source == .none { model = try pdf.ocrPage(index, engine: try OCREngine.forThisProcess()) }
                 try page(model, index + 1, total)
             }
@@ -53,9 +51,7 @@ public enum DocumentTables {
     /// Joining is off by default because the benchmark format (and ICDAR's) wants one
     /// entry per page; a caller storing whole tables (the warehouse job) can ask for it.
     public static func detect(_ pages: [PageModel], joiningPages: Bool = false) -> [DetectedTable] {
-        let t0 = Date()  // DEV
         let perPage = pages.map { TableDetector.detect($0) }
-        DevTiming.add(Date().timeIntervalSince(t0))  // DEV
         guard joiningPages else { return perPage.flatMap { $0 } }
         var tables: [DetectedTable] = []
         for (index, found) in perPage.enumerated() {
@@ -77,14 +73,5 @@ public enum DocumentTables {
         guard next.page == nextPage.number, table.bbox.y1 >= page.height * 2 / 3, next.bbox.y0 <= nextPage.height / 3,
               table.header.count == next.header.count else { return false }
         return next.headerCells == nil || next.header == table.header
-    }
-}
-
-enum DevTiming {  // DEV
-    static func add(_ seconds: Double) {
-        guard let path = ProcessInfo.processInfo.environment["ASSAY_TIMING_FILE"], let handle = FileHandle(forWritingAtPath: path) else { return }
-        handle.seekToEndOfFile()
-        handle.write(Data("\(seconds)\n".utf8))
-        try? handle.close()
     }
 }

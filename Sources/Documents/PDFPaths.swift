@@ -574,19 +574,16 @@ struct PathPainter {
         var operands: [PDFObject] = []
         var subpaths: [[(x: Double, y: Double, straight: Bool)]] = []
         var closed: [Bool] = []
-        var current = (x: 0.0, y: 0.0)
         func number(_ index: Int) -> Double { operands[index].number ?? 0 }
         func point(_ x: Double, _ y: Double) -> (Double, Double) { state.ctm.apply(x, y) }
         func lineTo(_ x: Double, _ y: Double, straight: Bool) {
             let (px, py) = point(x, y)
             if subpaths.isEmpty { subpaths.append([(px, py, true)]); closed.append(false) }
             subpaths[subpaths.count - 1].append((px, py, straight))
-            current = (x, y)
         }
         while let token = lexer.next() {
             budget -= 1
             guard budget > 0 else { return false }
-            if PathPainter.debug { FileHandle.standardError.write(Data("TOK \(token)\n".utf8)) }  // DEV
             guard case .keyword(let op) = token else {
                 operands.append(token)
                 continue
@@ -608,7 +605,6 @@ struct PathPainter {
                 let (px, py) = point(number(count - 2), number(count - 1))
                 subpaths.append([(px, py, true)])
                 closed.append(false)
-                current = (number(count - 2), number(count - 1))
             case "l" where count >= 2: lineTo(number(count - 2), number(count - 1), straight: true)
             case "c" where count >= 6: lineTo(number(count - 2), number(count - 1), straight: false)
             case "v", "y":
@@ -620,7 +616,6 @@ struct PathPainter {
                 let corners = [point(x, y), point(x + w, y), point(x + w, y + h), point(x, y + h)]
                 subpaths.append(corners.map { ($0.0, $0.1, true) })
                 closed.append(true)
-                current = (x, y)
             case "S", "s", "f", "F", "f*", "B", "B*", "b", "b*", "n":
                 let closing = op == "s" || op == "b" || op == "b*"
                 if op != "n", op != "S", op != "s" { fill(subpaths, ink: state.fillInk) }
@@ -668,7 +663,6 @@ struct PathPainter {
             }
             operands.removeAll(keepingCapacity: true)
         }
-        _ = current
         return true
     }
 
@@ -744,9 +738,7 @@ struct PathPainter {
         }
     }
 
-    static let debug = ProcessInfo.processInfo.environment["ASSAY_DEBUG_PATHS"] != nil  // DEV
     private mutating func bar(x0: Double, y0: Double, x1: Double, y1: Double, ink: Double) {
-        if PathPainter.debug { FileHandle.standardError.write(Data("BAR \(x0) \(y0) \(x1) \(y1)\n".utf8)) }
         let (w, h) = (x1 - x0, y1 - y0)
         guard x1 > -5, y1 > -5, x0 < page.width + 5, y0 < page.height + 5 else { return }
         if h <= 3, w >= h {

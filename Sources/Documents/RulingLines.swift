@@ -255,11 +255,6 @@ extension PDFDocument {
         // a table (prose, title pages) skip it.
         guard TableDetector.mayHoldTable(words) else { return PageLayout(words: words, rulings: []) }
         let rulings = drawnRulings(pageIndex: index) ?? PDFDocument.rulings(page, words: words, scale: scale)
-        if ProcessInfo.processInfo.environment["ASSAY_DUMP_RULES"] != nil {  // DEV
-            for r in rulings.sorted(by: { ("\($0.axis)", $0.position, $0.start) < ("\($1.axis)", $1.position, $1.start) }) {
-                FileHandle.standardError.write(Data(String(format: "RULE p%d %@ %.1f %.1f-%.1f\n", index + 1, "\(r.axis)", r.position, r.start, r.end).utf8))
-            }
-        }
         return PageLayout(words: words, rulings: rulings)
     }
 
