@@ -12,9 +12,8 @@ public enum DocumentReader {
             let pdf = try PDFDocument(path: path)
             let total = pdf.pageCount
             for index in 0..<total {
-                var model = try pdf.page(index)
+                var model = try pdf.pageWithLayout(index)
                 if model.source == .none { model = try pdf.ocrPage(index, engine: try OCREngine.forThisProcess()) }
-                if model.source == .text { model.layout = try? pdf.layout(pageIndex: index) }
                 try page(model, index + 1, total)
             }
         case .png, .jpeg, .tiff:

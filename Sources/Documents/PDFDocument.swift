@@ -48,6 +48,7 @@ public struct PageModel: Sendable {
 /// A PDF opened with poppler-glib; the GObject is released when the value goes away.
 public final class PDFDocument {
     private let document: OpaquePointer
+    private let path: String
     var documentHandle: OpaquePointer { document }
 
     public init(path: String) throws {
@@ -63,65 +64,123 @@ public final class PDFDocument {
             throw DocumentProblem("corrupt_document", "the PDF cannot be read: \(message)")
         }
         self.document = document
+        self.path = path
     }
 
     deinit { g_object_unref(UnsafeMutableRawPointer(document)) }
 
     public var pageCount: Int { Int(poppler_document_get_n_pages(document)) }
 
+    /// The drawn paths of the pages, read once per document on first use; nil when the
+    /// file is beyond `PDFPaths` (pages are rendered then).
+    private lazy var paths: PDFPaths? = {
+        guard let paths = PDFPaths(path: path), paths.pageCount == pageCount else { return nil }
+        return paths
+    }()
+
+    /// The rules drawn on a page, from its content stream; nil when that cannot be read.
+    func drawnRulings(pageIndex index: Int) -> [RulingLine]? {
+        return paths?.rulings(pageIndex: index)
+    }
+
     /// The page's text layer as words with boxes; `source` is `.none` when the page has
     /// no usable text (a scan), so the caller can OCR it.
     public func page(_ index: Int) throws -> PageModel {
+        try read(index, layout: false)
+    }
+
+    /// The page model with, for a text page, the layout table detection reads
+    /// (`layout(pageIndex:)`), from one pass over poppler's text layer.
+    public func pageWithLayout(_ index: Int) throws -> PageModel {
+        try read(index, layout: true)
+    }
+
+    private func read(_ index: Int, layout: Bool) throws -> PageModel {
         guard let page = poppler_document_get_page(document, Int32(index)) else {
             throw DocumentProblem("corrupt_document", "page \(index + 1) cannot be read")
         }
         defer { g_object_unref(UnsafeMutableRawPointer(page)) }
         var width = 0.0, height = 0.0
         poppler_page_get_size(page, &width, &height)
-        guard let raw = poppler_page_get_text(page) else {
+        guard let layer = PDFDocument.textLayer(page) else {
             return PageModel(number: index + 1, width: width, height: height, source: .none, words: [], text: "")
         }
+        let words = layer.words
+        let usable = words.count >= 3 || layer.text.trimmingCharacters(in: .whitespacesAndNewlines).count >= 10
+        var model = PageModel(number: index + 1, width: width, height: height, source: usable ? .text : .none,
+                              words: usable ? words : [], text: usable ? layer.text : "")
+        if usable, layout { model.layout = self.layout(page, index: index, layer: layer, scale: 1.5) }
+        return model
+    }
+
+    /// poppler's page text and its words, both as the text layer has them (`words`) and
+    /// split where characters jump (`layoutWords`, see `layout(pageIndex:)`).
+    struct TextLayer {
+        let text: String
+        let words: [Word]
+        let layoutWords: [Word]
+    }
+
+    static func textLayer(_ page: OpaquePointer) -> TextLayer? {
+        guard let raw = poppler_page_get_text(page) else { return nil }
         defer { g_free(raw) }
         let text = String(cString: raw)
         var rects: UnsafeMutablePointer<PopplerRectangle>?
         var count: UInt32 = 0
         poppler_page_get_text_layout(page, &rects, &count)
         defer { if let rects { g_free(rects) } }
-        let boxes = rects.map { Array(UnsafeBufferPointer(start: $0, count: Int(count))) } ?? []
-        let words = PDFDocument.words(text: text, boxes: boxes)
-        let usable = words.count >= 3 || text.trimmingCharacters(in: .whitespacesAndNewlines).count >= 10
-        return PageModel(number: index + 1, width: width, height: height, source: usable ? .text : .none,
-                         words: usable ? words : [], text: usable ? text : "")
+        let boxes = rects.map { UnsafeBufferPointer(start: $0, count: Int(count)) } ?? UnsafeBufferPointer(start: nil, count: 0)
+        let (words, layoutWords) = PDFDocument.words(text: text, boxes: boxes)
+        return TextLayer(text: text, words: words, layoutWords: layoutWords)
     }
 
-    /// Groups characters into words. poppler gives one rectangle per character of the
-    /// page text (line breaks included), in the same order.
-    static func words(text: String, boxes: [PopplerRectangle]) -> [Word] {
-        var words: [Word] = []
-        var current = ""
-        var box: (Double, Double, Double, Double)?
-        func flush() {
-            if let b = box, !current.isEmpty {
-                words.append(Word(text: current, x0: b.0, y0: b.1, x1: b.2, y1: b.3, confidence: 1))
+    /// Groups characters into words. poppler gives one rectangle per character (Unicode
+    /// scalar) of the page text, line breaks included, in the same order. `words` end at
+    /// white space only; `layoutWords` also where the next character jumps back, down or
+    /// far right of the word so far (reading order running table cells together).
+    static func words(text: String, boxes: UnsafeBufferPointer<PopplerRectangle>) -> (words: [Word], layoutWords: [Word]) {
+        struct Builder {
+            var words: [Word] = []
+            var current = String.UnicodeScalarView()
+            var box = (x0: 0.0, y0: 0.0, x1: 0.0, y1: 0.0)
+
+            mutating func flush() {
+                guard !current.isEmpty else { return }
+                words.append(Word(text: String(current), x0: box.x0, y0: box.y0, x1: box.x1, y1: box.y1, confidence: 1))
+                current = String.UnicodeScalarView()
             }
-            current = ""
-            box = nil
+
+            mutating func add(_ scalar: Unicode.Scalar, _ r: PopplerRectangle) {
+                if current.isEmpty {
+                    box = (r.x1, r.y1, r.x2, r.y2)
+                } else {
+                    box = (min(box.x0, r.x1), min(box.y0, r.y1), max(box.x1, r.x2), max(box.y1, r.y2))
+                }
+                current.append(scalar)
+            }
         }
-        for (index, character) in text.enumerated() {
+        var plain = Builder(), split = Builder()
+        for (index, scalar) in text.unicodeScalars.enumerated() {
             guard index < boxes.count else { break }
-            if character.isWhitespace || character.isNewline {
-                flush()
+            if scalar.properties.isWhitespace {
+                plain.flush()
+                split.flush()
                 continue
             }
             let r = boxes[index]
-            current.append(character)
-            if let b = box {
-                box = (min(b.0, r.x1), min(b.1, r.y1), max(b.2, r.x2), max(b.3, r.y2))
-            } else {
-                box = (r.x1, r.y1, r.x2, r.y2)
+            if !split.current.isEmpty {
+                let box = split.box
+                let height = max(1, box.y1 - box.y0)
+                let middle = (r.y1 + r.y2) / 2
+                if r.x1 < box.x1 - height * 0.5 || r.x1 > box.x1 + height || middle < box.y0 || middle > box.y1 {
+                    split.flush()
+                }
             }
+            plain.add(scalar, r)
+            split.add(scalar, r)
         }
-        flush()
-        return words
+        plain.flush()
+        split.flush()
+        return (plain.words, split.words)
     }
 }

@@ -137,7 +137,7 @@ enum RuledTables {
             let (cx, cy) = ((word.x0 + word.x1) / 2, (word.y0 + word.y1) / 2)
             return cx > bbox.x0 && cx < bbox.x1 && cy > bbox.y0 && cy < bbox.y1
         }
-        guard !inside.isEmpty else { return nil }
+        guard !inside.isEmpty, !TextShape.isScattered(inside.map { Substring($0.text) }) else { return nil }
         // Columns cut along white gaps between numbers where a rule groups two columns.
         let unruled = Set(unruledColumnCuts(inside, xs: xs))
         xs = (xs + unruled).sorted()

@@ -193,18 +193,28 @@ public enum RulingDetector {
     }
 
     /// Joins pieces of one rule: same position within a point and a half, touching or
-    /// overlapping along the axis.
+    /// overlapping along the axis (in whatever order the pieces come).
     static func merge(_ lines: [RulingLine]) -> [RulingLine] {
         var merged: [RulingLine] = []
-        for line in lines.sorted(by: { ($0.position, $0.start) < ($1.position, $1.start) }) {
-            if let index = merged.lastIndex(where: { abs($0.position - line.position) <= 1.5 && line.start <= $0.end + 2 }) {
-                let other = merged[index]
-                merged[index] = RulingLine(other.axis, at: (other.position + line.position) / 2,
-                                           from: other.start, to: max(other.end, line.end))
-            } else {
-                merged.append(line)
+        var group: [RulingLine] = []
+        func flush() {
+            var pieces: [RulingLine] = []
+            for line in group.sorted(by: { $0.start < $1.start }) {
+                if let last = pieces.last, line.start <= last.end + 2 {
+                    pieces[pieces.count - 1] = RulingLine(last.axis, at: (last.position + line.position) / 2,
+                                                          from: last.start, to: max(last.end, line.end))
+                } else {
+                    pieces.append(line)
+                }
             }
+            merged += pieces
+            group.removeAll()
         }
+        for line in lines.sorted(by: { $0.position < $1.position }) {
+            if let first = group.first, line.position - first.position > 1.5 { flush() }
+            group.append(line)
+        }
+        flush()
         return merged
     }
 }
@@ -227,58 +237,25 @@ extension PDFDocument {
     ///
     /// The text layer's words follow poppler's reading order, which in tables sometimes
     /// runs cells of different rows together without a space; here a word also ends where
-    /// the next character jumps back, down or far right. Rules come from a cairo rendering
-    /// at `scale` pixels per point, since poppler-glib has no API for a page's paths.
+    /// the next character jumps back, down or far right. Rules are the page's drawn
+    /// strokes and fills (`PDFPaths`); a page whose content that cannot read, or that is
+    /// mostly an image, is rendered with cairo at `scale` pixels per point instead.
     public func layout(pageIndex index: Int, scale: Double = 1.5) throws -> PageLayout {
         guard let page = poppler_document_get_page(documentHandle, Int32(index)) else {
             throw DocumentProblem("corrupt_document", "page \(index + 1) cannot be read")
         }
         defer { g_object_unref(UnsafeMutableRawPointer(page)) }
-        let words = PDFDocument.layoutWords(page)
-        // Rendering costs more than reading the text layer, so pages without a hint of a
-        // table (prose, title pages) skip it.
-        guard TableDetector.mayHoldTable(words) else { return PageLayout(words: words, rulings: []) }
-        return PageLayout(words: words, rulings: PDFDocument.rulings(page, words: words, scale: scale))
+        guard let layer = PDFDocument.textLayer(page) else { return PageLayout(words: [], rulings: []) }
+        return layout(page, index: index, layer: layer, scale: scale)
     }
 
-    static func layoutWords(_ page: OpaquePointer) -> [Word] {
-        guard let raw = poppler_page_get_text(page) else { return [] }
-        defer { g_free(raw) }
-        var rects: UnsafeMutablePointer<PopplerRectangle>?
-        var count: UInt32 = 0
-        poppler_page_get_text_layout(page, &rects, &count)
-        defer { if let rects { g_free(rects) } }
-        guard let rects else { return [] }
-        var words: [Word] = []
-        var current = ""
-        var box = (x0: 0.0, y0: 0.0, x1: 0.0, y1: 0.0)
-        func flush() {
-            if !current.isEmpty { words.append(Word(text: current, x0: box.x0, y0: box.y0, x1: box.x1, y1: box.y1, confidence: 1)) }
-            current = ""
-        }
-        for (index, character) in String(cString: raw).enumerated() {
-            guard index < Int(count) else { break }
-            if character.isWhitespace || character.isNewline {
-                flush()
-                continue
-            }
-            let r = rects[index]
-            if !current.isEmpty {
-                let height = max(1, box.y1 - box.y0)
-                let middle = (r.y1 + r.y2) / 2
-                if r.x1 < box.x1 - height * 0.5 || r.x1 > box.x1 + height || middle < box.y0 || middle > box.y1 {
-                    flush()
-                }
-            }
-            if current.isEmpty {
-                box = (r.x1, r.y1, r.x2, r.y2)
-            } else {
-                box = (min(box.x0, r.x1), min(box.y0, r.y1), max(box.x1, r.x2), max(box.y1, r.y2))
-            }
-            current.append(character)
-        }
-        flush()
-        return words
+    func layout(_ page: OpaquePointer, index: Int, layer: TextLayer, scale: Double) -> PageLayout {
+        let words = layer.layoutWords
+        // Reading rules costs more than reading the text layer, so pages without a hint of
+        // a table (prose, title pages) skip it.
+        guard TableDetector.mayHoldTable(words) else { return PageLayout(words: words, rulings: []) }
+        let rulings = drawnRulings(pageIndex: index) ?? PDFDocument.rulings(page, words: words, scale: scale)
+        return PageLayout(words: words, rulings: rulings)
     }
 
     static func rulings(_ page: OpaquePointer, words: [Word], scale: Double) -> [RulingLine] {

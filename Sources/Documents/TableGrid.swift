@@ -139,11 +139,14 @@ enum TextShape {
     }
 
     /// A row of data rather than of labels: of its non-empty values (past the first
-    /// column), at least half are numbers other than years.
+    /// column), at least half are numbers other than years, and the numbers are not a
+    /// count "1 2 3 …" (column labels such as grades or years ahead).
     static func isDataRow(_ values: [String]) -> Bool {
         let filled = values.filter { !$0.isEmpty }
         let numbers = filled.filter { isNumeric($0) && !isYear($0) }
-        return !numbers.isEmpty && numbers.count * 2 >= filled.count
+        guard !numbers.isEmpty, numbers.count * 2 >= filled.count else { return false }
+        let counting = numbers.compactMap { Int($0) }
+        return counting.count < 3 || counting.count < numbers.count || zip(counting, counting.dropFirst()).contains { $1 != $0 + 1 }
     }
 
     /// A caption or a note about a table: "Table 3 …", "Figure 2.", "Source: …".
@@ -159,6 +162,14 @@ enum TextShape {
     }
 
     static func wordCount(_ text: String) -> Int { text.split(separator: " ").count }
+
+    /// Text read across letters set one under another (a chart's rotated axis title comes
+    /// out of the text layer as lone letters): a quarter or more of the words, and at
+    /// least four, are single letters.
+    static func isScattered(_ words: [Substring]) -> Bool {
+        let letters = words.filter { $0.count == 1 && $0.first!.isLetter }.count
+        return letters >= 4 && letters * 4 >= words.count
+    }
 
     /// A run of several words that is not a list of numbers: a sentence or part of one.
     static func isProse(_ text: String) -> Bool {

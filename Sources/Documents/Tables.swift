@@ -442,6 +442,7 @@ public enum TableDetector {
             }
         }
         let all = texts.flatMap { $0 }
+        guard !TextShape.isScattered(all.flatMap { $0.split(separator: " ") }) else { return false }
         let prose = all.filter { TextShape.wordCount($0) >= 5 }.count
         guard prose * 5 <= all.count * 2 else { return false }
         if grid.columnCount == 2 {

@@ -54,6 +54,29 @@ final class TableDetectorTests: XCTestCase {
         XCTAssertEqual(tables.first?.rows.last?.map(\.text), ["2024-03-05", "Doohickey", "1200", "$0.99", "65%"])
     }
 
+    func testCountingColumnLabelsAreAHeader() {
+        // "1 2 3" labels the columns (grades, years ahead), it is not a row of data.
+        var words: [Word] = []
+        let rows = [["Stage", "1", "2", "3"], ["Apple", "5.1", "7.4", "9.0"], ["Pear", "6.2", "8.8", "3.5"], ["Fig", "0.4", "1.7", "2.2"]]
+        for (r, row) in rows.enumerated() {
+            for (c, cell) in row.enumerated() { words.append(word(cell, 72 + Double(c) * 100, 80 + Double(r) * 16)) }
+        }
+        let tables = TableDetector.detect(page(words))
+        XCTAssertEqual(tables.count, 1)
+        XCTAssertEqual(tables.first?.header, ["Stage", "1", "2", "3"])
+        XCTAssertEqual(tables.first?.rows.count, 3)
+    }
+
+    func testLettersOfAChartsRotatedTitleInARuledGridAreNoTable() {
+        // A chart's grid lines with its axis title read letter by letter and a few values.
+        let xs = [50.0, 150, 250, 350], ys = [100.0, 120, 140, 160]
+        var words: [Word] = []
+        for (r, letters) in [["e", "t"], ["a", "r"], ["o", "n"]].enumerated() {
+            words += [word(letters[0], 55, ys[r] + 4), word(letters[1], 65, ys[r] + 4), word("\(r * 10)", 155, ys[r] + 4)]
+        }
+        XCTAssertTrue(TableDetector.detect(page(words, rulings: grid(xs: xs, ys: ys))).isEmpty)
+    }
+
     func testProseIsNotATable() {
         let words = (0..<5).flatMap { line in sentence("The quick brown fox jumps", 72, 80 + Double(line) * 16) }
         XCTAssertTrue(TableDetector.detect(page(words)).isEmpty)
@@ -214,16 +237,21 @@ final class TableDetectorTests: XCTestCase {
     }
 
     /// A one-page PDF (612 × 792 pt, Helvetica) with the given content stream, written by hand
-    /// as the integration tests' helper does; PDF y runs upwards from the bottom.
-    private func writePDF(content: String, to path: String) throws {
+    /// as the integration tests' helper does; PDF y runs upwards from the bottom. `form`, if
+    /// given, is the content of a form XObject the page can draw as `/Fm1 Do`.
+    private func writePDF(content: String, to path: String, form: String? = nil) throws {
         let stream = Data(content.utf8)
-        let objects = [
+        var objects = [
             "<< /Type /Catalog /Pages 2 0 R >>",
             "<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
             "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 5 0 R /Resources << /Font << /F1 3 0 R >> >> >>",
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 5 0 R /Resources << /Font << /F1 3 0 R >>"
+                + (form == nil ? "" : " /XObject << /Fm1 6 0 R >>") + " >> >>",
             "<< /Length \(stream.count) >>\nstream\n\(content)\nendstream",
         ]
+        if let form {
+            objects.append("<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Matrix [1 0 0 1 0 -100] /Length \(form.utf8.count) >>\nstream\n\(form)\nendstream")
+        }
         var pdf = "%PDF-1.4\n"
         var offsets: [Int] = []
         for (index, body) in objects.enumerated() {
@@ -260,5 +288,42 @@ final class TableDetectorTests: XCTestCase {
         let tables = TableDetector.detect(model)
         XCTAssertEqual(tables.count, 1)
         XCTAssertEqual(tables.first?.textGrid, cells)
+    }
+
+    func testRulesAreReadFromTheDrawnPathsNotFromWhiteOrDottedOnes() throws {
+        // Two rows of text with rules drawn in different ways: thin filled bars under a
+        // translation, a stroked frame inside a form XObject (its matrix moves it down
+        // 100 pt), a white bar and a dotted line that are no rules, a dark header bar whose
+        // edges are rules, a short tick that is too short, a pale rule that is one and a
+        // pale shaded band that has none.
+        let ops = [
+            "q 1 0 0 1 50 0 cm 0 g 22 700 400 0.8 re f 22 650 400 0.8 re f Q",
+            "1 g 72 600 400 1 re f 0 g",
+            "[1 2] 0 d 72 580 m 472 580 l S [] 0 d",
+            "0.2 g 72 540 400 20 re f 0 g",
+            "72 520 m 77 520 l S",
+            "0.85 0.85 0.9 RG 72 470 m 472 470 l S 0 G",
+            "0.8 g 72 440 400 20 re f 0 g",
+            "/Fm1 Do",
+            "BT /F1 10 Tf 80 680 Td (Name) Tj 150 0 Td (Count) Tj ET",
+            "BT /F1 10 Tf 80 665 Td (Apples) Tj 150 0 Td (12) Tj ET",
+            "BT /F1 10 Tf 80 620 Td (Pears) Tj 150 0 Td (18) Tj ET",
+        ]
+        let form = "0.5 w 0 0 0 RG 72 400 m 472 400 l S 72 300 m 72 400 l S 472 300 m 472 400 l S"
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("paths-\(UUID()).pdf").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try writePDF(content: ops.joined(separator: "\n"), to: path, form: form)
+
+        let rulings = try PDFDocument(path: path).layout(pageIndex: 0).rulings
+        let horizontal = rulings.filter { $0.axis == .horizontal }.sorted { $0.position < $1.position }
+        let vertical = rulings.filter { $0.axis == .vertical }.sorted { $0.position < $1.position }
+        // Page y runs down from the top: 792 - y.
+        // A pale rule counts; a pale shaded band has no edges.
+        XCTAssertEqual(horizontal.map { ($0.position * 10).rounded() / 10 }, [91.6, 141.6, 232, 252, 322, 492])
+        XCTAssertEqual(horizontal.first?.start ?? 0, 72, accuracy: 0.01)
+        XCTAssertEqual(horizontal.first?.end ?? 0, 472, accuracy: 0.01)
+        XCTAssertEqual(vertical.map(\.position), [72, 472])
+        XCTAssertEqual(vertical.first?.start ?? 0, 492, accuracy: 0.01)
+        XCTAssertEqual(vertical.first?.end ?? 0, 592, accuracy: 0.01)
     }
 }
