@@ -175,6 +175,9 @@ final class FieldExtractorTests: XCTestCase {
             let receipt = page([("SHOP ENTERPRISE", 40, 20), (line, 40, 100)], source: .ocr)
             XCTAssertEqual(try extract([receipt], InvoiceFields.specs)["date"]?.value, expected, line)
         }
+        // The year apart from day and month, in its own run.
+        let split = page([("SHOP ENTERPRISE", 40, 20), ("Date : 26-06~", 40, 100), ("2018 19:07:56", 140, 100)], source: .ocr)
+        XCTAssertEqual(try extract([split], InvoiceFields.specs)["date"]?.value, "2018-06-26")
         let invoice = page([("ACME GmbH", 40, 20), ("Order 4711/2018", 40, 100)], confidence: 1)
         XCTAssertNil(try extract([invoice], InvoiceFields.specs)["date"]?.value)
     }

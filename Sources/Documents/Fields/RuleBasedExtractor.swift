@@ -158,6 +158,14 @@ struct FieldSearch {
             let gap = value.range.lowerBound - range.upperBound
             found.append(candidate(value, in: run, weight: label.weight * (gap > 25 ? 0.8 : 1), context: Array(run.folded[..<value.range.lowerBound])))
         }
+        // OCR split a date over two runs ("Date : 26-06~  2018").
+        if found.isEmpty, spec.type == .date, let next = page.rows[run.row].first(where: { $0.index == run.index + 1 }) {
+            let joined = TextRun(page: run.page, row: run.row, index: run.index, words: run.words + next.words)
+            if let value = firstValue(in: joined, from: range.upperBound), value.range.lowerBound < run.text.count,
+               value.range.upperBound > run.text.count {
+                found.append(candidate(value, in: joined, weight: label.weight * 0.9, context: Array(joined.folded[..<value.range.lowerBound])))
+            }
+        }
         guard found.isEmpty, label.weight >= 0.4 else { return found }
         let labelContext = Array(run.folded)
         // Runs to the right on the same row.
