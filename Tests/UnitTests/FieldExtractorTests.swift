@@ -3,13 +3,13 @@ import XCTest
 
 /// Builds synthetic pages: each line is (text, x, y); words get boxes 6 points per character.
 private func page(_ lines: [(String, Double, Double)], number: Int = 1, width: Double = 600, height: Double = 800,
-                  source: PageModel.Source = .text) -> PageModel {
+                  source: PageModel.Source = .text, confidence: Double = 0.95) -> PageModel {
     var words: [Word] = []
     for (text, x, y) in lines {
         var cursor = x
         for word in text.split(separator: " ") {
             let width = Double(word.count) * 6
-            words.append(Word(text: String(word), x0: cursor, y0: y, x1: cursor + width, y1: y + 10, confidence: 0.95))
+            words.append(Word(text: String(word), x0: cursor, y0: y, x1: cursor + width, y1: y + 10, confidence: confidence))
             cursor += width + 3
         }
     }
@@ -158,6 +158,54 @@ final class FieldExtractorTests: XCTestCase {
         XCTAssertEqual(fields["issuer"]?.value, "KEDAI MAJU SDN BHD")
         XCTAssertEqual(fields["address"]?.value, "NO.5, JALAN BESAR, 43000 KAJANG, SELANGOR")
         XCTAssertEqual(fields["amount"]?.value, "9.90")
+    }
+
+    func testOCRMisreadLabelMatchesOnlyOnOCRText() throws {
+        let lines = [("MEGA STORE SDN BHD", 40.0, 20.0), ("Sub Total 10.00", 40, 300), ("Totat RM 12.00", 40, 320),
+                     ("Amount 10.50", 40, 340)]
+        XCTAssertEqual(try extract([page(lines, source: .ocr)], InvoiceFields.specs)["amount"]?.value, "12.00")
+        // Typeset text is spelled right: "Totat" is some other word there.
+        XCTAssertEqual(try extract([page(lines, confidence: 1)], InvoiceFields.specs)["amount"]?.value, "10.50")
+    }
+
+    func testOCRDigitsAndLostSeparatorsInDates() throws {
+        let cases = [("Date: O9/O5/2018 1:12:43 PM", "2018-05-09"), ("Salesperson: Date: 1202/2018", "2018-02-12"),
+                     ("Date : 26-06~2018 19:07:56", "2018-06-26")]
+        for (line, expected) in cases {
+            let receipt = page([("SHOP ENTERPRISE", 40, 20), (line, 40, 100)], source: .ocr)
+            XCTAssertEqual(try extract([receipt], InvoiceFields.specs)["date"]?.value, expected, line)
+        }
+        // The year apart from day and month, in its own run.
+        let split = page([("SHOP ENTERPRISE", 40, 20), ("Date : 26-06~", 40, 100), ("2018 19:07:56", 140, 100)], source: .ocr)
+        XCTAssertEqual(try extract([split], InvoiceFields.specs)["date"]?.value, "2018-06-26")
+        let invoice = page([("ACME GmbH", 40, 20), ("Order 4711/2018", 40, 100)], confidence: 1)
+        XCTAssertNil(try extract([invoice], InvoiceFields.specs)["date"]?.value)
+    }
+
+    func testTotalAfterRoundingWins() throws {
+        let receipt = page([("RICE SHOP SDN BHD", 40, 20), ("Total Amount: RM7.72", 40, 300), ("Rounding: -RM0.02", 40, 320),
+                            ("Nett Total: RM7.70", 40, 340), ("CASH RM7.70", 40, 360), ("SR = GST @0% 7.72 0.00", 40, 400)],
+                           source: .ocr)
+        XCTAssertEqual(try extract([receipt], InvoiceFields.specs)["amount"]?.value, "7.70")
+    }
+
+    func testAmountNotTheCountBeforeIt() throws {
+        let receipt = page([("MEGAH RETAIL SDN BHD", 40, 20), ("Sub Total : RM 4.69", 40, 300), ("Total Sales Inclusive", 40, 320),
+                            ("2 RM", 250, 320), ("4.70", 320, 320)], source: .ocr)
+        XCTAssertEqual(try extract([receipt], InvoiceFields.specs)["amount"]?.value, "4.70")
+    }
+
+    func testOCRMisreadLegalFormsInIssuer() throws {
+        let cases = [("KING'S CONFECTIONERY §/B8", "KING'S CONFECTIONERY S/B"),
+                     ("GARDENIA BAKERIES (KL) SDN BLD (139386 X)", "GARDENIA BAKERIES (KL) SDN BHD"),
+                     ("MR. D.I.¥. (M) SON BHD", "MR. D.I.Y. (M) SDN BHD")]
+        for (line, expected) in cases {
+            let receipt = page([(line, 40, 20), ("Lot 3, Jalan Pelabur 23/1,", 40, 34), ("40300 Shah Alam, Selangor.", 40, 48),
+                                ("Tel: 03-55423228", 40, 62), ("TOTAL 12.00", 40, 300)], source: .ocr)
+            let fields = try extract([receipt], InvoiceFields.specs)
+            XCTAssertEqual(fields["issuer"]?.value, expected)
+            XCTAssertEqual(fields["address"]?.value, "Lot 3, Jalan Pelabur 23/1, 40300 Shah Alam, Selangor.")
+        }
     }
 
     func testFieldOnSecondPage() throws {

@@ -45,6 +45,8 @@ struct TextRun {
     }
 
     var string: String { String(text) }
+    /// Read by OCR (text-layer words have confidence 1): letters may be misread.
+    var isOCR: Bool { words.contains { $0.confidence < 1 } }
     var foldedString: String { String(folded) }
     var confidence: Double { words.isEmpty ? 0 : words.map(\.confidence).reduce(0, +) / Double(words.count) }
 

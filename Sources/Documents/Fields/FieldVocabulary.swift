@@ -64,9 +64,9 @@ enum FieldConcept: Sendable, CaseIterable {
                     "total ttc", "total a pagar", "importe total", "total factura", "importe a pagar", "totale da pagare",
                     "totale fattura", "importo totale", "totale documento", "te betalen", "totaal te betalen", "factuur totaal",
                     "totaalbedrag", "totaal incl", "jumlah besar", "jumlah keseluruhan", "jumlah bayaran", "jumlah perlu dibayar",
-                    "total keseluruhan", "jumlah semua"].map { Label($0, 1) }
+                    "total keseluruhan", "jumlah semua", "nett total", "total rounded", "rounded total", "final total"].map { Label($0, 1) }
                 + [Label("bruttosumme", 0.95), Label("bruttobetrag", 0.95), Label("gesamtsumme", 0.9), Label("montant total", 0.95),
-                   Label("total amount", 0.95), Label("nett total", 0.9), Label("net total", 0.75), Label("rechnungssumme", 0.85),
+                   Label("total amount", 0.95), Label("net total", 0.75), Label("rechnungssumme", 0.85),
                    Label("total sales", 0.85), Label("jumlah", 0.85), Label("total", 0.8), Label("totaal", 0.8),
                    Label("totale", 0.8), Label("gesamt", 0.7), Label("summe", 0.6), Label("amount", 0.45), Label("betrag", 0.45),
                    Label("montant", 0.45), Label("bedrag", 0.45), Label("importe", 0.5), Label("importo", 0.5)]

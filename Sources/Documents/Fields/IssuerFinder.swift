@@ -334,6 +334,7 @@ struct IssuerFinder {
         }
         guard !tokens.isEmpty, start < end, !(text[start] == "(" && text[end - 1] == ")") else { return nil }
         var value = String(text[start..<end]).trimmingCharacters(in: CharacterSet(charactersIn: " ,;:-|_—~*'\"‘’“”"))
+        value = ocrLegalForms(value)
         // A registration number after the name: "KING'S CONFECTIONERY S/B 273500-U (KSB)".
         if let cut = value.split(separator: " ").firstIndex(where: { isRegistrationToken(String($0)) }), cut > 0 {
             value = value.split(separator: " ")[..<cut].joined(separator: " ")
@@ -344,11 +345,6 @@ struct IssuerFinder {
            !value[open...].contains(")") || value[open...].contains(where: \.isNumber) && value.distance(from: value.startIndex, to: open) > 8 {
             value = String(value[..<open]).trimmingCharacters(in: .whitespaces)
         }
-        // OCR of the Malaysian legal form: "SON BHD", "SDN 8HD", "$/B".
-        for (wrong, right) in [("SON BHD", "SDN BHD"), ("S0N BHD", "SDN BHD"), ("SDN 8HD", "SDN BHD"), ("5DN BHD", "SDN BHD"),
-                               (" $/B", " S/B")] {
-            value = value.replacingOccurrences(of: wrong, with: right)
-        }
         let characters = Array(value)
         let letters = characters.filter(\.isLetter).count, digits = characters.filter(\.isNumber).count
         guard letters >= 2, digits * 10 < characters.count * 3, characters.count <= 60, tokens.count <= 8,
@@ -358,6 +354,34 @@ struct IssuerFinder {
         else { return nil }
         let range = start..<min(text.count, start + characters.count)
         return (value, range, core(value))
+    }
+
+    /// OCR misreadings in a name's legal form and letters, same length: "SON BHD",
+    /// "SDN BLD" → "SDN BHD"; "§/B8", "$/B" → "S/B"; "D.I.¥." → "D.I.Y.".
+    static func ocrLegalForms(_ name: String) -> String {
+        var words = name.split(separator: " ", omittingEmptySubsequences: false).map { word -> String in
+            var word = String(word).replacingOccurrences(of: "§", with: "S").replacingOccurrences(of: "¥", with: "Y")
+            if word.hasPrefix("$/") { word = "S" + word.dropFirst() }
+            return word
+        }
+        func near(_ word: String, _ form: String) -> Bool {
+            let a = Array(word.uppercased()), b = Array(form)
+            return a.count == b.count && zip(a, b).filter { $0 != $1 }.count <= 1
+        }
+        let digitLike: [Character: Character] = ["0": "O", "5": "S", "8": "B", "1": "I"]
+        for i in words.indices {
+            // "S/B8": a legal form with a stray character glued on.
+            if words[i].count == 4, words[i].uppercased().hasPrefix("S/B"), !words[i].last!.isLetter { words[i] = String(words[i].prefix(3)) }
+            guard i + 1 < words.count else { continue }
+            let pair = (words[i].uppercased(), words[i + 1].uppercased())
+            let first = String(pair.0.map { digitLike[$0] ?? $0 }), second = String(pair.1.map { digitLike[$0] ?? $0 })
+            if (pair.0 == "SDN" || pair.1 == "BHD" || first == "SDN" && second == "BHD") && near(first, "SDN") && near(second, "BHD") {
+                let upper = words[i] == words[i].uppercased()
+                words[i] = upper ? "SDN" : "Sdn"
+                words[i + 1] = upper ? "BHD" : "Bhd"
+            }
+        }
+        return words.joined(separator: " ")
     }
 
     /// The seller's address: the lines under the issuer's name until contact or tax lines.

@@ -42,9 +42,13 @@ enum LabelMatcher {
     /// Every occurrence of `label` in `run`. Tokens may be glued or separated by a few
     /// punctuation characters; a match must start and end at a word boundary (a glued
     /// value after it is fine: "Bruttosumme529,87").
-    static func find(_ label: Label, in run: TextRun) -> [Range<Int>] {
+    ///
+    /// With `fuzzy`, on OCR text a label word of five or more letters may differ in one
+    /// letter, never the first: OCR misreads a letter now and then ("Totat", "Anount").
+    static func find(_ label: Label, in run: TextRun, fuzzy: Bool = false) -> [Range<Int>] {
         guard let first = label.tokens.first?.first else { return [] }
         let text = run.folded
+        let substitutions = fuzzy && run.isOCR ? 1 : 0
         var found: [Range<Int>] = []
         var start = 0
         while start < text.count {
@@ -56,6 +60,7 @@ enum LabelMatcher {
             }
             var position = start
             var matched = true
+            var allowed = substitutions
             for (n, token) in label.tokens.enumerated() {
                 if n > 0 {
                     var skipped = 0
@@ -64,7 +69,8 @@ enum LabelMatcher {
                         skipped += 1
                     }
                 }
-                guard position + token.count <= text.count, Array(text[position..<(position + token.count)]) == token else {
+                guard position + token.count <= text.count,
+                      tokenMatches(token, text[position..<(position + token.count)], substitutions: &allowed) else {
                     matched = false
                     break
                 }
@@ -81,6 +87,19 @@ enum LabelMatcher {
     }
 
     static func isWordCharacter(_ character: Character) -> Bool { character.isLetter || character.isNumber }
+
+    /// Whether `text` spells `token`, with up to `substitutions` wrong characters in a
+    /// token of five or more letters (never its first); spends the substitutions it uses.
+    static func tokenMatches(_ token: [Character], _ text: ArraySlice<Character>, substitutions: inout Int) -> Bool {
+        var wrong = 0
+        for (i, (expected, actual)) in zip(token, text).enumerated() where expected != actual {
+            guard token.count >= 5, i > 0, expected.isLetter, isWordCharacter(actual) else { return false }
+            wrong += 1
+        }
+        guard wrong <= substitutions else { return false }
+        substitutions -= wrong
+        return true
+    }
 
     /// True if any of `words` occurs as a word (or word start) in `text` (folded).
     static func contains(_ text: [Character], anyOf words: [String]) -> Bool {

@@ -86,6 +86,7 @@ struct FieldSearch {
         if spec.type == .text, concept == .address { return IssuerFinder(document: document, labels: []).address() }
         if spec.type == .currencyCode { return labelled().first ?? document.currency }
         var candidates = labelled()
+        if concept == .total { candidates = ranked(Self.afterRounding(candidates, in: document)) }
         if candidates.isEmpty { candidates = fallback() }
         guard var best = candidates.first else { return nil }
         if spec.type == .currency, best.currency == nil { best.currency = document.currency?.value }
@@ -99,13 +100,43 @@ struct FieldSearch {
         for page in document.pages {
             for run in page.runs {
                 for label in labels {
-                    for range in LabelMatcher.find(label, in: run) {
+                    for range in LabelMatcher.find(label, in: run, fuzzy: true) {
                         candidates += values(after: range, label: label, in: run, page: page)
                     }
                 }
             }
         }
         return ranked(candidates)
+    }
+
+    static let roundingLabels = ["rounding", "rounding adj", "round adj", "rounding adjustment", "penggenapan", "rundung"].map { Label($0) }
+
+    /// A receipt rounds its total to 5 cents ("Total 7.72 / Rounding -0.02 / Nett Total
+    /// 7.70"): of two totals that differ by the rounding, the one below is the payable.
+    static func afterRounding(_ candidates: [Candidate], in document: DocumentLayout) -> [Candidate] {
+        var roundings: [Double] = []
+        for page in document.pages {
+            for run in page.runs {
+                for label in roundingLabels {
+                    for range in LabelMatcher.find(label, in: run, fuzzy: true) {
+                        if let value = ValueFinder.amounts(in: run.text, from: range.upperBound).first,
+                           let amount = Double(value.value), amount != 0, abs(amount) < 1 { roundings.append(abs(amount)) }
+                    }
+                }
+            }
+        }
+        guard !roundings.isEmpty else { return candidates }
+        var result = candidates
+        for (i, x) in candidates.enumerated() {
+            for y in candidates where (y.run.page, y.run.row) < (x.run.page, x.run.row) {
+                // The rounded total is a multiple of 5 cents, the other is not.
+                func round(_ amount: Double) -> Bool { Int((amount * 100).rounded()) % 5 == 0 }
+                guard round(x.magnitude), !round(y.magnitude),
+                      roundings.contains(where: { abs(abs(x.magnitude - y.magnitude) - $0) < 0.005 }) else { continue }
+                result[i].score = max(result[i].score, max(x.score, y.score) + 0.15)
+            }
+        }
+        return result
     }
 
     func ranked(_ candidates: [Candidate]) -> [Candidate] {
@@ -127,16 +158,27 @@ struct FieldSearch {
             let gap = value.range.lowerBound - range.upperBound
             found.append(candidate(value, in: run, weight: label.weight * (gap > 25 ? 0.8 : 1), context: Array(run.folded[..<value.range.lowerBound])))
         }
+        // OCR split a date over two runs ("Date : 26-06~  2018").
+        if found.isEmpty, spec.type == .date, let next = page.rows[run.row].first(where: { $0.index == run.index + 1 }) {
+            let joined = TextRun(page: run.page, row: run.row, index: run.index, words: run.words + next.words)
+            if let value = firstValue(in: joined, from: range.upperBound), value.range.lowerBound < run.text.count,
+               value.range.upperBound > run.text.count {
+                found.append(candidate(value, in: joined, weight: label.weight * 0.9, context: Array(joined.folded[..<value.range.lowerBound])))
+            }
+        }
         guard found.isEmpty, label.weight >= 0.4 else { return found }
         let labelContext = Array(run.folded)
         // Runs to the right on the same row.
         let row = page.rows[run.row]
+        var rowValues: [(value: FoundValue, run: TextRun, step: Int)] = []
         for (step, next) in row.filter({ $0.index > run.index }).prefix(2).enumerated() {
-            if let value = firstValue(in: next, from: 0), value.range.lowerBound <= 6 {
-                found.append(candidate(value, in: next, weight: label.weight * (step == 0 ? 0.95 : 0.85),
-                                       context: labelContext + [" "] + Array(next.folded[..<value.range.lowerBound])))
-                break
-            }
+            if let value = firstValue(in: next, from: 0), value.range.lowerBound <= 6 { rowValues.append((value, next, step)) }
+        }
+        // A count before the amount, in its own column ("Total Sales  2 RM  4.70"): the amount.
+        if var pick = rowValues.first {
+            if spec.type == .currency, pick.value.quality < 1, let amount = rowValues.first(where: { $0.value.quality >= 1 }) { pick = amount }
+            found.append(candidate(pick.value, in: pick.run, weight: label.weight * (pick.step == 0 ? 0.95 : 0.85),
+                                   context: labelContext + [" "] + Array(pick.run.folded[..<pick.value.range.lowerBound])))
         }
         let remainderIsLabel = remainder.filter(\.isNumber).isEmpty && remainder.filter(\.isLetter).count <= 4
         guard found.isEmpty, remainderIsLabel else { return found }
@@ -188,7 +230,10 @@ struct FieldSearch {
         switch spec.type {
         case .date: return ValueFinder.dates(in: text, from: start).first
         case .currency:
-            return ValueFinder.amounts(in: text, from: start).first.map { value in
+            // A count before the amount ("Total Sales 2 RM 4.70"): the amount with decimals.
+            let amounts = ValueFinder.amounts(in: text, from: start)
+            let first = amounts.first.map { $0.quality < 1 ? amounts.first { $0.quality >= 1 } ?? $0 : $0 }
+            return first.map { value in
                 var value = value
                 if value.currency != nil { value.quality = min(1, value.quality + 0.1) }
                 return value

@@ -68,8 +68,23 @@ enum ValueFinder {
         return (Int(String(text[start..<end]))!, end - start)
     }
 
-    private static func numericDates(_ text: [Character], from: Int) -> [FoundValue] {
+    /// OCR's usual misreadings in numbers, character for character: `O9/O5/2018` →
+    /// `09/05/2018`, `26-06~2018` → `26-06-2018` (letters only next to a digit).
+    static func ocrDigits(_ text: [Character]) -> [Character] {
+        var result = text
+        for i in text.indices {
+            let digitBefore = i > 0 && text[i - 1].isASCII && text[i - 1].isNumber
+            let digitAfter = i + 1 < text.count && text[i + 1].isASCII && text[i + 1].isNumber
+            if "Oo".contains(text[i]), digitBefore || digitAfter { result[i] = "0" }
+            if "Il|".contains(text[i]), digitBefore || digitAfter { result[i] = "1" }
+            if text[i] == "~", digitBefore { result[i] = "-" }
+        }
+        return result
+    }
+
+    private static func numericDates(_ original: [Character], from: Int) -> [FoundValue] {
         var found: [FoundValue] = []
+        let text = ocrDigits(original)
         var i = from
         while i < text.count {
             defer { i += 1 }
@@ -79,6 +94,14 @@ enum ValueFinder {
             guard p < text.count, ".-/".contains(text[p]) else { continue }
             let separator = text[p]
             p += 1
+            // OCR lost the first separator: "1202/2018" is 12/02/2018.
+            if aLength == 4, let (year, yearLength) = digits(text, at: p, max: 4), yearLength == 4, (1990...2099).contains(year),
+               p + 4 == text.count || !(text[p + 4].isNumber || ".-/".contains(text[p + 4])),
+               let iso = isoDate(year: year, month: a % 100, day: a / 100) {
+                found.append(FoundValue(range: i..<(p + 4), value: iso, raw: String(original[i..<(p + 4)]), quality: 0.7))
+                i = p + 3
+                continue
+            }
             guard let (b, bLength) = digits(text, at: p, max: 2) else { continue }
             p += bLength
             guard p < text.count, text[p] == separator else { continue }
@@ -97,7 +120,9 @@ enum ValueFinder {
                 iso = isoDate(year: c, month: month, day: day)
             }
             if let iso {
-                found.append(FoundValue(range: i..<p, value: iso, raw: String(text[i..<p]), quality: cLength == 2 && aLength != 4 ? 0.9 : 1))
+                var quality = cLength == 2 && aLength != 4 ? 0.9 : 1
+                if original[i..<p] != text[i..<p] { quality *= 0.9 }
+                found.append(FoundValue(range: i..<p, value: iso, raw: String(original[i..<p]), quality: quality))
                 i = p - 1
             }
         }
