@@ -12,6 +12,8 @@ struct TextRun {
     let text: [Character]
     /// `text` casefolded without diacritics, one character for each of `text`.
     let folded: [Character]
+    /// `folded` as numbers for fast first-character tests (`TextRun.code`).
+    let foldedCodes: [UInt32]
     /// Each character's approximate horizontal extent: words are split proportionally.
     let charX: [(Double, Double)]
     let box: Box
@@ -37,6 +39,7 @@ struct TextRun {
         }
         self.text = text
         self.folded = text.map(TextRun.fold)
+        self.foldedCodes = folded.map(TextRun.code)
         self.charX = charX
         box = Box(x0: words.map(\.x0).min() ?? 0, y0: words.map(\.y0).min() ?? 0,
                   x1: words.map(\.x1).max() ?? 0, y1: words.map(\.y1).max() ?? 0)
@@ -72,6 +75,16 @@ struct TextRun {
     }
 
     static func fold(_ text: String) -> String { String(text.map(fold)) }
+
+    /// A character's scalar value, or `multiScalar` for a character of several scalars:
+    /// equal characters have equal codes, so unequal codes rule a match out cheaply
+    /// (comparing `Character`s goes through string comparison).
+    static func code(_ character: Character) -> UInt32 {
+        let scalars = character.unicodeScalars
+        return scalars.count == 1 ? scalars.first!.value : multiScalar
+    }
+
+    static let multiScalar = UInt32.max
 }
 
 /// A page as rows of runs, top to bottom, each row left to right.

@@ -53,8 +53,13 @@ enum FieldConcept: Sendable, CaseIterable {
         return nil
     }
 
-    /// Built-in labels, strongest first.
-    var labels: [Label] {
+    /// Built-in labels, strongest first (built once: a label folds and splits its text).
+    var labels: [Label] { FieldConcept.builtInLabels[self] ?? [] }
+
+    private static let builtInLabels: [FieldConcept: [Label]] =
+        Dictionary(uniqueKeysWithValues: allCases.map { ($0, $0.makeLabels()) })
+
+    private func makeLabels() -> [Label] {
         switch self {
         case .total:
             return ["amount due", "total amount due", "balance due", "amount payable", "total payable", "total due", "grand total",

@@ -30,7 +30,14 @@ struct IssuerFinder {
     func best() -> Scored? {
         var scored: [Scored] = []
         scored += labelled()
-        scored += unlabelled()
+        // The same for every field of the document (issuer, address): found once.
+        if let cached = document.cache.unlabelledIssuers {
+            scored += cached
+        } else {
+            let found = unlabelled()
+            document.cache.unlabelledIssuers = found
+            scored += found
+        }
         guard var best = scored.max(by: { $0.candidate.score < $1.candidate.score }) else { return nil }
         // The letterhead spelling wins over a footer's "…, Inc.": same name without the legal form.
         if let first = document.pages.first {
@@ -163,7 +170,7 @@ struct IssuerFinder {
                 if run.height >= 1.25 * page.medianHeight { score += 0.15 }
                 if run.height >= 1.8 * page.medianHeight { score += 0.1 }
                 let key = tokens.joined(separator: " ")
-                if !key.isEmpty, allRuns.filter({ $0.contains(key) }).count >= 2 { score += 0.15 }
+                if !key.isEmpty, Self.occursTwice(key, in: allRuns) { score += 0.15 }
                 if run.row + 1 < page.rows.count, page.rows[run.row + 1].contains(where: Self.isRegistrationNumber) { score += 0.25 }
                 if Self.looksLikeAddress(allTokens, text: cleaned.text) { score -= 0.35 }
                 if cleaned.text == cleaned.text.lowercased() { score -= 0.2 }
@@ -175,6 +182,16 @@ struct IssuerFinder {
             }
         }
         return found
+    }
+
+    /// True if `key` occurs in at least two of `lines` (stops at the second).
+    private static func occursTwice(_ key: String, in lines: [String]) -> Bool {
+        var hits = 0
+        for line in lines where line.contains(key) {
+            hits += 1
+            if hits == 2 { return true }
+        }
+        return false
     }
 
     /// Runs of a page, plus runs of one row joined when a wide gap split a name

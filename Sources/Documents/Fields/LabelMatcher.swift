@@ -48,12 +48,16 @@ enum LabelMatcher {
     static func find(_ label: Label, in run: TextRun, fuzzy: Bool = false) -> [Range<Int>] {
         guard let first = label.tokens.first?.first else { return [] }
         let text = run.folded
+        let codes = run.foldedCodes
+        let firstCode = TextRun.code(first)
         let substitutions = fuzzy && run.isOCR ? 1 : 0
         var found: [Range<Int>] = []
         var start = 0
         while start < text.count {
             defer { start += 1 }
-            guard text[start] == first else { continue }
+            let code = codes[start]
+            guard code == firstCode || code == TextRun.multiScalar || firstCode == TextRun.multiScalar,
+                  text[start] == first else { continue }
             if start > 0, !label.compound, isWordCharacter(text[start - 1]) {
                 // Allow a camel-case glue: "datumFactuur".
                 guard run.text[start].isUppercase, run.text[start - 1].isLowercase else { continue }

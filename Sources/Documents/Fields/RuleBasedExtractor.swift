@@ -26,6 +26,12 @@ public struct RuleBasedExtractor: FieldExtracting {
 struct DocumentLayout {
     let pages: [FieldLayout]
     let currency: Candidate?
+    /// What several fields' searches share, found by the first that needs it.
+    let cache = SearchCache()
+
+    final class SearchCache {
+        var unlabelledIssuers: [IssuerFinder.Scored]?
+    }
 
     init(pages: [PageModel]) {
         let layouts = pages.map(FieldLayout.init)
@@ -70,11 +76,12 @@ struct FieldSearch {
 
     var labels: [Label] {
         var labels = ([spec.name, spec.id.replacingOccurrences(of: "_", with: " ")] + spec.synonyms).map { Label($0, 1) }
-        if let concept { labels += concept.labels }
+        let builtIns = concept?.labels ?? []
+        labels += builtIns
         // Generic names ("Amount", "Date") stay labels but weaker than specific built-ins.
         if let concept, concept == .total || concept == .invoiceDate || concept == .invoiceNumber {
             labels = labels.map { label in
-                let builtIn = concept.labels.first { $0.tokens == label.tokens }
+                let builtIn = builtIns.first { $0.tokens == label.tokens }
                 return builtIn ?? label
             }
         }
