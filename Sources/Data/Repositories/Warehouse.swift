@@ -85,11 +85,6 @@ public struct WarehouseRepository {
             .map(ExtractedTableRecord.init)
     }
 
-    public func table(id: UUID, team: UUID) throws -> ExtractedTableRecord? {
-        try db.query("SELECT \(WarehouseRepository.columns) FROM extracted_tables WHERE id = \(id) AND team_id = \(team)")
-            .first.map(ExtractedTableRecord.init)
-    }
-
     /// A table's metadata and a page of its rows as a JSON array of objects (keys in column
     /// order, values typed by PostgreSQL) with how many rows the page holds, in one round
     /// trip (the `extracted_table_page` function); nil when the team has no such table.

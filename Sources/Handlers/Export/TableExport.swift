@@ -8,27 +8,26 @@ import Foundation
 struct TableExport {
     let ref: WarehouseTableRef
     let columns: [ExportColumn]
+    /// Each column's type as declared (the JSON export names it): Assay's extracted-table
+    /// types, or the PostgreSQL type of an ETL table.
+    let declaredTypes: [String]
     let exportedAt: Date
 
     init(_ ref: WarehouseTableRef, exportedAt: Date = Date()) {
         self.ref = ref
         self.exportedAt = exportedAt
-        guard case .array(let items)? = try? JSON.parse(Array(ref.columns.utf8)) else {
-            columns = []
-            return
+        var columns: [ExportColumn] = [], types: [String] = []
+        if case .array(let items)? = try? JSON.parse(Array(ref.columns.utf8)) {
+            for item in items {
+                guard case .string(let name)? = item["name"] else { continue }
+                let header: String = if case .string(let h)? = item["header"] { h } else { name }
+                let type: String = if case .string(let t)? = item["type"] { t } else { "text" }
+                columns.append(ExportColumn(name: name, header: header, kind: ExportKind(declaredType: type)))
+                types.append(type)
+            }
         }
-        columns = items.compactMap { item in
-            guard case .string(let name)? = item["name"] else { return nil }
-            let header: String = if case .string(let h)? = item["header"] { h } else { name }
-            let type: String = if case .string(let t)? = item["type"] { t } else { "text" }
-            return ExportColumn(name: name, header: header, kind: ExportKind(declaredType: type))
-        }
-    }
-
-    /// The declared type of each column as the JSON export names it.
-    private var declaredTypes: [String] {
-        guard case .array(let items)? = try? JSON.parse(Array(ref.columns.utf8)) else { return [] }
-        return items.map { item in if case .string(let t)? = item["type"] { t } else { "text" } }
+        self.columns = columns
+        declaredTypes = types
     }
 
     /// The file name a download gets (without extension).
@@ -138,19 +137,8 @@ struct TableExport {
         return SQL(unsafeSQL: "COPY (SELECT \(select) FROM \(from)\(orderBy)) TO STDOUT")
     }
 
-    /// The rows as the renderers take them, decoded from COPY's text format.
-    static func rowStream(_ copy: Database.CopyOut, columnCount: Int) -> RowStream {
-        { each in
-            var values = [String?](repeating: nil, count: columnCount)
-            try copy.drain { row in
-                CopyText.decode(row, into: &values)
-                try each(values)
-            }
-        }
-    }
-
-    /// Like `rowStream`, but rows are read from libpq and decoded on a second thread while
-    /// the renderer works (Excel and PDF spend their time in C, so reading overlaps it),
+    /// The rows as the renderers take them, decoded from COPY's text format on a second
+    /// thread while the renderer works (Excel and PDF spend their time in C, so reading overlaps it),
     /// handed over in batches through a short queue. When the renderer throws, the reader
     /// stops (the rest of the COPY is drained unread) before this returns, so the connection
     /// is never used by two threads at once.
