@@ -54,7 +54,12 @@ enum BenchExtraction {
             guard let type = DocumentReader.detectType(path: path) else {
                 throw DocumentProblem("unsupported_type", "not a PDF, PNG, JPEG or TIFF file")
             }
-            pages = try DocumentReader.pages(path: path, type: type)
+            if let cached = PageCache.load(for: path) {
+                pages = cached
+            } else {
+                pages = try DocumentReader.pages(path: path, type: type)
+                PageCache.store(pages, for: path)
+            }
         } catch {
             problem = "\(error)"
         }
@@ -72,5 +77,47 @@ enum BenchExtraction {
         ]
         if let problem { result.append(("error", .string(problem))) }
         return .object(result)
+    }
+}
+
+/// A development aid: with `ASSAY_BENCH_PAGE_CACHE=DIR`, `assay extract` keeps the page
+/// models of scanned documents and images (OCR output) in DIR and reuses them, so field and
+/// table rules can be iterated on OCR corpora without re-running tesseract. Text PDFs are
+/// never cached (their layout is not serialised). `meta.seconds` then excludes OCR.
+enum PageCache {
+    private struct CachedWord: Codable { let t: String; let b: [Double] }
+    private struct CachedPage: Codable {
+        let number: Int, width: Double, height: Double, source: String, text: String
+        let words: [CachedWord]
+    }
+
+    private static func file(for path: String) -> String? {
+        guard let directory = ProcessInfo.processInfo.environment["ASSAY_BENCH_PAGE_CACHE"], !directory.isEmpty,
+              let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else { return nil }
+        return "\(directory)/\((path as NSString).lastPathComponent).\(size).pages.json"
+    }
+
+    static func load(for path: String) -> [PageModel]? {
+        guard let file = file(for: path), let data = FileManager.default.contents(atPath: file),
+              let cached = try? JSONDecoder().decode([CachedPage].self, from: data) else { return nil }
+        return cached.map { page in
+            PageModel(number: page.number, width: page.width, height: page.height,
+                      source: PageModel.Source(rawValue: page.source) ?? .ocr,
+                      words: page.words.map { Word(text: $0.t, x0: $0.b[0], y0: $0.b[1], x1: $0.b[2], y1: $0.b[3],
+                                                   confidence: $0.b[4]) },
+                      text: page.text)
+        }
+    }
+
+    static func store(_ pages: [PageModel], for path: String) {
+        guard let file = file(for: path), !pages.isEmpty, pages.allSatisfy({ $0.layout == nil }) else { return }
+        try? FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent,
+                                                 withIntermediateDirectories: true)
+        let cached = pages.map { page in
+            CachedPage(number: page.number, width: page.width, height: page.height, source: page.source.rawValue,
+                       text: page.text,
+                       words: page.words.map { CachedWord(t: $0.text, b: [$0.x0, $0.y0, $0.x1, $0.y1, $0.confidence]) })
+        }
+        if let data = try? JSONEncoder().encode(cached) { try? data.write(to: URL(fileURLWithPath: file)) }
     }
 }
