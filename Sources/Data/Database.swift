@@ -47,7 +47,10 @@ public final class Database {
             if state == PQTRANS_INTRANS || state == PQTRANS_INERROR { return connection }
             // ACTIVE here means a COPY whose rows were never read (its response was never
             // sent): the connection cannot be used again, so it is replaced.
-            if state == PQTRANS_IDLE, PQconsumeInput(connection) != 0, PQstatus(connection) == CONNECTION_OK { return connection }
+            // Twice: a server that ends a session (pg_terminate_backend, an idle timeout) first
+            // sends a FATAL message, which one read takes, and then closes, which the next sees.
+            if state == PQTRANS_IDLE, PQconsumeInput(connection) != 0, PQconsumeInput(connection) != 0,
+               PQstatus(connection) == CONNECTION_OK { return connection }
         }
         close()
         // Assay's defaults come first; values in the URL (expanded from the last
@@ -92,6 +95,13 @@ public final class Database {
             payloads = drainNotifications(conn)
         }
         return payloads
+    }
+
+    /// The `NOTIFY` payloads that have arrived on this connection since last asked,
+    /// without waiting or a round trip.
+    public func receivedNotifications() throws -> [String] {
+        let conn = try liveConnection()
+        return drainNotifications(conn)
     }
 
     private func drainNotifications(_ conn: OpaquePointer) -> [String] {

@@ -260,6 +260,43 @@ def test_table_is_detected_typed_and_stored_in_the_warehouse():
     assert psql("SELECT to_regclass(:'t') IS NULL;", t=f"warehouse.{table['name']}") == "t"
 
 
+def test_table_pages_are_kept_by_the_workers_until_the_table_changes():
+    """Workers keep pages they served; a change to the table's metadata (the trigger's
+    NOTIFY), a reconnect, or the document's deletion must reach every worker at once."""
+    account = register()
+    doc = upload(account, make_pdf([TABLE_PAGE])).json()
+    wait_done(account, doc["id"])
+    table = call(client(), "GET", f"/api/documents/{doc['id']}/tables", token=account.access).json()["items"][0]
+    path = f"/api/tables/{table['id']}/rows?limit=2"
+    name = f'warehouse."{table["name"]}"'
+
+    def products(n=12):  # enough requests to reach every worker
+        return {tuple(row["product"] for row in call(client(), "GET", path, token=account.access).json()["rows"])
+                for _ in range(n)}
+
+    assert products() == {("Widget", "Gadget")}
+    # Rows edited behind Assay's back (no metadata change) are not seen: the pages are kept.
+    psql(f"UPDATE {name} SET product = 'Changed' WHERE _row = 1;")
+    assert products() == {("Widget", "Gadget")}
+    # Touching the metadata row notifies every worker.
+    psql("UPDATE extracted_tables SET row_count = row_count WHERE id = :'id';", id=table["id"])
+    assert products() == {("Changed", "Gadget")}
+    # A reconnect may have missed notifications: the worker starts afresh.
+    psql(f"UPDATE {name} SET product = 'Again' WHERE _row = 1;")
+    psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+         "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+         "AND (query LIKE '%quota_counters%' OR query LIKE '%extracted_tables e%');")  # the FastCGI workers' sessions
+    assert products() == {("Again", "Gadget")}
+    # A kept page is still another team's secret.
+    stranger = register()
+    for _ in range(6):
+        assert_envelope(call(client(), "GET", path, token=stranger.access), 404)
+    # Deleting the document: every worker answers 404 at once.
+    assert call(client(), "DELETE", f"/api/documents/{doc['id']}", token=account.access).status_code == 200
+    for _ in range(12):
+        assert_envelope(call(client(), "GET", path, token=account.access), 404)
+
+
 def test_prose_has_no_tables():
     account = register()
     doc = upload(account, make_pdf(PAGES)).json()

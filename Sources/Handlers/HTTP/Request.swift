@@ -32,7 +32,7 @@ public final class Request {
         method = source.parameter("REQUEST_METHOD") ?? "GET"
         let uri = source.parameter("DOCUMENT_URI") ?? source.parameter("REQUEST_URI") ?? "/"
         let rawPath = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
-        path = rawPath.removingPercentEncoding ?? rawPath
+        path = rawPath.utf8.contains(0x25) ? rawPath.removingPercentEncoding ?? rawPath : rawPath
         queryString = source.parameter("QUERY_STRING") ?? ""
         requestID = Request.sanitizedID(source.parameter("REQUEST_ID") ?? source.parameter("HTTP_X_REQUEST_ID"))
         clientAddress = source.parameter("REMOTE_ADDR") ?? ""
@@ -44,7 +44,9 @@ public final class Request {
         case "content-type": return source.parameter("CONTENT_TYPE")
         case "content-length": return source.parameter("CONTENT_LENGTH")
         default:
-            let key = "HTTP_" + name.uppercased().replacingOccurrences(of: "-", with: "_")
+            // FastCGI's name for it: HTTP_ and the name upper-cased with "-" as "_".
+            let key = "HTTP_" + String(decoding: name.utf8.map { $0 == 0x2D ? 0x5F : (0x61...0x7A).contains($0) ? $0 - 0x20 : $0 },
+                                       as: UTF8.self)
             return source.parameter(key)
         }
     }
@@ -60,7 +62,8 @@ public final class Request {
         for pair in queryString.split(separator: "&") where !pair.isEmpty {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let decode = { (s: Substring) in
-                s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(s)
+                s.utf8.contains(where: { $0 == 0x2B || $0 == 0x25 }) // "+" or "%": most values have neither
+                    ? s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(s) : String(s)
             }
             result[decode(parts[0])] = parts.count > 1 ? decode(parts[1]) : ""
         }
