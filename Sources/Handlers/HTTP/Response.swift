@@ -48,7 +48,12 @@ public struct Response {
     }
 
     public func header(_ name: String) -> String? {
-        headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+        // Header names are ASCII: compare bytes with the case bit ignored (Foundation's
+        // caseInsensitiveCompare was a tenth of a small request's time).
+        headers.first { header in
+            header.0.utf8.count == name.utf8.count
+                && zip(header.0.utf8, name.utf8).allSatisfy { $0 == $1 || ($0 | 0x20 == $1 | 0x20 && ($0 | 0x20) >= 0x61 && ($0 | 0x20) <= 0x7A) }
+        }?.1
     }
 
     /// The reason phrase for the `Status:` line.
