@@ -76,15 +76,19 @@ struct FastCGIWorker {
             scoreboard.setState(slot, .idle)
             served += 1
             let micros = (monotonicNanos() - started) / 1000
-            logger.info("request", metadata: [
-                "http.method": "\(httpRequest.method)",
-                "http.path": "\(httpRequest.path)",
-                "http.status": .stringConvertible(status),
-                "duration_ms": .stringConvertible(Double(micros) / 1000),
-                "worker.pid": .stringConvertible(pid),
-                "request.id": "\(httpRequest.requestID)",
-                "client.address": "\(httpRequest.clientAddress)",
-            ])
+            if logger.logLevel <= .info {
+                // The line `logger.info("request", metadata: …)` would write, without building
+                // swift-log's metadata dictionaries on every request.
+                JSONLogHandler.write(level: .info, message: "request", metadata: [
+                    ("client.address", .string(httpRequest.clientAddress)),
+                    ("duration_ms", .double(Double(micros) / 1000)),
+                    ("http.method", .string(httpRequest.method)),
+                    ("http.path", .string(httpRequest.path)),
+                    ("http.status", .int(Int64(status))),
+                    ("request.id", .string(httpRequest.requestID)),
+                    ("worker.pid", .int(pid)),
+                ])
+            }
             if configuration.maxRequests > 0, served >= configuration.maxRequests {
                 logger.info("worker recycling after max_requests", metadata: ["requests": .stringConvertible(served)])
                 break

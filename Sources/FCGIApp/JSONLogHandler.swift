@@ -22,16 +22,19 @@ struct JSONLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var members: [(String, JSON)] = [
-            ("ts", .string(JSONLogHandler.timestamp())),
-            ("level", .string(event.level.rawValue)),
-            ("msg", .string(event.message.description)),
-            ("pid", .int(Int64(getpid()))),
-        ]
         let merged = event.metadata.map { metadata.merging($0) { $1 } } ?? metadata
-        for key in merged.keys.sorted() {
-            members.append((key, JSONLogHandler.json(merged[key]!)))
-        }
+        JSONLogHandler.write(level: event.level, message: event.message.description,
+                             metadata: merged.keys.sorted().map { ($0, JSONLogHandler.json(merged[$0]!)) })
+    }
+
+    /// Writes one line; `metadata` in key order.
+    static func write(level: Logger.Level, message: String, metadata: [(String, JSON)]) {
+        let members: [(String, JSON)] = [
+            ("ts", .string(timestamp())),
+            ("level", .string(level.rawValue)),
+            ("msg", .string(message)),
+            ("pid", .int(Int64(getpid()))),
+        ] + metadata
         var line = JSON.object(members).serialized()
         line.append(10)
         line.withUnsafeBytes { writeAll(2, $0) }
