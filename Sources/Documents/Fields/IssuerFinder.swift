@@ -292,6 +292,14 @@ struct IssuerFinder {
         return text.filter(\.isNumber).count >= 5
     }
 
+    /// A line with a postcode: a word of four to six digits ("81200 Johor Bahru", not "1851-A").
+    static func hasPostcode(_ run: TextRun) -> Bool {
+        run.text.split(separator: " ").contains { word in
+            let digits = word.reversed().drop { ",.".contains($0) }
+            return (4...6).contains(digits.count) && digits.allSatisfy { $0.isASCII && $0.isNumber }
+        }
+    }
+
     static func looksLikeAddress(_ tokens: [String], text: String) -> Bool {
         let words: Set<String> = ["str", "strasse", "straße", "street", "st", "road", "rd", "jalan", "jln", "rue", "avenue", "ave",
                                   "weg", "laan", "via", "calle", "lot", "no", "po", "box", "suite", "floor", "taman", "lorong", "blvd",
@@ -429,6 +437,9 @@ struct IssuerFinder {
             let tokens = ValueFinder.tokens(candidate.text).map(\.0)
             if tokens.contains(where: { token in stops.contains { token.hasPrefix($0) && ($0.count > 3 || token == $0) } }) { break }
             if Self.isRegistrationLine(candidate) { break }
+            // After the postcode only a state or country continues it ("Johor"), not an outlet's name.
+            if lines.contains(where: Self.hasPostcode), !candidate.text.contains(where: \.isNumber),
+               !Self.looksLikeAddress(tokens, text: candidate.string) { break }
             guard abs((candidate.box.x0 + candidate.box.x1) / 2 - center) < page.page.width * 0.3 || abs(candidate.box.x0 - run.box.x0) < 2 * run.height
             else { continue }
             lines.append(candidate)
