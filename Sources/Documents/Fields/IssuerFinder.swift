@@ -49,6 +49,15 @@ struct IssuerFinder {
                 break
             }
         }
+        // A chain's name above its outlet's ("DOMINO'S PIZZA" over "DOMINO'S PIZZA PERMAS JAYA").
+        if !Self.nameTokens(best.candidate.value).contains(where: { CompanyWords.legalForms.contains($0) }),
+           let brand = scored.first(where: { other in
+               other.candidate.run.page == best.candidate.run.page && other.candidate.run.row < best.candidate.run.row
+                   && other.core.count >= 2 && other.core.count < best.core.count && best.core.starts(with: other.core)
+                   && other.candidate.score > best.candidate.score - 0.2
+           }) {
+            best = brand
+        }
         return best
     }
 
@@ -156,6 +165,8 @@ struct IssuerFinder {
                 if allTokens.contains(where: { ["reg", "registration", "gst", "tel", "fax", "vat", "capital", "capitale", "kapital", "siret", "rcs", "kvk", "iban", "bic"].contains($0) }) {
                     score -= 0.5
                 }
+                // The company that owns the shop ("Owned by / Dommal Food Services Sdn Bhd"), not the shop.
+                if Self.followsOwnerLabel(run, in: page) { score -= 0.5 }
                 // A footer name followed by the company's legal details ("Sarl au capital de…, RCS…").
                 if footer, page.rows[(run.row + 1)..<min(page.rows.count, run.row + 3)].contains(where: { row in
                     row.contains { next in
@@ -182,6 +193,21 @@ struct IssuerFinder {
             }
         }
         return found
+    }
+
+    private static let ownerLabels: [Label] = ["owned by", "operated by", "managed by", "a member of", "subsidiary of",
+                                               "franchisee of", "dimiliki oleh", "milik"].map { Label($0) }
+
+    /// Whether the name comes right after "Owned by" / "Operated by", on its line or the one above.
+    static func followsOwnerLabel(_ run: TextRun, in page: FieldLayout) -> Bool {
+        var lines = [run]
+        if run.row > 0, let above = page.rows[run.row - 1].first(where: { $0.box.x1 > run.box.x0 && $0.box.x0 < run.box.x1 }),
+           run.box.y0 - above.box.y1 < 1.5 * max(run.height, 1) {
+            lines.append(above)
+        }
+        return lines.contains { line in
+            ownerLabels.contains { label in LabelMatcher.find(label, in: line).contains { $0.lowerBound <= 2 } }
+        }
     }
 
     /// True if `key` occurs in at least two of `lines` (stops at the second).
@@ -411,7 +437,7 @@ struct IssuerFinder {
 
     /// The seller's address: the lines under the issuer's name until contact or tax lines.
     func address() -> Candidate? {
-        guard let issuer = best()?.candidate, let page = document.pages.first(where: { $0.page.number == issuer.run.page })
+        guard let chosen = best(), case let issuer = chosen.candidate, let page = document.pages.first(where: { $0.page.number == issuer.run.page })
         else { return nil }
         let run = issuer.run
         // On a one-line letterhead the address follows the name.
@@ -432,6 +458,12 @@ struct IssuerFinder {
             if lines.isEmpty, Self.isNameTail(candidate) || candidate.box.y0 < run.box.y1 - 0.3 * run.height { continue }
             if let last = lines.last, candidate.row == last.row { continue }
             if lines.isEmpty, Self.isRegistrationLine(candidate) { continue }
+            // "GST REF No   : 001694261248" split in two runs.
+            if lines.isEmpty, page.rows[candidate.row].count > 1,
+               Self.isRegistrationLine(TextRun(page: candidate.page, row: candidate.row, index: 0,
+                                               words: page.rows[candidate.row].flatMap(\.words))) { continue }
+            // The outlet's name under the chain's ("DOMINO'S PIZZA PERMAS JAYA").
+            if lines.isEmpty, chosen.core.count >= 2, Self.core(candidate.string).starts(with: chosen.core) { continue }
             if lines.isEmpty, distance > 5 { break }
             if let last = lines.last, candidate.row - last.row > 1 { break }
             let tokens = ValueFinder.tokens(candidate.text).map(\.0)
