@@ -383,6 +383,13 @@ struct IssuerFinder {
             tokens.removeLast()
             end = tokens.last.map { min(end, $0.1.upperBound + (($0.1.upperBound < text.count && text[$0.1.upperBound] == ".") ? 1 : 0)) } ?? start
         }
+        // A department after the name: "Free Service Abonné", "Telekom Kundenservice".
+        if let department = CompanyWords.departments.first(where: { words in
+            tokens.count > words.count && tokens.suffix(words.count).map(\.0) == words
+        }) {
+            tokens.removeLast(department.count)
+            end = min(end, tokens.last!.1.upperBound)
+        }
         guard !tokens.isEmpty, start < end, !(text[start] == "(" && text[end - 1] == ")") else { return nil }
         var value = String(text[start..<end]).trimmingCharacters(in: CharacterSet(charactersIn: " ,;:-|_—~*'\"‘’“”"))
         value = ocrLegalForms(value)
