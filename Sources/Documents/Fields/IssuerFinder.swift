@@ -58,7 +58,42 @@ struct IssuerFinder {
            }) {
             best = brand
         }
+        if best.candidate.run.isOCR {
+            let spelled = Self.consensusSpelling(best.candidate.value, in: document)
+            if spelled != best.candidate.value {
+                let candidate = best.candidate
+                best.candidate = Candidate(value: spelled, raw: candidate.raw, run: candidate.run, range: candidate.range,
+                                           score: candidate.score)
+            }
+        }
         return best
+    }
+
+    /// OCR misreads a letter of a name now and then ("SANYO STATIONERY" for "SANYU"): a word
+    /// of the name is respelled as a one-letter variant that the document prints at least
+    /// twice elsewhere, and more often than the name's spelling.
+    static func consensusSpelling(_ name: String, in document: DocumentLayout) -> String {
+        let words = name.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        let folded = words.map { TextRun.fold($0) }
+        guard folded.contains(where: { $0.count >= 4 && $0.allSatisfy(\.isLetter) }) else { return name }
+        var counts: [String: Int] = [:]
+        for run in document.runs {
+            for (token, _) in ValueFinder.tokens(run.text) where token.count >= 4 { counts[token, default: 0] += 1 }
+        }
+        var result = words
+        for (i, word) in folded.enumerated() where word.count >= 4 && word.allSatisfy(\.isLetter) {
+            let own = counts[word, default: 0]
+            let letters = Array(word)
+            let variant = counts.filter { token, count in
+                guard count >= 2, count > own, token.count == letters.count, token.allSatisfy(\.isLetter) else { return false }
+                return zip(token, letters).filter { $0 != $1 }.count == 1
+            }.max { $0.value < $1.value }?.key
+            guard let variant else { continue }
+            let original = words[i]
+            result[i] = original == original.uppercased() ? variant.uppercased()
+                : original.first?.isUppercase == true ? variant.prefix(1).uppercased() + variant.dropFirst() : variant
+        }
+        return result.joined(separator: " ")
     }
 
     /// After a seller label: the rest of its run, the run right of it, or the "Name:" line
