@@ -116,7 +116,12 @@ struct FieldLayout {
             }
             let spansTwoLines = glued && bandHeight > 0 && word.y1 - word.y0 > 1.6 * bandHeight
                 && abs(word.y0 - (bands.last?.0 ?? 0)) < 0.3 * bandHeight
-            if let band = bands.last, !spansTwoLines, middle >= band.0, middle <= band.1 + 0.3 * (band.1 - band.0) {
+            var band = bands.last
+            // A photographed receipt's lines slope: compare with the row's word nearest in x.
+            if word.confidence < 1, let nearest = rows.last?.min(by: { Self.distance($0, word) < Self.distance($1, word) }) {
+                band = (nearest.y0, nearest.y1)
+            }
+            if let band, !spansTwoLines, middle >= band.0, middle <= band.1 + 0.3 * (band.1 - band.0) {
                 rows[rows.count - 1].append(word)
             } else {
                 rows.append([word])
@@ -167,6 +172,9 @@ struct FieldLayout {
     }
 
     var runs: [TextRun] { rows.flatMap { $0 } }
+
+    /// The horizontal gap between two words (0 when they overlap).
+    static func distance(_ a: Word, _ b: Word) -> Double { max(0, a.x0 - b.x1, b.x0 - a.x1) }
 
     /// The median height of OCR words (0 without any).
     static func typicalHeight(of words: [Word]) -> Double {
