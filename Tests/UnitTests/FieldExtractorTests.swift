@@ -230,6 +230,24 @@ final class FieldExtractorTests: XCTestCase {
         XCTAssertEqual(fields["amount"]?.value, "4.10")
     }
 
+    func testSlopingOCRLinesStayRows() throws {
+        // A photographed receipt: each line drifts down to the right by about half a line.
+        var words: [Word] = []
+        let lines = ["ADVANCO COMPANY", "NO 1&3, Jalan Wangsa Delima 12,", "Wangsa Link, Wangsa Maju,", "53300 Kuala Lumpur",
+                     "TEL 03-41318972"]
+        for (n, line) in lines.enumerated() {
+            var x = 120.0
+            for text in line.split(separator: " ") {
+                let y = 60 + 35 * Double(n) + 0.07 * (x - 120)
+                words.append(Word(text: String(text), x0: x, y0: y, x1: x + 14 * Double(text.count), y1: y + 27, confidence: 0.9))
+                x += 14 * Double(text.count) + 12
+            }
+        }
+        let receipt = PageModel(number: 1, width: 700, height: 1600, source: .ocr, words: words, text: "")
+        XCTAssertEqual(try extract([receipt], InvoiceFields.specs)["address"]?.value,
+                       "NO 1&3, Jalan Wangsa Delima 12, Wangsa Link, Wangsa Maju, 53300 Kuala Lumpur")
+    }
+
     func testSellerAddressEndsAfterPostcodeUnlessStateFollows() throws {
         let receipt = page([("POPULAR BOOK CO. (M) SDN BHD", 100, 20), ("No 8, Jalan 7/118B, Desa Tun Razak", 100, 34),
                             ("56000 Kuala Lumpur,", 100, 48), ("Malaysia", 100, 62), ("SUNWAY VELOCITY", 100, 76),
