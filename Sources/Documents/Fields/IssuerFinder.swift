@@ -231,7 +231,7 @@ struct IssuerFinder {
     }
 
     private static let ownerLabels: [Label] = ["owned by", "operated by", "managed by", "a member of", "subsidiary of",
-                                               "franchisee of", "dimiliki oleh", "milik"].map { Label($0) }
+                                               "franchisee of", "dimiliki oleh"].map { Label($0) }
 
     /// Whether the name comes right after "Owned by" / "Operated by", on its line or the one above.
     static func followsOwnerLabel(_ run: TextRun, in page: FieldLayout) -> Bool {
@@ -479,8 +479,9 @@ struct IssuerFinder {
 
     /// The seller's address: the lines under the issuer's name until contact or tax lines.
     func address() -> Candidate? {
-        guard let chosen = best(), case let issuer = chosen.candidate, let page = document.pages.first(where: { $0.page.number == issuer.run.page })
+        guard let chosen = best(), let page = document.pages.first(where: { $0.page.number == chosen.candidate.run.page })
         else { return nil }
+        let issuer = chosen.candidate
         let run = issuer.run
         // On a one-line letterhead the address follows the name.
         let rest = Array(run.text[min(issuer.range.upperBound, run.text.count)...])
