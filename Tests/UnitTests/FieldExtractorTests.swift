@@ -256,6 +256,14 @@ final class FieldExtractorTests: XCTestCase {
                        "No 8, Jalan 7/118B, Desa Tun Razak 56000 Kuala Lumpur, Malaysia")
     }
 
+    func testSellerAddressEndsAtAPhoneNumberWithAMisreadLabel() throws {
+        let receipt = page([("Dion Realties Sdn Bhd (Co. No:20154-T)", 60, 20), ("Menara Dion #02-03, Level 2,", 60, 34),
+                            ("27, Jalan Sultan Ismail,", 60, 48), ("Kuala Lumpur.", 60, 62), ("Tal : +6 03 2026 6386", 60, 76),
+                            ("Amount Incl. GST 5.00", 60, 300)], source: .ocr)
+        XCTAssertEqual(try extract([receipt], InvoiceFields.specs)["address"]?.value,
+                       "Menara Dion #02-03, Level 2, 27, Jalan Sultan Ismail, Kuala Lumpur.")
+    }
+
     func testShopNotItsOwnerNorItsOutletLine() throws {
         let receipt = page([("TAX INVOICE", 120, 20), ("DOMINO'S PIZZA", 110, 40), ("GST REF No", 90, 60),
                             (": 001694261248", 200, 60), ("DOMINO'S PIZZA PERMAS JAYA", 80, 80), ("No.12, Jalan Permas Jaya 10,", 80, 100),

@@ -512,6 +512,8 @@ struct IssuerFinder {
             let tokens = ValueFinder.tokens(candidate.text).map(\.0)
             if tokens.contains(where: { token in stops.contains { token.hasPrefix($0) && ($0.count > 3 || token == $0) } }) { break }
             if Self.isRegistrationLine(candidate) { break }
+            // A phone number whose label OCR misread ("Tal : +6 03 2026 6386").
+            if candidate.text.filter(\.isLetter).count <= 4, !ValueFinder.phones(in: candidate.text).isEmpty { break }
             // After the postcode only a state or country continues it ("Johor"), not an outlet's name.
             if lines.contains(where: Self.hasPostcode), !candidate.text.contains(where: \.isNumber),
                !Self.looksLikeAddress(tokens, text: candidate.string) { break }
