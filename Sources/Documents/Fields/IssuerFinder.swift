@@ -353,6 +353,14 @@ struct IssuerFinder {
         return text.filter(\.isNumber).count >= 5
     }
 
+    /// Words of country names that may follow an address's postcode line.
+    static let countryWords: Set<String> = [
+        "united", "states", "america", "canada", "australia", "zealand", "ireland", "uk", "england", "scotland", "wales",
+        "austria", "osterreich", "schweiz", "suisse", "switzerland", "luxembourg", "belgie", "portugal", "poland", "polska",
+        "sweden", "sverige", "norway", "norge", "denmark", "danmark", "finland", "suomi", "czech", "hungary", "greece",
+        "china", "japan", "korea", "thailand", "vietnam", "philippines", "brunei", "hong", "kong", "taiwan", "emirates",
+    ]
+
     /// A line with a postcode: a word of four to six digits ("81200 Johor Bahru", not "1851-A").
     static func hasPostcode(_ run: TextRun) -> Bool {
         run.text.split(separator: " ").contains { word in
@@ -516,7 +524,7 @@ struct IssuerFinder {
             if candidate.text.filter(\.isLetter).count <= 4, !ValueFinder.phones(in: candidate.text).isEmpty { break }
             // After the postcode only a state or country continues it ("Johor"), not an outlet's name.
             if lines.contains(where: Self.hasPostcode), !candidate.text.contains(where: \.isNumber),
-               !Self.looksLikeAddress(tokens, text: candidate.string) { break }
+               !Self.looksLikeAddress(tokens, text: candidate.string), !tokens.contains(where: Self.countryWords.contains) { break }
             guard abs((candidate.box.x0 + candidate.box.x1) / 2 - center) < page.page.width * 0.3 || abs(candidate.box.x0 - run.box.x0) < 2 * run.height
             else { continue }
             lines.append(candidate)
