@@ -208,6 +208,89 @@ final class FieldExtractorTests: XCTestCase {
         }
     }
 
+    func testOCRBoxesFarFromTheLineHeightDoNotSplitOrSwallowRows() throws {
+        func word(_ text: String, _ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double) -> Word {
+            Word(text: text, x0: x0, y0: y0, x1: x1, y1: y1, confidence: 0.9)
+        }
+        let words = [
+            // A logo read as "f)", taller than four lines, above the shop's name.
+            word("f)", 535, 103, 620, 234), word("SLF", 117, 243, 203, 267), word("CASH", 239, 243, 353, 269),
+            word("&", 389, 244, 413, 269), word("CARRY", 449, 246, 593, 270),
+            word("NO.15,", 124, 280, 230, 306), word("JALAN", 240, 280, 330, 306), word("BESAR,", 340, 280, 440, 306),
+            word("40000", 124, 320, 200, 346), word("SHAH", 210, 320, 290, 346), word("ALAM", 300, 320, 380, 346),
+            // A lone ":" starts the date's row; the label's box is taller than the date's.
+            word("Date", 56, 698, 124, 761), word(":", 186, 709, 190, 715), word("26-06~", 215, 698, 318, 730),
+            word("2018", 321, 699, 390, 760), word("19:07:56", 404, 699, 548, 761),
+            word("TOTAL", 56, 900, 150, 930), word("4.10", 600, 900, 660, 930),
+        ]
+        let receipt = PageModel(number: 1, width: 700, height: 1600, source: .ocr, words: words, text: "")
+        let fields = try extract([receipt], InvoiceFields.specs)
+        XCTAssertEqual(fields["issuer"]?.value, "SLF CASH & CARRY")
+        XCTAssertEqual(fields["date"]?.value, "2018-06-26")
+        XCTAssertEqual(fields["amount"]?.value, "4.10")
+    }
+
+    func testSlopingOCRLinesStayRows() throws {
+        // A photographed receipt: each line drifts down to the right by about half a line.
+        var words: [Word] = []
+        let lines = ["ADVANCO COMPANY", "NO 1&3, Jalan Wangsa Delima 12,", "Wangsa Link, Wangsa Maju,", "53300 Kuala Lumpur",
+                     "TEL 03-41318972"]
+        for (n, line) in lines.enumerated() {
+            var x = 120.0
+            for text in line.split(separator: " ") {
+                let y = 60 + 35 * Double(n) + 0.07 * (x - 120)
+                words.append(Word(text: String(text), x0: x, y0: y, x1: x + 14 * Double(text.count), y1: y + 27, confidence: 0.9))
+                x += 14 * Double(text.count) + 12
+            }
+        }
+        let receipt = PageModel(number: 1, width: 700, height: 1600, source: .ocr, words: words, text: "")
+        XCTAssertEqual(try extract([receipt], InvoiceFields.specs)["address"]?.value,
+                       "NO 1&3, Jalan Wangsa Delima 12, Wangsa Link, Wangsa Maju, 53300 Kuala Lumpur")
+    }
+
+    func testSellerAddressEndsAfterPostcodeUnlessStateFollows() throws {
+        let receipt = page([("POPULAR BOOK CO. (M) SDN BHD", 100, 20), ("No 8, Jalan 7/118B, Desa Tun Razak", 100, 34),
+                            ("56000 Kuala Lumpur,", 100, 48), ("Malaysia", 100, 62), ("SUNWAY VELOCITY", 100, 76),
+                            ("TOTAL 12.00", 100, 300)], source: .ocr)
+        XCTAssertEqual(try extract([receipt], InvoiceFields.specs)["address"]?.value,
+                       "No 8, Jalan 7/118B, Desa Tun Razak 56000 Kuala Lumpur, Malaysia")
+    }
+
+    func testSellerAddressEndsAtAPhoneNumberWithAMisreadLabel() throws {
+        let receipt = page([("Dion Realties Sdn Bhd (Co. No:20154-T)", 60, 20), ("Menara Dion #02-03, Level 2,", 60, 34),
+                            ("27, Jalan Sultan Ismail,", 60, 48), ("Kuala Lumpur.", 60, 62), ("Tal : +6 03 2026 6386", 60, 76),
+                            ("Amount Incl. GST 5.00", 60, 300)], source: .ocr)
+        XCTAssertEqual(try extract([receipt], InvoiceFields.specs)["address"]?.value,
+                       "Menara Dion #02-03, Level 2, 27, Jalan Sultan Ismail, Kuala Lumpur.")
+    }
+
+    func testShopNotItsOwnerNorItsOutletLine() throws {
+        let receipt = page([("TAX INVOICE", 120, 20), ("DOMINO'S PIZZA", 110, 40), ("GST REF No", 90, 60),
+                            (": 001694261248", 200, 60), ("DOMINO'S PIZZA PERMAS JAYA", 80, 80), ("No.12, Jalan Permas Jaya 10,", 80, 100),
+                            ("81750 Masai, Johor", 80, 114), ("Sub-Total : 25.60", 80, 300), ("Grand Total : 25.60", 80, 314),
+                            ("Owned by", 80, 700), ("Dommal Food Services Sdn Bhd", 80, 714), ("Co. No. 419060-A", 80, 728)],
+                           source: .ocr)
+        let fields = try extract([receipt], InvoiceFields.specs)
+        XCTAssertEqual(fields["issuer"]?.value, "DOMINO'S PIZZA")
+        XCTAssertEqual(fields["address"]?.value, "No.12, Jalan Permas Jaya 10, 81750 Masai, Johor")
+    }
+
+    func testIssuerWordMisreadOnceIsSpelledAsTheDocumentSpellsItElsewhere() throws {
+        let lines = [("SANYO STATIONERY SHOP", 100.0, 20.0), ("NO. 31G, JALAN SETIA INDAH", 100, 34), ("40170 SETIA ALAM", 100, 48),
+                     ("Owned By :", 100, 80), ("SANYU SUPPLY SDN BHD", 100, 94), ("Total 8.70", 100, 300),
+                     ("Follow us on Facebook: Sanyu.Stationery", 60, 700)]
+        XCTAssertEqual(try extract([page(lines, source: .ocr)], InvoiceFields.specs)["issuer"]?.value, "SANYU STATIONERY SHOP")
+        // Printed once elsewhere is not enough to doubt the name.
+        let once = Array(lines.dropLast())
+        XCTAssertEqual(try extract([page(once, source: .ocr)], InvoiceFields.specs)["issuer"]?.value, "SANYO STATIONERY SHOP")
+    }
+
+    func testDepartmentAfterSellerNameIsDropped() throws {
+        let invoice = page([("Free Service Abonné", 40, 40), ("75371 Paris Cedex 08", 40, 54), ("Facture n°562044387", 300, 120),
+                            ("Total facture 29,99 €", 300, 500)], confidence: 1)
+        XCTAssertEqual(try extract([invoice], InvoiceFields.specs)["issuer"]?.value, "Free")
+    }
+
     func testFieldOnSecondPage() throws {
         let pages = [page([("Invoice No: 77", 50, 50)]), page([("Amount due: $ 10.00", 50, 700)], number: 2)]
         let fields = try extract(pages, InvoiceFields.specs)

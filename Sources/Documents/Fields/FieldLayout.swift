@@ -97,7 +97,13 @@ struct FieldLayout {
         self.page = page
         var rows: [[Word]] = []
         var bands: [(Double, Double)] = []
+        let typicalHeight = Self.typicalHeight(of: page.words)
+        var misfits: [Word] = []
         for word in page.words.sorted(by: { ($0.y0 + $0.y1) < ($1.y0 + $1.y1) }) {
+            if Self.isMisfit(word, typicalHeight: typicalHeight) {
+                misfits.append(word)
+                continue
+            }
             let middle = (word.y0 + word.y1) / 2
             // A little slack below: receipts photographed at a slant drift downwards.
             // A word box spanning two lines (poppler glues a value to the next line's label,
@@ -110,11 +116,34 @@ struct FieldLayout {
             }
             let spansTwoLines = glued && bandHeight > 0 && word.y1 - word.y0 > 1.6 * bandHeight
                 && abs(word.y0 - (bands.last?.0 ?? 0)) < 0.3 * bandHeight
-            if let band = bands.last, !spansTwoLines, middle >= band.0, middle <= band.1 + 0.3 * (band.1 - band.0) {
+            var band = bands.last
+            // A photographed receipt's lines slope: compare with the row's word nearest in x.
+            if word.confidence < 1, let nearest = rows.last?.min(by: { Self.distance($0, word) < Self.distance($1, word) }) {
+                band = (nearest.y0, nearest.y1)
+            }
+            if let band, !spansTwoLines, middle >= band.0, middle <= band.1 + 0.3 * (band.1 - band.0) {
                 rows[rows.count - 1].append(word)
             } else {
                 rows.append([word])
                 bands.append((word.y0, word.y1))
+            }
+        }
+        // Boxes far from the typical height never set a row's band: a small one joins the row
+        // whose middle it sits in (a rule of dashes above a total stays apart), a tall one the
+        // row whose middle it covers.
+        for word in misfits {
+            let middle = (word.y0 + word.y1) / 2
+            let tall = word.y1 - word.y0 > typicalHeight
+            let covered = bands.indices.filter { row in
+                let centre = (bands[row].0 + bands[row].1) / 2
+                return tall ? centre >= word.y0 && centre <= word.y1 : abs(middle - centre) < 0.35 * (bands[row].1 - bands[row].0)
+            }
+            if let row = covered.min(by: { abs((bands[$0].0 + bands[$0].1) / 2 - middle) < abs((bands[$1].0 + bands[$1].1) / 2 - middle) }) {
+                rows[row].append(word)
+            } else {
+                let row = bands.firstIndex { ($0.0 + $0.1) / 2 > middle } ?? bands.count
+                rows.insert([word], at: row)
+                bands.insert((word.y0, word.y1), at: row)
             }
         }
         let heights = page.words.map { $0.y1 - $0.y0 }.sorted()
@@ -143,6 +172,22 @@ struct FieldLayout {
     }
 
     var runs: [TextRun] { rows.flatMap { $0 } }
+
+    /// The horizontal gap between two words (0 when they overlap).
+    static func distance(_ a: Word, _ b: Word) -> Double { max(0, a.x0 - b.x1, b.x0 - a.x1) }
+
+    /// The median height of OCR words (0 without any).
+    static func typicalHeight(of words: [Word]) -> Double {
+        let heights = words.filter { $0.confidence < 1 }.map { $0.y1 - $0.y0 }.sorted()
+        return heights.isEmpty ? 0 : heights[heights.count / 2]
+    }
+
+    /// An OCR box far from the typical height: a lone ":" or a rule of dashes would split
+    /// a row in two, a logo read as "f)" would swallow the line below it.
+    static func isMisfit(_ word: Word, typicalHeight: Double) -> Bool {
+        let height = word.y1 - word.y0
+        return word.confidence < 1 && typicalHeight > 0 && (height < 0.5 * typicalHeight || height > 2.5 * typicalHeight)
+    }
 
     /// Runs on the rows below `run` whose horizontal extent overlaps `x0...x1`, nearest
     /// first, at most `maxRows` rows down and within a few line heights.

@@ -198,6 +198,12 @@ enum CompanyWords {
         "enviar a", "destinatario", "factuuradres", "afleveradres", "klant", "attn", "guest name", "nom de l abonne",
         "abonne", "recipient", "consignee", "pembeli", "kepada",
     ].map { Label($0) }
+    /// Departments named after a company on its sender line, as folded tokens.
+    static let departments: [[String]] = [
+        "service abonne", "service abonnes", "service client", "service clients", "service clientele", "customer service",
+        "customer care", "customer support", "kundenservice", "kundendienst", "kundenbetreuung", "klantenservice",
+        "servicio al cliente", "atencion al cliente", "servizio clienti",
+    ].map { ValueFinder.tokens(Array(TextRun.fold($0))).map(\.0) }
     /// Document titles stripped from a letterhead line ("Amazon Web Services Invoice").
     static let documentTitles: Set<String> = [
         "invoice", "rechnung", "facture", "factuur", "factura", "fattura", "receipt", "quittung", "beleg", "invois", "resit",

@@ -49,7 +49,51 @@ struct IssuerFinder {
                 break
             }
         }
+        // A chain's name above its outlet's ("DOMINO'S PIZZA" over "DOMINO'S PIZZA PERMAS JAYA").
+        if !Self.nameTokens(best.candidate.value).contains(where: { CompanyWords.legalForms.contains($0) }),
+           let brand = scored.first(where: { other in
+               other.candidate.run.page == best.candidate.run.page && other.candidate.run.row < best.candidate.run.row
+                   && other.core.count >= 2 && other.core.count < best.core.count && best.core.starts(with: other.core)
+                   && other.candidate.score > best.candidate.score - 0.2
+           }) {
+            best = brand
+        }
+        if best.candidate.run.isOCR {
+            let spelled = Self.consensusSpelling(best.candidate.value, in: document)
+            if spelled != best.candidate.value {
+                let candidate = best.candidate
+                best.candidate = Candidate(value: spelled, raw: candidate.raw, run: candidate.run, range: candidate.range,
+                                           score: candidate.score)
+            }
+        }
         return best
+    }
+
+    /// OCR misreads a letter of a name now and then ("SANYO STATIONERY" for "SANYU"): a word
+    /// of the name is respelled as a one-letter variant that the document prints at least
+    /// twice elsewhere, and more often than the name's spelling.
+    static func consensusSpelling(_ name: String, in document: DocumentLayout) -> String {
+        let words = name.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        let folded = words.map { TextRun.fold($0) }
+        guard folded.contains(where: { $0.count >= 4 && $0.allSatisfy(\.isLetter) }) else { return name }
+        var counts: [String: Int] = [:]
+        for run in document.runs {
+            for (token, _) in ValueFinder.tokens(run.text) where token.count >= 4 { counts[token, default: 0] += 1 }
+        }
+        var result = words
+        for (i, word) in folded.enumerated() where word.count >= 4 && word.allSatisfy(\.isLetter) {
+            let own = counts[word, default: 0]
+            let letters = Array(word)
+            let variant = counts.filter { token, count in
+                guard count >= 2, count > own, token.count == letters.count, token.allSatisfy(\.isLetter) else { return false }
+                return zip(token, letters).filter { $0 != $1 }.count == 1
+            }.max { $0.value < $1.value }?.key
+            guard let variant else { continue }
+            let original = words[i]
+            result[i] = original == original.uppercased() ? variant.uppercased()
+                : original.first?.isUppercase == true ? variant.prefix(1).uppercased() + variant.dropFirst() : variant
+        }
+        return result.joined(separator: " ")
     }
 
     /// After a seller label: the rest of its run, the run right of it, or the "Name:" line
@@ -156,6 +200,8 @@ struct IssuerFinder {
                 if allTokens.contains(where: { ["reg", "registration", "gst", "tel", "fax", "vat", "capital", "capitale", "kapital", "siret", "rcs", "kvk", "iban", "bic"].contains($0) }) {
                     score -= 0.5
                 }
+                // The company that owns the shop ("Owned by / Dommal Food Services Sdn Bhd"), not the shop.
+                if Self.followsOwnerLabel(run, in: page) { score -= 0.5 }
                 // A footer name followed by the company's legal details ("Sarl au capital de…, RCS…").
                 if footer, page.rows[(run.row + 1)..<min(page.rows.count, run.row + 3)].contains(where: { row in
                     row.contains { next in
@@ -182,6 +228,21 @@ struct IssuerFinder {
             }
         }
         return found
+    }
+
+    private static let ownerLabels: [Label] = ["owned by", "operated by", "managed by", "a member of", "subsidiary of",
+                                               "franchisee of", "dimiliki oleh"].map { Label($0) }
+
+    /// Whether the name comes right after "Owned by" / "Operated by", on its line or the one above.
+    static func followsOwnerLabel(_ run: TextRun, in page: FieldLayout) -> Bool {
+        var lines = [run]
+        if run.row > 0, let above = page.rows[run.row - 1].first(where: { $0.box.x1 > run.box.x0 && $0.box.x0 < run.box.x1 }),
+           run.box.y0 - above.box.y1 < 1.5 * max(run.height, 1) {
+            lines.append(above)
+        }
+        return lines.contains { line in
+            ownerLabels.contains { label in LabelMatcher.find(label, in: line).contains { $0.lowerBound <= 2 } }
+        }
     }
 
     /// True if `key` occurs in at least two of `lines` (stops at the second).
@@ -292,6 +353,22 @@ struct IssuerFinder {
         return text.filter(\.isNumber).count >= 5
     }
 
+    /// Words of country names that may follow an address's postcode line.
+    static let countryWords: Set<String> = [
+        "united", "states", "america", "canada", "australia", "zealand", "ireland", "uk", "england", "scotland", "wales",
+        "austria", "osterreich", "schweiz", "suisse", "switzerland", "luxembourg", "belgie", "portugal", "poland", "polska",
+        "sweden", "sverige", "norway", "norge", "denmark", "danmark", "finland", "suomi", "czech", "hungary", "greece",
+        "china", "japan", "korea", "thailand", "vietnam", "philippines", "brunei", "hong", "kong", "taiwan", "emirates",
+    ]
+
+    /// A line with a postcode: a word of four to six digits ("81200 Johor Bahru", not "1851-A").
+    static func hasPostcode(_ run: TextRun) -> Bool {
+        run.text.split(separator: " ").contains { word in
+            let digits = word.reversed().drop { ",.".contains($0) }
+            return (4...6).contains(digits.count) && digits.allSatisfy { $0.isASCII && $0.isNumber }
+        }
+    }
+
     static func looksLikeAddress(_ tokens: [String], text: String) -> Bool {
         let words: Set<String> = ["str", "strasse", "straße", "street", "st", "road", "rd", "jalan", "jln", "rue", "avenue", "ave",
                                   "weg", "laan", "via", "calle", "lot", "no", "po", "box", "suite", "floor", "taman", "lorong", "blvd",
@@ -349,6 +426,13 @@ struct IssuerFinder {
             tokens.removeLast()
             end = tokens.last.map { min(end, $0.1.upperBound + (($0.1.upperBound < text.count && text[$0.1.upperBound] == ".") ? 1 : 0)) } ?? start
         }
+        // A department after the name: "Free Service Abonné", "Telekom Kundenservice".
+        if let department = CompanyWords.departments.first(where: { words in
+            tokens.count > words.count && tokens.suffix(words.count).map(\.0) == words
+        }) {
+            tokens.removeLast(department.count)
+            end = min(end, tokens.last!.1.upperBound)
+        }
         guard !tokens.isEmpty, start < end, !(text[start] == "(" && text[end - 1] == ")") else { return nil }
         var value = String(text[start..<end]).trimmingCharacters(in: CharacterSet(charactersIn: " ,;:-|_—~*'\"‘’“”"))
         value = ocrLegalForms(value)
@@ -403,8 +487,9 @@ struct IssuerFinder {
 
     /// The seller's address: the lines under the issuer's name until contact or tax lines.
     func address() -> Candidate? {
-        guard let issuer = best()?.candidate, let page = document.pages.first(where: { $0.page.number == issuer.run.page })
+        guard let chosen = best(), let page = document.pages.first(where: { $0.page.number == chosen.candidate.run.page })
         else { return nil }
+        let issuer = chosen.candidate
         let run = issuer.run
         // On a one-line letterhead the address follows the name.
         let rest = Array(run.text[min(issuer.range.upperBound, run.text.count)...])
@@ -424,11 +509,22 @@ struct IssuerFinder {
             if lines.isEmpty, Self.isNameTail(candidate) || candidate.box.y0 < run.box.y1 - 0.3 * run.height { continue }
             if let last = lines.last, candidate.row == last.row { continue }
             if lines.isEmpty, Self.isRegistrationLine(candidate) { continue }
+            // "GST REF No   : 001694261248" split in two runs.
+            if lines.isEmpty, page.rows[candidate.row].count > 1,
+               Self.isRegistrationLine(TextRun(page: candidate.page, row: candidate.row, index: 0,
+                                               words: page.rows[candidate.row].flatMap(\.words))) { continue }
+            // The outlet's name under the chain's ("DOMINO'S PIZZA PERMAS JAYA").
+            if lines.isEmpty, chosen.core.count >= 2, Self.core(candidate.string).starts(with: chosen.core) { continue }
             if lines.isEmpty, distance > 5 { break }
             if let last = lines.last, candidate.row - last.row > 1 { break }
             let tokens = ValueFinder.tokens(candidate.text).map(\.0)
             if tokens.contains(where: { token in stops.contains { token.hasPrefix($0) && ($0.count > 3 || token == $0) } }) { break }
             if Self.isRegistrationLine(candidate) { break }
+            // A phone number whose label OCR misread ("Tal : +6 03 2026 6386").
+            if candidate.text.filter(\.isLetter).count <= 4, !ValueFinder.phones(in: candidate.text).isEmpty { break }
+            // After the postcode only a state or country continues it ("Johor"), not an outlet's name.
+            if lines.contains(where: Self.hasPostcode), !candidate.text.contains(where: \.isNumber),
+               !Self.looksLikeAddress(tokens, text: candidate.string), !tokens.contains(where: Self.countryWords.contains) { break }
             guard abs((candidate.box.x0 + candidate.box.x1) / 2 - center) < page.page.width * 0.3 || abs(candidate.box.x0 - run.box.x0) < 2 * run.height
             else { continue }
             lines.append(candidate)
