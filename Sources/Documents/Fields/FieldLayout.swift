@@ -14,6 +14,8 @@ struct TextRun {
     let folded: [Character]
     /// `folded` as numbers for fast first-character tests (`TextRun.code`).
     let foldedCodes: [UInt32]
+    /// The ASCII characters of `folded`, to rule labels out quickly.
+    let asciiMask: ASCIIMask
     /// Each character's approximate horizontal extent: words are split proportionally.
     let charX: [(Double, Double)]
     let box: Box
@@ -40,6 +42,7 @@ struct TextRun {
         self.text = text
         self.folded = text.map(TextRun.fold)
         self.foldedCodes = folded.map(TextRun.code)
+        asciiMask = ASCIIMask(foldedCodes)
         self.charX = charX
         box = Box(x0: words.map(\.x0).min() ?? 0, y0: words.map(\.y0).min() ?? 0,
                   x1: words.map(\.x1).max() ?? 0, y1: words.map(\.y1).max() ?? 0)
@@ -67,6 +70,7 @@ struct TextRun {
 
     /// A character casefolded and without diacritics, still one character.
     static func fold(_ character: Character) -> Character {
+        if let byte = character.singleASCIIByte { return byte &- 0x41 < 26 ? Character(Unicode.Scalar(byte | 0x20)) : character }
         if character.isASCII { return Character(character.lowercased()) }
         let folded = String(character).folding(options: [.caseInsensitive, .diacriticInsensitive], locale: nil)
         if folded.count == 1 { return folded.first! }
@@ -80,6 +84,7 @@ struct TextRun {
     /// equal characters have equal codes, so unequal codes rule a match out cheaply
     /// (comparing `Character`s goes through string comparison).
     static func code(_ character: Character) -> UInt32 {
+        if let byte = character.singleASCIIByte { return UInt32(byte) }
         let scalars = character.unicodeScalars
         return scalars.count == 1 ? scalars.first!.value : multiScalar
     }
@@ -105,8 +110,8 @@ struct FieldLayout {
             let bandHeight = bands.last.map { $0.1 - $0.0 } ?? 0
             let characters = Array(word.text)
             let glued = characters.indices.dropFirst().contains { i in
-                (characters[i - 1].isNumber || characters[i - 1].isLowercase) && characters[i].isUppercase
-                    && i + 1 < characters.count && characters[i + 1].isLowercase
+                (characters[i - 1].isNumberFast || characters[i - 1].isLowercaseFast) && characters[i].isUppercaseFast
+                    && i + 1 < characters.count && characters[i + 1].isLowercaseFast
             }
             let spansTwoLines = glued && bandHeight > 0 && word.y1 - word.y0 > 1.6 * bandHeight
                 && abs(word.y0 - (bands.last?.0 ?? 0)) < 0.3 * bandHeight

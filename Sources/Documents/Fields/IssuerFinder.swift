@@ -247,7 +247,7 @@ struct IssuerFinder {
         var result: [String] = []
         var letters = ""
         for token in ValueFinder.tokens(Array(text)).map(\.0) {
-            if token.count == 1, token.first!.isLetter {
+            if token.count == 1, token.first!.isLetterFast {
                 letters += token
                 continue
             }
@@ -331,7 +331,7 @@ struct IssuerFinder {
             let s = Array(separator)
             var i = 0
             while i + s.count <= end {
-                if Array(text[i..<(i + s.count)]) == s, text[(i + s.count)..<end].contains(where: \.isNumber) {
+                if text[i..<(i + s.count)].elementsEqual(s), text[(i + s.count)..<end].contains(where: \.isNumberFast) {
                     end = i
                     break
                 }

@@ -134,7 +134,7 @@ enum ValueFinder {
         var tokens: [(String, Range<Int>)] = []
         var start: Int?
         for i in from...text.count {
-            let isWord = i < text.count && (text[i].isLetter || text[i].isNumber)
+            let isWord = i < text.count && text[i].isWordFast
             if isWord, start == nil { start = i }
             if !isWord, let s = start {
                 tokens.append((String(text[s..<i].map(TextRun.fold)), s..<i))
