@@ -34,6 +34,9 @@ extension Character {
         return byte == 0x20 || byte &- 0x09 < 5
     }
 
+    /// 0 to 9 (`isASCII && isNumber`).
+    var isASCIIDigit: Bool { singleASCIIByte.map { $0 &- 0x30 < 10 } ?? false }
+
     /// A letter or a digit, the characters of a word.
     var isWordFast: Bool {
         guard let byte = singleASCIIByte else { return isLetter || isNumber }

@@ -187,7 +187,9 @@ struct IssuerFinder {
     /// True if `key` occurs in at least two of `lines` (stops at the second).
     private static func occursTwice(_ key: String, in lines: [String]) -> Bool {
         var hits = 0
-        for line in lines where line.contains(key) {
+        // ASCII text compares as bytes: the same answer as Foundation's search, much faster.
+        let asciiKey = key.utf8.allSatisfy { $0 < 0x80 }
+        for line in lines where asciiKey && line.utf8.allSatisfy({ $0 < 0x80 }) ? line.utf8.contains(key.utf8) : line.contains(key) {
             hits += 1
             if hits == 2 { return true }
         }
@@ -199,6 +201,9 @@ struct IssuerFinder {
     /// ("POPULAR BOOK" / "CO. (M) SDN BHD").
     private func candidateRuns(_ page: FieldLayout) -> [TextRun] {
         var runs: [TextRun] = []
+        // Asked again for every run above: each run's and each whole row's answer, once.
+        let tails = page.rows.map { $0.map(Self.isNameTail) }
+        var wholeRows: [Int: (run: TextRun, isTail: Bool)] = [:]
         for row in page.rows {
             for (n, run) in row.enumerated() {
                 runs.append(run)
@@ -206,12 +211,16 @@ struct IssuerFinder {
                    !run.text.contains(":"), !row[n + 1].text.contains(":") {
                     runs.append(TextRun(page: run.page, row: run.row, index: run.index, words: run.words + row[n + 1].words))
                 }
-                if !Self.isNameTail(run), let next = Self.nextRun(after: run, in: page) {
+                if !tails[run.row][run.index], let next = Self.nextRun(after: run, in: page) {
                     let nextRow = page.rows[next.row]
-                    let whole = TextRun(page: run.page, row: next.row, index: 0, words: nextRow.flatMap(\.words))
-                    if Self.isNameTail(whole) {
-                        runs.append(TextRun(page: run.page, row: run.row, index: run.index, words: run.words + whole.words))
-                    } else if Self.isNameTail(next) {
+                    let whole = wholeRows[next.row] ?? {
+                        let whole = TextRun(page: run.page, row: next.row, index: 0, words: nextRow.flatMap(\.words))
+                        return (whole, Self.isNameTail(whole))
+                    }()
+                    wholeRows[next.row] = whole
+                    if whole.isTail {
+                        runs.append(TextRun(page: run.page, row: run.row, index: run.index, words: run.words + whole.run.words))
+                    } else if tails[next.row][next.index] {
                         runs.append(TextRun(page: run.page, row: run.row, index: run.index, words: run.words + next.words))
                     }
                 }
@@ -260,6 +269,8 @@ struct IssuerFinder {
 
     /// A company registration number like "002043319-W" or "(139386 X)".
     static func isRegistrationToken(_ token: String) -> Bool {
+        // Fewer than four digits: not one (trimming ASCII punctuation leaves no more).
+        if token.utf8.allSatisfy({ $0 < 0x80 }), token.utf8.count(where: { $0 &- 0x30 < 10 }) < 4 { return false }
         let core = token.trimmingCharacters(in: CharacterSet(charactersIn: "();:,.\"'&"))
         let digits = core.filter(\.isNumber).count
         if digits >= 4, core.count >= 3, core.last!.isLetter, core[core.index(core.endIndex, offsetBy: -2)] == "-" { return true }
@@ -377,7 +388,11 @@ struct IssuerFinder {
     /// "SDN BLD" → "SDN BHD"; "§/B8", "$/B" → "S/B"; "D.I.¥." → "D.I.Y.".
     static func ocrLegalForms(_ name: String) -> String {
         var words = name.split(separator: " ", omittingEmptySubsequences: false).map { word -> String in
-            var word = String(word).replacingOccurrences(of: "§", with: "S").replacingOccurrences(of: "¥", with: "Y")
+            var word = String(word)
+            // "§" and "¥" are not ASCII: an ASCII word needs no replacing.
+            if !word.utf8.allSatisfy({ $0 < 0x80 }) {
+                word = word.replacingOccurrences(of: "§", with: "S").replacingOccurrences(of: "¥", with: "Y")
+            }
             if word.hasPrefix("$/") { word = "S" + word.dropFirst() }
             return word
         }
