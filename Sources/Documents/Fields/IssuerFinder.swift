@@ -189,11 +189,25 @@ struct IssuerFinder {
         var hits = 0
         // ASCII text compares as bytes: the same answer as Foundation's search, much faster.
         let asciiKey = key.utf8.allSatisfy { $0 < 0x80 }
-        for line in lines where asciiKey && line.utf8.allSatisfy({ $0 < 0x80 }) ? line.utf8.contains(key.utf8) : line.contains(key) {
+        for line in lines where asciiKey && line.utf8.allSatisfy({ $0 < 0x80 }) ? containsBytes(line, key) : line.contains(key) {
             hits += 1
             if hits == 2 { return true }
         }
         return false
+    }
+
+    /// Whether `key`'s bytes occur in `line`'s (false for an empty key, as Foundation says).
+    private static func containsBytes(_ line: String, _ key: String) -> Bool {
+        var line = line, key = key
+        return line.withUTF8 { line in
+            key.withUTF8 { key in
+                guard let first = key.first, key.count <= line.count else { return false }
+                for start in 0...(line.count - key.count) where line[start] == first {
+                    if memcmp(line.baseAddress! + start, key.baseAddress!, key.count) == 0 { return true }
+                }
+                return false
+            }
+        }
     }
 
     /// Runs of a page, plus runs of one row joined when a wide gap split a name
