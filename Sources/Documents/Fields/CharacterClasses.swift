@@ -68,4 +68,7 @@ struct ASCIIMask: Sendable {
     }
 
     func contains(_ other: ASCIIMask) -> Bool { other.low & ~low == 0 && other.high & ~high == 0 }
+
+    /// How many characters of `other` this set lacks.
+    func missing(_ other: ASCIIMask) -> Int { (other.low & ~low).nonzeroBitCount + (other.high & ~high).nonzeroBitCount }
 }

@@ -9,6 +9,8 @@ struct Label: Sendable {
     let tokenCodes: [[UInt32]]
     /// The first character of every token: a run without one of them cannot match.
     let required: ASCIIMask
+    /// Every character: a run may miss at most as many of them as substitutions are allowed.
+    let characters: ASCIIMask
     let weight: Double
     /// Also matches at the end of a longer word: German compounds ("Handelsrechnung").
     let compound: Bool
@@ -28,6 +30,7 @@ struct Label: Sendable {
         self.tokens = tokens
         tokenCodes = tokens.map { $0.map(TextRun.code) }
         required = ASCIIMask(tokenCodes.compactMap(\.first))
+        characters = ASCIIMask(tokenCodes.joined())
         self.weight = weight
         self.compound = compound
     }
@@ -55,10 +58,11 @@ enum LabelMatcher {
     /// letter, never the first: OCR misreads a letter now and then ("Totat", "Anount").
     static func find(_ label: Label, in run: TextRun, fuzzy: Bool = false) -> [Range<Int>] {
         guard let first = label.tokens.first?.first, run.asciiMask.contains(label.required) else { return [] }
+        let substitutions = fuzzy && run.isOCR ? 1 : 0
+        guard run.asciiMask.missing(label.characters) <= substitutions else { return [] }
         let text = run.folded
         let codes = run.foldedCodes
         let firstCode = TextRun.code(first)
-        let substitutions = fuzzy && run.isOCR ? 1 : 0
         var found: [Range<Int>] = []
         var start = 0
         while start < text.count {
