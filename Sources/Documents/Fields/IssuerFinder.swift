@@ -374,7 +374,8 @@ struct IssuerFinder {
             tokens.removeLast()
             end = tokens.last.map { min(end, $0.1.upperBound + (($0.1.upperBound < text.count && text[$0.1.upperBound] == ".") ? 1 : 0)) } ?? start
         }
-        guard !tokens.isEmpty, start < end, !(text[start] == "(" && text[end - 1] == ")") else { return nil }
+        // A sentence (more than 8 tokens) is no name: rejected before the costlier tests below.
+        guard !tokens.isEmpty, tokens.count <= 8, start < end, !(text[start] == "(" && text[end - 1] == ")") else { return nil }
         var value = String(text[start..<end]).trimmingCharacters(in: CharacterSet(charactersIn: " ,;:-|_—~*'\"‘’“”"))
         value = ocrLegalForms(value)
         // A registration number after the name: "KING'S CONFECTIONERY S/B 273500-U (KSB)".
@@ -389,7 +390,7 @@ struct IssuerFinder {
         }
         let characters = Array(value)
         let letters = characters.filter(\.isLetter).count, digits = characters.filter(\.isNumber).count
-        guard letters >= 2, digits * 10 < characters.count * 3, characters.count <= 60, tokens.count <= 8,
+        guard letters >= 2, digits * 10 < characters.count * 3, characters.count <= 60,
               !value.contains("@"), !value.lowercased().contains("www"), !value.lowercased().contains("http"),
               ValueFinder.dates(in: characters).isEmpty, !value.contains("(c)"), !value.contains("©"),
               !(characters.first?.isNumber ?? true), tokens.count >= 2 || characters.count >= 3

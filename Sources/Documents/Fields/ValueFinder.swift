@@ -51,6 +51,8 @@ enum ValueFinder {
     /// Dates in `text[from...]`, in order: `2024-03-05`, `05.03.2024`, `05/03/24` (day first
     /// unless impossible), `5. März 2024`, `Mar 5, 2024`, `5 de marzo de 2024`.
     static func dates(in text: [Character], from: Int = 0) -> [FoundValue] {
+        // Every form has a digit at or after `from` (OCR's "O" and "l" count only next to one).
+        guard text[from...].contains(where: \.isNumberFast) else { return [] }
         var found: [FoundValue] = []
         found += numericDates(text, from: from)
         found += namedDates(text, from: from)
