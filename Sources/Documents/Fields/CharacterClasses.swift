@@ -72,3 +72,21 @@ struct ASCIIMask: Sendable {
     /// How many characters of `other` this set lacks.
     func missing(_ other: ASCIIMask) -> Int { (other.low & ~low).nonzeroBitCount + (other.high & ~high).nonzeroBitCount }
 }
+
+extension String {
+    /// `String(characters)`, or with `folded` `String(characters.map(TextRun.fold))`; built
+    /// from bytes when every character is one ASCII scalar, far cheaper than from characters.
+    init(characters: ArraySlice<Character>, folded: Bool = false) {
+        guard characters.allSatisfy({ $0.singleASCIIByte != nil }) else {
+            self = folded ? String(characters.map(TextRun.fold)) : String(characters)
+            return
+        }
+        self.init(unsafeUninitializedCapacity: characters.count) { buffer in
+            for (i, character) in zip(buffer.indices, characters) {
+                let byte = character.singleASCIIByte!
+                buffer[i] = folded && byte &- 0x41 < 26 ? byte | 0x20 : byte
+            }
+            return characters.count
+        }
+    }
+}

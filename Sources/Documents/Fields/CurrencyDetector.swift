@@ -57,7 +57,7 @@ enum CurrencyDetector {
             guard character.isLetterFast, i == 0 || !text[i - 1].isLetterFast else { i += 1; continue }
             var end = i
             while end < text.count, text[end].isLetterFast { end += 1 }
-            let word = String(text[i..<end])
+            let word = String(characters: text[i..<end])
             let nextIsNumber = end < text.count && (text[end].isNumber
                 || end + 2 < text.count && text[end] == " " && text[end + 1] == "-" && text[end + 2].isNumber || end + 1 < text.count && text[end] == " " && text[end + 1].isNumber
                 || end + 1 < text.count && text[end] == "." && (text[end + 1].isNumber || text[end + 1] == " "))

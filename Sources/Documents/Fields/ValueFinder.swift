@@ -141,7 +141,7 @@ enum ValueFinder {
             let isWord = i < text.count && text[i].isWordFast
             if isWord, start == nil { start = i }
             if !isWord, let s = start {
-                tokens.append((String(text[s..<i].map(TextRun.fold)), s..<i))
+                tokens.append((String(characters: text[s..<i], folded: true), s..<i))
                 start = nil
             }
         }
