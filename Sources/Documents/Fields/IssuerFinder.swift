@@ -257,11 +257,13 @@ struct IssuerFinder {
 
     /// Only legal-form words, parenthesised parts aside: "CO. (M) SDN BHD", "BHD".
     static func isNameTail(_ run: TextRun) -> Bool {
-        var text = "", depth = 0
+        var text: [Character] = [], depth = 0
         for character in run.text {
-            if character == "(" { depth += 1 } else if character == ")" { depth = max(0, depth - 1) } else if depth == 0 { text.append(character) }
+            // Only "(" and ")" themselves equal "(" and ")": a byte test.
+            let byte = character.singleASCIIByte
+            if byte == 0x28 { depth += 1 } else if byte == 0x29 { depth = max(0, depth - 1) } else if depth == 0 { text.append(character) }
         }
-        let tokens = nameTokens(text)
+        let tokens = nameTokens(String(characters: text[...]))
         return !tokens.isEmpty && tokens.allSatisfy { CompanyWords.legalForms.contains($0) }
     }
 

@@ -66,6 +66,11 @@ enum LabelMatcher {
         var found: [Range<Int>] = []
         var start = 0
         while start < text.count {
+            // A tight scan to the next possible start: the same code, or a character of several scalars.
+            if firstCode != TextRun.multiScalar {
+                while start < codes.count, codes[start] != firstCode, codes[start] != TextRun.multiScalar { start += 1 }
+                if start == codes.count { break }
+            }
             defer { start += 1 }
             let code = codes[start]
             // Equal single-scalar codes are equal characters; only other cases compare characters.
