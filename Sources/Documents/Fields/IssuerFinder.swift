@@ -140,9 +140,11 @@ struct IssuerFinder {
         for (pageIndex, page) in pages.enumerated() {
             let zones = buyerZones(page)
             let height = page.page.height
-            for run in candidateRuns(page) {
-                let top = run.box.y0 < height * 0.4 && pageIndex == 0
-                let footer = run.box.y0 > height * 0.7
+            func isTop(_ y0: Double) -> Bool { y0 < height * 0.4 && pageIndex == 0 }
+            func isFooter(_ y0: Double) -> Bool { y0 > height * 0.7 }
+            for run in candidateRuns(page, keeping: { isTop($0) || isFooter($0) }) {
+                let top = isTop(run.box.y0)
+                let footer = isFooter(run.box.y0)
                 guard top || footer else { continue }
                 if zones.contains(where: { $0.rows.contains(run.row) && run.box.x0 >= $0.x0 && run.box.x0 <= $0.x1 && run.row > $0.rows.lowerBound }) {
                     continue
@@ -213,19 +215,29 @@ struct IssuerFinder {
     /// Runs of a page, plus runs of one row joined when a wide gap split a name
     /// ("B & BEST   RESTAURANT"), plus names continued by a legal form on the next row
     /// ("POPULAR BOOK" / "CO. (M) SDN BHD").
-    private func candidateRuns(_ page: FieldLayout) -> [TextRun] {
+    ///
+    /// Joined runs are only built where `wanted` keeps their top edge (the caller drops the rest).
+    private func candidateRuns(_ page: FieldLayout, keeping wanted: (Double) -> Bool) -> [TextRun] {
         var runs: [TextRun] = []
         // Asked again for every run above: each run's and each whole row's answer, once.
-        let tails = page.rows.map { $0.map(Self.isNameTail) }
+        var tails = page.rows.map { [Bool?](repeating: nil, count: $0.count) }
+        func isTail(_ run: TextRun) -> Bool {
+            if let known = tails[run.row][run.index] { return known }
+            let answer = Self.isNameTail(run)
+            tails[run.row][run.index] = answer
+            return answer
+        }
         var wholeRows: [Int: (run: TextRun, isTail: Bool)] = [:]
         for row in page.rows {
             for (n, run) in row.enumerated() {
                 runs.append(run)
-                if n + 1 < row.count, row[n + 1].box.x0 - run.box.x1 < 6 * max(run.height, 1),
+                if n + 1 < row.count, wanted(min(run.box.y0, row[n + 1].box.y0)), row[n + 1].box.x0 - run.box.x1 < 6 * max(run.height, 1),
                    !run.text.contains(":"), !row[n + 1].text.contains(":") {
                     runs.append(TextRun(page: run.page, row: run.row, index: run.index, words: run.words + row[n + 1].words))
                 }
-                if !tails[run.row][run.index], let next = Self.nextRun(after: run, in: page) {
+                if let next = Self.nextRun(after: run, in: page),
+                   wanted(min(run.box.y0, page.rows[next.row].map(\.box.y0).min()!)) || wanted(min(run.box.y0, next.box.y0)),
+                   !isTail(run) {
                     let nextRow = page.rows[next.row]
                     let whole = wholeRows[next.row] ?? {
                         let whole = TextRun(page: run.page, row: next.row, index: 0, words: nextRow.flatMap(\.words))
@@ -234,12 +246,12 @@ struct IssuerFinder {
                     wholeRows[next.row] = whole
                     if whole.isTail {
                         runs.append(TextRun(page: run.page, row: run.row, index: run.index, words: run.words + whole.run.words))
-                    } else if tails[next.row][next.index] {
+                    } else if isTail(next) {
                         runs.append(TextRun(page: run.page, row: run.row, index: run.index, words: run.words + next.words))
                     }
                 }
             }
-            if row.count > 2, zip(row, row.dropFirst()).allSatisfy({ $1.box.x0 - $0.box.x1 < 6 * max($0.height, 1) }),
+            if row.count > 2, wanted(row.map(\.box.y0).min()!), zip(row, row.dropFirst()).allSatisfy({ $1.box.x0 - $0.box.x1 < 6 * max($0.height, 1) }),
                !row.contains(where: { $0.text.contains(":") }) {
                 runs.append(TextRun(page: row[0].page, row: row[0].row, index: 0, words: row.flatMap(\.words)))
             }
