@@ -29,11 +29,6 @@ extension Character {
         return byte &- 0x61 < 26
     }
 
-    var isWhitespaceFast: Bool {
-        guard let byte = singleASCIIByte else { return isWhitespace }
-        return byte == 0x20 || byte &- 0x09 < 5
-    }
-
     /// 0 to 9 (`isASCII && isNumber`).
     var isASCIIDigit: Bool { singleASCIIByte.map { $0 &- 0x30 < 10 } ?? false }
 

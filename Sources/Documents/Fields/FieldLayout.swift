@@ -70,6 +70,7 @@ struct TextRun {
 
     /// A character casefolded and without diacritics, still one character.
     static func fold(_ character: Character) -> Character {
+        // One ASCII byte: lowercased without building strings.
         if let byte = character.singleASCIIByte { return byte &- 0x41 < 26 ? Character(Unicode.Scalar(byte | 0x20)) : character }
         if character.isASCII { return Character(character.lowercased()) }
         let folded = String(character).folding(options: [.caseInsensitive, .diacriticInsensitive], locale: nil)

@@ -109,8 +109,10 @@ enum LabelMatcher {
         return found
     }
 
-    /// `tokenMatches` comparing codes first: equal single-scalar codes are equal
-    /// characters, different ASCII codes different ones; only the rest compare characters.
+    /// Whether `text` spells `token`, with up to `substitutions` wrong characters in a
+    /// token of five or more letters (never its first); spends the substitutions it uses.
+    /// Codes are compared first: equal single-scalar codes are equal characters, different
+    /// ASCII codes different ones; only the rest compare characters.
     static func tokenMatches(_ token: [Character], _ tokenCodes: [UInt32], _ text: ArraySlice<Character>,
                              _ textCodes: ArraySlice<UInt32>, substitutions: inout Int) -> Bool {
         var wrong = 0
@@ -127,19 +129,6 @@ enum LabelMatcher {
     }
 
     static func isWordCharacter(_ character: Character) -> Bool { character.isWordFast }
-
-    /// Whether `text` spells `token`, with up to `substitutions` wrong characters in a
-    /// token of five or more letters (never its first); spends the substitutions it uses.
-    static func tokenMatches(_ token: [Character], _ text: ArraySlice<Character>, substitutions: inout Int) -> Bool {
-        var wrong = 0
-        for (i, (expected, actual)) in zip(token, text).enumerated() where expected != actual {
-            guard token.count >= 5, i > 0, expected.isLetterFast, isWordCharacter(actual) else { return false }
-            wrong += 1
-        }
-        guard wrong <= substitutions else { return false }
-        substitutions -= wrong
-        return true
-    }
 
     /// True if any of `words` occurs as a word (or word start) in `text` (folded).
     static func contains(_ text: [Character], anyOf words: [String]) -> Bool {
