@@ -32,10 +32,11 @@ struct TextRun {
                 text.append(" ")
                 charX.append((words[n - 1].x1, word.x0))
             }
-            let characters = Array(word.text)
-            let width = (word.x1 - word.x0) / Double(max(characters.count, 1))
-            for (i, character) in characters.enumerated() {
-                text.append(character)
+            let start = text.count
+            text.append(contentsOf: word.text)
+            let count = text.count - start
+            let width = (word.x1 - word.x0) / Double(max(count, 1))
+            for i in 0..<count {
                 charX.append((word.x0 + width * Double(i), word.x0 + width * Double(i + 1)))
             }
         }
@@ -97,6 +98,8 @@ struct TextRun {
 struct FieldLayout {
     let page: PageModel
     let rows: [[TextRun]]
+    /// `rows` flattened, once: every field's search walks them.
+    let runs: [TextRun]
     let medianHeight: Double
 
     init(_ page: PageModel) {
@@ -109,13 +112,16 @@ struct FieldLayout {
             // A word box spanning two lines (poppler glues a value to the next line's label,
             // "IBZY2087Payment") starts its own row instead of joining the upper one.
             let bandHeight = bands.last.map { $0.1 - $0.0 } ?? 0
-            let characters = Array(word.text)
-            let glued = characters.indices.dropFirst().contains { i in
-                (characters[i - 1].isNumberFast || characters[i - 1].isLowercaseFast) && characters[i].isUppercaseFast
-                    && i + 1 < characters.count && characters[i + 1].isLowercaseFast
+            func glued() -> Bool {
+                let characters = Array(word.text)
+                return characters.indices.dropFirst().contains { i in
+                    (characters[i - 1].isNumberFast || characters[i - 1].isLowercaseFast) && characters[i].isUppercaseFast
+                        && i + 1 < characters.count && characters[i + 1].isLowercaseFast
+                }
             }
-            let spansTwoLines = glued && bandHeight > 0 && word.y1 - word.y0 > 1.6 * bandHeight
-                && abs(word.y0 - (bands.last?.0 ?? 0)) < 0.3 * bandHeight
+            // The box test first: it rules out nearly every word before looking at its letters.
+            let spansTwoLines = bandHeight > 0 && word.y1 - word.y0 > 1.6 * bandHeight
+                && abs(word.y0 - (bands.last?.0 ?? 0)) < 0.3 * bandHeight && glued()
             if let band = bands.last, !spansTwoLines, middle >= band.0, middle <= band.1 + 0.3 * (band.1 - band.0) {
                 rows[rows.count - 1].append(word)
             } else {
@@ -146,9 +152,8 @@ struct FieldLayout {
             result.append(runs.enumerated().map { TextRun(page: page.number, row: row, index: $0.offset, words: $0.element) })
         }
         self.rows = result
+        runs = result.flatMap { $0 }
     }
-
-    var runs: [TextRun] { rows.flatMap { $0 } }
 
     /// Runs on the rows below `run` whose horizontal extent overlaps `x0...x1`, nearest
     /// first, at most `maxRows` rows down and within a few line heights.
