@@ -403,7 +403,7 @@ struct IssuerFinder {
             value = String(value[..<open]).trimmingCharacters(in: .whitespaces)
         }
         let characters = Array(value)
-        let letters = characters.filter(\.isLetter).count, digits = characters.filter(\.isNumber).count
+        let letters = characters.count(where: \.isLetterFast), digits = characters.count(where: \.isNumberFast)
         guard letters >= 2, digits * 10 < characters.count * 3, characters.count <= 60,
               !value.contains("@"), !value.lowercased().contains("www"), !value.lowercased().contains("http"),
               ValueFinder.dates(in: characters).isEmpty, !value.contains("(c)"), !value.contains("©"),
@@ -429,11 +429,14 @@ struct IssuerFinder {
             let a = Array(word.uppercased()), b = Array(form)
             return a.count == b.count && zip(a, b).filter { $0 != $1 }.count <= 1
         }
+        // Only two three-letter words can be near "SDN BHD"; an ASCII word keeps its length upper-cased.
+        func cannotBeThree(_ word: String) -> Bool { word.utf8.allSatisfy { $0 < 0x80 } && word.count != 3 }
         let digitLike: [Character: Character] = ["0": "O", "5": "S", "8": "B", "1": "I"]
         for i in words.indices {
             // "S/B8": a legal form with a stray character glued on.
             if words[i].count == 4, words[i].uppercased().hasPrefix("S/B"), !words[i].last!.isLetter { words[i] = String(words[i].prefix(3)) }
             guard i + 1 < words.count else { continue }
+            if cannotBeThree(words[i]) || cannotBeThree(words[i + 1]) { continue }
             let pair = (words[i].uppercased(), words[i + 1].uppercased())
             let first = String(pair.0.map { digitLike[$0] ?? $0 }), second = String(pair.1.map { digitLike[$0] ?? $0 })
             if (pair.0 == "SDN" || pair.1 == "BHD" || first == "SDN" && second == "BHD") && near(first, "SDN") && near(second, "BHD") {
