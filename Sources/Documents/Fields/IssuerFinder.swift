@@ -368,8 +368,14 @@ struct IssuerFinder {
         // "QualityHosting AG - Uferweg 40-42 - D-63571 Gelnhausen": the part before the address.
         for separator in [" - ", " · ", " | ", " – ", " • ", ", "] {
             let s = Array(separator)
+            let firstByte = s[0].singleASCIIByte
             var i = 0
             while i + s.count <= end {
+                // Two different ASCII characters are never equal: a byte test before comparing characters.
+                if let byte = text[i].singleASCIIByte, let firstByte, byte != firstByte {
+                    i += 1
+                    continue
+                }
                 if text[i..<(i + s.count)].elementsEqual(s), text[(i + s.count)..<end].contains(where: \.isNumberFast) {
                     end = i
                     break
