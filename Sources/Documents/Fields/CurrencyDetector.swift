@@ -38,11 +38,13 @@ enum CurrencyDetector {
         var i = 0
         while i < text.count {
             let character = text[i]
-            if let code = ValueFinder.currencySymbols[character] {
+            // Of the ASCII characters only "$" is a currency symbol.
+            let symbol = character.singleASCIIByte == nil || character == "$" ? ValueFinder.currencySymbols[character] : nil
+            if let code = symbol {
                 var resolved = code
-                if character == "$", i > 0, text[i - 1].isLetter {
+                if character == "$", i > 0, text[i - 1].isLetterFast {
                     var start = i - 1
-                    while start > 0, i - start < 3, text[start - 1].isLetter { start -= 1 }
+                    while start > 0, i - start < 3, text[start - 1].isLetterFast { start -= 1 }
                     let prefix = String(text[start..<i]).uppercased()
                     let dollars = ["US": "USD", "S": "SGD", "SG": "SGD", "A": "AUD", "AU": "AUD", "C": "CAD", "CA": "CAD",
                                    "HK": "HKD", "NZ": "NZD", "R": "BRL"]
@@ -52,10 +54,10 @@ enum CurrencyDetector {
                 i += 1
                 continue
             }
-            guard character.isLetter, i == 0 || !text[i - 1].isLetter else { i += 1; continue }
+            guard character.isLetterFast, i == 0 || !text[i - 1].isLetterFast else { i += 1; continue }
             var end = i
-            while end < text.count, text[end].isLetter { end += 1 }
-            let word = String(text[i..<end])
+            while end < text.count, text[end].isLetterFast { end += 1 }
+            let word = String(characters: text[i..<end])
             let nextIsNumber = end < text.count && (text[end].isNumber
                 || end + 2 < text.count && text[end] == " " && text[end + 1] == "-" && text[end + 2].isNumber || end + 1 < text.count && text[end] == " " && text[end + 1].isNumber
                 || end + 1 < text.count && text[end] == "." && (text[end + 1].isNumber || text[end + 1] == " "))

@@ -14,6 +14,8 @@ struct TextRun {
     let folded: [Character]
     /// `folded` as numbers for fast first-character tests (`TextRun.code`).
     let foldedCodes: [UInt32]
+    /// The ASCII characters of `folded`, to rule labels out quickly.
+    let asciiMask: ASCIIMask
     /// Each character's approximate horizontal extent: words are split proportionally.
     let charX: [(Double, Double)]
     let box: Box
@@ -30,16 +32,18 @@ struct TextRun {
                 text.append(" ")
                 charX.append((words[n - 1].x1, word.x0))
             }
-            let characters = Array(word.text)
-            let width = (word.x1 - word.x0) / Double(max(characters.count, 1))
-            for (i, character) in characters.enumerated() {
-                text.append(character)
+            let start = text.count
+            text.append(contentsOf: word.text)
+            let count = text.count - start
+            let width = (word.x1 - word.x0) / Double(max(count, 1))
+            for i in 0..<count {
                 charX.append((word.x0 + width * Double(i), word.x0 + width * Double(i + 1)))
             }
         }
         self.text = text
         self.folded = text.map(TextRun.fold)
         self.foldedCodes = folded.map(TextRun.code)
+        asciiMask = ASCIIMask(foldedCodes)
         self.charX = charX
         box = Box(x0: words.map(\.x0).min() ?? 0, y0: words.map(\.y0).min() ?? 0,
                   x1: words.map(\.x1).max() ?? 0, y1: words.map(\.y1).max() ?? 0)
@@ -67,6 +71,8 @@ struct TextRun {
 
     /// A character casefolded and without diacritics, still one character.
     static func fold(_ character: Character) -> Character {
+        // One ASCII byte: lowercased without building strings.
+        if let byte = character.singleASCIIByte { return byte &- 0x41 < 26 ? Character(Unicode.Scalar(byte | 0x20)) : character }
         if character.isASCII { return Character(character.lowercased()) }
         let folded = String(character).folding(options: [.caseInsensitive, .diacriticInsensitive], locale: nil)
         if folded.count == 1 { return folded.first! }
@@ -80,6 +86,7 @@ struct TextRun {
     /// equal characters have equal codes, so unequal codes rule a match out cheaply
     /// (comparing `Character`s goes through string comparison).
     static func code(_ character: Character) -> UInt32 {
+        if let byte = character.singleASCIIByte { return UInt32(byte) }
         let scalars = character.unicodeScalars
         return scalars.count == 1 ? scalars.first!.value : multiScalar
     }
@@ -91,6 +98,8 @@ struct TextRun {
 struct FieldLayout {
     let page: PageModel
     let rows: [[TextRun]]
+    /// `rows` flattened, once: every field's search walks them.
+    let runs: [TextRun]
     let medianHeight: Double
 
     init(_ page: PageModel) {
@@ -109,13 +118,16 @@ struct FieldLayout {
             // A word box spanning two lines (poppler glues a value to the next line's label,
             // "IBZY2087Payment") starts its own row instead of joining the upper one.
             let bandHeight = bands.last.map { $0.1 - $0.0 } ?? 0
-            let characters = Array(word.text)
-            let glued = characters.indices.dropFirst().contains { i in
-                (characters[i - 1].isNumber || characters[i - 1].isLowercase) && characters[i].isUppercase
-                    && i + 1 < characters.count && characters[i + 1].isLowercase
+            func glued() -> Bool {
+                let characters = Array(word.text)
+                return characters.indices.dropFirst().contains { i in
+                    (characters[i - 1].isNumberFast || characters[i - 1].isLowercaseFast) && characters[i].isUppercaseFast
+                        && i + 1 < characters.count && characters[i + 1].isLowercaseFast
+                }
             }
-            let spansTwoLines = glued && bandHeight > 0 && word.y1 - word.y0 > 1.6 * bandHeight
-                && abs(word.y0 - (bands.last?.0 ?? 0)) < 0.3 * bandHeight
+            // The box test first: it rules out nearly every word before looking at its letters.
+            let spansTwoLines = bandHeight > 0 && word.y1 - word.y0 > 1.6 * bandHeight
+                && abs(word.y0 - (bands.last?.0 ?? 0)) < 0.3 * bandHeight && glued()
             var band = bands.last
             // A photographed receipt's lines slope: compare with the row's word nearest in x.
             if word.confidence < 1, let nearest = rows.last?.min(by: { Self.distance($0, word) < Self.distance($1, word) }) {
@@ -169,9 +181,8 @@ struct FieldLayout {
             result.append(runs.enumerated().map { TextRun(page: page.number, row: row, index: $0.offset, words: $0.element) })
         }
         self.rows = result
+        runs = result.flatMap { $0 }
     }
-
-    var runs: [TextRun] { rows.flatMap { $0 } }
 
     /// The horizontal gap between two words (0 when they overlap).
     static func distance(_ a: Word, _ b: Word) -> Double { max(0, a.x0 - b.x1, b.x0 - a.x1) }

@@ -184,9 +184,11 @@ struct IssuerFinder {
         for (pageIndex, page) in pages.enumerated() {
             let zones = buyerZones(page)
             let height = page.page.height
-            for run in candidateRuns(page) {
-                let top = run.box.y0 < height * 0.4 && pageIndex == 0
-                let footer = run.box.y0 > height * 0.7
+            func isTop(_ y0: Double) -> Bool { y0 < height * 0.4 && pageIndex == 0 }
+            func isFooter(_ y0: Double) -> Bool { y0 > height * 0.7 }
+            for run in candidateRuns(page, keeping: { isTop($0) || isFooter($0) }) {
+                let top = isTop(run.box.y0)
+                let footer = isFooter(run.box.y0)
                 guard top || footer else { continue }
                 if zones.contains(where: { $0.rows.contains(run.row) && run.box.x0 >= $0.x0 && run.box.x0 <= $0.x1 && run.row > $0.rows.lowerBound }) {
                     continue
@@ -248,36 +250,69 @@ struct IssuerFinder {
     /// True if `key` occurs in at least two of `lines` (stops at the second).
     private static func occursTwice(_ key: String, in lines: [String]) -> Bool {
         var hits = 0
-        for line in lines where line.contains(key) {
+        // ASCII text compares as bytes: the same answer as Foundation's search, much faster.
+        let asciiKey = key.utf8.allSatisfy { $0 < 0x80 }
+        for line in lines where asciiKey && line.utf8.allSatisfy({ $0 < 0x80 }) ? containsBytes(line, key) : line.contains(key) {
             hits += 1
             if hits == 2 { return true }
         }
         return false
     }
 
+    /// Whether `key`'s bytes occur in `line`'s (false for an empty key, as Foundation says).
+    private static func containsBytes(_ line: String, _ key: String) -> Bool {
+        var line = line, key = key
+        return line.withUTF8 { line in
+            key.withUTF8 { key in
+                guard let first = key.first, key.count <= line.count else { return false }
+                for start in 0...(line.count - key.count) where line[start] == first {
+                    if memcmp(line.baseAddress! + start, key.baseAddress!, key.count) == 0 { return true }
+                }
+                return false
+            }
+        }
+    }
+
     /// Runs of a page, plus runs of one row joined when a wide gap split a name
     /// ("B & BEST   RESTAURANT"), plus names continued by a legal form on the next row
     /// ("POPULAR BOOK" / "CO. (M) SDN BHD").
-    private func candidateRuns(_ page: FieldLayout) -> [TextRun] {
+    ///
+    /// Joined runs are only built where `wanted` keeps their top edge (the caller drops the rest).
+    private func candidateRuns(_ page: FieldLayout, keeping wanted: (Double) -> Bool) -> [TextRun] {
         var runs: [TextRun] = []
+        // Asked again for every run above: each run's and each whole row's answer, once.
+        var tails = page.rows.map { [Bool?](repeating: nil, count: $0.count) }
+        func isTail(_ run: TextRun) -> Bool {
+            if let known = tails[run.row][run.index] { return known }
+            let answer = Self.isNameTail(run)
+            tails[run.row][run.index] = answer
+            return answer
+        }
+        var wholeRows: [Int: (run: TextRun, isTail: Bool)] = [:]
         for row in page.rows {
             for (n, run) in row.enumerated() {
                 runs.append(run)
-                if n + 1 < row.count, row[n + 1].box.x0 - run.box.x1 < 6 * max(run.height, 1),
+                if n + 1 < row.count, wanted(min(run.box.y0, row[n + 1].box.y0)), row[n + 1].box.x0 - run.box.x1 < 6 * max(run.height, 1),
                    !run.text.contains(":"), !row[n + 1].text.contains(":") {
                     runs.append(TextRun(page: run.page, row: run.row, index: run.index, words: run.words + row[n + 1].words))
                 }
-                if !Self.isNameTail(run), let next = Self.nextRun(after: run, in: page) {
+                if let next = Self.nextRun(after: run, in: page),
+                   wanted(min(run.box.y0, page.rows[next.row].map(\.box.y0).min()!)) || wanted(min(run.box.y0, next.box.y0)),
+                   !isTail(run) {
                     let nextRow = page.rows[next.row]
-                    let whole = TextRun(page: run.page, row: next.row, index: 0, words: nextRow.flatMap(\.words))
-                    if Self.isNameTail(whole) {
-                        runs.append(TextRun(page: run.page, row: run.row, index: run.index, words: run.words + whole.words))
-                    } else if Self.isNameTail(next) {
+                    let whole = wholeRows[next.row] ?? {
+                        let whole = TextRun(page: run.page, row: next.row, index: 0, words: nextRow.flatMap(\.words))
+                        return (whole, Self.isNameTail(whole))
+                    }()
+                    wholeRows[next.row] = whole
+                    if whole.isTail {
+                        runs.append(TextRun(page: run.page, row: run.row, index: run.index, words: run.words + whole.run.words))
+                    } else if isTail(next) {
                         runs.append(TextRun(page: run.page, row: run.row, index: run.index, words: run.words + next.words))
                     }
                 }
             }
-            if row.count > 2, zip(row, row.dropFirst()).allSatisfy({ $1.box.x0 - $0.box.x1 < 6 * max($0.height, 1) }),
+            if row.count > 2, wanted(row.map(\.box.y0).min()!), zip(row, row.dropFirst()).allSatisfy({ $1.box.x0 - $0.box.x1 < 6 * max($0.height, 1) }),
                !row.contains(where: { $0.text.contains(":") }) {
                 runs.append(TextRun(page: row[0].page, row: row[0].row, index: 0, words: row.flatMap(\.words)))
             }
@@ -295,11 +330,13 @@ struct IssuerFinder {
 
     /// Only legal-form words, parenthesised parts aside: "CO. (M) SDN BHD", "BHD".
     static func isNameTail(_ run: TextRun) -> Bool {
-        var text = "", depth = 0
+        var text: [Character] = [], depth = 0
         for character in run.text {
-            if character == "(" { depth += 1 } else if character == ")" { depth = max(0, depth - 1) } else if depth == 0 { text.append(character) }
+            // Only "(" and ")" themselves equal "(" and ")": a byte test.
+            let byte = character.singleASCIIByte
+            if byte == 0x28 { depth += 1 } else if byte == 0x29 { depth = max(0, depth - 1) } else if depth == 0 { text.append(character) }
         }
-        let tokens = nameTokens(text)
+        let tokens = nameTokens(String(characters: text[...]))
         return !tokens.isEmpty && tokens.allSatisfy { CompanyWords.legalForms.contains($0) }
     }
 
@@ -308,7 +345,7 @@ struct IssuerFinder {
         var result: [String] = []
         var letters = ""
         for token in ValueFinder.tokens(Array(text)).map(\.0) {
-            if token.count == 1, token.first!.isLetter {
+            if token.count == 1, token.first!.isLetterFast {
                 letters += token
                 continue
             }
@@ -321,6 +358,8 @@ struct IssuerFinder {
 
     /// A company registration number like "002043319-W" or "(139386 X)".
     static func isRegistrationToken(_ token: String) -> Bool {
+        // Fewer than four digits: not one (trimming ASCII punctuation leaves no more).
+        if token.utf8.allSatisfy({ $0 < 0x80 }), token.utf8.count(where: { $0 &- 0x30 < 10 }) < 4 { return false }
         let core = token.trimmingCharacters(in: CharacterSet(charactersIn: "();:,.\"'&"))
         let digits = core.filter(\.isNumber).count
         if digits >= 4, core.count >= 3, core.last!.isLetter, core[core.index(core.endIndex, offsetBy: -2)] == "-" { return true }
@@ -406,9 +445,15 @@ struct IssuerFinder {
         // "QualityHosting AG - Uferweg 40-42 - D-63571 Gelnhausen": the part before the address.
         for separator in [" - ", " · ", " | ", " – ", " • ", ", "] {
             let s = Array(separator)
+            let firstByte = s[0].singleASCIIByte
             var i = 0
             while i + s.count <= end {
-                if Array(text[i..<(i + s.count)]) == s, text[(i + s.count)..<end].contains(where: \.isNumber) {
+                // Two different ASCII characters are never equal: a byte test before comparing characters.
+                if let byte = text[i].singleASCIIByte, let firstByte, byte != firstByte {
+                    i += 1
+                    continue
+                }
+                if text[i..<(i + s.count)].elementsEqual(s), text[(i + s.count)..<end].contains(where: \.isNumberFast) {
                     end = i
                     break
                 }
@@ -433,7 +478,8 @@ struct IssuerFinder {
             tokens.removeLast(department.count)
             end = min(end, tokens.last!.1.upperBound)
         }
-        guard !tokens.isEmpty, start < end, !(text[start] == "(" && text[end - 1] == ")") else { return nil }
+        // A sentence (more than 8 tokens) is no name: rejected before the costlier tests below.
+        guard !tokens.isEmpty, tokens.count <= 8, start < end, !(text[start] == "(" && text[end - 1] == ")") else { return nil }
         var value = String(text[start..<end]).trimmingCharacters(in: CharacterSet(charactersIn: " ,;:-|_—~*'\"‘’“”"))
         value = ocrLegalForms(value)
         // A registration number after the name: "KING'S CONFECTIONERY S/B 273500-U (KSB)".
@@ -447,8 +493,8 @@ struct IssuerFinder {
             value = String(value[..<open]).trimmingCharacters(in: .whitespaces)
         }
         let characters = Array(value)
-        let letters = characters.filter(\.isLetter).count, digits = characters.filter(\.isNumber).count
-        guard letters >= 2, digits * 10 < characters.count * 3, characters.count <= 60, tokens.count <= 8,
+        let letters = characters.count(where: \.isLetterFast), digits = characters.count(where: \.isNumberFast)
+        guard letters >= 2, digits * 10 < characters.count * 3, characters.count <= 60,
               !value.contains("@"), !value.lowercased().contains("www"), !value.lowercased().contains("http"),
               ValueFinder.dates(in: characters).isEmpty, !value.contains("(c)"), !value.contains("©"),
               !(characters.first?.isNumber ?? true), tokens.count >= 2 || characters.count >= 3
@@ -461,7 +507,11 @@ struct IssuerFinder {
     /// "SDN BLD" → "SDN BHD"; "§/B8", "$/B" → "S/B"; "D.I.¥." → "D.I.Y.".
     static func ocrLegalForms(_ name: String) -> String {
         var words = name.split(separator: " ", omittingEmptySubsequences: false).map { word -> String in
-            var word = String(word).replacingOccurrences(of: "§", with: "S").replacingOccurrences(of: "¥", with: "Y")
+            var word = String(word)
+            // "§" and "¥" are not ASCII: an ASCII word needs no replacing.
+            if !word.utf8.allSatisfy({ $0 < 0x80 }) {
+                word = word.replacingOccurrences(of: "§", with: "S").replacingOccurrences(of: "¥", with: "Y")
+            }
             if word.hasPrefix("$/") { word = "S" + word.dropFirst() }
             return word
         }
@@ -469,11 +519,14 @@ struct IssuerFinder {
             let a = Array(word.uppercased()), b = Array(form)
             return a.count == b.count && zip(a, b).filter { $0 != $1 }.count <= 1
         }
+        // Only two three-letter words can be near "SDN BHD"; an ASCII word keeps its length upper-cased.
+        func cannotBeThree(_ word: String) -> Bool { word.utf8.allSatisfy { $0 < 0x80 } && word.count != 3 }
         let digitLike: [Character: Character] = ["0": "O", "5": "S", "8": "B", "1": "I"]
         for i in words.indices {
             // "S/B8": a legal form with a stray character glued on.
             if words[i].count == 4, words[i].uppercased().hasPrefix("S/B"), !words[i].last!.isLetter { words[i] = String(words[i].prefix(3)) }
             guard i + 1 < words.count else { continue }
+            if cannotBeThree(words[i]) || cannotBeThree(words[i + 1]) { continue }
             let pair = (words[i].uppercased(), words[i + 1].uppercased())
             let first = String(pair.0.map { digitLike[$0] ?? $0 }), second = String(pair.1.map { digitLike[$0] ?? $0 })
             if (pair.0 == "SDN" || pair.1 == "BHD" || first == "SDN" && second == "BHD") && near(first, "SDN") && near(second, "BHD") {

@@ -5,6 +5,12 @@ import Foundation
 struct Label: Sendable {
     /// Folded tokens: runs of letters and digits, and the symbols `#`, `°` and `%`.
     let tokens: [[Character]]
+    /// `tokens` as `TextRun.code`s.
+    let tokenCodes: [[UInt32]]
+    /// The first character of every token: a run without one of them cannot match.
+    let required: ASCIIMask
+    /// Every character: a run may miss at most as many of them as substitutions are allowed.
+    let characters: ASCIIMask
     let weight: Double
     /// Also matches at the end of a longer word: German compounds ("Handelsrechnung").
     let compound: Bool
@@ -22,6 +28,9 @@ struct Label: Sendable {
         }
         if !current.isEmpty { tokens.append(current) }
         self.tokens = tokens
+        tokenCodes = tokens.map { $0.map(TextRun.code) }
+        required = ASCIIMask(tokenCodes.compactMap(\.first))
+        characters = ASCIIMask(tokenCodes.joined())
         self.weight = weight
         self.compound = compound
     }
@@ -38,6 +47,8 @@ struct LabelHit {
 
 enum LabelMatcher {
     static let separators: Set<Character> = [" ", ".", ":", "-", "/", "_", "'", "’", "(", ")", ",", "\u{00A0}"]
+    /// `separators` as codes: no other character equals one of them.
+    static let separatorCodes = Set(separators.map(TextRun.code))
 
     /// Every occurrence of `label` in `run`. Tokens may be glued or separated by a few
     /// punctuation characters; a match must start and end at a word boundary (a glued
@@ -46,21 +57,28 @@ enum LabelMatcher {
     /// With `fuzzy`, on OCR text a label word of five or more letters may differ in one
     /// letter, never the first: OCR misreads a letter now and then ("Totat", "Anount").
     static func find(_ label: Label, in run: TextRun, fuzzy: Bool = false) -> [Range<Int>] {
-        guard let first = label.tokens.first?.first else { return [] }
+        guard let first = label.tokens.first?.first, run.asciiMask.contains(label.required) else { return [] }
+        let substitutions = fuzzy && run.isOCR ? 1 : 0
+        guard run.asciiMask.missing(label.characters) <= substitutions else { return [] }
         let text = run.folded
         let codes = run.foldedCodes
         let firstCode = TextRun.code(first)
-        let substitutions = fuzzy && run.isOCR ? 1 : 0
         var found: [Range<Int>] = []
         var start = 0
         while start < text.count {
+            // A tight scan to the next possible start: the same code, or a character of several scalars.
+            if firstCode != TextRun.multiScalar {
+                while start < codes.count, codes[start] != firstCode, codes[start] != TextRun.multiScalar { start += 1 }
+                if start == codes.count { break }
+            }
             defer { start += 1 }
             let code = codes[start]
-            guard code == firstCode || code == TextRun.multiScalar || firstCode == TextRun.multiScalar,
-                  text[start] == first else { continue }
+            // Equal single-scalar codes are equal characters; only other cases compare characters.
+            guard code == firstCode && code != TextRun.multiScalar
+                    || (code == TextRun.multiScalar || firstCode == TextRun.multiScalar) && text[start] == first else { continue }
             if start > 0, !label.compound, isWordCharacter(text[start - 1]) {
                 // Allow a camel-case glue: "datumFactuur".
-                guard run.text[start].isUppercase, run.text[start - 1].isLowercase else { continue }
+                guard run.text[start].isUppercaseFast, run.text[start - 1].isLowercaseFast else { continue }
             }
             var position = start
             var matched = true
@@ -68,42 +86,49 @@ enum LabelMatcher {
             for (n, token) in label.tokens.enumerated() {
                 if n > 0 {
                     var skipped = 0
-                    while position < text.count, separators.contains(text[position]), skipped < 3 {
+                    while position < text.count, separatorCodes.contains(codes[position]), skipped < 3 {
                         position += 1
                         skipped += 1
                     }
                 }
                 guard position + token.count <= text.count,
-                      tokenMatches(token, text[position..<(position + token.count)], substitutions: &allowed) else {
+                      tokenMatches(token, label.tokenCodes[n], text[position..<(position + token.count)],
+                                   codes[position..<(position + token.count)], substitutions: &allowed) else {
                     matched = false
                     break
                 }
                 position += token.count
             }
             guard matched else { continue }
-            if position < text.count, let last = label.tokens.last?.last, last.isLetter, text[position].isLetter {
+            if position < text.count, let last = label.tokens.last?.last, last.isLetterFast, text[position].isLetterFast {
                 // A longer word ("Totaleinnahmen") unless glued camel case ("TotalEUR").
-                guard run.text[position].isUppercase, run.text[position - 1].isLowercase else { continue }
+                guard run.text[position].isUppercaseFast, run.text[position - 1].isLowercaseFast else { continue }
             }
             found.append(start..<position)
         }
         return found
     }
 
-    static func isWordCharacter(_ character: Character) -> Bool { character.isLetter || character.isNumber }
-
     /// Whether `text` spells `token`, with up to `substitutions` wrong characters in a
     /// token of five or more letters (never its first); spends the substitutions it uses.
-    static func tokenMatches(_ token: [Character], _ text: ArraySlice<Character>, substitutions: inout Int) -> Bool {
+    /// Codes are compared first: equal single-scalar codes are equal characters, different
+    /// ASCII codes different ones; only the rest compare characters.
+    static func tokenMatches(_ token: [Character], _ tokenCodes: [UInt32], _ text: ArraySlice<Character>,
+                             _ textCodes: ArraySlice<UInt32>, substitutions: inout Int) -> Bool {
         var wrong = 0
-        for (i, (expected, actual)) in zip(token, text).enumerated() where expected != actual {
-            guard token.count >= 5, i > 0, expected.isLetter, isWordCharacter(actual) else { return false }
+        for (i, (expectedCode, actualCode)) in zip(tokenCodes, textCodes).enumerated() {
+            if expectedCode == actualCode, expectedCode != TextRun.multiScalar { continue }
+            let expected = token[i], actual = text[text.startIndex + i]
+            guard expectedCode < 0x80 && actualCode < 0x80 || expected != actual else { continue }
+            guard token.count >= 5, i > 0, expected.isLetterFast, isWordCharacter(actual) else { return false }
             wrong += 1
+            if wrong > substitutions { return false }
         }
-        guard wrong <= substitutions else { return false }
         substitutions -= wrong
         return true
     }
+
+    static func isWordCharacter(_ character: Character) -> Bool { character.isWordFast }
 
     /// True if any of `words` occurs as a word (or word start) in `text` (folded).
     static func contains(_ text: [Character], anyOf words: [String]) -> Bool {

@@ -106,7 +106,9 @@ struct FieldSearch {
         let labels = labels
         for page in document.pages {
             for run in page.runs {
-                for label in labels {
+                // By index: most labels are ruled out by their characters, without copying them.
+                for index in labels.indices where run.asciiMask.contains(labels[index].required) {
+                    let label = labels[index]
                     for range in LabelMatcher.find(label, in: run, fuzzy: true) {
                         candidates += values(after: range, label: label, in: run, page: page)
                     }

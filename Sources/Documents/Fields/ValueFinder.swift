@@ -51,6 +51,8 @@ enum ValueFinder {
     /// Dates in `text[from...]`, in order: `2024-03-05`, `05.03.2024`, `05/03/24` (day first
     /// unless impossible), `5. März 2024`, `Mar 5, 2024`, `5 de marzo de 2024`.
     static func dates(in text: [Character], from: Int = 0) -> [FoundValue] {
+        // Every form has a digit at or after `from` (OCR's "O" and "l" count only next to one).
+        guard text[from...].contains(where: \.isNumberFast) else { return [] }
         var found: [FoundValue] = []
         found += numericDates(text, from: from)
         found += namedDates(text, from: from)
@@ -63,7 +65,7 @@ enum ValueFinder {
 
     private static func digits(_ text: [Character], at start: Int, max: Int) -> (Int, Int)? {
         var end = start
-        while end < text.count, text[end].isASCII, text[end].isNumber, end - start <= max { end += 1 }
+        while end < text.count, text[end].isASCIIDigit, end - start <= max { end += 1 }
         guard end > start, end - start <= max else { return nil }
         return (Int(String(text[start..<end]))!, end - start)
     }
@@ -73,8 +75,10 @@ enum ValueFinder {
     static func ocrDigits(_ text: [Character]) -> [Character] {
         var result = text
         for i in text.indices {
-            let digitBefore = i > 0 && text[i - 1].isASCII && text[i - 1].isNumber
-            let digitAfter = i + 1 < text.count && text[i + 1].isASCII && text[i + 1].isNumber
+            // Only these ASCII characters change: skip the others before looking at neighbours.
+            guard let byte = text[i].singleASCIIByte, "OoIl|~".utf8.contains(byte) else { continue }
+            let digitBefore = i > 0 && text[i - 1].isASCIIDigit
+            let digitAfter = i + 1 < text.count && text[i + 1].isASCIIDigit
             if "Oo".contains(text[i]), digitBefore || digitAfter { result[i] = "0" }
             if "Il|".contains(text[i]), digitBefore || digitAfter { result[i] = "1" }
             if text[i] == "~", digitBefore { result[i] = "-" }
@@ -88,7 +92,7 @@ enum ValueFinder {
         var i = from
         while i < text.count {
             defer { i += 1 }
-            guard text[i].isASCII, text[i].isNumber, i == from || !(text[i - 1].isASCII && text[i - 1].isNumber) else { continue }
+            guard text[i].isASCIIDigit, i == from || !text[i - 1].isASCIIDigit else { continue }
             guard let (a, aLength) = digits(text, at: i, max: 4) else { continue }
             var p = i + aLength
             guard p < text.count, ".-/".contains(text[p]) else { continue }
@@ -134,10 +138,10 @@ enum ValueFinder {
         var tokens: [(String, Range<Int>)] = []
         var start: Int?
         for i in from...text.count {
-            let isWord = i < text.count && (text[i].isLetter || text[i].isNumber)
+            let isWord = i < text.count && text[i].isWordFast
             if isWord, start == nil { start = i }
             if !isWord, let s = start {
-                tokens.append((String(text[s..<i].map(TextRun.fold)), s..<i))
+                tokens.append((String(characters: text[s..<i], folded: true), s..<i))
                 start = nil
             }
         }
@@ -255,8 +259,8 @@ enum ValueFinder {
         var found: [FoundValue] = []
         var i = from
         while i < text.count {
-            guard text[i].isASCII, text[i].isNumber else { i += 1; continue }
-            if i > from, text[i - 1].isASCII, text[i - 1].isNumber { i += 1; continue }
+            guard text[i].isASCIIDigit else { i += 1; continue }
+            if i > from, text[i - 1].isASCIIDigit { i += 1; continue }
             if let range = excluded.first(where: { $0.contains(i) }) { i = max(range.upperBound, i + 1); continue }
             if i > from, text[i - 1].isLetter {
                 var start = i - 1
@@ -268,7 +272,7 @@ enum ValueFinder {
                 }
             }
             var end = i
-            while end < text.count, text[end].isASCII, text[end].isNumber || ".,'".contains(text[end]) { end += 1 }
+            while end < text.count, text[end].singleASCIIByte != nil, text[end].isNumber || ".,'".contains(text[end]) { end += 1 }
             var candidate = Array(text[i..<end])
             while let last = candidate.last, !last.isNumber { candidate.removeLast() }
             while !candidate.isEmpty, !wellFormed(candidate) {
@@ -439,10 +443,10 @@ enum ValueFinder {
         let dates = dates(in: text, from: from).map(\.range)
         var i = from
         while i < text.count {
-            guard text[i] == "+" || text[i] == "(" || (text[i].isASCII && text[i].isNumber),
+            guard text[i] == "+" || text[i] == "(" || text[i].isASCIIDigit,
                   i == 0 || !(text[i - 1].isLetter || text[i - 1].isNumber) else { i += 1; continue }
             var end = i
-            while end < text.count, text[end].isASCII, text[end].isNumber || " +()-./".contains(text[end]) { end += 1 }
+            while end < text.count, text[end].singleASCIIByte != nil, text[end].isNumber || " +()-./".contains(text[end]) { end += 1 }
             while end > i, !(text[end - 1].isNumber) { end -= 1 }
             let digitCount = text[i..<end].filter(\.isNumber).count
             if (7...15).contains(digitCount), !dates.contains(where: { $0.overlaps(i..<end) }), end - i <= 22 {
