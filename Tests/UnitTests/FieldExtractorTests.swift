@@ -285,6 +285,20 @@ final class FieldExtractorTests: XCTestCase {
         XCTAssertEqual(try extract([page(once, source: .ocr)], InvoiceFields.specs)["issuer"]?.value, "SANYO STATIONERY SHOP")
     }
 
+    func testOCRMisreadBusinessWordInIssuerIsRespelled() throws {
+        func issuer(_ name: String, _ source: PageModel.Source) throws -> String? {
+            let receipt = page([(name, 40, 20), ("NO.59 JALAN PERMAS 9/5", 40, 34), ("81760 JOHOR BAHRU", 40, 48),
+                                ("TOTAL 12.00", 40, 300)], source: source, confidence: source == .ocr ? 0.95 : 1)
+            return try extract([receipt], InvoiceFields.specs)["issuer"]?.value
+        }
+        XCTAssertEqual(try issuer("PERNIAGAAR ZHENG HUI", .ocr), "PERNIAGAAN ZHENG HUI")
+        XCTAssertEqual(try issuer("Zheng Hui Bakerles", .ocr), "Zheng Hui Bakeries")
+        // Never the first letter, never two letters, never a text layer's spelling.
+        XCTAssertEqual(try issuer("BERNIAGAAN ZHENG HUI", .ocr), "BERNIAGAAN ZHENG HUI")
+        XCTAssertEqual(try issuer("PERNIAGAXR ZHENG HUI", .ocr), "PERNIAGAXR ZHENG HUI")
+        XCTAssertEqual(try issuer("PERNIAGAAR ZHENG HUI", .text), "PERNIAGAAR ZHENG HUI")
+    }
+
     func testDepartmentAfterSellerNameIsDropped() throws {
         let invoice = page([("Free Service Abonné", 40, 40), ("75371 Paris Cedex 08", 40, 54), ("Facture n°562044387", 300, 120),
                             ("Total facture 29,99 €", 300, 500)], confidence: 1)

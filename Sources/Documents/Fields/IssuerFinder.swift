@@ -59,7 +59,7 @@ struct IssuerFinder {
             best = brand
         }
         if best.candidate.run.isOCR {
-            let spelled = Self.consensusSpelling(best.candidate.value, in: document)
+            let spelled = Self.lexiconSpelling(Self.consensusSpelling(best.candidate.value, in: document))
             if spelled != best.candidate.value {
                 let candidate = best.candidate
                 best.candidate = Candidate(value: spelled, raw: candidate.raw, run: candidate.run, range: candidate.range,
@@ -94,6 +94,25 @@ struct IssuerFinder {
                 : original.first?.isUppercase == true ? variant.prefix(1).uppercased() + variant.dropFirst() : variant
         }
         return result.joined(separator: " ")
+    }
+
+    /// A long word of an OCR'd name one letter (never the first) away from a word typical of
+    /// business names is respelled as it: "PERNIAGAAR" → "PERNIAGAAN", "Bakerles" → "Bakeries".
+    static func lexiconSpelling(_ name: String) -> String {
+        var words = name.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        for (i, word) in words.enumerated() where word.count >= 7 {
+            let folded = Array(TextRun.fold(word))
+            guard folded.count == word.count, folded.allSatisfy(\.isLetterFast),
+                  !CompanyWords.businessWords.contains(String(folded)) else { continue }
+            let match = CompanyWords.businessWords.first { known in
+                known.count == folded.count && known.first == folded.first
+                    && zip(known, folded).filter { $0 != $1 }.count == 1
+            }
+            guard let match else { continue }
+            words[i] = word == word.uppercased() ? match.uppercased()
+                : word.first?.isUppercase == true ? match.prefix(1).uppercased() + match.dropFirst() : match
+        }
+        return words.joined(separator: " ")
     }
 
     /// After a seller label: the rest of its run, the run right of it, or the "Name:" line
