@@ -6,18 +6,7 @@ import XCTest
 
 /// OCR of images: multi-page TIFFs, turned pages, and the upload checks on TIFFs. The
 /// images are drawn by the tests (cairo text, leptonica TIFF writing).
-final class OCRTests: XCTestCase {
-    private var folder: String!
-
-    override func setUpWithError() throws {
-        folder = NSTemporaryDirectory() + "ocr-tests-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: folder)
-    }
-
+final class OCRTests: TemporaryFolderTestCase {
     // MARK: - Drawing test images
 
     /// A white page with black text lines, written as PNG.

@@ -5,18 +5,7 @@ import XCTest
 /// The PDF renderer, read back with poppler's pdftotext and pdfinfo: every row once, the
 /// header and a page number on every page, non-Latin text intact, the page orientation,
 /// write errors as `ExportError`, and the speed and memory of a large table.
-final class PDFExportTests: XCTestCase {
-    private var folder: String!
-
-    override func setUpWithError() throws {
-        folder = NSTemporaryDirectory() + "pdf-tests-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: folder)
-    }
-
+final class PDFExportTests: TemporaryFolderTestCase {
     // MARK: - Content across pages
 
     private static let words = ["Привет мир", "Καλημέρα κόσμε", "数据分析报告", "مرحبا بالعالم", "plain ascii"]

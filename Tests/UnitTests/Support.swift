@@ -1,5 +1,6 @@
 import Foundation
 import Handlers
+import XCTest
 
 /// A request source backed by a dictionary and a byte array.
 final class FakeSource: RequestSource {
@@ -45,4 +46,19 @@ extension Response {
 
 func jsonRequest(_ text: String, contentType: String = "application/json") -> Request {
     Request(source: FakeSource(method: "POST", path: "/x", headers: ["Content-Type": contentType], body: Array(text.utf8)))
+}
+
+/// A test case that gets a fresh temporary folder for each test, removed afterwards.
+class TemporaryFolderTestCase: XCTestCase {
+    private(set) var folder: String!
+    var directory: URL { URL(fileURLWithPath: folder) }
+
+    override func setUpWithError() throws {
+        folder = NSTemporaryDirectory() + "\(type(of: self))-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: folder)
+    }
 }

@@ -6,18 +6,7 @@ import XCTest
 /// The .xlsx renderer, checked on the file itself: the package is opened with libzip and the
 /// worksheet, workbook, style and comment XML inspected; openpyxl reads the values back when
 /// it is installed; a 200,000-row export prints its speed and peak memory.
-final class XLSXExportTests: XCTestCase {
-    private var directory: URL!
-
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("xlsx-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
-    }
-
+final class XLSXExportTests: TemporaryFolderTestCase {
     // MARK: The sample workbook
 
     static let longText = String(repeating: "x", count: 40_000)

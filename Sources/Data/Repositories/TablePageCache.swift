@@ -2,13 +2,16 @@ import Foundation
 
 /// Pages of extracted tables this process has served, for `WarehouseRepository.page`:
 /// dashboards and embeds ask for the same pages over and over, and building a page's
-/// JSON costs PostgreSQL more than everything else in the request.
+/// JSON costs PostgreSQL more than everything else in the request. Beside them, the shape
+/// of each table read (its name and columns), from which a page not kept is read by a
+/// statement of its own, prepared on the connection, instead of the
+/// `extracted_table_page` function, which plans a dynamic query on every call.
 ///
 /// An extracted table's rows never change in place: the table is replaced or dropped,
 /// and both delete its metadata row, whose trigger sends `NOTIFY assay_tables, '<id>'`
 /// (migration 0011). The cache listens on the connection it serves from and reads what
 /// has arrived before every lookup (no round trip); a reconnect, when notifications may
-/// have been missed, empties it. Entries also expire after `lifetime` seconds, and the
+/// have been missed, empties it. Pages also expire after `lifetime` seconds, and the
 /// team is checked on every hit.
 final class TablePageCache: @unchecked Sendable {
     static let shared = TablePageCache()
@@ -16,6 +19,8 @@ final class TablePageCache: @unchecked Sendable {
     /// Bytes of JSON kept per process.
     static let budget = 8 << 20
     static let lifetime: TimeInterval = 300
+    /// Tables whose shape is kept: each is a prepared statement on the connection.
+    static let shapeCapacity = 256
 
     struct Key: Hashable {
         let id: UUID
@@ -31,7 +36,41 @@ final class TablePageCache: @unchecked Sendable {
         let stored: Date
     }
 
+    /// What a table's page statement needs; the statement re-checks it all, so a shape
+    /// kept past a change answers nothing rather than something wrong.
+    struct Shape {
+        let tableName: String
+        let columnsJSON: String
+        /// The `json_build_object` arguments: each column's name and value.
+        let fields: String
+
+        init?(_ table: ExtractedTableRecord) {
+            guard let data = table.columns.data(using: .utf8),
+                  let columns = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return nil }
+            let names = columns.compactMap { $0["name"] as? String }
+            guard names.count == columns.count else { return nil }
+            tableName = table.tableName
+            columnsJSON = table.columns
+            fields = WarehouseRepository.jsonObjectArguments(names)
+        }
+
+        /// The `extracted_table_page` function's answer as one static statement.
+        func statement(id: UUID, team: UUID, limit: Int, offset: Int) -> SQL {
+            """
+                SELECT e.id, e.document_id, e.table_name, e.page_from, e.page_to, e.bbox::text AS bbox,
+                       e.columns::text AS columns, e.row_count, e.confidence, p.rows, p.n
+                FROM extracted_tables e CROSS JOIN LATERAL (
+                    SELECT coalesce(json_agg(json_build_object(\(unsafeSQL: fields)) ORDER BY r._row), '[]')::text AS rows,
+                           count(*) AS n
+                    FROM (SELECT * FROM \(identifier: WarehouseRepository.schema).\(identifier: tableName)
+                          ORDER BY _row LIMIT \(limit) OFFSET \(offset)) r) p
+                WHERE e.id = \(id) AND e.team_id = \(team) AND e.table_name = \(unsafeSQL: SQL.quoteLiteral(tableName))
+                """
+        }
+    }
+
     private let lock = NSLock()
+    private var shapes: [UUID: Shape] = [:]
     private var pages: [Key: Page] = [:]
     private var order: [Key] = []
     private var bytes = 0
@@ -70,13 +109,24 @@ final class TablePageCache: @unchecked Sendable {
         }
     }
 
-    /// Forgets the pages of tables named in notifications; forgets everything and listens
-    /// again when `db` is not the connection the cache was kept for.
+    /// The shape kept for a table (`page` has applied the notifications just before).
+    func shape(of id: UUID) -> Shape? { lock.withLock { shapes[id] } }
+
+    /// Keeps (or with nil forgets) a table's shape, while fewer than `shapeCapacity` are kept.
+    func keep(_ shape: Shape?, of id: UUID) {
+        lock.withLock {
+            guard shape == nil || shapes[id] != nil || shapes.count < TablePageCache.shapeCapacity else { return }
+            shapes[id] = shape
+        }
+    }
+
+    /// Forgets the pages and shapes of tables named in notifications; forgets everything
+    /// and listens again when `db` is not the connection the cache was kept for.
     private func synchronize(with db: Database) throws {
         if database === db, db.generation == generation {
             let forgotten = Set(try db.receivedNotifications().compactMap(UUID.init(uuidString:)))
             if db.generation == generation {
-                if !forgotten.isEmpty { forget { forgotten.contains($0.id) } }
+                if !forgotten.isEmpty { forget { forgotten.contains($0) } }
                 return
             }
         }
@@ -86,12 +136,13 @@ final class TablePageCache: @unchecked Sendable {
         generation = db.generation
     }
 
-    private func forget(where matches: (Key) -> Bool) {
+    private func forget(tables matches: (UUID) -> Bool) {
         lock.withLock {
-            for key in pages.keys where matches(key) {
+            for key in pages.keys where matches(key.id) {
                 if let old = pages.removeValue(forKey: key) { bytes -= old.json.utf8.count }
             }
             order.removeAll { pages[$0] == nil }
+            shapes = shapes.filter { !matches($0.key) }
         }
     }
 }

@@ -89,13 +89,11 @@ public struct WarehouseRepository {
     /// order, values typed by PostgreSQL) with how many rows the page holds, in one round
     /// trip (the `extracted_table_page` function); nil when the team has no such table.
     ///
-    /// The function plans its dynamic query on every call, which costs more than reading
-    /// the rows. So once a table has been read, its page is a statement of its own (the
-    /// table's name and columns spelled out), prepared on the connection; it re-checks the
-    /// id, team, name and columns, and anything unexpected (another team, the table
-    /// replaced or dropped) falls back to the function, which has the last word.
-    ///
     /// Pages served are kept in this process (`TablePageCache`) until their table changes.
+    /// A page not kept, of a table read before, is a statement of its own (the table's
+    /// shape spelled out, prepared on the connection) rather than the function; anything
+    /// unexpected (another team, the table replaced or dropped) falls back to the
+    /// function, which has the last word.
     public func page(id: UUID, team: UUID, limit: Int, offset: Int) throws -> (table: ExtractedTableRecord, json: String, count: Int)? {
         let key = TablePageCache.Key(id: id, limit: limit, offset: offset)
         if let kept = try TablePageCache.shared.page(key, team: team, db: db) {
@@ -108,7 +106,7 @@ public struct WarehouseRepository {
     }
 
     private func read(id: UUID, team: UUID, limit: Int, offset: Int) throws -> (table: ExtractedTableRecord, json: String, count: Int)? {
-        if let shape = PageStatements.shared[id] {
+        if let shape = TablePageCache.shared.shape(of: id) {
             do {
                 if let row = try db.query(shape.statement(id: id, team: team, limit: limit, offset: offset), prepared: true).first {
                     let table = try ExtractedTableRecord(row)
@@ -119,12 +117,12 @@ public struct WarehouseRepository {
             } catch DataError.server(let state, _, _) where state == "42P01" || state == "42703" {
                 // The table was dropped or its columns changed since it was first read.
             }
-            PageStatements.shared[id] = nil
+            TablePageCache.shared.keep(nil, of: id)
         }
         guard let row = try db.query("SELECT * FROM extracted_table_page(\(id), \(team), \(limit), \(offset))",
                                      prepared: true).first else { return nil }
         let table = try ExtractedTableRecord(row)
-        PageStatements.shared[id] = PageStatements.Shape(table)
+        TablePageCache.shared.keep(TablePageCache.Shape(table), of: id)
         return (table, try row.decode("rows"), try row.decode("n"))
     }
 
@@ -132,7 +130,7 @@ public struct WarehouseRepository {
     /// values typed by PostgreSQL), ordered by `orderBy` (a table copied by ETL has no `_row`),
     /// and how many rows the page holds.
     public func rowsJSON(tableName: String, columns: [String], orderBy: [String], limit: Int, offset: Int) throws -> (json: String, count: Int) {
-        let fields = columns.map { "\(SQL.quoteLiteral($0)), r.\(SQL.quoteIdentifier($0))" }.joined(separator: ", ")
+        let fields = WarehouseRepository.jsonObjectArguments(columns)
         let order = orderBy.isEmpty ? "" : " ORDER BY " + orderBy.map(SQL.quoteIdentifier).joined(separator: ", ")
         let row = try db.query("""
             SELECT coalesce(json_agg(json_build_object(\(unsafeSQL: fields))), '[]')::text AS rows, count(*) AS n
@@ -140,6 +138,11 @@ public struct WarehouseRepository {
                   LIMIT \(limit) OFFSET \(offset)) r
             """)[0]
         return (try row.decode("rows"), try row.decode("n"))
+    }
+
+    /// `json_build_object`'s arguments for a row `r` of these columns: each name and value.
+    static func jsonObjectArguments(_ columns: [String]) -> String {
+        columns.map { "\(SQL.quoteLiteral($0)), r.\(SQL.quoteIdentifier($0))" }.joined(separator: ", ")
     }
 
     /// Rows of a warehouse table named by its metadata, in `_row` order.
@@ -155,58 +158,6 @@ public struct WarehouseRepository {
             try db.query("DROP TABLE IF EXISTS \(identifier: WarehouseRepository.schema).\(identifier: table.tableName)")
         }
         try db.query("DELETE FROM extracted_tables WHERE document_id = \(document)")
-    }
-}
-
-/// The shapes of the extracted tables this process has served pages of, for
-/// `WarehouseRepository.page`: at most `capacity`, since each is a prepared statement on
-/// every connection that runs it.
-final class PageStatements: @unchecked Sendable {
-    static let shared = PageStatements()
-    static let capacity = 256
-
-    struct Shape {
-        let tableName: String
-        let columnsJSON: String
-        /// The `json_build_object` arguments: each column's name and value.
-        let fields: String
-
-        init?(_ table: ExtractedTableRecord) {
-            guard let data = table.columns.data(using: .utf8),
-                  let columns = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return nil }
-            let names = columns.compactMap { $0["name"] as? String }
-            guard names.count == columns.count else { return nil }
-            tableName = table.tableName
-            columnsJSON = table.columns
-            fields = names.map { "\(SQL.quoteLiteral($0)), r.\(SQL.quoteIdentifier($0))" }.joined(separator: ", ")
-        }
-
-        /// The `extracted_table_page` function's answer as one static statement.
-        func statement(id: UUID, team: UUID, limit: Int, offset: Int) -> SQL {
-            """
-                SELECT e.id, e.document_id, e.table_name, e.page_from, e.page_to, e.bbox::text AS bbox,
-                       e.columns::text AS columns, e.row_count, e.confidence, p.rows, p.n
-                FROM extracted_tables e CROSS JOIN LATERAL (
-                    SELECT coalesce(json_agg(json_build_object(\(unsafeSQL: fields)) ORDER BY r._row), '[]')::text AS rows,
-                           count(*) AS n
-                    FROM (SELECT * FROM \(identifier: WarehouseRepository.schema).\(identifier: tableName)
-                          ORDER BY _row LIMIT \(limit) OFFSET \(offset)) r) p
-                WHERE e.id = \(id) AND e.team_id = \(team) AND e.table_name = \(unsafeSQL: SQL.quoteLiteral(tableName))
-                """
-        }
-    }
-
-    private let lock = NSLock()
-    private var shapes: [UUID: Shape] = [:]
-
-    subscript(id: UUID) -> Shape? {
-        get { lock.withLock { shapes[id] } }
-        set {
-            lock.withLock {
-                if newValue != nil, shapes[id] == nil, shapes.count >= PageStatements.capacity { return }
-                shapes[id] = newValue
-            }
-        }
     }
 }
 

@@ -85,15 +85,23 @@ struct IssuerFinder {
             let own = counts[word, default: 0]
             let letters = Array(word)
             let variant = counts.filter { token, count in
-                guard count >= 2, count > own, token.count == letters.count, token.allSatisfy(\.isLetter) else { return false }
-                return zip(token, letters).filter { $0 != $1 }.count == 1
+                count >= 2 && count > own && Self.oneLetterApart(token, letters) && token.allSatisfy(\.isLetter)
             }.max { $0.value < $1.value }?.key
             guard let variant else { continue }
-            let original = words[i]
-            result[i] = original == original.uppercased() ? variant.uppercased()
-                : original.first?.isUppercase == true ? variant.prefix(1).uppercased() + variant.dropFirst() : variant
+            result[i] = Self.respell(words[i], as: variant)
         }
         return result.joined(separator: " ")
+    }
+
+    /// Same length, exactly one character different.
+    static func oneLetterApart(_ a: some Collection<Character>, _ b: some Collection<Character>) -> Bool {
+        a.count == b.count && zip(a, b).filter { $0 != $1 }.count == 1
+    }
+
+    /// `variant` (folded) in the case `original` is printed in: upper, capitalised or lower.
+    static func respell(_ original: String, as variant: String) -> String {
+        original == original.uppercased() ? variant.uppercased()
+            : original.first?.isUppercase == true ? variant.prefix(1).uppercased() + variant.dropFirst() : variant
     }
 
     /// A long word of an OCR'd name one letter (never the first) away from a word typical of
@@ -104,13 +112,9 @@ struct IssuerFinder {
             let folded = Array(TextRun.fold(word))
             guard folded.count == word.count, folded.allSatisfy(\.isLetterFast),
                   !CompanyWords.businessWords.contains(String(folded)) else { continue }
-            let match = CompanyWords.businessWords.first { known in
-                known.count == folded.count && known.first == folded.first
-                    && zip(known, folded).filter { $0 != $1 }.count == 1
-            }
-            guard let match else { continue }
-            words[i] = word == word.uppercased() ? match.uppercased()
-                : word.first?.isUppercase == true ? match.prefix(1).uppercased() + match.dropFirst() : match
+            guard let match = CompanyWords.businessWords.first(where: { $0.first == folded.first && Self.oneLetterApart($0, folded) })
+            else { continue }
+            words[i] = Self.respell(word, as: match)
         }
         return words.joined(separator: " ")
     }
