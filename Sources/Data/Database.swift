@@ -6,7 +6,8 @@ import Foundation
 ///
 /// Only `SQL` values can be executed: every interpolated value is a bind parameter.
 /// A connection the server closed while it was idle is replaced before the next
-/// statement; when the server goes away during a statement, that statement throws
+/// statement; when the server goes away during a statement, a `SELECT` outside a
+/// transaction is run again on a new connection, and anything else throws
 /// `DataError.unavailable` (the HTTP layer answers 503) and the next call reconnects.
 public final class Database {
     private var connection: OpaquePointer?
@@ -116,9 +117,41 @@ public final class Database {
     /// Runs a statement and returns its rows. `prepared` keeps the statement parsed and
     /// planned on this connection (a server-side prepared statement named by its text), for
     /// the few statements every request runs: authentication, quotas, table lookups.
+    ///
+    /// A `SELECT` outside a transaction whose connection is lost while it runs (the server
+    /// ended the session between the liveness check and the statement, or during it) is run
+    /// once more on a new connection: reading twice is harmless, and the request does not
+    /// fail for a restart or an idle timeout. Anything else fails as `unavailable`, never
+    /// repeated, since the server may have committed it before the connection went.
     @discardableResult
     public func query(_ sql: SQL, prepared: Bool = false) throws -> Rows {
+        let generationBefore = generation
         let conn = try liveConnection()
+        do {
+            return try run(sql, prepared: prepared, on: conn)
+        } catch DataError.unavailable(let message) {
+            // Not when the connection was opened for this statement (the server is down) or
+            // is still open (the failure was the statement's own).
+            guard transactionDepth == 0, connection == nil, generation == generationBefore,
+                  Database.isRead(sql.text) else { throw DataError.unavailable(message) }
+            return try run(sql, prepared: prepared, on: liveConnection())
+        }
+    }
+
+    /// Whether a statement only reads: it starts with `SELECT` (Assay's statements that
+    /// write are INSERT, UPDATE, DELETE or a data-modifying `WITH`).
+    public static func isRead(_ text: String) -> Bool {
+        let start = text.utf8.drop { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x0D }.prefix(7)
+        guard start.count >= 6 else { return false }
+        let word = start.prefix(6).map { $0 | 0x20 }
+        return word.elementsEqual("select".utf8) && (start.count == 6 || !Database.isWordByte(start.last!))
+    }
+
+    private static func isWordByte(_ byte: UInt8) -> Bool {
+        (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A || byte >= 0x30 && byte <= 0x39 || byte == 0x5F
+    }
+
+    private func run(_ sql: SQL, prepared: Bool, on conn: OpaquePointer) throws -> Rows {
         let binds = sql.binds
         let text = sql.text
         if prepared {

@@ -85,17 +85,68 @@ final class DatabaseTests: XCTestCase {
         }
     }
 
-    func testLostConnectionFailsThenReconnects() throws {
-        let pid: Int = try db.query("SELECT pg_backend_pid() AS pid")[0].decode("pid")
-        let other = Database(url: url)
-        try other.query("SELECT pg_terminate_backend(\(pid))")
-        // The statement in flight fails as "unavailable" (the HTTP layer's 503)…
-        XCTAssertThrowsError(try db.query("SELECT 1")) { error in
-            guard case DataError.unavailable = error else { return XCTFail("\(error)") }
+    /// Ends this test's session from another connection after `delay` seconds.
+    private func terminate(_ pid: Int, after delay: Double) -> Thread {
+        let url = self.url!
+        let thread = Thread {
+            Thread.sleep(forTimeInterval: delay)
+            _ = try? Database(url: url).query("SELECT pg_terminate_backend(\(pid), 5000)")
         }
-        // …and the next one reconnects transparently.
+        thread.start()
+        return thread
+    }
+
+    func testASessionEndedWhileIdleIsReplacedBeforeTheNextStatement() throws {
+        let pid: Int = try db.query("SELECT pg_backend_pid() AS pid")[0].decode("pid")
+        // The timeout makes the call wait until the session is gone.
+        try Database(url: url).query("SELECT pg_terminate_backend(\(pid), 5000)")
+        try db.query("INSERT INTO \(identifier: table) (id, name) VALUES (\(1), \("after"))")
         let newPid: Int = try db.query("SELECT pg_backend_pid() AS pid")[0].decode("pid")
         XCTAssertNotEqual(newPid, pid)
+        XCTAssertEqual(try db.query("SELECT count(*) AS n FROM \(identifier: table)")[0].decode("n", as: Int.self), 1)
+    }
+
+    func testAReadWhoseSessionEndsWhileItRunsIsRunOnceMoreOnANewConnection() throws {
+        let pid: Int = try db.query("SELECT pg_backend_pid() AS pid")[0].decode("pid")
+        _ = terminate(pid, after: 0.3)
+        let row = try db.query("SELECT pg_backend_pid() AS pid, pg_sleep(1)::text AS slept")[0]
+        XCTAssertNotEqual(try row.decode("pid", as: Int.self), pid)
+    }
+
+    func testAWriteWhoseSessionEndsWhileItRunsFailsAndIsNotRepeated() throws {
+        let pid: Int = try db.query("SELECT pg_backend_pid() AS pid")[0].decode("pid")
+        _ = terminate(pid, after: 0.3)
+        // The HTTP layer's 503: the write may or may not have been committed, so it is not sent twice.
+        XCTAssertThrowsError(try db.query("INSERT INTO \(identifier: table) (id, name) SELECT 1, pg_sleep(1)::text")) { error in
+            guard case DataError.unavailable = error else { return XCTFail("\(error)") }
+        }
+        // The next statement reconnects; the killed INSERT left nothing.
+        XCTAssertEqual(try db.query("SELECT count(*) AS n FROM \(identifier: table)")[0].decode("n", as: Int.self), 0)
+        XCTAssertNotEqual(try db.query("SELECT pg_backend_pid() AS pid")[0].decode("pid", as: Int.self), pid)
+    }
+
+    func testAReadInATransactionIsNotRepeatedOnANewConnection() throws {
+        let pid: Int = try db.query("SELECT pg_backend_pid() AS pid")[0].decode("pid")
+        XCTAssertThrowsError(try db.transaction { db in
+            try db.query("INSERT INTO \(identifier: table) (id, name) VALUES (\(1), \("lost"))")
+            try Database(url: url).query("SELECT pg_terminate_backend(\(pid), 5000)")
+            // Repeating it elsewhere would read outside the transaction and lose its writes.
+            return try db.query("SELECT count(*) AS n FROM \(identifier: table)")
+        }) { error in
+            guard case DataError.unavailable = error else { return XCTFail("\(error)") }
+        }
+        XCTAssertEqual(try db.query("SELECT count(*) AS n FROM \(identifier: table)")[0].decode("n", as: Int.self), 0)
+    }
+
+    func testOnlyStatementsStartingWithSelectCountAsReads() {
+        XCTAssertTrue(Database.isRead("SELECT 1"))
+        XCTAssertTrue(Database.isRead("  \n select\tid FROM t"))
+        XCTAssertTrue(Database.isRead("SELECT"))
+        XCTAssertFalse(Database.isRead("SELECTED"))
+        XCTAssertFalse(Database.isRead("INSERT INTO t SELECT 1"))
+        XCTAssertFalse(Database.isRead("WITH gone AS (DELETE FROM t RETURNING *) SELECT * FROM gone"))
+        XCTAssertFalse(Database.isRead("UPDATE t SET a = 1"))
+        XCTAssertFalse(Database.isRead(""))
     }
 
     func testUnreachableDatabaseIsUnavailable() {
