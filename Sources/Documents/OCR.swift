@@ -5,7 +5,7 @@ import Foundation
 /// Tesseract through its C API: one engine per process (loading a language model takes
 /// ~100 MB and a few hundred milliseconds), used for one page at a time.
 public final class OCREngine {
-    private let api: OpaquePointer
+    let api: OpaquePointer
 
     /// The engine of this process, created on first use.
     nonisolated(unsafe) private static var shared: OCREngine?
@@ -98,12 +98,31 @@ public final class OCREngine {
 
     /// Words with boxes, and the page text in tesseract's reading order: its layout analysis
     /// (blocks, paragraphs, lines) orders columns and tables far better than sorting boxes.
+    /// Lines the layout analysis left out are read afterwards (`missedLines`) and placed
+    /// among the others by their height on the page.
     private func read(scale: Double) throws -> Recognition {
         guard TessBaseAPIRecognize(api, nil) == 0 else { throw DocumentProblem("ocr_failed", "tesseract could not read the page") }
-        guard let iterator = TessBaseAPIGetIterator(api) else { return Recognition(words: [], text: "") }
-        defer { TessResultIteratorDelete(iterator) }
+        var lines = readLines()
+        for missed in missedLines(besides: lines.flatMap(\.words)) {
+            let middle = missed.middle
+            let below = lines.firstIndex { !$0.words.isEmpty && $0.middle > middle } ?? lines.endIndex
+            lines.insert(missed, at: below)
+        }
         var words: [Word] = []
         var text = ""
+        for (index, line) in lines.enumerated() {
+            if index > 0 { text += line.startsParagraph ? "\n\n" : "\n" }
+            text += line.words.map(\.text).joined(separator: " ")
+            words += line.words.map { $0.scaled(by: scale) }
+        }
+        return Recognition(words: words, text: text)
+    }
+
+    /// The words of the last recognition, in pixels, line by line in reading order.
+    func readLines() -> [OCRLine] {
+        guard let iterator = TessBaseAPIGetIterator(api) else { return [] }
+        defer { TessResultIteratorDelete(iterator) }
+        var lines: [OCRLine] = []
         // The strongest break since the last word written: 0 none, 1 word, 2 line, 3 paragraph.
         var pendingBreak = 0
         let page = TessResultIteratorGetPageIterator(iterator)
@@ -121,14 +140,30 @@ public final class OCREngine {
             guard !word.isEmpty else { continue }
             var left: Int32 = 0, top: Int32 = 0, right: Int32 = 0, bottom: Int32 = 0
             guard TessPageIteratorBoundingBox(page, RIL_WORD, &left, &top, &right, &bottom) != 0 else { continue }
-            if !text.isEmpty { text += pendingBreak == 3 ? "\n\n" : pendingBreak == 2 ? "\n" : " " }
-            text += word
+            if lines.isEmpty || pendingBreak >= 2 { lines.append(OCRLine(startsParagraph: pendingBreak == 3)) }
             pendingBreak = 0
             let confidence = Double(TessResultIteratorConfidence(iterator, RIL_WORD)) / 100
-            words.append(Word(text: word, x0: Double(left) * scale, y0: Double(top) * scale,
-                              x1: Double(right) * scale, y1: Double(bottom) * scale, confidence: max(0, min(1, confidence))))
+            lines[lines.count - 1].words.append(Word(text: word, x0: Double(left), y0: Double(top), x1: Double(right),
+                                                     y1: Double(bottom), confidence: max(0, min(1, confidence))))
         } while TessResultIteratorNext(iterator, RIL_WORD) != 0
-        return Recognition(words: words, text: text)
+        return lines
+    }
+}
+
+/// One line of words as tesseract read it, boxes in the image's pixels.
+struct OCRLine {
+    var startsParagraph: Bool
+    var words: [Word] = []
+
+    /// Half-way down the line.
+    var middle: Double {
+        words.isEmpty ? 0 : words.map { ($0.y0 + $0.y1) / 2 }.reduce(0, +) / Double(words.count)
+    }
+}
+
+extension Word {
+    func scaled(by scale: Double) -> Word {
+        Word(text: text, x0: x0 * scale, y0: y0 * scale, x1: x1 * scale, y1: y1 * scale, confidence: confidence)
     }
 }
 

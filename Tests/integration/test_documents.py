@@ -202,6 +202,43 @@ def test_photo_of_a_receipt_is_ocrd_with_boxes_and_confidence():
 
 
 @needs_corpus
+def test_receipt_lines_the_layout_analysis_drops_are_read():
+    """tesseract's automatic page segmentation leaves out this receipt's invoice number and
+    date lines (the plain `tesseract` command does too); Assay reads lines of ink no word
+    covers on their own, and places them by their height on the page."""
+    account = register()
+    with open(os.path.join(CORPUS, "sroie", "docs", "sroie_488.jpg"), "rb") as f:
+        r = upload(account, f.read(), filename="receipt.jpg")
+    assert r.status_code == 202, r.text
+    assert wait_done(account, r.json()["id"], timeout=120)["status"] == "done"
+    text = psql("SELECT text FROM document_pages WHERE document_id = :'id' AND page = 1;", id=r.json()["id"])
+    lines = text.splitlines()
+    number = next(i for i, line in enumerate(lines) if "CS-SA-0108918" in line)
+    date = next(i for i, line in enumerate(lines) if "06/09/2017" in line)
+    # Between the tax summary above and the closing lines below, as printed.
+    summary = next(i for i, line in enumerate(lines) if line.startswith("SR @ 6%"))
+    closing = next(i for i, line in enumerate(lines) if "THANK YOU" in line)
+    assert summary < number < date < closing, text
+    words = {w[0] for w in page_words(r.json()["id"])}
+    assert {"CS-SA-0108918", "06/09/2017"} <= words
+    # Read once: nothing tesseract had read is read again.
+    printed = [line for line in lines if line.strip()]
+    assert len(set(printed)) == len(printed), text
+
+
+def test_ocr_processes_run_openmp_with_one_thread(pool):
+    """tesseract's OpenMP threads beside the job workers' own made pages several times
+    slower on two cores: assay restarts itself with OMP_THREAD_LIMIT=1 unless it is set."""
+    expected = os.environ.get("OMP_THREAD_LIMIT", "1").encode()
+    pids = pool.job_worker_pids() + pool.worker_pids() + [pool.master_pid()]
+    assert len(pids) >= 3
+    for pid in pids:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            environment = dict(item.split(b"=", 1) for item in f.read().split(b"\0") if b"=" in item)
+        assert environment.get(b"OMP_THREAD_LIMIT") == expected, pid
+
+
+@needs_corpus
 def test_scanned_pdf_page_is_rendered_and_ocrd():
     account = register()
     with open(os.path.join(CORPUS, "scribe", "docs", "filing_01.png"), "rb") as f:
