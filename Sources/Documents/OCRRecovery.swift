@@ -13,6 +13,7 @@ import CTesseract
 extension OCREngine {
     /// At most this many lines are read again per page (noise cannot make a page slow).
     static let maximumMissedLines = 24
+    static let maximumLooseBlobs = 20_000
 
     func missedLines(besides found: [Word]) -> [OCRLine] {
         guard found.count >= 5, TessBaseAPIGetThresholdedImageScaleFactor(api) == 1 else { return [] }
@@ -38,6 +39,9 @@ extension OCREngine {
             let blob = Box(x0: Double(x), y0: Double(y), x1: Double(x + w), y1: Double(y + h))
             if !covered.overlaps(blob) { blobs.append(blob) }
         }
+        // More loose character-sized blobs than a dense page has characters: a picture or
+        // paper texture, not text tesseract missed.
+        guard blobs.count <= Self.maximumLooseBlobs else { return [] }
         let groups = Self.lines(of: blobs, lineHeight: lineHeight)
         guard !groups.isEmpty else { return [] }
 
@@ -66,21 +70,27 @@ extension OCREngine {
     }
 
     /// Blobs grouped into lines: those that share most of their height, and lie within a few
-    /// characters of each other; a line needs a few characters to be worth reading.
+    /// characters of each other; a line needs a few characters to be worth reading. Blobs
+    /// come left to right, so a line that ended more than the gap ago is closed: only the
+    /// lines open at one x are searched (about a page's height in lines at most).
     static func lines(of blobs: [Box], lineHeight: Double) -> [Box] {
-        var lines: [(box: Box, count: Int)] = []
+        let gap = lineHeight * 2
+        var open: [(box: Box, count: Int)] = []
+        var closed: [(box: Box, count: Int)] = []
         for blob in blobs.sorted(by: { $0.x0 < $1.x0 }) {
+            if open.contains(where: { blob.x0 - $0.box.x1 >= gap }) {
+                closed += open.filter { blob.x0 - $0.box.x1 >= gap }
+                open.removeAll { blob.x0 - $0.box.x1 >= gap }
+            }
             let middle = (blob.y0 + blob.y1) / 2
-            if let index = lines.lastIndex(where: { line in
-                middle > line.box.y0 && middle < line.box.y1 && blob.x0 - line.box.x1 < lineHeight * 2
-            }) {
-                lines[index].box = lines[index].box.union(blob)
-                lines[index].count += 1
+            if let index = open.lastIndex(where: { middle > $0.box.y0 && middle < $0.box.y1 }) {
+                open[index].box = open[index].box.union(blob)
+                open[index].count += 1
             } else {
-                lines.append((blob, 1))
+                open.append((blob, 1))
             }
         }
-        return lines.filter { $0.count >= 3 && $0.box.x1 - $0.box.x0 >= lineHeight * 1.5 }
+        return (closed + open).filter { $0.count >= 3 && $0.box.x1 - $0.box.x0 >= lineHeight * 1.5 }
             .map(\.box).sorted { $0.y0 < $1.y0 }
     }
 }
