@@ -42,16 +42,12 @@ public final class Database {
     private func liveConnection() throws -> OpaquePointer {
         if let connection, PQstatus(connection) == CONNECTION_OK {
             // An idle connection the server has closed since (a restart, an idle timeout)
-            // is noticed here, before any statement is sent, so no request fails for it:
-            // reading what is waiting on the socket (non-blocking) finds the EOF.
+            // is noticed here, before any statement is sent, so no request fails for it.
             let state = PQtransactionStatus(connection)
             if state == PQTRANS_INTRANS || state == PQTRANS_INERROR { return connection }
             // ACTIVE here means a COPY whose rows were never read (its response was never
             // sent): the connection cannot be used again, so it is replaced.
-            // Twice: a server that ends a session (pg_terminate_backend, an idle timeout) first
-            // sends a FATAL message, which one read takes, and then closes, which the next sees.
-            if state == PQTRANS_IDLE, PQconsumeInput(connection) != 0, PQconsumeInput(connection) != 0,
-               PQstatus(connection) == CONNECTION_OK { return connection }
+            if state == PQTRANS_IDLE, idleConnectionIsOpen(connection) { return connection }
         }
         close()
         // Assay's defaults come first; values in the URL (expanded from the last
@@ -73,6 +69,17 @@ public final class Database {
         connection = newConnection
         generation += 1
         return newConnection
+    }
+
+    /// Whether an idle connection is still open, without waiting. Nothing waiting on the
+    /// socket (one `poll`) means open. Otherwise what arrived is read (non-blocking), which
+    /// also takes in notifications: a server that ends a session (pg_terminate_backend, an
+    /// idle timeout) first sends a FATAL message, which one read takes, and then closes,
+    /// which the second read sees.
+    private func idleConnectionIsOpen(_ connection: OpaquePointer) -> Bool {
+        var socket = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
+        if poll(&socket, 1, 0) == 0 { return true }
+        return PQconsumeInput(connection) != 0 && PQconsumeInput(connection) != 0 && PQstatus(connection) == CONNECTION_OK
     }
 
     /// Waits up to `timeout` seconds for a `NOTIFY` on a channel this connection
@@ -129,26 +136,19 @@ public final class Database {
         let conn = try liveConnection()
         do {
             return try run(sql, prepared: prepared, on: conn)
-        } catch DataError.unavailable(let message) {
+        } catch DataError.unavailable where transactionDepth == 0 && connection == nil
+                    && generation == generationBefore && Database.isRead(sql.text) {
             // Not when the connection was opened for this statement (the server is down) or
             // is still open (the failure was the statement's own).
-            guard transactionDepth == 0, connection == nil, generation == generationBefore,
-                  Database.isRead(sql.text) else { throw DataError.unavailable(message) }
             return try run(sql, prepared: prepared, on: liveConnection())
         }
     }
 
-    /// Whether a statement only reads: it starts with `SELECT` (Assay's statements that
+    /// Whether a statement only reads: its first word is `SELECT` (Assay's statements that
     /// write are INSERT, UPDATE, DELETE or a data-modifying `WITH`).
     public static func isRead(_ text: String) -> Bool {
-        let start = text.utf8.drop { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x0D }.prefix(7)
-        guard start.count >= 6 else { return false }
-        let word = start.prefix(6).map { $0 | 0x20 }
-        return word.elementsEqual("select".utf8) && (start.count == 6 || !Database.isWordByte(start.last!))
-    }
-
-    private static func isWordByte(_ byte: UInt8) -> Bool {
-        (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A || byte >= 0x30 && byte <= 0x39 || byte == 0x5F
+        let firstWord = text.drop { $0.isWhitespace }.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+        return firstWord.lowercased() == "select"
     }
 
     private func run(_ sql: SQL, prepared: Bool, on conn: OpaquePointer) throws -> Rows {

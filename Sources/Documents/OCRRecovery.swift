@@ -13,13 +13,12 @@ import CTesseract
 extension OCREngine {
     /// At most this many lines are read again per page (noise cannot make a page slow).
     static let maximumMissedLines = 24
+    /// More loose character-sized blobs than this: a picture or paper texture; not searched.
     static let maximumLooseBlobs = 20_000
 
     func missedLines(besides found: [Word]) -> [OCRLine] {
         guard found.count >= 5, TessBaseAPIGetThresholdedImageScaleFactor(api) == 1 else { return [] }
-        let heights = found.map { $0.y1 - $0.y0 }.sorted()
-        let lineHeight = heights[heights.count / 2]
-        guard lineHeight >= 8 else { return [] }
+        guard let lineHeight = found.medianHeight, lineHeight >= 8 else { return [] }
         guard let thresholded = TessBaseAPIGetThresholdedImage(api) else { return [] }
         let width = Double(pixGetWidth(thresholded)), height = Double(pixGetHeight(thresholded))
         var boxes = pixConnCompBB(thresholded, 8)
@@ -28,7 +27,7 @@ extension OCREngine {
         guard let components = boxes else { return [] }
         defer { boxaDestroy(&boxes) }
 
-        let covered = BoxIndex(found.map { Box($0).padded(by: lineHeight * 0.25) }, rowHeight: lineHeight)
+        let reading = BoxIndex(found.map(Box.init(_:)), rowHeight: lineHeight)
         var blobs: [Box] = []
         for index in 0..<boxaGetCount(components) {
             var x: Int32 = 0, y: Int32 = 0, w: Int32 = 0, h: Int32 = 0
@@ -37,7 +36,7 @@ extension OCREngine {
             guard Double(h) >= lineHeight * 0.35, Double(h) <= lineHeight * 1.3,
                   Double(w) <= lineHeight * 2.5 else { continue }
             let blob = Box(x0: Double(x), y0: Double(y), x1: Double(x + w), y1: Double(y + h))
-            if !covered.overlaps(blob) { blobs.append(blob) }
+            if !reading.overlaps(blob.padded(by: lineHeight * 0.25)) { blobs.append(blob) }
         }
         // More loose character-sized blobs than a dense page has characters: a picture or
         // paper texture, not text tesseract missed.
@@ -45,7 +44,6 @@ extension OCREngine {
         let groups = Self.lines(of: blobs, lineHeight: lineHeight)
         guard !groups.isEmpty else { return [] }
 
-        let reading = BoxIndex(found.map { Box($0) }, rowHeight: lineHeight)
         // Only lines left out whole: the rest of a line tesseract did read (a table's far
         // column, a name's last word) stays as it is, rather than be spliced into its row.
         let unread = groups.filter { group in

@@ -17,6 +17,14 @@ public struct Word: Sendable, Equatable {
     }
 }
 
+extension Sequence where Element == Word {
+    /// The median height of the words' boxes, nil without any.
+    var medianHeight: Double? {
+        let heights = map { $0.y1 - $0.y0 }.sorted()
+        return heights.isEmpty ? nil : heights[heights.count / 2]
+    }
+}
+
 /// The page model shared by text PDFs and OCR: size, words, where they came from.
 public struct PageModel: Sendable {
     public enum Source: String, Sendable { case text, ocr, none }

@@ -86,14 +86,12 @@ final class DatabaseTests: XCTestCase {
     }
 
     /// Ends this test's session from another connection after `delay` seconds.
-    private func terminate(_ pid: Int, after delay: Double) -> Thread {
+    private func terminate(_ pid: Int, after delay: Double) {
         let url = self.url!
-        let thread = Thread {
+        Thread.detachNewThread {
             Thread.sleep(forTimeInterval: delay)
             _ = try? Database(url: url).query("SELECT pg_terminate_backend(\(pid), 5000)")
         }
-        thread.start()
-        return thread
     }
 
     func testASessionEndedWhileIdleIsReplacedBeforeTheNextStatement() throws {
@@ -108,14 +106,14 @@ final class DatabaseTests: XCTestCase {
 
     func testAReadWhoseSessionEndsWhileItRunsIsRunOnceMoreOnANewConnection() throws {
         let pid: Int = try db.query("SELECT pg_backend_pid() AS pid")[0].decode("pid")
-        _ = terminate(pid, after: 0.3)
+        terminate(pid, after: 0.3)
         let row = try db.query("SELECT pg_backend_pid() AS pid, pg_sleep(1)::text AS slept")[0]
         XCTAssertNotEqual(try row.decode("pid", as: Int.self), pid)
     }
 
     func testAWriteWhoseSessionEndsWhileItRunsFailsAndIsNotRepeated() throws {
         let pid: Int = try db.query("SELECT pg_backend_pid() AS pid")[0].decode("pid")
-        _ = terminate(pid, after: 0.3)
+        terminate(pid, after: 0.3)
         // The HTTP layer's 503: the write may or may not have been committed, so it is not sent twice.
         XCTAssertThrowsError(try db.query("INSERT INTO \(identifier: table) (id, name) SELECT 1, pg_sleep(1)::text")) { error in
             guard case DataError.unavailable = error else { return XCTFail("\(error)") }

@@ -47,8 +47,7 @@ struct TextRun {
         self.charX = charX
         box = Box(x0: words.map(\.x0).min() ?? 0, y0: words.map(\.y0).min() ?? 0,
                   x1: words.map(\.x1).max() ?? 0, y1: words.map(\.y1).max() ?? 0)
-        let heights = words.map { $0.y1 - $0.y0 }.sorted()
-        height = heights.isEmpty ? 0 : heights[heights.count / 2]
+        height = words.medianHeight ?? 0
     }
 
     var string: String { String(text) }
@@ -158,8 +157,7 @@ struct FieldLayout {
                 bands.insert((word.y0, word.y1), at: row)
             }
         }
-        let heights = page.words.map { $0.y1 - $0.y0 }.sorted()
-        medianHeight = heights.isEmpty ? 10 : heights[heights.count / 2]
+        medianHeight = page.words.medianHeight ?? 10
         var result: [[TextRun]] = []
         for words in rows {
             let sorted = words.sorted { $0.x0 < $1.x0 }
@@ -189,8 +187,7 @@ struct FieldLayout {
 
     /// The median height of OCR words (0 without any).
     static func typicalHeight(of words: [Word]) -> Double {
-        let heights = words.filter { $0.confidence < 1 }.map { $0.y1 - $0.y0 }.sorted()
-        return heights.isEmpty ? 0 : heights[heights.count / 2]
+        words.filter { $0.confidence < 1 }.medianHeight ?? 0
     }
 
     /// An OCR box far from the typical height: a lone ":" or a rule of dashes would split
