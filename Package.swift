@@ -39,19 +39,46 @@ let package = Package(
             dependencies: ["CLibpq", .product(name: "Logging", package: "swift-log")],
             resources: [.copy("Migrations")]
         ),
+        // The JSON value, its strict parser and the field reader that names every bad field:
+        // shared by the HTTP layer and the jobs, so domain modules never import Handlers.
+        .target(name: "JSONValues"),
+        // Password hashing (argon2id, libargon2) and sealing of stored credentials (AES-GCM).
+        .target(name: "Credentials", dependencies: ["CArgon2", .product(name: "Crypto", package: "swift-crypto")]),
+        // The job queue's programming model: a job's context, the registry of kinds, permanent failures.
+        .target(name: "Jobs", dependencies: ["Data", "JSONValues", .product(name: "Logging", package: "swift-log")]),
         // Reading documents: type detection, PDF text layers with word boxes (poppler),
-        // rendering (cairo) and OCR (tesseract) for scans and images.
+        // rendering (cairo) and OCR (tesseract) for scans and images; page models, tables, fields.
         .target(name: "Documents", dependencies: ["CPoppler", "CTesseract"]),
-        // Customer databases Assay reads from: PostgreSQL (libpq) and MySQL/MariaDB (libmariadb).
+        // The one pipeline from an uploaded document to its stored pages, warehouse tables and
+        // field results (rule-based or LLM), run by the jobs and by `assay extract --bench`.
+        .target(
+            name: "Extraction",
+            dependencies: ["Data", "Documents", "Integrations", "Jobs", "JSONValues",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+        // Customer databases Assay reads from: PostgreSQL (libpq) and MySQL/MariaDB (libmariadb),
+        // and the policy of which hosts may be reached.
         .target(name: "Connectors", dependencies: ["CLibpq", "CMariaDB"]),
+        // Copying customer tables into the warehouse: the sync engine, its job and schedules.
+        .target(
+            name: "ETL",
+            dependencies: ["Connectors", "Credentials", "Data", "Jobs", "JSONValues",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         // Clients of outside services through libcurl (SMTP now; LLM and Superset later).
         .target(name: "Integrations", dependencies: ["CCurl"]),
-        // Writing exports: .xlsx (libxlsxwriter, constant memory), PDF (cairo + pango), zip (libzip).
-        .target(name: "Exporters", dependencies: ["CXlsxWriter", "CPangoCairo", "CZip"]),
+        // Exports: reading tables out of the warehouse (COPY) and writing .xlsx (libxlsxwriter,
+        // constant memory), PDF (cairo + pango), zip (libzip); the export job.
+        .target(
+            name: "Exporters",
+            dependencies: ["CXlsxWriter", "CPangoCairo", "CZip", "Data", "Jobs", "JSONValues",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "Handlers",
             dependencies: [
-                "Data", "CArgon2", "Integrations", "Documents", "Connectors", "Exporters",
+                "Data", "JSONValues", "Credentials", "Jobs", "Extraction", "ETL", "Integrations", "Documents",
+                "Connectors", "Exporters",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -62,12 +89,17 @@ let package = Package(
         .executableTarget(
             name: "FCGIApp",
             dependencies: [
-                "Handlers", "Data", "Documents", "Integrations", "CFastCGI", "CShims",
+                "Handlers", "Data", "JSONValues", "Jobs", "Documents", "Extraction", "ETL", "Exporters", "Integrations",
+                "CFastCGI", "CShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "UnitTests", dependencies: ["Handlers", "Data", "Documents", "Exporters"]),
+        .testTarget(
+            name: "UnitTests",
+            dependencies: ["Handlers", "Data", "JSONValues", "Credentials", "Jobs", "Documents", "Extraction", "ETL",
+                           "Connectors", "Exporters"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

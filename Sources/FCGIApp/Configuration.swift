@@ -1,5 +1,11 @@
+import Connectors
+import Credentials
+import ETL
+import Exporters
+import Extraction
 import Foundation
 import Handlers
+import JSONValues
 import Logging
 
 /// The settings of `assay serve`, from environment variables overridden by flags.

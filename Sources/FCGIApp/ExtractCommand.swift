@@ -1,7 +1,9 @@
 import ArgumentParser
 import Documents
+import Extraction
 import Foundation
 import Handlers
+import JSONValues
 
 /// `assay extract`: the extraction pipeline without a server or database, for
 /// measurement. With `--bench IN OUT` every file of IN becomes `OUT/<file name>.json` in
@@ -42,82 +44,5 @@ struct Extract: ParsableCommand {
             FileHandle.standardError.write(Data("[\(index + 1)/\(names.count)] \(name)\n".utf8))
         }
         print("extracted \(names.count - failed) of \(names.count) file(s) into \(output)")
-    }
-}
-
-enum BenchExtraction {
-    static func run(path: String) -> JSON {
-        let started = Date()
-        var pages: [PageModel] = []
-        var problem: String?
-        do {
-            guard let type = DocumentReader.detectType(path: path) else {
-                throw DocumentProblem("unsupported_type", "not a PDF, PNG, JPEG or TIFF file")
-            }
-            if let cached = PageCache.load(for: path) {
-                pages = cached
-            } else {
-                pages = try DocumentReader.pages(path: path, type: type)
-                PageCache.store(pages, for: path)
-            }
-        } catch {
-            problem = "\(error)"
-        }
-        let tables = DocumentTables.detect(pages)
-        let fields = (try? RuleBasedExtractor().extract(pages: pages, fields: InvoiceFields.specs)) ?? []
-        let seconds = Date().timeIntervalSince(started)
-        var result: [(String, JSON)] = [
-            ("tables", .array(tables.map { table in
-                ["page": .int(Int64(table.page)),
-                 "rows": .array(table.textGrid.map { .array($0.map(JSON.string)) })]
-            })),
-            ("fields", .object(fields.compactMap { field in field.value.map { (field.fieldID, JSON.string($0)) } })),
-            ("text", .string(pages.map(\.text).joined(separator: "\n\n"))),
-            ("meta", ["seconds": .double((seconds * 1000).rounded() / 1000), "pages": .int(Int64(pages.count))]),
-        ]
-        if let problem { result.append(("error", .string(problem))) }
-        return .object(result)
-    }
-}
-
-/// A development aid: with `ASSAY_BENCH_PAGE_CACHE=DIR`, `assay extract` keeps the page
-/// models of scanned documents and images (OCR output) in DIR and reuses them, so field and
-/// table rules can be iterated on OCR corpora without re-running tesseract. Text PDFs are
-/// never cached (their layout is not serialised). `meta.seconds` then excludes OCR.
-enum PageCache {
-    private struct CachedWord: Codable { let t: String; let b: [Double] }
-    private struct CachedPage: Codable {
-        let number: Int, width: Double, height: Double, source: String, text: String
-        let words: [CachedWord]
-    }
-
-    private static func file(for path: String) -> String? {
-        guard let directory = ProcessInfo.processInfo.environment["ASSAY_BENCH_PAGE_CACHE"], !directory.isEmpty,
-              let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else { return nil }
-        return "\(directory)/\((path as NSString).lastPathComponent).\(size).pages.json"
-    }
-
-    static func load(for path: String) -> [PageModel]? {
-        guard let file = file(for: path), let data = FileManager.default.contents(atPath: file),
-              let cached = try? JSONDecoder().decode([CachedPage].self, from: data) else { return nil }
-        return cached.map { page in
-            PageModel(number: page.number, width: page.width, height: page.height,
-                      source: PageModel.Source(rawValue: page.source) ?? .ocr,
-                      words: page.words.map { Word(text: $0.t, x0: $0.b[0], y0: $0.b[1], x1: $0.b[2], y1: $0.b[3],
-                                                   confidence: $0.b[4]) },
-                      text: page.text)
-        }
-    }
-
-    static func store(_ pages: [PageModel], for path: String) {
-        guard let file = file(for: path), !pages.isEmpty, pages.allSatisfy({ $0.layout == nil }) else { return }
-        try? FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent,
-                                                 withIntermediateDirectories: true)
-        let cached = pages.map { page in
-            CachedPage(number: page.number, width: page.width, height: page.height, source: page.source.rawValue,
-                       text: page.text,
-                       words: page.words.map { CachedWord(t: $0.text, b: [$0.x0, $0.y0, $0.x1, $0.y1, $0.confidence]) })
-        }
-        if let data = try? JSONEncoder().encode(cached) { try? data.write(to: URL(fileURLWithPath: file)) }
     }
 }

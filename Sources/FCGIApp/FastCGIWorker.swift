@@ -2,6 +2,7 @@ import CFastCGI
 import CShims
 import Data
 import Foundation
+import Exporters
 import Handlers
 import Integrations
 import Logging

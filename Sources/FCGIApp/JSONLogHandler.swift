@@ -1,5 +1,6 @@
 import Foundation
 import Handlers
+import JSONValues
 import Logging
 
 /// Writes each log record as one JSON line to stderr:

@@ -3,6 +3,7 @@ import Data
 import Foundation
 import Handlers
 import Integrations
+import Jobs
 import Logging
 
 nonisolated(unsafe) private var jobWorkerStopping: sig_atomic_t = 0

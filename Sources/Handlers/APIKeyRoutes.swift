@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import JSONValues
 
 /// `/api/api-keys`: create (the secret is shown once), list, revoke.
 struct APIKeyRoutes: RouteGroup {

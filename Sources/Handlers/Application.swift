@@ -1,5 +1,9 @@
 import Data
+import ETL
+import Exporters
+import Extraction
 import Foundation
+import JSONValues
 import Logging
 
 /// What the pool tells a worker about itself, for `/health`.
@@ -129,6 +133,10 @@ public final class Application {
         switch error {
         case let error as APIError:
             return error
+        case let error as ValidationFailure:
+            return .validation(error.fields)
+        case let error as JSONSyntaxError:
+            return .invalidJSON(error)
         case DataError.unavailable(let reason):
             logger.warning("database unavailable", metadata: ["request.id": "\(request.requestID)", "error": "\(reason)"])
             return .unavailable

@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import JSONValues
 
 /// `GET /api/audit-logs`: the active team's audit trail, newest first, keyset-paginated.
 struct AuditRoutes: RouteGroup {

@@ -1,5 +1,7 @@
+import Credentials
 import Data
 import Foundation
+import JSONValues
 
 /// `/api/auth/*`: registration, login, token refresh and logout, profile, password, settings.
 struct AuthRoutes: RouteGroup {

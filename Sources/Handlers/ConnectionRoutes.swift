@@ -1,6 +1,9 @@
 import Connectors
+import Credentials
 import Data
+import ETL
 import Foundation
+import JSONValues
 
 /// `/api/connections`: customer PostgreSQL and MySQL/MariaDB databases. Secrets are
 /// encrypted at rest and never returned; every connect goes through the policy.

@@ -1,24 +1,11 @@
 import Crypto
 import Data
 import Documents
+import Exporters
+import Extraction
 import Foundation
+import JSONValues
 import MultipartKit
-
-/// Limits and places for uploads, resolved at start-up.
-public struct DocumentSettings: Sendable {
-    public var uploadsDirectory: String
-    public var maxUploadBytes: Int
-    public var maxPages: Int
-    public var maxPixels: Int
-
-    public init(uploadsDirectory: String = "var/uploads", maxUploadBytes: Int = 50 << 20, maxPages: Int = 500,
-                maxPixels: Int = 100_000_000) {
-        self.uploadsDirectory = uploadsDirectory
-        self.maxUploadBytes = maxUploadBytes
-        self.maxPages = maxPages
-        self.maxPixels = maxPixels
-    }
-}
 
 /// `/api/documents/upload`, `/api/documents`, `/api/documents/{id}`, `/api/documents/{id}/status`.
 struct DocumentRoutes: RouteGroup {

@@ -1,5 +1,7 @@
 import Data
+import ETL
 import Foundation
+import JSONValues
 
 /// `/api/etl`: runs that copy a connection's tables into the warehouse, and schedules.
 struct ETLRoutes: RouteGroup {
@@ -97,27 +99,13 @@ struct ETLRoutes: RouteGroup {
         guard let connection = try ConnectionRepository(db).find(id: connectionID, team: principal.teamID) else {
             throw APIError.notFound("no such connection")
         }
-        let run = try ETLRoutes.enqueue(db, connection: connection, selection: selection, schedule: nil, user: principal.userID)
+        let run = try ETLSync.enqueue(db, connection: connection, selection: selection, schedule: nil, user: principal.userID)
         access.audit(request, principal: principal, action: "etl.run_requested", resourceType: "etl_job", resourceID: run.id.lower,
                      detail: ["connection_id": .string(connection.id.lower)])
         return .json(ETLRoutes.present(run), status: 202, headers: [("Location", "/api/etl/jobs/\(run.id.lower)")])
     }
 
     /// The run and its job in one transaction; runs of one connection never overlap.
-    static func enqueue(_ db: Database, connection: ConnectionRecord, selection: JSON, schedule: UUID?, user: UUID?) throws -> ETLRunRecord {
-        let id = UUID()
-        return try db.transaction { db in
-            let job = try JobRepository(db).enqueue(
-                kind: ETLSync.kind, team: connection.teamID,
-                payload: String(decoding: JSON.object([("etl_job_id", .string(id.lower))]).serialized(), as: UTF8.self),
-                concurrencyKey: "connection:\(connection.id.lower)")
-            return try ETLRepository(db).createRun(
-                id: id, team: connection.teamID, connection: connection.id, schedule: schedule, job: job.id,
-                trigger: schedule == nil ? "manual" : "schedule",
-                tables: String(decoding: selection.serialized(), as: UTF8.self), user: user)
-        }
-    }
-
     func listRuns(_ request: Request, _ principal: Principal) throws -> Response {
         var problems: [(String, String)] = []
         let paging = Pagination(request, defaultLimit: 20, maxLimit: 100, problems: &problems)
@@ -266,26 +254,5 @@ struct ETLRoutes: RouteGroup {
             "last_job_id": JSON(s.lastJobID?.lower),
             "created_at": Present.time(s.createdAt), "updated_at": Present.time(s.updatedAt),
         ]
-    }
-}
-
-/// Turns due schedules into ETL runs; called by every job worker between jobs. Row locks
-/// (SKIP LOCKED) make a due schedule one run even with several workers, and the next run
-/// is computed from now, so runs missed while Assay was down run once, not once each.
-enum ETLScheduler {
-    static func tick(_ db: Database) throws -> Int {
-        try db.transaction { db in
-            let due = try ETLRepository(db).claimDueSchedules(limit: 20)
-            for schedule in due {
-                var job: UUID?
-                if let connection = try ConnectionRepository(db).find(id: schedule.connectionID, team: schedule.teamID) {
-                    let selection = (try? JSON.parse(Array(schedule.tables.utf8))) ?? ["tables": "all"]
-                    job = try ETLRoutes.enqueue(db, connection: connection, selection: selection, schedule: schedule.id, user: nil).id
-                }
-                let rule = try? ScheduleRule(frequency: schedule.frequency, cron: schedule.cron, timezone: schedule.timezone)
-                try ETLRepository(db).scheduleFired(id: schedule.id, job: job, nextRunAt: rule?.next(after: Date()))
-            }
-            return due.count
-        }
     }
 }

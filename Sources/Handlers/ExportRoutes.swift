@@ -1,6 +1,8 @@
 import Data
 import Exporters
+import Extraction
 import Foundation
+import JSONValues
 
 /// Exports of warehouse tables (extracted from documents or copied by ETL):
 /// - `POST /api/export/table/{id}` streams CSV and JSON straight from PostgreSQL's COPY and

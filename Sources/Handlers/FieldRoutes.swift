@@ -1,6 +1,9 @@
 import Data
 import Documents
+import Extraction
 import Foundation
+import JSONValues
+import Jobs
 
 /// Field extraction: `/api/documents/tables` (configurations of the fields to read),
 /// `/api/documents/extract`, and `/api/documents/results` (what was read).

@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import JSONValues
 
 /// `GET /health`, `GET /api/version` and `GET /openapi.json`.
 struct HealthRoutes {

@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import JSONValues
 
 /// `GET /api/jobs/{id}`: the state of a background job of the caller's team.
 struct JobRoutes: RouteGroup {

@@ -1,6 +1,7 @@
 import Data
 import Foundation
 import Integrations
+import JSONValues
 
 /// `/api/team/*`: members, roles and invitations of the caller's active team.
 struct TeamRoutes: RouteGroup {

@@ -1,4 +1,5 @@
 import Foundation
+import JSONValues
 
 /// Routes that exist only when `ASSAY_TEST_ROUTES=1`: the integration tests use
 /// them to hold a worker busy, to send a JSON body, and to raise an unexpected error.

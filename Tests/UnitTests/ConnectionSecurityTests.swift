@@ -1,4 +1,6 @@
+import Credentials
 import Foundation
+import Connectors
 import Handlers
 import XCTest
 

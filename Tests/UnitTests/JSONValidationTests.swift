@@ -1,5 +1,6 @@
-import XCTest
 import Handlers
+import JSONValues
+import XCTest
 
 final class JSONValidationTests: XCTestCase {
     private func apiError(_ body: () throws -> Void) -> APIError? {
@@ -7,6 +8,9 @@ final class JSONValidationTests: XCTestCase {
             try body()
         } catch let error as APIError {
             return error
+        } catch let failure as ValidationFailure {
+            // What the HTTP layer answers for it (Application.apiError).
+            return APIError.validation(failure.fields)
         } catch {
             XCTFail("unexpected \(error)")
         }
@@ -49,7 +53,9 @@ final class JSONValidationTests: XCTestCase {
         _ = body.bool("flag")
         _ = body.string("email", minLength: 1)
         _ = body.string("missing")
-        let error = apiError { try body.finish() }
+        var failure: ValidationFailure?
+        XCTAssertThrowsError(try body.finish()) { failure = $0 as? ValidationFailure }
+        let error = failure.map { APIError.validation($0.fields) }
         XCTAssertEqual(error?.status, 422)
         XCTAssertEqual(error?.code, "validation_failed")
         let fields = Dictionary(uniqueKeysWithValues: error?.fields ?? [])
@@ -123,9 +129,10 @@ final class JSONParserTests: XCTestCase {
         do {
             _ = try JSON.parse(Array("{\"a\": tru}".utf8))
             XCTFail("should throw")
-        } catch let error as APIError {
-            XCTAssertEqual(error.code, "invalid_json")
-            XCTAssertTrue(error.message.contains("at byte"), error.message)
+        } catch let error as JSONSyntaxError {
+            XCTAssertEqual(error.offset, 9)
+            XCTAssertEqual(APIError.invalidJSON(error).code, "invalid_json")
+            XCTAssertTrue(APIError.invalidJSON(error).message.contains("at byte 9"), error.description)
         } catch {
             XCTFail("\(error)")
         }

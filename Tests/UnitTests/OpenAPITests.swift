@@ -1,7 +1,8 @@
 import Data
 import Foundation
-import XCTest
 import Handlers
+import JSONValues
+import XCTest
 
 /// The OpenAPI document and the router must describe the same routes.
 final class OpenAPITests: XCTestCase {

@@ -1,5 +1,6 @@
-import XCTest
 import Handlers
+import JSONValues
+import XCTest
 
 final class RouterTests: XCTestCase {
     private func makeRouter() -> Router {

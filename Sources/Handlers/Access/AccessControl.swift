@@ -1,6 +1,7 @@
 import Crypto
 import Data
 import Foundation
+import JSONValues
 import Logging
 
 /// Authentication, scopes, quotas and the audit trail, wrapped around handlers.

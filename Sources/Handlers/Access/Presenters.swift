@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import JSONValues
 
 /// JSON shapes shared by the access routes.
 enum Present {

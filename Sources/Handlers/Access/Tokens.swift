@@ -1,6 +1,7 @@
 import Crypto
 import Dispatch
 import Foundation
+import JSONValues
 import JWTKit
 
 /// The claims of Assay's access and refresh tokens.
@@ -139,8 +140,4 @@ enum Base64URL {
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }
-}
-
-extension UUID {
-    var lower: String { uuidString.lowercased() }
 }

@@ -1,3 +1,5 @@
+import JSONValues
+
 /// An error that knows its HTTP status and becomes the JSON envelope
 /// `{"error": {"code", "message", "fields"}}`. Its message is shown to clients,
 /// so it never carries internals.
@@ -33,6 +35,10 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     public static func validation(_ fields: [(String, String)]) -> APIError {
         let names = fields.map(\.0).joined(separator: ", ")
         return APIError(status: 422, code: "validation_failed", message: "invalid fields: \(names)", fields: fields)
+    }
+
+    public static func invalidJSON(_ error: JSONSyntaxError) -> APIError {
+        APIError(status: 400, code: "invalid_json", message: "the body is not valid JSON: \(error.message) at byte \(error.offset)")
     }
 
     public static func notFound(_ message: String = "no such resource") -> APIError {

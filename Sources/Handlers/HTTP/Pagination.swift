@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import JSONValues
 
 /// Keyset pagination on (created_at, id), newest first: `limit` and an opaque `cursor`
 /// in the query, `next_cursor` in the answer.

@@ -1,4 +1,5 @@
 import Foundation
+import JSONValues
 
 /// Where a request's metadata and body come from: the FastCGI connection in
 /// production, a dictionary and a byte array in tests.
@@ -106,7 +107,12 @@ public final class Request {
         guard !bytes.isEmpty else {
             throw APIError(status: 400, code: "invalid_json", message: "the request body is empty; a JSON object is required")
         }
-        let value = try JSON.parse(bytes)
+        let value: JSON
+        do {
+            value = try JSON.parse(bytes)
+        } catch let error as JSONSyntaxError {
+            throw APIError.invalidJSON(error)
+        }
         guard case .object = value else {
             throw APIError.validation([("body", "must be a JSON object, not \(value.typeName)")])
         }

@@ -1,18 +1,6 @@
-/// Receives a streamed response body chunk by chunk.
-public protocol BodyWriter {
-    func write(_ bytes: UnsafeRawBufferPointer) throws
-}
-
-extension BodyWriter {
-    public func write(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { try write($0) }
-    }
-
-    public func write(_ text: String) throws {
-        var text = text
-        try text.withUTF8 { try write(UnsafeRawBufferPointer($0)) }
-    }
-}
+import Exporters
+import Foundation
+import JSONValues
 
 /// An HTTP response: status, headers and a body held in memory or streamed.
 public struct Response {
@@ -87,4 +75,3 @@ public struct Response {
     }
 }
 
-import Foundation

@@ -1,3 +1,4 @@
+
 /// How exports are delivered and kept.
 public struct ExportSettings: Sendable {
     /// Where job exports are written and served from (nginx's `/_protected_exports/` alias).

@@ -1,4 +1,5 @@
 import Data
+import JSONValues
 import Foundation
 import Logging
 
@@ -61,23 +62,9 @@ public final class JobRegistry {
     public var kinds: [String] { handlers.keys.sorted() }
 }
 
-/// Every job kind this build runs.
-public func buildJobRegistry(testKinds: Bool, documents: DocumentSettings, extraction: ExtractionSettings,
-                             connections: ConnectionSettings, exports: ExportSettings) -> JobRegistry {
-    let registry = JobRegistry()
-    ETLSync.register(on: registry, settings: connections)
-    registry.periodic(every: 5) { database in _ = try ETLScheduler.tick(database) }
-    DocumentExtraction.register(on: registry, uploadsDirectory: documents.uploadsDirectory)
-    FieldExtraction.register(on: registry, uploadsDirectory: documents.uploadsDirectory, settings: extraction)
-    ExportJob.register(on: registry, settings: exports)
-    registry.periodic(every: 10) { database in ExportJob.sweep(database, settings: exports) }
-    if testKinds { TestJobs.register(on: registry) }
-    return registry
-}
-
 /// Job kinds used by the integration tests (only with `ASSAY_TEST_ROUTES=1`).
-enum TestJobs {
-    static func register(on registry: JobRegistry) {
+public enum TestJobs {
+    public static func register(on registry: JobRegistry) {
         // Sleeps `ms` in steps, reporting progress; fails its first `fail_times` attempts.
         registry.register("test.sleep") { context in
             var payload = FieldReader(context.payload)

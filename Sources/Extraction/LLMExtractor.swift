@@ -1,6 +1,7 @@
 import Documents
 import Foundation
 import Integrations
+import JSONValues
 
 /// Field extraction by an OpenAI-compatible chat-completions model.
 ///
@@ -9,13 +10,13 @@ import Integrations
 /// located on the page for their box. 429 and 5xx answers and transport failures are
 /// retried with backoff (honouring a short `Retry-After`); anything else, or an answer
 /// that does not fit the schema, throws `LLMError` so the caller can fall back.
-struct LLMFieldExtractor: FieldExtracting {
-    let settings: LLMSettings
+public struct LLMFieldExtractor: FieldExtracting {
+    public let settings: LLMSettings
     /// Longest page text sent, in characters; longer documents are cut.
-    var maxCharacters = 24_000
-    var sleep: (Double) -> Void = { usleep(useconds_t($0 * 1_000_000)) }
+    public var maxCharacters = 24_000
+    public var sleep: (Double) -> Void = { usleep(useconds_t($0 * 1_000_000)) }
 
-    func extract(pages: [PageModel], fields: [FieldSpec]) throws -> [ExtractedField] {
+    public func extract(pages: [PageModel], fields: [FieldSpec]) throws -> [ExtractedField] {
         let answer = try complete(request(pages: pages, fields: fields))
         guard case .object(let members)? = try? JSON.parse(Array(answer.utf8)),
               case .object(let values)? = members.first(where: { $0.0 == "fields" })?.1 else {
@@ -34,7 +35,7 @@ struct LLMFieldExtractor: FieldExtracting {
         }
     }
 
-    static func valueAndPage(_ json: JSON?) -> (String?, Int?) {
+    public static func valueAndPage(_ json: JSON?) -> (String?, Int?) {
         switch json {
         case .string(let text)?: return (text, nil)
         case .int(let number)?: return (String(number), nil)
@@ -53,7 +54,7 @@ struct LLMFieldExtractor: FieldExtracting {
         }
     }
 
-    func request(pages: [PageModel], fields: [FieldSpec]) -> JSON {
+    public func request(pages: [PageModel], fields: [FieldSpec]) -> JSON {
         var text = ""
         for page in pages {
             text += "--- page \(page.number) ---\n\(page.text)\n"
@@ -97,7 +98,7 @@ struct LLMFieldExtractor: FieldExtracting {
     }
 
     /// Posts the request and returns the message content, retrying what may pass.
-    func complete(_ body: JSON) throws -> String {
+    public func complete(_ body: JSON) throws -> String {
         var headers = ["Content-Type: application/json", "Accept: application/json"]
         if let key = settings.apiKey { headers.append("Authorization: Bearer \(key)") }
         var lastProblem = "no attempt made"
@@ -132,7 +133,7 @@ struct LLMFieldExtractor: FieldExtracting {
     }
 }
 
-struct LLMError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct LLMError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -1,4 +1,5 @@
 import Connectors
+import Credentials
 import Foundation
 
 /// How customer connections are secured and bounded, resolved at start-up.

@@ -1,19 +1,19 @@
 import Data
-import Exporters
 import Foundation
+import JSONValues
 
 /// One warehouse table on its way out: its columns, where it came from, and the COPY that
 /// reads its rows in a stable order. Every format is written from here, to an HTTP body or
 /// to a file.
-struct TableExport {
-    let ref: WarehouseTableRef
-    let columns: [ExportColumn]
+public struct TableExport {
+    public let ref: WarehouseTableRef
+    public let columns: [ExportColumn]
     /// Each column's type as declared (the JSON export names it): Assay's extracted-table
     /// types, or the PostgreSQL type of an ETL table.
-    let declaredTypes: [String]
-    let exportedAt: Date
+    public let declaredTypes: [String]
+    public let exportedAt: Date
 
-    init(_ ref: WarehouseTableRef, exportedAt: Date = Date()) {
+    public init(_ ref: WarehouseTableRef, exportedAt: Date = Date()) {
         self.ref = ref
         self.exportedAt = exportedAt
         var columns: [ExportColumn] = [], types: [String] = []
@@ -31,7 +31,7 @@ struct TableExport {
     }
 
     /// The file name a download gets (without extension).
-    var baseName: String { ref.tableName }
+    public var baseName: String { ref.tableName }
 
     private var from: String {
         "\(WarehouseRepository.schema).\(SQL.quoteIdentifier(ref.tableName))"
@@ -44,7 +44,7 @@ struct TableExport {
     // MARK: Metadata
 
     /// For people (PDF block, Excel metadata sheet).
-    var metadataPairs: [(label: String, value: String)] {
+    public var metadataPairs: [(label: String, value: String)] {
         var pairs: [(label: String, value: String)] = [("Table", ref.tableName)]
         switch ref.source {
         case .document:
@@ -64,7 +64,7 @@ struct TableExport {
     }
 
     /// For programs (the JSON export's `metadata`).
-    var metadataJSON: JSON {
+    public var metadataJSON: JSON {
         var source: [(String, JSON)] = [("kind", .string(ref.source.rawValue)), ("name", JSON(ref.sourceName))]
         switch ref.source {
         case .document:
@@ -72,18 +72,18 @@ struct TableExport {
                        ("pages", .array([.int(Int64(ref.pageFrom ?? 0)), .int(Int64(ref.pageTo ?? 0))]))]
         case .connection:
             source += [("connection_id", .string(ref.sourceID.lower)), ("table", JSON(ref.sourceTable)),
-                       ("last_sync_at", ref.lastSyncAt.map(Present.time) ?? .null)]
+                       ("last_sync_at", ref.lastSyncAt.map { .string(PostgresTime.format($0)) } ?? .null)]
         }
         var metadata: [(String, JSON)] = [
             ("table_id", .string(ref.id.lower)), ("table", .string(ref.tableName)), ("source", .object(source)),
-            ("row_count", .int(ref.rowCount)), ("exported_at", Present.time(exportedAt)),
+            ("row_count", .int(ref.rowCount)), ("exported_at", .string(PostgresTime.format(exportedAt))),
         ]
         if let confidence = ref.confidence { metadata.append(("confidence", .double((confidence * 1000).rounded() / 1000))) }
         return .object(metadata)
     }
 
     /// The renderers' view, with the cells extraction was unsure of.
-    func exportTable(db: Database, lowConfidence: Double, title: String? = nil) throws -> ExportTable {
+    public func exportTable(db: Database, lowConfidence: Double, title: String? = nil) throws -> ExportTable {
         ExportTable(title: title ?? ref.tableName, columns: columns, metadata: metadataPairs,
                     notes: try notes(db: db, below: lowConfidence), rowCount: Int(ref.rowCount))
     }
@@ -115,7 +115,7 @@ struct TableExport {
 
     /// CSV from `COPY … (FORMAT csv)`. Text cells starting with `=`, `+`, `-`, `@`, tab or CR
     /// get a leading `'` so spreadsheets show them as text instead of running them as formulas.
-    func csvStatement(_ options: ExportSpec.CSVOptions) -> SQL {
+    public func csvStatement(_ options: ExportSpec.CSVOptions) -> SQL {
         let select = columns.map { column -> String in
             let name = SQL.quoteIdentifier(column.name)
             guard column.kind == .text, options.formulaProtection else { return name }
@@ -126,13 +126,13 @@ struct TableExport {
     }
 
     /// One JSON object per row, typed by PostgreSQL's `row_to_json`.
-    var jsonStatement: SQL {
+    public var jsonStatement: SQL {
         let select = columns.map { SQL.quoteIdentifier($0.name) }.joined(separator: ", ")
         return SQL(unsafeSQL: "COPY (SELECT row_to_json(r) FROM (SELECT \(select) FROM \(from)\(orderBy)) r) TO STDOUT")
     }
 
     /// Rows in COPY's text format, for the renderers.
-    var textStatement: SQL {
+    public var textStatement: SQL {
         let select = columns.map { SQL.quoteIdentifier($0.name) }.joined(separator: ", ")
         return SQL(unsafeSQL: "COPY (SELECT \(select) FROM \(from)\(orderBy)) TO STDOUT")
     }
@@ -142,7 +142,7 @@ struct TableExport {
     /// handed over in batches through a short queue. When the renderer throws, the reader
     /// stops (the rest of the COPY is drained unread) before this returns, so the connection
     /// is never used by two threads at once.
-    static func prefetchedRowStream(_ copy: Database.CopyOut, columnCount: Int) -> RowStream {
+    public static func prefetchedRowStream(_ copy: Database.CopyOut, columnCount: Int) -> RowStream {
         { each in
             let channel = RowBatches()
             let source = UncheckedBox(copy)
@@ -181,7 +181,7 @@ struct TableExport {
     // MARK: Writing
 
     /// Writes CSV or JSON from a COPY that has started; returns the rows written.
-    func writeStreamed(_ spec: ExportSpec, copy: Database.CopyOut, to writer: BodyWriter,
+    public func writeStreamed(_ spec: ExportSpec, copy: Database.CopyOut, to writer: BodyWriter,
                        progress: ExportProgress? = nil) throws -> Int {
         switch spec.format {
         case .csv: try writeCSV(copy, options: spec.csv, to: writer, progress: progress)
@@ -190,7 +190,7 @@ struct TableExport {
     }
 
     /// Starts the COPY a streamed format reads from (so a failure is still an error response).
-    func startCopy(_ spec: ExportSpec, db: Database) throws -> Database.CopyOut {
+    public func startCopy(_ spec: ExportSpec, db: Database) throws -> Database.CopyOut {
         switch spec.format {
         case .csv: try db.startCopyOut(csvStatement(spec.csv))
         case .json: try db.startCopyOut(jsonStatement)
@@ -199,7 +199,7 @@ struct TableExport {
     }
 
     /// Writes any format into the file at `path`; returns the rows written.
-    func render(_ spec: ExportSpec, db: Database, to path: String, tempDirectory: String,
+    public func render(_ spec: ExportSpec, db: Database, to path: String, tempDirectory: String,
                 progress: ExportProgress?) throws -> Int {
         switch spec.format {
         case .csv, .json:
@@ -255,7 +255,7 @@ struct TableExport {
         return rows
     }
 
-    static func csvField(_ text: String, delimiter: String, protect: Bool) -> String {
+    public static func csvField(_ text: String, delimiter: String, protect: Bool) -> String {
         var value = text
         if protect, let first = value.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { value = "'" + value }
         guard value.contains(delimiter) || value.contains("\"") || value.contains("\n") || value.contains("\r") else { return value }
@@ -296,9 +296,9 @@ struct TableExport {
 
 /// PostgreSQL's COPY text format: fields split by tabs, `\N` for NULL, and backslash escapes
 /// for backslash, tab, newline, carriage return and the rarer control characters.
-enum CopyText {
+public enum CopyText {
     /// Appends one row (one field, e.g. a JSON document) without its final newline, unescaped.
-    static func unescape(_ row: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+    public static func unescape(_ row: UnsafeRawBufferPointer, into out: inout [UInt8]) {
         var index = 0
         let end = row.count - 1
         while index < end {
@@ -314,7 +314,7 @@ enum CopyText {
     }
 
     /// Splits one row into `values` (one per column; extra fields are ignored, missing ones nil).
-    static func decode(_ row: UnsafeRawBufferPointer, into values: inout [String?]) {
+    public static func decode(_ row: UnsafeRawBufferPointer, into values: inout [String?]) {
         let end = row.count > 0 && row[row.count - 1] == 0x0A ? row.count - 1 : row.count
         var start = 0
         var column = 0
@@ -373,11 +373,11 @@ enum CopyText {
 }
 
 /// A body writer into a file, buffered; used by job exports.
-final class FileSink: BodyWriter {
+public final class FileSink: BodyWriter {
     private let handle: FileHandle
     private var buffer: [UInt8] = []
 
-    init(path: String) throws {
+    public init(path: String) throws {
         guard FileManager.default.createFile(atPath: path, contents: nil),
               let handle = FileHandle(forWritingAtPath: path) else {
             throw ExportError("cannot create \(path)")
@@ -386,7 +386,7 @@ final class FileSink: BodyWriter {
         buffer.reserveCapacity(1 << 20)
     }
 
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
         buffer.append(contentsOf: bytes)
         if buffer.count >= 1 << 20 { try flush() }
     }
@@ -396,7 +396,7 @@ final class FileSink: BodyWriter {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    func close() throws {
+    public func close() throws {
         try flush()
         try handle.close()
     }
@@ -404,14 +404,14 @@ final class FileSink: BodyWriter {
 
 /// A value handed to another thread that only that thread uses until it is done with it.
 private struct UncheckedBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
+    public let value: Value
+    public init(_ value: Value) { self.value = value }
 }
 
 /// The queue between the reading thread and the renderer: a few batches of rows at most,
 /// then the end (or the reader's error).
 private final class RowBatches: @unchecked Sendable {
-    static let batchSize = 1024
+    public static let batchSize = 1024
     private static let capacity = 4
 
     private struct Cancelled: Error {}
@@ -423,7 +423,7 @@ private final class RowBatches: @unchecked Sendable {
     private var cancelled = false
 
     /// Waits for room; throws when the renderer has given up.
-    func put(_ batch: [[String?]]) throws {
+    public func put(_ batch: [[String?]]) throws {
         condition.lock()
         defer { condition.unlock() }
         while batches.count >= RowBatches.capacity, !cancelled { condition.wait() }
@@ -432,7 +432,7 @@ private final class RowBatches: @unchecked Sendable {
         condition.broadcast()
     }
 
-    func finish(_ error: Error?) {
+    public func finish(_ error: Error?) {
         condition.lock()
         finished = true
         failure = error
@@ -441,7 +441,7 @@ private final class RowBatches: @unchecked Sendable {
     }
 
     /// The next batch, nil at the end; rethrows the reader's error.
-    func take() throws -> [[String?]]? {
+    public func take() throws -> [[String?]]? {
         condition.lock()
         defer { condition.unlock() }
         while batches.isEmpty, !finished { condition.wait() }
@@ -453,7 +453,7 @@ private final class RowBatches: @unchecked Sendable {
         return nil
     }
 
-    func cancel() {
+    public func cancel() {
         condition.lock()
         cancelled = true
         batches.removeAll()
@@ -461,7 +461,7 @@ private final class RowBatches: @unchecked Sendable {
         condition.unlock()
     }
 
-    func waitFinished() {
+    public func waitFinished() {
         condition.lock()
         while !finished { condition.wait() }
         condition.unlock()

@@ -1,22 +1,23 @@
 import Data
-import Exporters
 import Foundation
+import JSONValues
+import Jobs
 import Logging
 
 /// The `export.run` job: one table (large Excel or PDF, or any format on request) or a batch
 /// of tables into one zip, written under `<exports>/<export id>/` and served by nginx until it
 /// expires. A retried attempt starts the files again from nothing.
-enum ExportJob {
-    static let kind = "export.run"
+public enum ExportJob {
+    public static let kind = "export.run"
 
-    static func register(on registry: JobRegistry, settings: ExportSettings) {
+    public static func register(on registry: JobRegistry, settings: ExportSettings) {
         registry.register(kind) { context in try run(context, settings: settings) }
     }
 
     /// The file a finished export is kept as, relative to the exports directory.
-    static func relativePath(_ id: UUID, extension ext: String) -> String { "\(id.lower)/export.\(ext)" }
+    public static func relativePath(_ id: UUID, extension ext: String) -> String { "\(id.lower)/export.\(ext)" }
 
-    static func run(_ context: JobContext, settings: ExportSettings) throws -> JSON {
+    public static func run(_ context: JobContext, settings: ExportSettings) throws -> JSON {
         var payload = FieldReader(context.payload)
         guard let idText = payload.string("export_id"), let id = UUID(uuidString: idText) else {
             throw PermanentJobError("the job has no export_id")
@@ -104,14 +105,14 @@ enum ExportJob {
     }
 
     /// The spec the request was validated into, read back from what was stored.
-    static func storedSpec(_ record: ExportRecord) -> ExportSpec? {
+    public static func storedSpec(_ record: ExportRecord) -> ExportSpec? {
         let options = (try? JSON.parse(Array(record.options.utf8))) ?? [:]
         var reader = FieldReader(["format": .string(record.format), "options": options])
         return ExportSpec.read(&reader)
     }
 
     /// Deletes the files of expired exports, and temporary files that a killed request left.
-    static func sweep(_ database: Database, settings: ExportSettings) {
+    public static func sweep(_ database: Database, settings: ExportSettings) {
         let manager = FileManager.default
         do {
             for path in try ExportRepository(database).expireDue() {

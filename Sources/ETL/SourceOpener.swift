@@ -1,20 +1,23 @@
 import Connectors
 import Data
 import Foundation
+import JSONValues
 
 /// Opens a stored connection: policy check, decryption, connect to the checked address.
 /// Shared by the API (test, schema) and the ETL job.
-struct SourceOpener {
-    let settings: ConnectionSettings
+public struct SourceOpener {
+    public let settings: ConnectionSettings
+
+    public init(settings: ConnectionSettings) { self.settings = settings }
 
     /// A failure with the code the API reports.
-    struct Failure: Error, CustomStringConvertible {
-        let code: String
-        let message: String
-        var description: String { message }
+    public struct Failure: Error, CustomStringConvertible {
+        public let code: String
+        public let message: String
+        public var description: String { message }
     }
 
-    func password(of record: ConnectionRecord) throws -> String {
+    public func password(of record: ConnectionRecord) throws -> String {
         guard let cipher = settings.cipher else { throw Failure(code: "encryption_unavailable", message: "ENCRYPTION_KEY is not configured") }
         let plain: [UInt8]
         do {
@@ -29,7 +32,7 @@ struct SourceOpener {
         return password
     }
 
-    func open(_ record: ConnectionRecord) throws -> SourceDatabase {
+    public func open(_ record: ConnectionRecord) throws -> SourceDatabase {
         let addresses: [String]
         do {
             addresses = try settings.policy.check(host: record.host, port: record.port)

@@ -1,18 +1,20 @@
+import Data
 import Foundation
+import JSONValues
 
 /// When a schedule runs: a frequency (`hourly`, `daily`, `weekly`) or a five-field cron
 /// expression (minute hour day-of-month month day-of-week; `*`, lists, ranges, steps),
 /// in a time zone.
-struct ScheduleRule {
-    struct Invalid: Error, CustomStringConvertible {
-        let description: String
+public struct ScheduleRule {
+    public struct Invalid: Error, CustomStringConvertible {
+        public let description: String
     }
 
-    let frequency: String?
-    let cron: Cron?
-    let timeZone: TimeZone
+    public let frequency: String?
+    public let cron: Cron?
+    public let timeZone: TimeZone
 
-    init(frequency: String?, cron: String?, timezone: String) throws {
+    public init(frequency: String?, cron: String?, timezone: String) throws {
         guard let zone = TimeZone(identifier: timezone) else {
             throw Invalid(description: "is not a time zone name such as UTC or Europe/Berlin")
         }
@@ -24,7 +26,7 @@ struct ScheduleRule {
         self.cron = try cron.map(Cron.init)
     }
 
-    var calendar: Calendar {
+    public var calendar: Calendar {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         return calendar
@@ -33,7 +35,7 @@ struct ScheduleRule {
     /// The first run strictly after `date`. Missed runs are not replayed: the next run
     /// is always computed from now, so a schedule that was due several times while Assay
     /// was down runs once.
-    func next(after date: Date) -> Date? {
+    public func next(after date: Date) -> Date? {
         let calendar = self.calendar
         switch frequency {
         case "hourly":
@@ -50,11 +52,11 @@ struct ScheduleRule {
 }
 
 /// A parsed five-field cron expression.
-struct Cron {
-    let minutes: Set<Int>, hours: Set<Int>, days: Set<Int>, months: Set<Int>, weekdays: Set<Int>
-    let daysRestricted: Bool, weekdaysRestricted: Bool
+public struct Cron {
+    public let minutes: Set<Int>, hours: Set<Int>, days: Set<Int>, months: Set<Int>, weekdays: Set<Int>
+    public let daysRestricted: Bool, weekdaysRestricted: Bool
 
-    init(_ text: String) throws {
+    public init(_ text: String) throws {
         let fields = text.split(whereSeparator: \.isWhitespace).map(String.init)
         guard fields.count == 5 else {
             throw ScheduleRule.Invalid(description: "must have five fields: minute hour day-of-month month day-of-week")
@@ -69,7 +71,7 @@ struct Cron {
         weekdaysRestricted = fields[4] != "*"
     }
 
-    static func parse(_ field: String, _ range: ClosedRange<Int>, name: String) throws -> Set<Int> {
+    public static func parse(_ field: String, _ range: ClosedRange<Int>, name: String) throws -> Set<Int> {
         var values: Set<Int> = []
         for part in field.split(separator: ",", omittingEmptySubsequences: false) {
             let pieces = part.split(separator: "/", omittingEmptySubsequences: false)
@@ -90,7 +92,7 @@ struct Cron {
         return values
     }
 
-    func matches(day: Int, weekday: Int) -> Bool {
+    public func matches(day: Int, weekday: Int) -> Bool {
         // Standard cron: when both are restricted, either may match.
         switch (daysRestricted, weekdaysRestricted) {
         case (true, true): return days.contains(day) || weekdays.contains(weekday)
@@ -100,7 +102,7 @@ struct Cron {
         }
     }
 
-    func next(after date: Date, calendar: Calendar) -> Date? {
+    public func next(after date: Date, calendar: Calendar) -> Date? {
         guard var candidate = calendar.date(byAdding: .minute, value: 1, to: date),
               let start = calendar.dateInterval(of: .minute, for: candidate)?.start else { return nil }
         candidate = start
@@ -128,5 +130,26 @@ struct Cron {
             return candidate
         }
         return nil
+    }
+}
+
+/// Turns due schedules into ETL runs; called by every job worker between jobs. Row locks
+/// (SKIP LOCKED) make a due schedule one run even with several workers, and the next run
+/// is computed from now, so runs missed while Assay was down run once, not once each.
+public enum ETLScheduler {
+    public static func tick(_ db: Database) throws -> Int {
+        try db.transaction { db in
+            let due = try ETLRepository(db).claimDueSchedules(limit: 20)
+            for schedule in due {
+                var job: UUID?
+                if let connection = try ConnectionRepository(db).find(id: schedule.connectionID, team: schedule.teamID) {
+                    let selection = (try? JSON.parse(Array(schedule.tables.utf8))) ?? ["tables": "all"]
+                    job = try ETLSync.enqueue(db, connection: connection, selection: selection, schedule: schedule.id, user: nil).id
+                }
+                let rule = try? ScheduleRule(frequency: schedule.frequency, cron: schedule.cron, timezone: schedule.timezone)
+                try ETLRepository(db).scheduleFired(id: schedule.id, job: job, nextRunAt: rule?.next(after: Date()))
+            }
+            return due.count
+        }
     }
 }

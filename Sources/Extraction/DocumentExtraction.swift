@@ -1,20 +1,22 @@
 import Data
 import Documents
 import Foundation
+import JSONValues
+import Jobs
 import Logging
 
 /// The `document.extract` job: reads every page into the page model and stores it.
 ///
 /// Text PDFs are read through poppler with word boxes; pages without a usable text
 /// layer are rendered at 300 dpi and OCR'd with tesseract, and so are images.
-enum DocumentExtraction {
-    static let kind = "document.extract"
+public enum DocumentExtraction {
+    public static let kind = "document.extract"
 
-    static func register(on registry: JobRegistry, uploadsDirectory: String) {
+    public static func register(on registry: JobRegistry, uploadsDirectory: String) {
         registry.register(kind) { context in try run(context, uploadsDirectory: uploadsDirectory) }
     }
 
-    static func run(_ context: JobContext, uploadsDirectory: String) throws -> JSON {
+    public static func run(_ context: JobContext, uploadsDirectory: String) throws -> JSON {
         do {
             return try extract(context, uploadsDirectory: uploadsDirectory)
         } catch {
@@ -27,7 +29,7 @@ enum DocumentExtraction {
         }
     }
 
-    static func extract(_ context: JobContext, uploadsDirectory: String) throws -> JSON {
+    public static func extract(_ context: JobContext, uploadsDirectory: String) throws -> JSON {
         var payload = FieldReader(context.payload)
         guard let idText = payload.string("document_id"), let id = UUID(uuidString: idText) else {
             throw PermanentJobError("the job has no document_id")
@@ -42,7 +44,7 @@ enum DocumentExtraction {
 
     /// Reads every page, stores the pages and the tables found, and marks the document
     /// done. A document the reader refuses is marked failed and `PermanentJobError` thrown.
-    static func process(_ document: DocumentRecord, database: Database, uploadsDirectory: String, logger: Logger,
+    public static func process(_ document: DocumentRecord, database: Database, uploadsDirectory: String, logger: Logger,
                         progress: (Int, Int) -> Void) throws -> (pages: [PageModel], summary: JSON) {
         let documents = DocumentRepository(database)
         let id = document.id
@@ -73,7 +75,7 @@ enum DocumentExtraction {
     }
 
     /// The stored page model of a processed document.
-    static func storedPages(document: UUID, database: Database) throws -> [PageModel] {
+    public static func storedPages(document: UUID, database: Database) throws -> [PageModel] {
         try DocumentRepository(database).storedPages(document: document).map { stored in
             var words: [Word] = []
             if case .array(let items)? = try? JSON.parse(Array(stored.wordsJSON.utf8)) {
@@ -94,7 +96,7 @@ enum DocumentExtraction {
         }
     }
 
-    static func save(_ page: PageModel, document: UUID, in documents: DocumentRepository) throws {
+    public static func save(_ page: PageModel, document: UUID, in documents: DocumentRepository) throws {
         let words = JSON.array(page.words.map { word in
             .array([.string(word.text), .double(round2(word.x0)), .double(round2(word.y0)), .double(round2(word.x1)),
                     .double(round2(word.y1)), .double(round2(word.confidence))])
@@ -106,7 +108,7 @@ enum DocumentExtraction {
     }
 
     /// Detects tables on every page and stores each as a typed warehouse table.
-    static func storeTables(_ pages: [PageModel], document: DocumentRecord, database: Database, logger: Logger) throws -> Int {
+    public static func storeTables(_ pages: [PageModel], document: DocumentRecord, database: Database, logger: Logger) throws -> Int {
         let warehouse = WarehouseRepository(database)
         try warehouse.dropTables(document: document.id)
         var stored = 0
@@ -149,7 +151,7 @@ enum DocumentExtraction {
         return stored
     }
 
-    static func text(_ json: JSON) -> String { String(decoding: json.serialized(), as: UTF8.self) }
+    public static func text(_ json: JSON) -> String { String(decoding: json.serialized(), as: UTF8.self) }
 
-    static func round2(_ value: Double) -> Double { (value * 100).rounded() / 100 }
+    public static func round2(_ value: Double) -> Double { (value * 100).rounded() / 100 }
 }

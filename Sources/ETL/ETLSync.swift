@@ -1,6 +1,8 @@
 import Connectors
 import Data
 import Foundation
+import JSONValues
+import Jobs
 import Logging
 
 /// The `etl.sync` job: copies a connection's tables into the warehouse.
@@ -11,40 +13,55 @@ import Logging
 /// modes merge it. Readers therefore see the old table or the new one, never half of
 /// one, and a worker that dies mid-table leaves the previous table untouched (the next
 /// attempt drops the abandoned staging table).
-enum ETLSync {
-    static let kind = "etl.sync"
-    static let modes = ["full_refresh", "incremental_append", "incremental_dedup"]
-    static let modeAliases = ["overwrite": "full_refresh", "full": "full_refresh", "append": "incremental_append",
+public enum ETLSync {
+    public static let kind = "etl.sync"
+    public static let modes = ["full_refresh", "incremental_append", "incremental_dedup"]
+    public static let modeAliases = ["overwrite": "full_refresh", "full": "full_refresh", "append": "incremental_append",
                               "incremental": "incremental_append", "append_dedup": "incremental_dedup",
                               "dedup": "incremental_dedup"]
 
-    static func register(on registry: JobRegistry, settings: ConnectionSettings) {
+    public static func register(on registry: JobRegistry, settings: ConnectionSettings) {
         registry.register(kind) { context in try run(context, settings: settings) }
     }
 
     /// One requested table.
-    struct TableRequest {
-        let schema: String?
-        let name: String
-        let mode: String
-        let cursor: String?
-        let primaryKey: [String]?
+    /// Queues a run of `connection`'s tables (`selection`: which tables and how) as a job.
+    public static func enqueue(_ db: Database, connection: ConnectionRecord, selection: JSON, schedule: UUID?, user: UUID?) throws -> ETLRunRecord {
+        let id = UUID()
+        return try db.transaction { db in
+            let job = try JobRepository(db).enqueue(
+                kind: kind, team: connection.teamID,
+                payload: String(decoding: JSON.object([("etl_job_id", .string(id.lower))]).serialized(), as: UTF8.self),
+                concurrencyKey: "connection:\(connection.id.lower)")
+            return try ETLRepository(db).createRun(
+                id: id, team: connection.teamID, connection: connection.id, schedule: schedule, job: job.id,
+                trigger: schedule == nil ? "manual" : "schedule",
+                tables: String(decoding: selection.serialized(), as: UTF8.self), user: user)
+        }
+    }
+
+    public struct TableRequest {
+        public let schema: String?
+        public let name: String
+        public let mode: String
+        public let cursor: String?
+        public let primaryKey: [String]?
     }
 
     /// How one table went.
-    struct TableOutcome {
-        var table: String
-        var mode: String
-        var status = "running"
-        var warehouseTable: String?
-        var rowsRead: Int64 = 0
-        var rowsWritten: Int64 = 0
-        var bytes: Int64 = 0
-        var seconds = 0.0
-        var error: String?
-        var addedColumns: [String] = []
+    public struct TableOutcome {
+        public var table: String
+        public var mode: String
+        public var status = "running"
+        public var warehouseTable: String?
+        public var rowsRead: Int64 = 0
+        public var rowsWritten: Int64 = 0
+        public var bytes: Int64 = 0
+        public var seconds = 0.0
+        public var error: String?
+        public var addedColumns: [String] = []
 
-        var json: JSON {
+        public var json: JSON {
             [
                 "table": .string(table), "mode": .string(mode), "status": .string(status),
                 "warehouse_table": JSON(warehouseTable), "rows_read": .int(rowsRead), "rows_written": .int(rowsWritten),
@@ -54,12 +71,12 @@ enum ETLSync {
         }
     }
 
-    struct TableFailure: Error, CustomStringConvertible {
-        let description: String
-        init(_ description: String) { self.description = description }
+    public struct TableFailure: Error, CustomStringConvertible {
+        public let description: String
+        public init(_ description: String) { self.description = description }
     }
 
-    static func requests(fromJSON text: String) -> (all: Bool, mode: String, tables: [TableRequest]) {
+    public static func requests(fromJSON text: String) -> (all: Bool, mode: String, tables: [TableRequest]) {
         guard case .object(let members)? = try? JSON.parse(Array(text.utf8)) else { return (true, "full_refresh", []) }
         let map = Dictionary(members, uniquingKeysWith: { a, _ in a })
         let mode: String = if case .string(let m)? = map["sync_mode"] { m } else { "full_refresh" }
@@ -77,7 +94,7 @@ enum ETLSync {
         return (false, mode, tables)
     }
 
-    static func run(_ context: JobContext, settings: ConnectionSettings) throws -> JSON {
+    public static func run(_ context: JobContext, settings: ConnectionSettings) throws -> JSON {
         var payload = FieldReader(context.payload)
         guard let idText = payload.string("etl_job_id"), let id = UUID(uuidString: idText) else {
             throw PermanentJobError("the job has no etl_job_id")
@@ -94,7 +111,7 @@ enum ETLSync {
         }
     }
 
-    static func sync(_ run: ETLRunRecord, context: JobContext, settings: ConnectionSettings) throws -> JSON {
+    public static func sync(_ run: ETLRunRecord, context: JobContext, settings: ConnectionSettings) throws -> JSON {
         let db = context.database
         let etl = ETLRepository(db)
         guard let connection = try ConnectionRepository(db).find(id: run.connectionID, team: run.teamID) else {
@@ -169,7 +186,7 @@ enum ETLSync {
     }
 
     /// `src_<connection>_<schema>_<table>`, safe and at most 63 bytes.
-    static func warehouseName(connection: UUID, table: SourceTable) -> String {
+    public static func warehouseName(connection: UUID, table: SourceTable) -> String {
         func clean(_ text: String) -> String {
             let mapped = text.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" }
             return String(String(mapped).split(separator: "_").joined(separator: "_").prefix(24))
@@ -178,7 +195,7 @@ enum ETLSync {
         return "src_\(connection.lower.prefix(8))_\(schema)\(clean(table.name))"
     }
 
-    static func syncTable(_ table: SourceTable, request: TableRequest, engine: SourceEngine, source: SourceDatabase,
+    public static func syncTable(_ table: SourceTable, request: TableRequest, engine: SourceEngine, source: SourceDatabase,
                           connection: ConnectionRecord, run: ETLRunRecord, db: Database, outcome: inout TableOutcome) throws {
         let etl = ETLRepository(db)
         guard modes.contains(request.mode) else { throw TableFailure("unknown sync mode \(request.mode)") }

@@ -1,5 +1,14 @@
 import Foundation
 
+/// Text that is not valid JSON (the HTTP layer answers it as 400 `invalid_json`).
+public struct JSONSyntaxError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    /// The byte at which the text stopped being JSON.
+    public let offset: Int
+
+    public var description: String { "not valid JSON: \(message) at byte \(offset)" }
+}
+
 /// A JSON value. Objects keep their keys in order so responses read predictably.
 public enum JSON: Sendable, Equatable {
     case null
@@ -44,13 +53,12 @@ public enum JSON: Sendable, Equatable {
         }
     }
 
-    /// Parses JSON text strictly; throws `APIError` 400 `invalid_json` with the reason.
+    /// Parses JSON text strictly; throws `JSONSyntaxError` with the reason and where.
     public static func parse(_ bytes: [UInt8]) throws -> JSON {
         do {
             return try JSONParser.parse(bytes)
         } catch let failure as JSONParser.Failure {
-            throw APIError(status: 400, code: "invalid_json",
-                           message: "the body is not valid JSON: \(failure.message) at byte \(failure.offset)")
+            throw JSONSyntaxError(message: failure.message, offset: failure.offset)
         }
     }
 
@@ -136,4 +144,9 @@ extension JSON {
     public init(_ value: Int?) { self = value.map { .int(Int64($0)) } ?? .null }
     public init(_ value: Bool?) { self = value.map(JSON.bool) ?? .null }
     public init(_ value: Double?) { self = value.map(JSON.double) ?? .null }
+}
+
+extension UUID {
+    /// The lower-case text form Assay uses in JSON, names and paths.
+    public var lower: String { uuidString.lowercased() }
 }

@@ -1,26 +1,28 @@
 import Data
 import Documents
 import Foundation
+import JSONValues
+import Jobs
 import Logging
 
 /// Field extraction: the `document.fields` job, and the parts the request path shares
 /// with it (choosing the extractor, configuration snapshots, presenting values).
-enum FieldExtraction {
-    static let kind = "document.fields"
+public enum FieldExtraction {
+    public static let kind = "document.fields"
 
-    static func register(on registry: JobRegistry, uploadsDirectory: String, settings: ExtractionSettings) {
+    public static func register(on registry: JobRegistry, uploadsDirectory: String, settings: ExtractionSettings) {
         registry.register(kind) { context in try run(context, uploadsDirectory: uploadsDirectory, settings: settings) }
     }
 
-    struct Outcome {
-        let extractor: String
-        let fallbackReason: String?
-        let fields: [ExtractedField]
+    public struct Outcome {
+        public let extractor: String
+        public let fallbackReason: String?
+        public let fields: [ExtractedField]
     }
 
     /// The LLM when one is configured, falling back to the rule-based extractor when it
     /// fails; the rule-based extractor otherwise.
-    static func extract(pages: [PageModel], specs: [FieldSpec], settings: ExtractionSettings, logger: Logger) throws -> Outcome {
+    public static func extract(pages: [PageModel], specs: [FieldSpec], settings: ExtractionSettings, logger: Logger) throws -> Outcome {
         if let llm = settings.llm {
             do {
                 return Outcome(extractor: "llm", fallbackReason: nil,
@@ -34,7 +36,7 @@ enum FieldExtraction {
         return Outcome(extractor: "rules", fallbackReason: nil, fields: try RuleBasedExtractor().extract(pages: pages, fields: specs))
     }
 
-    static func run(_ context: JobContext, uploadsDirectory: String, settings: ExtractionSettings) throws -> JSON {
+    public static func run(_ context: JobContext, uploadsDirectory: String, settings: ExtractionSettings) throws -> JSON {
         var payload = FieldReader(context.payload)
         guard let idText = payload.string("result_id"), let id = UUID(uuidString: idText) else {
             throw PermanentJobError("the job has no result_id")
@@ -77,14 +79,14 @@ enum FieldExtraction {
         }
     }
 
-    struct DocumentBusy: Error, CustomStringConvertible {
-        var description: String { "the document is still being read by its own job" }
+    public struct DocumentBusy: Error, CustomStringConvertible {
+        public var description: String { "the document is still being read by its own job" }
     }
 
     // MARK: Configurations
 
     /// The snapshot of a configuration's fields stored with each result.
-    static func configJSON(_ fields: [FieldRow]) -> JSON {
+    public static func configJSON(_ fields: [FieldRow]) -> JSON {
         .array(fields.map { field in
             [
                 "field_id": .string(field.fieldID), "name": .string(field.name), "field_type": .string(field.fieldType),
@@ -94,14 +96,14 @@ enum FieldExtraction {
         })
     }
 
-    static func specs(fromConfig text: String) throws -> [FieldSpec] {
+    public static func specs(fromConfig text: String) throws -> [FieldSpec] {
         guard case .array(let items)? = try? JSON.parse(Array(text.utf8)) else {
             throw PermanentJobError("the stored configuration is damaged")
         }
         return try fieldRows(items).map(spec)
     }
 
-    static func fieldRows(_ items: [JSON]) throws -> [FieldRow] {
+    public static func fieldRows(_ items: [JSON]) throws -> [FieldRow] {
         try items.map { item in
             var reader = FieldReader(item)
             let row = FieldRow(
@@ -114,14 +116,14 @@ enum FieldExtraction {
         }
     }
 
-    static func spec(_ row: FieldRow) -> FieldSpec {
+    public static func spec(_ row: FieldRow) -> FieldSpec {
         FieldSpec(id: row.fieldID, name: row.name, type: FieldType(rawValue: row.fieldType) ?? .text,
                   synonyms: row.synonyms, description: row.description)
     }
 
     // MARK: Presenting
 
-    static func present(_ fields: [ExtractedField]) -> JSON {
+    public static func present(_ fields: [ExtractedField]) -> JSON {
         .array(fields.map { field in
             [
                 "field_id": .string(field.fieldID), "name": .string(field.name), "field_type": .string(field.type.rawValue),
@@ -135,7 +137,7 @@ enum FieldExtraction {
         })
     }
 
-    static func round2(_ value: Double) -> Double { (value * 100).rounded() / 100 }
+    public static func round2(_ value: Double) -> Double { (value * 100).rounded() / 100 }
 
-    static func text(_ json: JSON) -> String { String(decoding: json.serialized(), as: UTF8.self) }
+    public static func text(_ json: JSON) -> String { String(decoding: json.serialized(), as: UTF8.self) }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads typed fields from a JSON object and collects every problem, so one 422
 /// names all the fields that were wrong rather than the first.
 ///
@@ -18,9 +20,9 @@ public struct FieldReader {
         if !errors.contains(where: { $0.0 == field }) { errors.append((field, message)) }
     }
 
-    /// Throws 422 with every recorded problem, if any.
+    /// Throws every recorded problem at once (`ValidationFailure`, answered as 422), if any.
     public func finish() throws {
-        if !errors.isEmpty { throw APIError.validation(errors) }
+        if !errors.isEmpty { throw ValidationFailure(fields: errors) }
     }
 
     public func has(_ field: String) -> Bool {
@@ -136,4 +138,13 @@ public struct FieldReader {
     }
 }
 
-import Foundation
+
+/// Fields of a JSON document that were missing or wrong, each with what was wrong. The
+/// HTTP layer answers it as 422 `validation_failed` naming every field.
+public struct ValidationFailure: Error, Sendable, CustomStringConvertible {
+    public let fields: [(String, String)]
+
+    public init(fields: [(String, String)]) { self.fields = fields }
+
+    public var description: String { "invalid fields: \(fields.map(\.0).joined(separator: ", "))" }
+}

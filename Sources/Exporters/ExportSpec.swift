@@ -1,46 +1,46 @@
-import Exporters
 import Foundation
+import JSONValues
 
 /// A validated export request: the format and its options, checked before any work starts.
-struct ExportSpec {
-    enum Format: String, CaseIterable {
+public struct ExportSpec {
+    public enum Format: String, CaseIterable, Sendable {
         case csv, excel, json, pdf
     }
 
     /// How the result reaches the caller: `auto` streams what is cheap (CSV, JSON, small
     /// Excel/PDF) and makes a job of the rest; `download` always streams; `job` always queues.
-    enum Delivery: String, CaseIterable {
+    public enum Delivery: String, CaseIterable, Sendable {
         case auto, download, job
     }
 
-    struct CSVOptions {
-        var delimiter = ","
-        var bom = false
-        var header = true
-        var formulaProtection = true
+    public struct CSVOptions {
+        public var delimiter = ","
+        public var bom = false
+        public var header = true
+        public var formulaProtection = true
     }
 
-    var format: Format
-    var delivery = Delivery.auto
-    var csv = CSVOptions()
-    var ndjson = false
-    var xlsx = XLSXOptions()
-    var pdf = PDFOptions()
+    public var format: Format
+    public var delivery = Delivery.auto
+    public var csv = CSVOptions()
+    public var ndjson = false
+    public var xlsx = XLSXOptions()
+    public var pdf = PDFOptions()
     /// PDF only: the heading above the table (default: the table's name).
-    var title: String?
+    public var title: String?
     /// The options as given (stored with a job export).
-    var options: JSON = [:]
+    public var options: JSON = [:]
 
     /// Every option of every format, for the 422 that lists the valid ones.
-    static let optionNames: [Format: [String]] = [
+    public static let optionNames: [Format: [String]] = [
         .csv: ["delimiter", "bom", "header", "formula_protection"],
         .json: ["ndjson"],
         .excel: ["rows_per_sheet", "low_confidence", "metadata_sheet"],
         .pdf: ["page_size", "orientation", "font_size", "title"],
     ]
-    static let delimiters = [",", ";", "\t", "|"]
+    public static let delimiters = [",", ";", "\t", "|"]
 
-    var fileExtension: String {
+    public var fileExtension: String {
         switch format {
         case .csv: "csv"
         case .json: ndjson ? "ndjson" : "json"
@@ -49,7 +49,7 @@ struct ExportSpec {
         }
     }
 
-    var contentType: String {
+    public var contentType: String {
         switch format {
         case .csv: "text/csv; charset=utf-8"
         case .json: ndjson ? "application/x-ndjson" : "application/json"
@@ -59,11 +59,11 @@ struct ExportSpec {
     }
 
     /// CSV and JSON come straight out of COPY; Excel and PDF are rendered into a file first.
-    var streamsFromCopy: Bool { format == .csv || format == .json }
+    public var streamsFromCopy: Bool { format == .csv || format == .json }
 
     /// Reads `format`, `options` and `delivery`, adding every problem to the reader so one
     /// 422 names them all (unknown options are listed with the valid ones).
-    static func read(_ reader: inout FieldReader) -> ExportSpec? {
+    public static func read(_ reader: inout FieldReader) -> ExportSpec? {
         let format = reader.choice("format", Format.allCases.map(\.rawValue)).flatMap(Format.init(rawValue:))
         let delivery = reader.choice("delivery", Delivery.allCases.map(\.rawValue), required: false).flatMap(Delivery.init(rawValue:))
         guard let format else { return nil }
@@ -104,5 +104,5 @@ struct ExportSpec {
     }
 
     /// Cells below this confidence are marked in Excel and PDF.
-    var lowConfidence: Double { format == .excel ? xlsx.lowConfidence : 0.6 }
+    public var lowConfidence: Double { format == .excel ? xlsx.lowConfidence : 0.6 }
 }
