@@ -1,3 +1,4 @@
+import Data
 import Documents
 import Foundation
 import JSONValues
@@ -21,20 +22,31 @@ public enum BenchExtraction {
         } catch {
             problem = "\(error)"
         }
-        let tables = DocumentTables.detect(pages)
+        let tables = TableExtraction.tables(pages)
         let fields = (try? RuleBasedExtractor().extract(pages: pages, fields: InvoiceFields.specs)) ?? []
         let seconds = Date().timeIntervalSince(started)
         var result: [(String, JSON)] = [
-            ("tables", .array(tables.map { table in
-                ["page": .int(Int64(table.page)),
-                 "rows": .array(table.textGrid.map { .array($0.map(JSON.string)) })]
-            })),
+            ("tables", .array(tables.map(present))),
             ("fields", .object(fields.compactMap { field in field.value.map { (field.fieldID, JSON.string($0)) } })),
             ("text", .string(pages.map(\.text).joined(separator: "\n\n"))),
             ("meta", ["seconds": .double((seconds * 1000).rounded() / 1000), "pages": .int(Int64(pages.count))]),
         ]
         if let problem { result.append(("error", .string(problem))) }
         return .object(result)
+    }
+
+    /// A table as stored: `columns` (name, header, type) and `values` (the typed text of
+    /// each body cell, null for NULL) are what the warehouse table holds; `rows` is the same
+    /// table in the scorers' grid form: the header found on the page, then the body cells' text.
+    static func present(_ table: ExtractedTable) -> JSON {
+        let header = table.headerCells.map { [JSON.array($0.map(JSON.string))] } ?? []
+        return [
+            "page": .int(Int64(table.firstPage)),
+            "pages": .array(table.pages.map { .int(Int64($0)) }),
+            "columns": .array(table.columns.map { ["name": .string($0.name), "header": .string($0.header), "type": .string($0.type)] }),
+            "rows": .array(header + table.cells.map { .array($0.map { JSON.string($0.text) }) }),
+            "values": .array(table.values.map { .array($0.map(JSON.init)) }),
+        ]
     }
 }
 

@@ -113,22 +113,13 @@ public enum DocumentExtraction {
         try warehouse.dropTables(document: document.id)
         var stored = 0
         var perPage: [Int: Int] = [:]
-        for table in DocumentTables.detect(pages, joiningPages: true) {
-            perPage[table.page, default: 0] += 1
-            let name = "doc_\(document.id.lower.prefix(8))_p\(table.page)_t\(perPage[table.page]!)"
-            var taken: Set<String> = ["_row"]
-            let columns = table.header.enumerated().map { position, header -> (WarehouseColumn, ColumnType) in
-                let type = ValueParser.inferType(table.rows.map { $0[position].text })
-                let name = ValueParser.columnName(header, taken: &taken)
-                return (WarehouseColumn(name: name, header: header, sqlType: type.sqlType, type: type.rawValue), type)
-            }
-            let rows = table.rows.map { row in
-                zip(row, columns).map { cell, column in ValueParser.sqlValue(cell.text, as: column.1) }
-            }
-            let columnsJSON = JSON.array(columns.map { column, _ in
+        for table in TableExtraction.tables(pages) {
+            perPage[table.firstPage, default: 0] += 1
+            let name = "doc_\(document.id.lower.prefix(8))_p\(table.firstPage)_t\(perPage[table.firstPage]!)"
+            let columnsJSON = JSON.array(table.columns.map { column in
                 ["name": .string(column.name), "header": .string(column.header), "type": .string(column.type)]
             })
-            let cellsJSON = JSON.array(table.rows.map { row in
+            let cellsJSON = JSON.array(table.cells.map { row in
                 .array(row.map { .array([.string($0.text), .double(round2($0.confidence))]) })
             })
             let bbox: JSON = ["x0": .double(round2(table.bbox.x0)), "y0": .double(round2(table.bbox.y0)),
@@ -136,9 +127,9 @@ public enum DocumentExtraction {
             do {
                 try warehouse.storeExtractedTable(
                     id: UUID(), team: document.teamID, document: document.id, tableName: name,
-                    pageFrom: table.pages.first ?? table.page, pageTo: table.pages.last ?? table.page,
+                    pageFrom: table.firstPage, pageTo: table.lastPage,
                     bboxJSON: text(bbox), columnsJSON: text(columnsJSON), cellsJSON: text(cellsJSON),
-                    confidence: table.confidence, columns: columns.map(\.0), rows: rows)
+                    confidence: table.confidence, columns: table.columns, rows: table.values)
                 stored += 1
             } catch let error as DataError {
                 if case .unavailable = error { throw error }

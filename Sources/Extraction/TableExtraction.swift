@@ -1,0 +1,47 @@
+import Data
+import Documents
+import Foundation
+
+/// A table as Assay stores it in the warehouse: typed columns named after its header, the
+/// body rows' values as PostgreSQL reads them, each cell's text and confidence, where it sits.
+///
+/// The extraction job stores exactly this, and `assay extract` prints exactly this, so the
+/// benchmark measures what users get.
+public struct ExtractedTable: Sendable {
+    /// The pages the table covers (several when it continues across pages).
+    public let pages: [Int]
+    public let bbox: (x0: Double, y0: Double, x1: Double, y1: Double)
+    /// The header as found on the page (several header rows joined per column), or nil
+    /// when the table has none and its columns are named `column 1`, `column 2`, ….
+    public let headerCells: [String]?
+    public let columns: [WarehouseColumn]
+    /// Body rows, each with one cell per column (a spanning cell repeats its text).
+    public let cells: [[DetectedTable.Cell]]
+    /// Body rows as the text each column's type parses (nil = NULL).
+    public let values: [[String?]]
+    public let confidence: Double
+
+    public var firstPage: Int { pages.first ?? 0 }
+    public var lastPage: Int { pages.last ?? 0 }
+}
+
+/// The one path from page models to warehouse tables.
+public enum TableExtraction {
+    /// Every table of a document, tables continuing across pages joined, with column names
+    /// and types inferred from the header and the body's values.
+    public static func tables(_ pages: [PageModel]) -> [ExtractedTable] {
+        DocumentTables.detect(pages, joiningPages: true).map(table)
+    }
+
+    static func table(_ table: DetectedTable) -> ExtractedTable {
+        var taken: Set<String> = ["_row"]
+        let types = table.header.indices.map { position in ValueParser.inferType(table.rows.map { $0[position].text }) }
+        let columns = zip(table.header, types).map { header, type in
+            WarehouseColumn(name: ValueParser.columnName(header, taken: &taken), header: header, sqlType: type.sqlType,
+                            type: type.rawValue)
+        }
+        let values = table.rows.map { row in zip(row, types).map { cell, type in ValueParser.sqlValue(cell.text, as: type) } }
+        return ExtractedTable(pages: table.pages, bbox: table.bbox, headerCells: table.headerCells?.map(\.text),
+                              columns: columns, cells: table.rows, values: values, confidence: table.confidence)
+    }
+}
