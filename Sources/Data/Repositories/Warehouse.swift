@@ -59,24 +59,36 @@ public struct WarehouseRepository {
 
     /// Creates (or replaces) a warehouse table with `rows` of SQL text values (nil = NULL)
     /// and its metadata row, atomically: readers see the old table or the new one.
+    ///
+    /// The rows go in with one `COPY … FROM STDIN`, as ETL loads its tables: each value is
+    /// the text the column type's input function reads (`2024-01-15`, `-1234.5`, `true`),
+    /// exactly what a `$n::type` parameter would be read as.
     public func storeExtractedTable(id: UUID, team: UUID, document: UUID, tableName: String, pageFrom: Int, pageTo: Int,
                                     bboxJSON: String, columnsJSON: String, cellsJSON: String, confidence: Double,
                                     columns: [WarehouseColumn], rows: [[String?]]) throws {
+        let table = SQL.warehouseTable(tableName)
         try db.transaction { db in
             try db.query("DELETE FROM extracted_tables WHERE table_name = \(tableName)")
-            try db.query("DROP TABLE IF EXISTS \(identifier: WarehouseRepository.schema).\(identifier: tableName)")
-            var definition = SQL(unsafeSQL: "_row integer PRIMARY KEY")
-            for column in columns {
-                definition.append(", \(identifier: column.name) \(unsafeSQL: column.sqlType)")
-            }
-            try db.query("CREATE TABLE \(identifier: WarehouseRepository.schema).\(identifier: tableName) (\(definition))")
-            let names = SQL(unsafeSQL: columns.map { SQL.quoteIdentifier($0.name) }.joined(separator: ", "))
-            for (index, row) in rows.enumerated() {
-                var values: SQL = "\(index + 1)"
-                for (value, column) in zip(row, columns) {
-                    values.append(", \(value)::\(unsafeSQL: column.sqlType)")
+            try db.query("DROP TABLE IF EXISTS \(table)")
+            // The types come from Assay's own type inference (`ColumnType.sqlType`), never from
+            // input; a type name cannot be a bind parameter.
+            let definitions = (["_row integer PRIMARY KEY"] + columns.map { "\(identifier: $0.name) \(unsafeSQL: $0.sqlType)" as SQL })
+                .joined(separator: ", ")
+            try db.query("CREATE TABLE \(table) (\(definitions))")
+            try db.copyIn("COPY \(table) (\(SQL.identifiers(["_row"] + columns.map(\.name)))) FROM STDIN") { write in
+                var buffer: [UInt8] = []
+                buffer.reserveCapacity(WarehouseRepository.copyChunk + 4096)
+                for (index, row) in rows.enumerated() {
+                    // A row shorter than the columns leaves COPY short of data and fails the
+                    // table, as its INSERT did.
+                    let fields: [String?] = [String(index + 1)] + zip(row, columns).map { value, _ in value }
+                    CopyText.encodeRow(fields, into: &buffer)
+                    if buffer.count >= WarehouseRepository.copyChunk {
+                        try buffer.withUnsafeBytes(write)
+                        buffer.removeAll(keepingCapacity: true)
+                    }
                 }
-                try db.query("INSERT INTO \(identifier: WarehouseRepository.schema).\(identifier: tableName) (_row, \(names)) VALUES (\(values))")
+                try buffer.withUnsafeBytes(write)
             }
             try db.query("""
                 INSERT INTO extracted_tables (id, team_id, document_id, table_name, page_from, page_to, bbox, columns,
@@ -86,6 +98,9 @@ public struct WarehouseRepository {
                 """)
         }
     }
+
+    /// How many bytes of COPY text are sent at a time.
+    static let copyChunk = 256 * 1024
 
     static let columns = SQL(unsafeSQL: """
         id, document_id, table_name, page_from, page_to, bbox::text AS bbox, columns::text AS columns, row_count, confidence
