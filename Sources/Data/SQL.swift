@@ -229,3 +229,28 @@ extension Array: SQLBindable where Element == String {
             .joined(separator: ",") + "}"
     }
 }
+
+extension Array where Element == SQL {
+    /// The statements one after another with `separator` (raw text) between them; their
+    /// parameters keep their order.
+    func joined(separator: String) -> SQL {
+        var result = SQL(stringLiteral: "")
+        for (index, fragment) in enumerated() {
+            if index > 0 { result.append(SQL(stringLiteral: separator)) }
+            result.append(fragment)
+        }
+        return result
+    }
+}
+
+extension SQL {
+    /// Quoted identifiers separated by commas: `"a", "b"`.
+    static func identifiers(_ names: [String]) -> SQL {
+        names.map { "\(identifier: $0)" as SQL }.joined(separator: ", ")
+    }
+
+    /// A warehouse table's qualified name: `"warehouse"."t_1"`.
+    static func warehouseTable(_ name: String) -> SQL {
+        "\(identifier: WarehouseRepository.schema).\(identifier: name)"
+    }
+}

@@ -215,33 +215,30 @@ public enum ETLSync {
             guard !keys.isEmpty else { throw TableFailure("incremental_dedup needs a primary key (the table has none; give primary_key)") }
             guard keys.allSatisfy(columnNames.contains) else { throw TableFailure("the primary key names a column the table lacks") }
         }
-        let target = "warehouse." + SQL.quoteIdentifier(name)
-        let staging = name + "__load"
-        let stagingRef = "warehouse." + SQL.quoteIdentifier(staging)
-        let exists = try db.query("SELECT to_regclass(\("warehouse." + SQL.quoteIdentifier(name)))::text AS t").first
-            .flatMap { try? $0.decode("t", as: String?.self) } != nil
+        let load = WarehouseLoadRepository(db, table: name)
+        let exists = try load.tableExists()
         let firstLoad = !incremental || state == nil || !exists || state?.mode != request.mode
-        let columnList = mappings.map { SQL.quoteIdentifier($0.name) }.joined(separator: ", ")
-        let definitions = mappings.map { "\(SQL.quoteIdentifier($0.name)) \($0.warehouseType)" }.joined(separator: ", ")
+        let columnList = mappings.map(\.name)
+        let definitions = mappings.map { WarehouseColumnDefinition(name: $0.name, sqlType: $0.warehouseType) }
 
         // An abandoned staging table (a worker died mid-copy) goes first.
-        try db.query(SQL(unsafeSQL: "DROP TABLE IF EXISTS \(stagingRef)"))
+        try load.dropStaging()
         // A first load's staging table becomes the table: written to the WAL once, as COPY
         // does (an unlogged table set logged afterwards would be written twice). An
         // incremental load's staging table is only merged from, so it skips the WAL.
-        try db.query(SQL(unsafeSQL: "CREATE \(firstLoad ? "" : "UNLOGGED ")TABLE \(stagingRef) (\(definitions))"))
+        try load.createStaging(columns: definitions, unlogged: !firstLoad)
         var filter: CursorFilter?
         if !firstLoad, let cursor { filter = CursorFilter(column: cursor, after: state?.cursorValue) }
         var copied: CopyCount?
         do {
-            try db.copyIn(SQL(unsafeSQL: "COPY \(stagingRef) (\(columnList)) FROM STDIN")) { write in
+            try load.copyIntoStaging(columns: columnList) { write in
                 copied = try withoutActuallyEscaping(write) { sink in
                     try source.copy(SourceTableRef(schema: table.schema, name: table.name), columns: mappings,
                                     filter: filter, into: sink)
                 }
             }
         } catch {
-            _ = try? db.query(SQL(unsafeSQL: "DROP TABLE IF EXISTS \(stagingRef)"))
+            try? load.dropStaging()
             throw error
         }
         let count = copied ?? CopyCount(rows: 0, bytes: 0)
@@ -250,11 +247,7 @@ public enum ETLSync {
         let newCursor = try cursor.flatMap { column -> String? in
             let type = mappings.first { $0.name == column }?.warehouseType ?? "text"
             // Timestamps go back to the source without a zone suffix both engines accept.
-            let expression = type == "timestamp with time zone"
-                ? "to_char(max(\(SQL.quoteIdentifier(column))) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
-                : "max(\(SQL.quoteIdentifier(column)))::text"
-            return try db.query(SQL(unsafeSQL: "SELECT \(expression) AS v FROM \(stagingRef)")).first
-                .flatMap { try $0.decode("v", as: String?.self) }
+            return try load.stagingMaximum(of: column, sqlType: type)
         }
         let columnsJSON = String(decoding: JSON.array(mappings.map {
             ["name": .string($0.name), "type": .string($0.warehouseType), "source_type": .string($0.sourceType)]
@@ -264,13 +257,12 @@ public enum ETLSync {
 
         if firstLoad {
             try db.transaction { db in
-                try db.query(SQL(unsafeSQL: "DROP TABLE IF EXISTS \(target)"))
-                try db.query(SQL(unsafeSQL: "ALTER TABLE \(stagingRef) RENAME TO \(SQL.quoteIdentifier(name))"))
+                let load = WarehouseLoadRepository(db, table: name)
+                try load.replaceWithStaging()
                 if request.mode == "incremental_dedup" {
-                    let keyList = keys.map(SQL.quoteIdentifier).joined(separator: ", ")
-                    try db.query(SQL(unsafeSQL: "CREATE UNIQUE INDEX ON \(target) (\(keyList))"))
+                    try load.createUniqueIndex(key: keys)
                 }
-                try db.query(SQL(unsafeSQL: "COMMENT ON TABLE \(target) IS \(SQL.quoteLiteral(comment))"))
+                try load.comment(comment)
                 let rows = count.rows
                 try ETLRepository(db).saveTableState(
                     connection: connection.id, team: connection.teamID, schema: table.schema, table: table.name,
@@ -292,7 +284,7 @@ public enum ETLSync {
         }
         for mapping in mappings {
             if let old = known[mapping.name], old != mapping.warehouseType {
-                _ = try? db.query(SQL(unsafeSQL: "DROP TABLE IF EXISTS \(stagingRef)"))
+                try? load.dropStaging()
                 throw TableFailure("column \(mapping.name) changed type in the source (\(old) → \(mapping.warehouseType)); "
                     + "run a full_refresh to reload the table with the new type")
             }
@@ -302,10 +294,9 @@ public enum ETLSync {
         if request.mode == "incremental_dedup" {
             // Keys present in the source now: rows whose key is gone were deleted there.
             let keyMappings = keys.compactMap { key in mappings.first { $0.name == key } }
-            let keysRef = "warehouse." + SQL.quoteIdentifier(name + "__keys")
-            try db.query(SQL(unsafeSQL: "DROP TABLE IF EXISTS \(keysRef)"))
-            try db.query(SQL(unsafeSQL: "CREATE UNLOGGED TABLE \(keysRef) (\(keyMappings.map { "\(SQL.quoteIdentifier($0.name)) \($0.warehouseType)" }.joined(separator: ", ")))"))
-            try db.copyIn(SQL(unsafeSQL: "COPY \(keysRef) FROM STDIN")) { write in
+            try load.dropKeyTable()
+            try load.createKeyTable(columns: keyMappings.map { WarehouseColumnDefinition(name: $0.name, sqlType: $0.warehouseType) })
+            try load.copyIntoKeyTable { write in
                 _ = try withoutActuallyEscaping(write) { sink in
                     try source.copy(SourceTableRef(schema: table.schema, name: table.name), columns: keyMappings, filter: nil,
                                     into: sink)
@@ -313,33 +304,20 @@ public enum ETLSync {
             }
         }
         try db.transaction { db in
+            let load = WarehouseLoadRepository(db, table: name)
             for column in added {
-                try db.query(SQL(unsafeSQL: "ALTER TABLE \(target) ADD COLUMN \(SQL.quoteIdentifier(column.name)) \(column.warehouseType)"))
+                try load.addColumn(WarehouseColumnDefinition(name: column.name, sqlType: column.warehouseType))
             }
             if request.mode == "incremental_append" {
-                try db.query(SQL(unsafeSQL: "INSERT INTO \(target) (\(columnList)) SELECT \(columnList) FROM \(stagingRef)"))
+                try load.appendStaging(columns: columnList)
             } else {
-                let keyList = keys.map(SQL.quoteIdentifier).joined(separator: ", ")
-                let updates = mappings.filter { !keys.contains($0.name) }
-                    .map { "\(SQL.quoteIdentifier($0.name)) = EXCLUDED.\(SQL.quoteIdentifier($0.name))" }
-                    .joined(separator: ", ")
-                let order = cursor.map { ", \(SQL.quoteIdentifier($0)) DESC" } ?? ""
-                try db.query(SQL(unsafeSQL: """
-                    INSERT INTO \(target) (\(columnList))
-                    SELECT DISTINCT ON (\(keyList)) \(columnList) FROM \(stagingRef) ORDER BY \(keyList)\(order)
-                    ON CONFLICT (\(keyList)) DO \(updates.isEmpty ? "NOTHING" : "UPDATE SET \(updates)")
-                    """))
-                let keysRef = "warehouse." + SQL.quoteIdentifier(name + "__keys")
-                let join = keys.map { "k.\(SQL.quoteIdentifier($0)) = t.\(SQL.quoteIdentifier($0))" }.joined(separator: " AND ")
-                deletions = try db.query(SQL(unsafeSQL: """
-                    WITH gone AS (DELETE FROM \(target) t WHERE NOT EXISTS (SELECT 1 FROM \(keysRef) k WHERE \(join)) RETURNING 1)
-                    SELECT count(*) AS n FROM gone
-                    """))[0].decode("n")
-                try db.query(SQL(unsafeSQL: "DROP TABLE \(keysRef)"))
+                try load.mergeStaging(columns: columnList, key: keys, newestFirstBy: cursor)
+                deletions = try load.deleteRowsMissingFromKeyTable(key: keys)
+                try load.dropKeyTable()
             }
-            try db.query(SQL(unsafeSQL: "DROP TABLE \(stagingRef)"))
-            try db.query(SQL(unsafeSQL: "COMMENT ON TABLE \(target) IS \(SQL.quoteLiteral(comment))"))
-            let rows: Int64 = try db.query(SQL(unsafeSQL: "SELECT count(*) AS n FROM \(target)"))[0].decode("n")
+            try load.dropStaging()
+            try load.comment(comment)
+            let rows = try load.rowCount()
             try ETLRepository(db).saveTableState(
                 connection: connection.id, team: connection.teamID, schema: table.schema, table: table.name,
                 state: ETLTableState(warehouseTable: name, mode: request.mode, cursorColumn: cursor,

@@ -33,14 +33,6 @@ public struct TableExport {
     /// The file name a download gets (without extension).
     public var baseName: String { ref.tableName }
 
-    private var from: String {
-        "\(WarehouseRepository.schema).\(SQL.quoteIdentifier(ref.tableName))"
-    }
-
-    private var orderBy: String {
-        ref.orderColumns.isEmpty ? "" : " ORDER BY " + ref.orderColumns.map(SQL.quoteIdentifier).joined(separator: ", ")
-    }
-
     // MARK: Metadata
 
     /// For people (PDF block, Excel metadata sheet).
@@ -113,28 +105,10 @@ public struct TableExport {
 
     // MARK: Reading rows
 
-    /// CSV from `COPY … (FORMAT csv)`. Text cells starting with `=`, `+`, `-`, `@`, tab or CR
-    /// get a leading `'` so spreadsheets show them as text instead of running them as formulas.
-    public func csvStatement(_ options: ExportSpec.CSVOptions) -> SQL {
-        let select = columns.map { column -> String in
-            let name = SQL.quoteIdentifier(column.name)
-            guard column.kind == .text, options.formulaProtection else { return name }
-            return "CASE WHEN \(name)::text ~ '^[-=+@\\t\\r]' THEN '''' || \(name)::text ELSE \(name)::text END"
-        }.joined(separator: ", ")
-        let delimiter = options.delimiter == "\t" ? "E'\\t'" : "'\(options.delimiter)'"
-        return SQL(unsafeSQL: "COPY (SELECT \(select) FROM \(from)\(orderBy)) TO STDOUT (FORMAT csv, DELIMITER \(delimiter))")
-    }
-
-    /// One JSON object per row, typed by PostgreSQL's `row_to_json`.
-    public var jsonStatement: SQL {
-        let select = columns.map { SQL.quoteIdentifier($0.name) }.joined(separator: ", ")
-        return SQL(unsafeSQL: "COPY (SELECT row_to_json(r) FROM (SELECT \(select) FROM \(from)\(orderBy)) r) TO STDOUT")
-    }
-
-    /// Rows in COPY's text format, for the renderers.
-    public var textStatement: SQL {
-        let select = columns.map { SQL.quoteIdentifier($0.name) }.joined(separator: ", ")
-        return SQL(unsafeSQL: "COPY (SELECT \(select) FROM \(from)\(orderBy)) TO STDOUT")
+    /// Starts `COPY … TO STDOUT` of this table's columns in its stable order.
+    private func startCopyOut(_ format: WarehouseCopyFormat, db: Database) throws -> Database.CopyOut {
+        try WarehouseRepository(db).startCopyOut(tableName: ref.tableName, columns: columns.map(\.name),
+                                                 orderBy: ref.orderColumns, format: format)
     }
 
     /// The rows as the renderers take them, decoded from COPY's text format on a second
@@ -191,11 +165,15 @@ public struct TableExport {
 
     /// Starts the COPY a streamed format reads from (so a failure is still an error response).
     public func startCopy(_ spec: ExportSpec, db: Database) throws -> Database.CopyOut {
-        switch spec.format {
-        case .csv: try db.startCopyOut(csvStatement(spec.csv))
-        case .json: try db.startCopyOut(jsonStatement)
-        default: try db.startCopyOut(textStatement)
+        let format: WarehouseCopyFormat = switch spec.format {
+        case .csv:
+            // Text cells that would start a spreadsheet formula are written as text.
+            .csv(delimiter: spec.csv.delimiter, protectingFormulasIn: spec.csv.formulaProtection
+                ? Set(columns.filter { $0.kind == .text }.map(\.name)) : [])
+        case .json: .json
+        default: .text
         }
+        return try startCopyOut(format, db: db)
     }
 
     /// Writes any format into the file at `path`; returns the rows written.
@@ -210,7 +188,7 @@ public struct TableExport {
         case .excel:
             let table = try exportTable(db: db, lowConfidence: spec.lowConfidence)
             let workbook = try XLSXWorkbook(path: path, tempDirectory: tempDirectory, options: spec.xlsx)
-            let rows = try workbook.addTable(table, rows: TableExport.prefetchedRowStream(try db.startCopyOut(textStatement),
+            let rows = try workbook.addTable(table, rows: TableExport.prefetchedRowStream(try startCopyOut(.text, db: db),
                                                                                             columnCount: columns.count),
                                              progress: progress)
             try workbook.close()
@@ -220,7 +198,7 @@ public struct TableExport {
             let report = try PDFReport(path: path, options: spec.pdf)
             report.title(table.title)
             report.keyValues(table.metadata)
-            let rows = try report.table(table, rows: TableExport.prefetchedRowStream(try db.startCopyOut(textStatement),
+            let rows = try report.table(table, rows: TableExport.prefetchedRowStream(try startCopyOut(.text, db: db),
                                                                                     columnCount: columns.count),
                                         progress: progress)
             try report.close()
@@ -291,84 +269,6 @@ public struct TableExport {
         if !ndjson { out += Array("]}".utf8) }
         try writer.write(out)
         return rows
-    }
-}
-
-/// PostgreSQL's COPY text format: fields split by tabs, `\N` for NULL, and backslash escapes
-/// for backslash, tab, newline, carriage return and the rarer control characters.
-public enum CopyText {
-    /// Appends one row (one field, e.g. a JSON document) without its final newline, unescaped.
-    public static func unescape(_ row: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        var index = 0
-        let end = row.count - 1
-        while index < end {
-            let byte = row[index]
-            if byte == 0x5C, index + 1 < end {
-                out.append(escaped(row[index + 1]))
-                index += 2
-            } else {
-                out.append(byte)
-                index += 1
-            }
-        }
-    }
-
-    /// Splits one row into `values` (one per column; extra fields are ignored, missing ones nil).
-    public static func decode(_ row: UnsafeRawBufferPointer, into values: inout [String?]) {
-        let end = row.count > 0 && row[row.count - 1] == 0x0A ? row.count - 1 : row.count
-        var start = 0
-        var column = 0
-        var index = 0
-        var hasEscape = false
-        while index <= end {
-            if index == end || row[index] == 0x09 {
-                if column < values.count {
-                    values[column] = field(row, start, index, hasEscape: hasEscape)
-                }
-                column += 1
-                start = index + 1
-                hasEscape = false
-            } else if row[index] == 0x5C {
-                hasEscape = true
-                index += 1 // the escaped byte cannot end the field
-            }
-            index += 1
-        }
-        while column < values.count {
-            values[column] = nil
-            column += 1
-        }
-    }
-
-    private static func field(_ row: UnsafeRawBufferPointer, _ start: Int, _ end: Int, hasEscape: Bool) -> String? {
-        if end - start == 2, row[start] == 0x5C, row[start + 1] == 0x4E { return nil } // \N
-        let slice = UnsafeRawBufferPointer(rebasing: row[start..<end])
-        guard hasEscape else { return String(decoding: slice, as: UTF8.self) }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(slice.count)
-        var index = 0
-        while index < slice.count {
-            if slice[index] == 0x5C, index + 1 < slice.count {
-                bytes.append(escaped(slice[index + 1]))
-                index += 2
-            } else {
-                bytes.append(slice[index])
-                index += 1
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private static func escaped(_ byte: UInt8) -> UInt8 {
-        switch byte {
-        case 0x6E: 0x0A // n
-        case 0x74: 0x09 // t
-        case 0x72: 0x0D // r
-        case 0x62: 0x08 // b
-        case 0x66: 0x0C // f
-        case 0x76: 0x0B // v
-        default: byte
-        }
     }
 }
 

@@ -35,10 +35,9 @@ struct HealthRoutes {
         var migrations: JSON
         let started = DispatchTime.now().uptimeNanoseconds
         do {
-            let rows = try context.database.query(
-                "SELECT coalesce(max(version), 0) AS latest, count(*) AS applied FROM schema_migrations")
+            let state = try MigrationRepository(context.database).state()
             let latency = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
-            let latest = try rows.first?.decode("latest", as: Int.self) ?? 0
+            let latest = state.latest
             database = ["ok": true, "latency_ms": .double((latency * 100).rounded() / 100)]
             let current = latest == expected
             if !current { problems.append(.string("database schema is at migration \(latest), this build expects \(expected)")) }
