@@ -73,8 +73,8 @@ public final class Request {
 
     /// The query parameter `name` as one of `T`'s cases, or nil when it is absent (or empty,
     /// with `emptyIsAbsent`); any other value adds a problem listing the cases in order.
-    func query<T: RawRepresentable & CaseIterable>(_ name: String, as type: T.Type, emptyIsAbsent: Bool = true,
-                                                   problems: inout [(String, String)]) -> T? where T.RawValue == String {
+    public func query<T: RawRepresentable & CaseIterable>(_ name: String, as type: T.Type, emptyIsAbsent: Bool = true,
+                                                          problems: inout [(String, String)]) -> T? where T.RawValue == String {
         guard let raw = query[name], !(emptyIsAbsent && raw.isEmpty) else { return nil }
         guard let value = T(rawValue: raw) else {
             problems.append((name, "must be one of: \(T.allCases.map(\.rawValue).joined(separator: ", "))"))
