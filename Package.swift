@@ -57,8 +57,8 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]
         ),
         // Customer databases Assay reads from: PostgreSQL (libpq) and MySQL/MariaDB (libmariadb),
-        // and the policy of which hosts may be reached.
-        .target(name: "Connectors", dependencies: ["CLibpq", "CMariaDB"]),
+        // and the policy of which hosts may be reached. The engines are Data's `SourceEngine`, as stored.
+        .target(name: "Connectors", dependencies: ["CLibpq", "CMariaDB", "Data"]),
         // Copying customer tables into the warehouse: the sync engine, its job and schedules.
         .target(
             name: "ETL",

@@ -1,11 +1,5 @@
+import Data
 import Foundation
-
-/// The database engines Assay reads from.
-public enum SourceEngine: String, Sendable, CaseIterable {
-    case postgresql, mysql
-
-    public var defaultPort: Int { self == .postgresql ? 5432 : 3306 }
-}
 
 /// How to reach a source database. `address` is the IP Assay checked against its
 /// connection policy; the client connects to exactly that address (so a DNS answer that

@@ -1,3 +1,4 @@
+import Data
 import Foundation
 
 /// A source table by schema and name.

@@ -91,6 +91,12 @@ public protocol SQLDecodable {
     init?(sqlText: String)
 }
 
+/// A closed set of values stored as text (a status, a mode): a row holding any other
+/// text does not decode, so `Row.decode` throws `DataError.decoding` naming the column.
+extension SQLDecodable where Self: RawRepresentable, RawValue == String {
+    public init?(sqlText: String) { self.init(rawValue: sqlText) }
+}
+
 extension String: SQLDecodable { public init?(sqlText: String) { self = sqlText } }
 extension Int: SQLDecodable { public init?(sqlText: String) { self.init(sqlText) } }
 extension Int64: SQLDecodable { public init?(sqlText: String) { self.init(sqlText) } }

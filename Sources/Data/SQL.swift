@@ -115,6 +115,11 @@ public protocol SQLBindable {
     var sqlText: String { get }
 }
 
+/// A value stored as its raw text (a status, a mode, a kind).
+extension SQLBindable where Self: RawRepresentable, RawValue == String {
+    public var sqlText: String { rawValue }
+}
+
 extension String: SQLBindable { public var sqlText: String { self } }
 extension Substring: SQLBindable { public var sqlText: String { String(self) } }
 extension Int: SQLBindable { public var sqlText: String { String(self) } }

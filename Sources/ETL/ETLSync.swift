@@ -14,14 +14,8 @@ import Logging
 /// one, and a worker that dies mid-table leaves the previous table untouched (the next
 /// attempt drops the abandoned staging table).
 public enum ETLSync {
-    public static let kind = "etl.sync"
-    public static let modes = ["full_refresh", "incremental_append", "incremental_dedup"]
-    public static let modeAliases = ["overwrite": "full_refresh", "full": "full_refresh", "append": "incremental_append",
-                              "incremental": "incremental_append", "append_dedup": "incremental_dedup",
-                              "dedup": "incremental_dedup"]
-
     public static func register(on registry: JobRegistry, settings: ConnectionSettings) {
-        registry.register(kind) { context in try run(context, settings: settings) }
+        registry.register(.etlSync) { context in try run(context, settings: settings) }
     }
 
     /// One requested table.
@@ -30,12 +24,12 @@ public enum ETLSync {
         let id = UUID()
         return try db.transaction { db in
             let job = try JobRepository(db).enqueue(
-                kind: kind, team: connection.teamID,
+                kind: .etlSync, team: connection.teamID,
                 payload: String(decoding: JSON.object([("etl_job_id", .string(id.lower))]).serialized(), as: UTF8.self),
                 concurrencyKey: "connection:\(connection.id.lower)")
             return try ETLRepository(db).createRun(
                 id: id, team: connection.teamID, connection: connection.id, schedule: schedule, job: job.id,
-                trigger: schedule == nil ? "manual" : "schedule",
+                trigger: schedule == nil ? .manual : .schedule,
                 tables: String(decoding: selection.serialized(), as: UTF8.self), user: user)
         }
     }
@@ -43,7 +37,7 @@ public enum ETLSync {
     public struct TableRequest {
         public let schema: String?
         public let name: String
-        public let mode: String
+        public let mode: SyncMode
         public let cursor: String?
         public let primaryKey: [String]?
     }
@@ -51,8 +45,8 @@ public enum ETLSync {
     /// How one table went.
     public struct TableOutcome {
         public var table: String
-        public var mode: String
-        public var status = "running"
+        public var mode: SyncMode
+        public var status = ETLRunStatus.running
         public var warehouseTable: String?
         public var rowsRead: Int64 = 0
         public var rowsWritten: Int64 = 0
@@ -63,7 +57,7 @@ public enum ETLSync {
 
         public var json: JSON {
             [
-                "table": .string(table), "mode": .string(mode), "status": .string(status),
+                "table": .string(table), "mode": .string(mode.rawValue), "status": .string(status.rawValue),
                 "warehouse_table": JSON(warehouseTable), "rows_read": .int(rowsRead), "rows_written": .int(rowsWritten),
                 "bytes": .int(bytes), "seconds": .double((seconds * 1000).rounded() / 1000), "error": JSON(error),
                 "added_columns": .array(addedColumns.map(JSON.string)),
@@ -76,19 +70,26 @@ public enum ETLSync {
         public init(_ description: String) { self.description = description }
     }
 
-    public static func requests(fromJSON text: String) -> (all: Bool, mode: String, tables: [TableRequest]) {
-        guard case .object(let members)? = try? JSON.parse(Array(text.utf8)) else { return (true, "full_refresh", []) }
+    /// The tables a run's stored selection asks for; a sync mode this build does not know is a
+    /// permanent failure of the run.
+    public static func requests(fromJSON text: String) throws -> (all: Bool, mode: SyncMode, tables: [TableRequest]) {
+        guard case .object(let members)? = try? JSON.parse(Array(text.utf8)) else { return (true, .fullRefresh, []) }
         let map = Dictionary(members, uniquingKeysWith: { a, _ in a })
-        let mode: String = if case .string(let m)? = map["sync_mode"] { m } else { "full_refresh" }
+        func syncMode(_ value: JSON?) throws -> SyncMode? {
+            guard case .string(let name)? = value else { return nil }
+            guard let mode = SyncMode(rawValue: name) else { throw PermanentJobError("unknown sync mode \(name)") }
+            return mode
+        }
+        let mode = try syncMode(map["sync_mode"]) ?? .fullRefresh
         guard case .array(let items)? = map["tables"] else { return (true, mode, []) }
-        let tables: [TableRequest] = items.compactMap { item in
+        let tables: [TableRequest] = try items.compactMap { item in
             guard case .object(let fields) = item else { return nil }
             let f = Dictionary(fields, uniquingKeysWith: { a, _ in a })
             func text(_ key: String) -> String? { if case .string(let s)? = f[key] { s } else { nil } }
             guard let name = text("name") else { return nil }
             var keys: [String]?
             if case .array(let list)? = f["primary_key"] { keys = list.compactMap { if case .string(let s) = $0 { s } else { nil } } }
-            return TableRequest(schema: text("schema"), name: name, mode: text("sync_mode") ?? mode, cursor: text("cursor_field"),
+            return TableRequest(schema: text("schema"), name: name, mode: try syncMode(f["sync_mode"]) ?? mode, cursor: text("cursor_field"),
                                 primaryKey: keys)
         }
         return (false, mode, tables)
@@ -128,9 +129,8 @@ public enum ETLSync {
             }
             throw failure
         }
-        let engine = SourceEngine(rawValue: connection.engine) ?? .postgresql
         let catalog = try source.schema()
-        let requested = requests(fromJSON: run.tables)
+        let requested = try requests(fromJSON: run.tables)
         var work: [(TableRequest, SourceTable?)] = []
         if requested.all {
             work = catalog.filter { $0.kind == "table" }.map {
@@ -155,18 +155,18 @@ public enum ETLSync {
             let started = Date()
             do {
                 guard let table else { throw TableFailure("no such table in the source (or no SELECT privilege)") }
-                try syncTable(table, request: request, engine: engine, source: source, connection: connection, run: run,
+                try syncTable(table, request: request, engine: connection.engine, source: source, connection: connection, run: run,
                               db: db, outcome: &outcome)
-                outcome.status = "succeeded"
+                outcome.status = .succeeded
             } catch let error as DataError {
                 if case .unavailable = error { throw error }
-                outcome.status = "failed"
+                outcome.status = .failed
                 outcome.error = "\(error)"
             } catch let failure as TableFailure {
-                outcome.status = "failed"
+                outcome.status = .failed
                 outcome.error = failure.description
             } catch let error as SourceError {
-                outcome.status = "failed"
+                outcome.status = .failed
                 outcome.error = "\(error.kind.rawValue): \(error.message)"
             }
             outcome.seconds = Date().timeIntervalSince(started)
@@ -177,7 +177,7 @@ public enum ETLSync {
             report()
         }
         context.progress(done: work.count, total: work.count, note: "done")
-        let failed = outcomes.filter { $0.status == "failed" }
+        let failed = outcomes.filter { $0.status == .failed }
         let error = failed.isEmpty ? nil : failed.map { "\($0.table): \($0.error ?? "failed")" }.joined(separator: "; ")
         try etl.finishRun(id: run.id, succeeded: failed.isEmpty && !work.isEmpty,
                           error: work.isEmpty ? "the connection has no tables to sync" : error)
@@ -198,20 +198,19 @@ public enum ETLSync {
     public static func syncTable(_ table: SourceTable, request: TableRequest, engine: SourceEngine, source: SourceDatabase,
                           connection: ConnectionRecord, run: ETLRunRecord, db: Database, outcome: inout TableOutcome) throws {
         let etl = ETLRepository(db)
-        guard modes.contains(request.mode) else { throw TableFailure("unknown sync mode \(request.mode)") }
         let mappings = table.columns.map { TypeMapper.map($0, engine: engine) }
         let columnNames = Set(mappings.map(\.name))
         let state = try etl.tableState(connection: connection.id, schema: table.schema, table: table.name)
         let name = state?.warehouseTable ?? warehouseName(connection: connection.id, table: table)
         outcome.warehouseTable = name
-        let incremental = request.mode != "full_refresh"
+        let incremental = request.mode.isIncremental
         let cursor = request.cursor ?? (incremental ? state?.cursorColumn : nil)
         if incremental {
-            guard let cursor else { throw TableFailure("\(request.mode) needs a cursor_field (e.g. an updated_at column)") }
+            guard let cursor else { throw TableFailure("\(request.mode.rawValue) needs a cursor_field (e.g. an updated_at column)") }
             guard columnNames.contains(cursor) else { throw TableFailure("the cursor field \(cursor) is not a column of the table") }
         }
         let keys = request.primaryKey ?? table.columns.filter(\.primaryKey).map(\.name)
-        if request.mode == "incremental_dedup" {
+        if request.mode == .incrementalDedup {
             guard !keys.isEmpty else { throw TableFailure("incremental_dedup needs a primary key (the table has none; give primary_key)") }
             guard keys.allSatisfy(columnNames.contains) else { throw TableFailure("the primary key names a column the table lacks") }
         }
@@ -253,13 +252,13 @@ public enum ETLSync {
             ["name": .string($0.name), "type": .string($0.warehouseType), "source_type": .string($0.sourceType)]
         }).serialized(), as: UTF8.self)
         let comment = "Assay ETL: connection \(connection.id.lower) (\(connection.name)), source table \(table.schema).\(table.name), "
-            + "\(request.mode), synced \(PostgresTime.format(Date())) by run \(run.id.lower)"
+            + "\(request.mode.rawValue), synced \(PostgresTime.format(Date())) by run \(run.id.lower)"
 
         if firstLoad {
             try db.transaction { db in
                 let load = WarehouseLoadRepository(db, table: name)
                 try load.replaceWithStaging()
-                if request.mode == "incremental_dedup" {
+                if request.mode == .incrementalDedup {
                     try load.createUniqueIndex(key: keys)
                 }
                 try load.comment(comment)
@@ -291,7 +290,7 @@ public enum ETLSync {
         }
         let added = mappings.filter { known[$0.name] == nil }
         var deletions: Int64 = 0
-        if request.mode == "incremental_dedup" {
+        if request.mode == .incrementalDedup {
             // Keys present in the source now: rows whose key is gone were deleted there.
             let keyMappings = keys.compactMap { key in mappings.first { $0.name == key } }
             try load.dropKeyTable()
@@ -308,7 +307,7 @@ public enum ETLSync {
             for column in added {
                 try load.addColumn(WarehouseColumnDefinition(name: column.name, sqlType: column.warehouseType))
             }
-            if request.mode == "incremental_append" {
+            if request.mode == .incrementalAppend {
                 try load.appendStaging(columns: columnList)
             } else {
                 try load.mergeStaging(columns: columnList, key: keys, newestFirstBy: cursor)

@@ -41,7 +41,7 @@ public struct SourceOpener {
             throw Failure(code: code, message: refusal.description)
         }
         let source = SourceSettings(
-            engine: SourceEngine(rawValue: record.engine) ?? .postgresql, host: record.host, address: addresses[0],
+            engine: record.engine, host: record.host, address: addresses[0],
             port: record.port, database: record.databaseName, username: record.username, password: try password(of: record),
             sslmode: record.sslmode, caCertificate: record.caCertificate, connectTimeout: settings.connectTimeout,
             statementTimeout: settings.statementTimeout)

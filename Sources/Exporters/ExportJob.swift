@@ -8,10 +8,8 @@ import Logging
 /// of tables into one zip, written under `<exports>/<export id>/` and served by nginx until it
 /// expires. A retried attempt starts the files again from nothing.
 public enum ExportJob {
-    public static let kind = "export.run"
-
     public static func register(on registry: JobRegistry, settings: ExportSettings) {
-        registry.register(kind) { context in try run(context, settings: settings) }
+        registry.register(.exportRun) { context in try run(context, settings: settings) }
     }
 
     /// The file a finished export is kept as, relative to the exports directory.
@@ -62,7 +60,7 @@ public enum ExportJob {
         let now = Date()
         for (index, ref) in refs.enumerated() {
             let export = TableExport(ref, exportedAt: now)
-            let path = record.kind == "batch"
+            let path = record.kind == .batch
                 ? (temp as NSString).appendingPathComponent("part\(index).\(spec.fileExtension)")
                 : (settings.directory as NSString).appendingPathComponent(relativePath(record.id, extension: spec.fileExtension))
             let rows = try export.render(spec, db: reader, to: path, tempDirectory: temp) { done in
@@ -81,7 +79,7 @@ public enum ExportJob {
         let fileName: String
         let contentType: String
         let relative: String
-        if record.kind == "batch" {
+        if record.kind == .batch {
             relative = relativePath(record.id, extension: "zip")
             let archive = try ZipArchive(path: (settings.directory as NSString).appendingPathComponent(relative))
             for part in parts {
@@ -107,8 +105,9 @@ public enum ExportJob {
     /// The spec the request was validated into, read back from what was stored.
     public static func storedSpec(_ record: ExportRecord) -> ExportSpec? {
         let options = (try? JSON.parse(Array(record.options.utf8))) ?? [:]
-        var reader = FieldReader(["format": .string(record.format), "options": options])
-        return ExportSpec.read(&reader)
+        var reader = FieldReader(["format": .string(record.format.rawValue), "options": options])
+        let spec = ExportSpec.read(&reader)
+        return reader.errors.isEmpty ? spec : nil
     }
 
     /// Deletes the files of expired exports, and temporary files that a killed request left.

@@ -1,12 +1,9 @@
+import Data
 import Foundation
 import JSONValues
 
 /// A validated export request: the format and its options, checked before any work starts.
 public struct ExportSpec {
-    public enum Format: String, CaseIterable, Sendable {
-        case csv, excel, json, pdf
-    }
-
     /// How the result reaches the caller: `auto` streams what is cheap (CSV, JSON, small
     /// Excel/PDF) and makes a job of the rest; `download` always streams; `job` always queues.
     public enum Delivery: String, CaseIterable, Sendable {
@@ -20,7 +17,7 @@ public struct ExportSpec {
         public var formulaProtection = true
     }
 
-    public var format: Format
+    public var format: ExportFormat
     public var delivery = Delivery.auto
     public var csv = CSVOptions()
     public var ndjson = false
@@ -32,7 +29,7 @@ public struct ExportSpec {
     public var options: JSON = [:]
 
     /// Every option of every format, for the 422 that lists the valid ones.
-    public static let optionNames: [Format: [String]] = [
+    public static let optionNames: [ExportFormat: [String]] = [
         .csv: ["delimiter", "bom", "header", "formula_protection"],
         .json: ["ndjson"],
         .excel: ["rows_per_sheet", "low_confidence", "metadata_sheet"],
@@ -62,14 +59,15 @@ public struct ExportSpec {
     public var streamsFromCopy: Bool { format == .csv || format == .json }
 
     /// Reads `format`, `options` and `delivery`, adding every problem to the reader so one
-    /// 422 names them all (unknown options are listed with the valid ones).
-    public static func read(_ reader: inout FieldReader) -> ExportSpec? {
-        let format = reader.choice("format", Format.allCases.map(\.rawValue)).flatMap(Format.init(rawValue:))
-        let delivery = reader.choice("delivery", Delivery.allCases.map(\.rawValue), required: false).flatMap(Delivery.init(rawValue:))
-        guard let format else { return nil }
-        var spec = ExportSpec(format: format)
+    /// 422 names them all (unknown options are listed with the valid ones). The spec is the
+    /// request's only when the reader has no errors: the caller's `finish()` decides.
+    public static func read(_ reader: inout FieldReader) -> ExportSpec {
+        let format = reader.choice("format", as: ExportFormat.self)
+        let delivery = reader.choice("delivery", as: Delivery.self, required: false)
+        var spec = ExportSpec(format: format ?? .csv)
         spec.delivery = delivery ?? .auto
-        guard var options = reader.object("options", required: false) else { return reader.errors.isEmpty ? spec : nil }
+        // Options are checked against a format that was given and valid.
+        guard let format, var options = reader.object("options", required: false) else { return spec }
         spec.options = options.value
         let allowed = optionNames[format] ?? []
         if case .object(let members) = options.value {
@@ -90,17 +88,15 @@ public struct ExportSpec {
             if let threshold = options.double("low_confidence", required: false, range: 0...1) { spec.xlsx.lowConfidence = threshold }
             spec.xlsx.metadataSheet = options.bool("metadata_sheet", required: false) ?? true
         case .pdf:
-            if let size = options.choice("page_size", PDFOptions.PageSize.allCases.map(\.rawValue), required: false) {
-                spec.pdf.pageSize = PDFOptions.PageSize(rawValue: size) ?? .a4
-            }
-            if let orientation = options.choice("orientation", PDFOptions.Orientation.allCases.map(\.rawValue), required: false) {
-                spec.pdf.orientation = PDFOptions.Orientation(rawValue: orientation) ?? .auto
+            if let size = options.choice("page_size", as: PDFOptions.PageSize.self, required: false) { spec.pdf.pageSize = size }
+            if let orientation = options.choice("orientation", as: PDFOptions.Orientation.self, required: false) {
+                spec.pdf.orientation = orientation
             }
             if let size = options.double("font_size", required: false, range: 5...14) { spec.pdf.fontSize = size }
             spec.title = options.string("title", required: false, maxLength: 200)
         }
         reader.absorb(options, prefix: "options")
-        return reader.errors.isEmpty ? spec : nil
+        return spec
     }
 
     /// Cells below this confidence are marked in Excel and PDF.

@@ -10,10 +10,8 @@ import Logging
 /// Text PDFs are read through poppler with word boxes; pages without a usable text
 /// layer are rendered at 300 dpi and OCR'd with tesseract, and so are images.
 public enum DocumentExtraction {
-    public static let kind = "document.extract"
-
     public static func register(on registry: JobRegistry, uploadsDirectory: String) {
-        registry.register(kind) { context in try run(context, uploadsDirectory: uploadsDirectory) }
+        registry.register(.documentExtract) { context in try run(context, uploadsDirectory: uploadsDirectory) }
     }
 
     public static func run(_ context: JobContext, uploadsDirectory: String) throws -> JSON {

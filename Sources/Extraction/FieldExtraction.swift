@@ -8,10 +8,8 @@ import Logging
 /// Field extraction: the `document.fields` job, and the parts the request path shares
 /// with it (choosing the extractor, configuration snapshots, presenting values).
 public enum FieldExtraction {
-    public static let kind = "document.fields"
-
     public static func register(on registry: JobRegistry, uploadsDirectory: String, settings: ExtractionSettings) {
-        registry.register(kind) { context in try run(context, uploadsDirectory: uploadsDirectory, settings: settings) }
+        registry.register(.documentFields) { context in try run(context, uploadsDirectory: uploadsDirectory, settings: settings) }
     }
 
     public struct Outcome {
@@ -52,11 +50,11 @@ public enum FieldExtraction {
             try results.markProcessing(id: id)
             let pages: [PageModel]
             switch document.status {
-            case "done":
+            case .done:
                 pages = try DocumentExtraction.storedPages(document: document.id, database: context.database)
-            case "failed":
+            case .failed:
                 throw PermanentJobError(document.error ?? "the document could not be read")
-            default:
+            case .queued, .processing:
                 guard document.jobID == nil || document.jobID == context.job.id else {
                     // Its own extraction job has not finished; this attempt is retried later.
                     throw DocumentBusy()

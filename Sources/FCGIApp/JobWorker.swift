@@ -106,13 +106,13 @@ struct JobWorker {
             }
             let result = try handler(JobContext(job: job, database: database, logger: logger, worker: worker))
             try jobs.succeed(id: job.id, worker: worker, result: String(decoding: result.serialized(), as: UTF8.self))
-            metadata["job.status"] = "succeeded"
+            metadata["job.status"] = .string(JobStatus.succeeded.rawValue)
         } catch {
             let permanent = error is PermanentJobError
             // Exponential backoff: 2, 4, 8 … seconds, at most 5 minutes.
             let retryAfter = min(300, 1 << min(job.attempts, 8))
-            let status = (try? jobs.fail(id: job.id, worker: worker, error: "\(error)", retryable: !permanent, retryAfter: retryAfter)) ?? "unknown"
-            metadata["job.status"] = .string(status)
+            let status = try? jobs.fail(id: job.id, worker: worker, error: "\(error)", retryable: !permanent, retryAfter: retryAfter)
+            metadata["job.status"] = .string(status?.rawValue ?? "unknown")
             metadata["error"] = "\(error)"
         }
         metadata["duration_ms"] = .stringConvertible(Int(Date().timeIntervalSince(started) * 1000))

@@ -242,7 +242,7 @@ struct AuthRoutes: RouteGroup {
 
     static let defaultSettings: [(String, JSON)] = [
         ("theme", "light"), ("language", "en"), ("timezone", "UTC"), ("notifications", ["email": true]),
-        ("default_export_format", "csv"), ("page_size", 50),
+        ("default_export_format", .string(ExportFormat.csv.rawValue)), ("page_size", 50),
     ]
 
     func settings(_ request: Request, _ principal: Principal) throws -> Response {
@@ -263,7 +263,7 @@ struct AuthRoutes: RouteGroup {
             case "theme":
                 if let v = body.choice(key, ["light", "dark", "system"]) { patch.append((key, .string(v))) }
             case "default_export_format":
-                if let v = body.choice(key, ["csv", "excel", "json", "pdf"]) { patch.append((key, .string(v))) }
+                if let v = body.choice(key, as: ExportFormat.self) { patch.append((key, .string(v.rawValue))) }
             case "language":
                 if let v = body.string(key, minLength: 2, maxLength: 10) {
                     if v.range(of: "^[a-z]{2,3}(-[A-Za-z]{2,4})?$", options: .regularExpression) == nil {

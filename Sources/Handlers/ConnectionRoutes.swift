@@ -37,14 +37,13 @@ struct ConnectionRoutes: RouteGroup {
 
     // MARK: Reading a body
 
-    /// The connection a body describes, over `base` for an update (only given fields change).
-    func read(_ reader: inout FieldReader, base: ConnectionRecord?) -> (fields: ConnectionFields, password: String?)? {
+    /// The connection a body describes, over `base` for an update (only given fields change);
+    /// it is the request's only when the reader has no errors (the caller's `finish()` decides).
+    func read(_ reader: inout FieldReader, base: ConnectionRecord?) -> (fields: ConnectionFields, password: String?) {
         let creating = base == nil
         let name = reader.string("name", required: creating, minLength: 1, maxLength: 200)
         let description = reader.string("description", required: false, maxLength: 2000)
-        var engineText = reader.choice("database_type", ["postgresql", "postgres", "mysql", "mariadb"], required: creating)
-        if engineText == "postgres" { engineText = "postgresql" }
-        if engineText == "mariadb" { engineText = "mysql" }
+        let named = reader.choice("database_type", SourceEngine.names, required: creating).flatMap(SourceEngine.init(named:))
         let frequency = reader.choice("sync_frequency", ConnectionRoutes.frequencies, required: false)
         var host: String?, port: Int?, database: String?, username: String?, password: String?
         if var credentials = reader.object("credentials", required: creating) {
@@ -70,11 +69,10 @@ struct ConnectionRoutes: RouteGroup {
             }
             reader.absorb(ssl, prefix: "ssl")
         }
-        guard reader.errors.isEmpty else { return nil }
-        let engine = SourceEngine(rawValue: engineText ?? base?.engine ?? "postgresql") ?? .postgresql
+        let engine = named ?? base?.engine ?? .postgresql
         let fields = ConnectionFields(
-            name: name ?? base?.name ?? "", description: description ?? base?.description, engine: engine.rawValue,
-            host: host ?? base?.host ?? "", port: port ?? (engineText != nil && base?.engine != engineText ? nil : base?.port) ?? engine.defaultPort,
+            name: name ?? base?.name ?? "", description: description ?? base?.description, engine: engine,
+            host: host ?? base?.host ?? "", port: port ?? (named != nil && base?.engine != named ? nil : base?.port) ?? engine.defaultPort,
             databaseName: database ?? base?.databaseName ?? "", username: username ?? base?.username ?? "",
             secretCiphertext: base?.secretCiphertext ?? [], keyID: base?.keyID ?? "",
             sslmode: sslmode ?? base?.sslmode ?? "prefer", caCertificate: ca ?? base?.caCertificate,
@@ -94,14 +92,14 @@ struct ConnectionRoutes: RouteGroup {
     func create(_ request: Request, _ principal: Principal) throws -> Response {
         try principal.require(role: .editor, to: "create connections")
         var reader = try request.jsonObject(limit: context.settings.maxJSONBody)
-        let parsed = read(&reader, base: nil)
+        var (fields, password) = read(&reader, base: nil)
         try reader.finish()
-        guard var (fields, password) = parsed, let secret = password else { throw APIError.internalError }
         let id = UUID()
-        try seal(secret, into: &fields, id: id)
+        // The password is required when creating: finish() has thrown if it was missing.
+        try seal(password!, into: &fields, id: id)
         let record = try ConnectionRepository(db).create(id: id, team: principal.teamID, user: principal.userID, fields)
         access.audit(request, principal: principal, action: "connection.created", resourceType: "connection",
-                     resourceID: id.lower, detail: ["engine": .string(record.engine), "host": .string(record.host)])
+                     resourceID: id.lower, detail: ["engine": .string(record.engine.rawValue), "host": .string(record.host)])
         return .json(ConnectionRoutes.present(record), status: 201, headers: [("Location", "/api/connections/\(id.lower)")])
     }
 
@@ -109,9 +107,8 @@ struct ConnectionRoutes: RouteGroup {
         try principal.require(role: .editor, to: "change connections")
         let existing = try connection(request, principal)
         var reader = try request.jsonObject(limit: context.settings.maxJSONBody)
-        let parsed = read(&reader, base: existing)
+        var (fields, password) = read(&reader, base: existing)
         try reader.finish()
-        guard var (fields, password) = parsed else { throw APIError.internalError }
         if let password {
             try seal(password, into: &fields, id: existing.id)
         } else if existing.keyID != (try cipher.currentKeyID) {
@@ -151,7 +148,7 @@ struct ConnectionRoutes: RouteGroup {
         try principal.require(role: .editor, to: "test connections")
         let record = try connection(request, principal)
         let started = DispatchTime.now()
-        var body: [(String, JSON)] = [("id", .string(record.id.lower)), ("engine", .string(record.engine))]
+        var body: [(String, JSON)] = [("id", .string(record.id.lower)), ("engine", .string(record.engine.rawValue))]
         do {
             let source = try open(record)
             let info = try source.serverInfo()
@@ -183,7 +180,7 @@ struct ConnectionRoutes: RouteGroup {
             if schemas.last?.0 == table.schema { schemas[schemas.count - 1].1.append(table) } else { schemas.append((table.schema, [table])) }
         }
         return .json([
-            "connection_id": .string(record.id.lower), "engine": .string(record.engine), "database": .string(record.databaseName),
+            "connection_id": .string(record.id.lower), "engine": .string(record.engine.rawValue), "database": .string(record.databaseName),
             "schemas": .array(schemas.map { name, tables in
                 ["name": .string(name), "tables": .array(tables.map { table in
                     [
@@ -215,7 +212,7 @@ struct ConnectionRoutes: RouteGroup {
     static func present(_ c: ConnectionRecord) -> JSON {
         [
             "id": .string(c.id.lower), "name": .string(c.name), "description": JSON(c.description),
-            "database_type": .string(c.engine),
+            "database_type": .string(c.engine.rawValue),
             "credentials": ["host": .string(c.host), "port": .int(Int64(c.port)), "database": .string(c.databaseName),
                             "username": .string(c.username), "password": .string(mask)],
             "ssl": ["mode": .string(c.sslmode), "ca_certificate": c.caCertificate == nil ? .null : "(set)"],

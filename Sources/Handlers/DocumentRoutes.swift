@@ -32,7 +32,7 @@ struct DocumentRoutes: RouteGroup {
         let documentID = UUID()
         let document = try db.transaction { db -> DocumentRecord in
             let job = try JobRepository(db).enqueue(
-                kind: DocumentExtraction.kind, team: principal.teamID,
+                kind: .documentExtract, team: principal.teamID,
                 payload: String(decoding: JSON.object([("document_id", .string(documentID.lower))]).serialized(), as: UTF8.self),
                 concurrencyKey: DocumentRoutes.concurrencyKey(documentID))
             return try DocumentRepository(db).create(
@@ -78,10 +78,7 @@ struct DocumentRoutes: RouteGroup {
     func list(_ request: Request, _ principal: Principal) throws -> Response {
         var problems: [(String, String)] = []
         let paging = Pagination(request, defaultLimit: 20, maxLimit: 100, problems: &problems)
-        let status = request.query["status"].flatMap { $0.isEmpty ? nil : $0 }
-        if let status, !["queued", "processing", "done", "failed"].contains(status) {
-            problems.append(("status", "must be one of: queued, processing, done, failed"))
-        }
+        let status = request.query("status", as: DocumentStatus.self, problems: &problems)
         if !problems.isEmpty { throw APIError.validation(problems) }
         let rows = try DocumentRepository(db).list(team: principal.teamID, status: status, limit: paging.limit + 1, after: paging.cursor)
         let (page, next) = paging.page(rows) { ($0.createdAt, $0.id) }
@@ -111,7 +108,7 @@ struct DocumentRoutes: RouteGroup {
     func status(_ request: Request, _ principal: Principal) throws -> Response {
         let document = try document(request, principal)
         return .json([
-            "id": .string(document.id.lower), "status": .string(document.status),
+            "id": .string(document.id.lower), "status": .string(document.status.rawValue),
             "pages_done": .int(Int64(document.pagesDone)), "pages_total": .int(Int64(document.pageCount)),
             "error": JSON(document.error), "job_id": JSON(document.jobID?.lower),
             "updated_at": Present.time(document.updatedAt), "processed_at": Present.time(document.processedAt),
@@ -219,7 +216,7 @@ struct DocumentRoutes: RouteGroup {
         [
             "id": .string(d.id.lower), "filename": .string(d.filename), "content_type": .string(d.contentType),
             "size_bytes": .int(d.sizeBytes), "sha256": .string(d.sha256), "page_count": .int(Int64(d.pageCount)),
-            "status": .string(d.status),
+            "status": .string(d.status.rawValue),
             "progress": ["pages_done": .int(Int64(d.pagesDone)), "pages_total": .int(Int64(d.pageCount))],
             "error": JSON(d.error), "job_id": JSON(d.jobID?.lower),
             "created_at": Present.time(d.createdAt), "updated_at": Present.time(d.updatedAt),

@@ -23,9 +23,9 @@ struct ETLRoutes: RouteGroup {
     /// `tables`: "all" (default) or a list of names or `{name, schema, sync_mode,
     /// cursor_field, primary_key}`; `sync_mode` the default mode. Returns the JSON stored.
     static func readSelection(_ reader: inout FieldReader) -> JSON {
-        var mode = "full_refresh"
+        var mode = SyncMode.fullRefresh
         if let raw = reader.string("sync_mode", required: false) {
-            if let canonical = canonicalMode(raw) { mode = canonical } else { reader.fail("sync_mode", modeMessage) }
+            if let named = SyncMode(named: raw) { mode = named } else { reader.fail("sync_mode", modeMessage) }
         }
         var tables: JSON = .string("all")
         if reader.has("tables") {
@@ -38,18 +38,18 @@ struct ETLRoutes: RouteGroup {
                     let at = "tables[\(index)]"
                     switch item {
                     case .string(let name) where !name.isEmpty && name.count <= 128:
-                        list.append(["name": .string(name), "sync_mode": .string(mode)])
+                        list.append(["name": .string(name), "sync_mode": .string(mode.rawValue)])
                     case .object:
                         var table = FieldReader(item)
                         let name = table.string("name", minLength: 1, maxLength: 128)
                         let schema = table.string("schema", required: false, minLength: 1, maxLength: 128)
                         var tableMode = mode
                         if let raw = table.string("sync_mode", required: false) {
-                            if let canonical = canonicalMode(raw) { tableMode = canonical } else { table.fail("sync_mode", modeMessage) }
+                            if let named = SyncMode(named: raw) { tableMode = named } else { table.fail("sync_mode", modeMessage) }
                         }
                         let cursor = table.string("cursor_field", required: false, minLength: 1, maxLength: 128)
-                        if tableMode != "full_refresh", cursor == nil {
-                            table.fail("cursor_field", "is required for \(tableMode)")
+                        if tableMode.isIncremental, cursor == nil {
+                            table.fail("cursor_field", "is required for \(tableMode.rawValue)")
                         }
                         var keys: JSON = .null
                         if let list = table.array("primary_key", required: false, maxCount: 32) {
@@ -60,7 +60,7 @@ struct ETLRoutes: RouteGroup {
                         }
                         reader.absorb(table, prefix: at)
                         if let name {
-                            list.append(.object([("name", .string(name)), ("schema", JSON(schema)), ("sync_mode", .string(tableMode)),
+                            list.append(.object([("name", .string(name)), ("schema", JSON(schema)), ("sync_mode", .string(tableMode.rawValue)),
                                                  ("cursor_field", JSON(cursor)), ("primary_key", keys)]))
                         }
                     default:
@@ -72,25 +72,20 @@ struct ETLRoutes: RouteGroup {
                 reader.fail("tables", "must be \"all\" or a list of tables")
             }
         }
-        if mode != "full_refresh", case .string = tables {
+        if mode.isIncremental, case .string = tables {
             reader.fail("sync_mode", "incremental modes need a cursor_field per table: list the tables")
         }
-        return ["tables": tables, "sync_mode": .string(mode)]
+        return ["tables": tables, "sync_mode": .string(mode.rawValue)]
     }
 
-    static let modeMessage = "must be one of: full_refresh, incremental_append, incremental_dedup"
-
-    static func canonicalMode(_ raw: String) -> String? {
-        if ETLSync.modes.contains(raw) { return raw }
-        return ETLSync.modeAliases[raw]
-    }
+    static let modeMessage = "must be one of: \(SyncMode.allCases.map(\.rawValue).joined(separator: ", "))"
 
     // MARK: Runs
 
     func runNow(_ request: Request, _ principal: Principal) throws -> Response {
         try principal.require(role: .editor, to: "run ETL jobs")
         let connectionID = try request.uuidParameter("connection_id")
-        var selection: JSON = ["tables": "all", "sync_mode": "full_refresh"]
+        var selection: JSON = ["tables": "all", "sync_mode": .string(SyncMode.fullRefresh.rawValue)]
         if (request.contentLength ?? 0) > 0 || !(request.header("Content-Type") ?? "").isEmpty {
             var reader = try request.jsonObject(limit: context.settings.maxJSONBody)
             selection = ETLRoutes.readSelection(&reader)
@@ -109,10 +104,7 @@ struct ETLRoutes: RouteGroup {
     func listRuns(_ request: Request, _ principal: Principal) throws -> Response {
         var problems: [(String, String)] = []
         let paging = Pagination(request, defaultLimit: 20, maxLimit: 100, problems: &problems)
-        let status = request.query["status"].flatMap { $0.isEmpty ? nil : $0 }
-        if let status, !["queued", "running", "succeeded", "failed"].contains(status) {
-            problems.append(("status", "must be one of: queued, running, succeeded, failed"))
-        }
+        let status = request.query("status", as: ETLRunStatus.self, problems: &problems)
         var connection: UUID?
         if let raw = request.query["connection_id"], !raw.isEmpty {
             if let id = UUID(uuidString: raw) { connection = id } else { problems.append(("connection_id", "must be a UUID")) }
@@ -137,7 +129,7 @@ struct ETLRoutes: RouteGroup {
         } ?? .null
         return [
             "id": .string(r.id.lower), "connection_id": .string(r.connectionID.lower), "schedule_id": JSON(r.scheduleID?.lower),
-            "job_id": JSON(r.jobID?.lower), "trigger": .string(r.trigger), "status": .string(r.status),
+            "job_id": JSON(r.jobID?.lower), "trigger": .string(r.trigger.rawValue), "status": .string(r.status.rawValue),
             "requested": (try? JSON.parse(Array(r.tables.utf8))) ?? .null,
             "tables": (try? JSON.parse(Array(r.progress.utf8))) ?? .array([]),
             "rows_read": .int(r.rowsRead), "rows_written": .int(r.rowsWritten), "bytes": .int(r.bytes),
@@ -158,7 +150,9 @@ struct ETLRoutes: RouteGroup {
         var enabled: Bool
     }
 
-    func readSchedule(_ reader: inout FieldReader, base: ETLScheduleRecord?) -> ScheduleInput? {
+    /// The schedule a body describes, over `base` for an update; it is the request's only
+    /// when the reader has no errors (the caller's `finish()` decides).
+    func readSchedule(_ reader: inout FieldReader, base: ETLScheduleRecord?) -> ScheduleInput {
         let creating = base == nil
         let name = reader.string("name", required: false, minLength: 1, maxLength: 200)
         var connection: UUID?
@@ -176,7 +170,7 @@ struct ETLRoutes: RouteGroup {
         if reader.has("tables") || reader.has("sync_mode") { selection = ETLRoutes.readSelection(&reader) }
         let input = ScheduleInput(
             name: name ?? base?.name ?? "schedule", connection: connection ?? base?.connectionID ?? UUID(),
-            selection: selection ?? base.flatMap { try? JSON.parse(Array($0.tables.utf8)) } ?? ["tables": "all", "sync_mode": "full_refresh"],
+            selection: selection ?? base.flatMap { try? JSON.parse(Array($0.tables.utf8)) } ?? ["tables": "all", "sync_mode": .string(SyncMode.fullRefresh.rawValue)],
             frequency: frequency ?? (cron == nil ? base?.frequency : nil), cron: cron ?? (frequency == nil ? base?.cron : nil),
             timezone: timezone ?? base?.timezone ?? "UTC", enabled: enabled ?? base?.enabled ?? true)
         do {
@@ -188,7 +182,7 @@ struct ETLRoutes: RouteGroup {
         } catch {
             reader.fail("cron", "\(error)")
         }
-        return reader.errors.isEmpty ? input : nil
+        return input
     }
 
     static func nextRun(_ input: ScheduleInput, after date: Date = Date()) -> Date? {
@@ -203,7 +197,6 @@ struct ETLRoutes: RouteGroup {
         var reader = try request.jsonObject(limit: context.settings.maxJSONBody)
         let input = readSchedule(&reader, base: nil)
         try reader.finish()
-        guard let input else { throw APIError.internalError }
         guard try ConnectionRepository(db).find(id: input.connection, team: principal.teamID) != nil else {
             throw APIError(status: 404, code: "not_found", message: "no such connection", fields: [("connection_id", "names no connection")])
         }
@@ -223,7 +216,6 @@ struct ETLRoutes: RouteGroup {
         let input = readSchedule(&reader, base: base)
         if reader.has("connection_id") { reader.fail("connection_id", "cannot change; create a new schedule") }
         try reader.finish()
-        guard let input else { throw APIError.internalError }
         guard let record = try ETLRepository(db).updateSchedule(
             id: id, team: principal.teamID, name: input.name, tables: String(decoding: input.selection.serialized(), as: UTF8.self),
             frequency: input.frequency, cron: input.cron, timezone: input.timezone, enabled: input.enabled,
@@ -249,7 +241,7 @@ struct ETLRoutes: RouteGroup {
         return [
             "id": .string(s.id.lower), "name": .string(s.name), "connection_id": .string(s.connectionID.lower),
             "sync_frequency": JSON(s.frequency), "cron": JSON(s.cron), "timezone": .string(s.timezone), "enabled": .bool(s.enabled),
-            "tables": selection["tables"] ?? .string("all"), "sync_mode": selection["sync_mode"] ?? .string("full_refresh"),
+            "tables": selection["tables"] ?? .string("all"), "sync_mode": selection["sync_mode"] ?? .string(SyncMode.fullRefresh.rawValue),
             "next_run_at": Present.time(s.nextRunAt), "last_run_at": Present.time(s.lastRunAt),
             "last_job_id": JSON(s.lastJobID?.lower),
             "created_at": Present.time(s.createdAt), "updated_at": Present.time(s.updatedAt),

@@ -31,9 +31,8 @@ struct ExportRoutes: RouteGroup {
     func exportTable(_ request: Request, _ principal: Principal) throws -> Response {
         let id = try request.uuidParameter("id")
         var reader = try request.jsonObject(limit: context.settings.maxJSONBody)
-        let parsed = ExportSpec.read(&reader)
+        let spec = ExportSpec.read(&reader)
         try reader.finish()
-        guard let spec = parsed else { throw APIError.internalError }
         guard let ref = try ExportRepository(db).table(id: id, team: principal.teamID) else {
             throw APIError.notFound("no such table")
         }
@@ -43,7 +42,7 @@ struct ExportRoutes: RouteGroup {
                                          + "than \(settings.syncRows) rows run as jobs (delivery auto or job)")])
         }
         if spec.delivery == .job || (spec.delivery == .auto && large) {
-            return try queue(request, principal, kind: "table", spec: spec, refs: [ref])
+            return try queue(request, principal, kind: .table, spec: spec, refs: [ref])
         }
         let export = TableExport(ref)
         access.audit(request, principal: principal, action: "table.exported", resourceType: "table", resourceID: id.lower,
@@ -93,7 +92,7 @@ struct ExportRoutes: RouteGroup {
 
     func exportBatch(_ request: Request, _ principal: Principal) throws -> Response {
         var reader = try request.jsonObject(limit: context.settings.maxJSONBody)
-        let parsed = ExportSpec.read(&reader)
+        let spec = ExportSpec.read(&reader)
         var ids: [UUID] = []
         if let items = reader.array("table_ids", maxCount: settings.maxBatchTables) {
             if items.isEmpty { reader.fail("table_ids", "must name at least one table") }
@@ -105,32 +104,31 @@ struct ExportRoutes: RouteGroup {
                 if ids.contains(id) { reader.fail("table_ids[\(index)]", "is listed twice") } else { ids.append(id) }
             }
         }
-        if parsed?.delivery == .download { reader.fail("delivery", "a batch is always a job") }
+        if spec.delivery == .download { reader.fail("delivery", "a batch is always a job") }
         try reader.finish()
-        guard let spec = parsed else { throw APIError.internalError }
         let refs = try ExportRepository(db).tables(ids: ids, team: principal.teamID)
         if refs.count != ids.count {
             let found = Set(refs.map(\.id))
             let missing = ids.filter { !found.contains($0) }.map(\.lower)
             throw APIError(status: 404, code: "not_found", message: "no such table: \(missing.joined(separator: ", "))")
         }
-        return try queue(request, principal, kind: "batch", spec: spec, refs: refs)
+        return try queue(request, principal, kind: .batch, spec: spec, refs: refs)
     }
 
     /// Creates the export and its job in one transaction; 202 with where to follow it.
-    private func queue(_ request: Request, _ principal: Principal, kind: String, spec: ExportSpec,
+    private func queue(_ request: Request, _ principal: Principal, kind: ExportRecord.Kind, spec: ExportSpec,
                        refs: [WarehouseTableRef]) throws -> Response {
         let id = UUID()
         let record = try db.transaction { db in
-            let job = try JobRepository(db).enqueue(kind: ExportJob.kind, team: principal.teamID,
+            let job = try JobRepository(db).enqueue(kind: .exportRun, team: principal.teamID,
                                                     payload: DocumentExtraction.text(["export_id": .string(id.lower)]))
             return try ExportRepository(db).create(
-                id: id, team: principal.teamID, user: principal.userID, kind: kind, format: spec.format.rawValue,
+                id: id, team: principal.teamID, user: principal.userID, kind: kind, format: spec.format,
                 options: DocumentExtraction.text(spec.options), tables: refs.map(\.id),
                 rowsTotal: refs.reduce(0) { $0 + $1.rowCount }, job: job.id)
         }
         access.audit(request, principal: principal, action: "export.created", resourceType: "export", resourceID: id.lower,
-                     detail: ["format": .string(spec.fileExtension), "kind": .string(kind),
+                     detail: ["format": .string(spec.fileExtension), "kind": .string(kind.rawValue),
                               "tables": .array(refs.map { .string($0.id.lower) })])
         return .json(present(record), status: 202, headers: [("Location", "/api/exports/\(id.lower)")])
     }
@@ -138,9 +136,7 @@ struct ExportRoutes: RouteGroup {
     func list(_ request: Request, _ principal: Principal) throws -> Response {
         var problems: [(String, String)] = []
         let page = Pagination(request, problems: &problems)
-        let status = request.query["status"]
-        let statuses = ["queued", "running", "succeeded", "failed", "expired"]
-        if let status, !statuses.contains(status) { problems.append(("status", "must be one of: \(statuses.joined(separator: ", "))")) }
+        let status = request.query("status", as: ExportStatus.self, emptyIsAbsent: false, problems: &problems)
         guard problems.isEmpty else { throw APIError.validation(problems) }
         let rows = try ExportRepository(db).list(team: principal.teamID, status: status, limit: page.limit + 1, after: page.cursor)
         let (items, next) = page.page(rows) { ($0.createdAt, $0.id) }
@@ -159,15 +155,15 @@ struct ExportRoutes: RouteGroup {
         guard let record = try ExportRepository(db).find(id: id, team: principal.teamID) else { throw APIError.notFound("no such export") }
         let expired = record.expiresAt.map { $0 <= Date() } ?? false
         switch record.status {
-        case "succeeded" where !expired:
+        case .succeeded where !expired:
             break
-        case "expired", "succeeded":
+        case .expired, .succeeded:
             throw APIError(status: 410, code: "export_expired", message: "this export has expired; export the table again")
-        case "failed":
+        case .failed:
             throw APIError(status: 409, code: "export_failed", message: "this export failed: \(record.error ?? "unknown error")")
-        default:
+        case .queued, .running:
             throw APIError(status: 409, code: "export_not_ready",
-                           message: "this export is \(record.status); download it when GET /api/exports/\(id.lower) says succeeded")
+                           message: "this export is \(record.status.rawValue); download it when GET /api/exports/\(id.lower) says succeeded")
         }
         guard let path = record.filePath, let name = record.fileName,
               FileManager.default.fileExists(atPath: (settings.directory as NSString).appendingPathComponent(path)) else {
@@ -190,18 +186,18 @@ struct ExportRoutes: RouteGroup {
             ("tables_done", .int(Int64(record.tablesDone))), ("tables_total", .int(Int64(record.tableIDs.count))),
         ]
         if let total = record.rowsTotal {
-            let fraction = total > 0 ? Double(record.rowsDone) / Double(total) : (record.status == "succeeded" ? 1 : 0)
+            let fraction = total > 0 ? Double(record.rowsDone) / Double(total) : (record.status == .succeeded ? 1 : 0)
             progress.append(("percent", .double((min(1, fraction) * 1000).rounded() / 10)))
         }
-        let file: JSON = record.status == "succeeded"
+        let file: JSON = record.status == .succeeded
             ? ["name": JSON(record.fileName), "bytes": record.bytes.map(JSON.int) ?? .null, "content_type": JSON(record.contentType)]
             : .null
         return [
-            "id": .string(record.id.lower), "kind": .string(record.kind), "format": .string(record.format),
+            "id": .string(record.id.lower), "kind": .string(record.kind.rawValue), "format": .string(record.format.rawValue),
             "options": (try? JSON.parse(Array(record.options.utf8))) ?? [:],
             "table_ids": .array(record.tableIDs.map { .string($0.lower) }),
-            "status": .string(record.status), "progress": .object(progress), "file": file,
-            "download_url": record.status == "succeeded" ? .string("/api/exports/\(record.id.lower)/download") : .null,
+            "status": .string(record.status.rawValue), "progress": .object(progress), "file": file,
+            "download_url": record.status == .succeeded ? .string("/api/exports/\(record.id.lower)/download") : .null,
             "job_id": record.jobID.map { .string($0.lower) } ?? .null,
             "error": JSON(record.error),
             "created_at": Present.time(record.createdAt), "started_at": record.startedAt.map(Present.time) ?? .null,
@@ -214,11 +210,7 @@ struct ExportRoutes: RouteGroup {
     func listTables(_ request: Request, _ principal: Principal) throws -> Response {
         var problems: [(String, String)] = []
         let page = Pagination(request, problems: &problems)
-        var source: WarehouseTableRef.Source?
-        if let raw = request.query["source"] {
-            source = WarehouseTableRef.Source(rawValue: raw)
-            if source == nil { problems.append(("source", "must be one of: document, connection")) }
-        }
+        let source = request.query("source", as: WarehouseTableRef.Source.self, emptyIsAbsent: false, problems: &problems)
         guard problems.isEmpty else { throw APIError.validation(problems) }
         let rows = try ExportRepository(db).listTables(team: principal.teamID, source: source, limit: page.limit + 1, after: page.cursor)
         let (items, next) = page.page(rows) { ($0.createdAt, $0.id) }

@@ -246,7 +246,7 @@ struct FieldRoutes: RouteGroup {
                 throw APIError(status: 404, code: "not_found", message: "no such document", fields: [("document_id", "names no document")])
             }
             document = found
-            syncPossible = syncPossible && found.status == "done"
+            syncPossible = syncPossible && found.status == .done
         }
         let record = try saveIfInline(resolved, inline: table != nil, principal: principal)
         let resultID = UUID()
@@ -260,10 +260,10 @@ struct FieldRoutes: RouteGroup {
         } else {
             try db.transaction { db in
                 let job = try JobRepository(db).enqueue(
-                    kind: FieldExtraction.kind, team: principal.teamID,
+                    kind: .documentFields, team: principal.teamID,
                     payload: FieldExtraction.text(["result_id": .string(resultID.lower)]),
                     concurrencyKey: DocumentRoutes.concurrencyKey(document.id))
-                if document.status == "queued", document.jobID == nil {
+                if document.status == .queued, document.jobID == nil {
                     try DocumentRepository(db).assignJob(id: document.id, job: job.id)
                 }
                 _ = try DocumentResultRepository(db).create(
@@ -298,7 +298,7 @@ struct FieldRoutes: RouteGroup {
         guard let result = try results.find(id: id, team: nil) else { throw APIError.notFound("no such result") }
         try results.markProcessing(id: id)
         do {
-            let pages = document.status == "done"
+            let pages = document.status == .done
                 ? try DocumentExtraction.storedPages(document: document.id, database: db)
                 : try DocumentExtraction.process(document, database: db, uploadsDirectory: documents.uploadsDirectory,
                                                  logger: context.logger) { _, _ in }.pages
@@ -329,7 +329,7 @@ struct FieldRoutes: RouteGroup {
                 if case .string(let id)? = map["field_id"] { values.append((id, map["value"] ?? .null)) }
             }
         }
-        if r.status == "done", case .array(let specs) = config {
+        if r.status == .done, case .array(let specs) = config {
             let found = Dictionary(values, uniquingKeysWith: { first, _ in first })
             for case .object(let members) in specs {
                 let map = Dictionary(members, uniquingKeysWith: { first, _ in first })
@@ -341,7 +341,7 @@ struct FieldRoutes: RouteGroup {
         return [
             "id": .string(r.id.lower), "document_id": .string(r.documentID.lower),
             "table": ["id": .string(r.tableKey), "name": .string(r.tableName), "saved": .bool(r.tableID != nil)],
-            "status": .string(r.status), "extractor": JSON(r.extractor), "fallback_reason": JSON(r.fallbackReason),
+            "status": .string(r.status.rawValue), "extractor": JSON(r.extractor), "fallback_reason": JSON(r.fallbackReason),
             "fields": fields == .null ? .array([]) : fields, "values": .object(values),
             "missing_required": .array(missingRequired), "error": JSON(r.error), "job_id": JSON(r.jobID?.lower),
             "created_at": Present.time(r.createdAt), "updated_at": Present.time(r.updatedAt),
@@ -352,10 +352,7 @@ struct FieldRoutes: RouteGroup {
     func listResults(_ request: Request, _ principal: Principal) throws -> Response {
         var problems: [(String, String)] = []
         let paging = Pagination(request, defaultLimit: 20, maxLimit: 100, problems: &problems)
-        let status = request.query["status"].flatMap { $0.isEmpty ? nil : $0 }
-        if let status, !["queued", "processing", "done", "failed"].contains(status) {
-            problems.append(("status", "must be one of: queued, processing, done, failed"))
-        }
+        let status = request.query("status", as: DocumentStatus.self, problems: &problems)
         var document: UUID?
         if let raw = request.query["document_id"], !raw.isEmpty {
             if let id = UUID(uuidString: raw) { document = id } else { problems.append(("document_id", "must be a UUID")) }
@@ -394,7 +391,7 @@ struct FieldRoutes: RouteGroup {
             tableID = body.string("table_id", required: false, maxLength: 64)
             try body.finish()
         }
-        guard result.status == "done" || result.status == "failed" else {
+        guard result.status == .done || result.status == .failed else {
             throw APIError(status: 409, code: "extraction_running", message: "this result is still being extracted; try again when it is done")
         }
         var record: DocumentTableRecord?
@@ -416,14 +413,14 @@ struct FieldRoutes: RouteGroup {
             throw APIError.notFound("the result's document no longer exists")
         }
         let response: Response
-        if extraction.llm == nil, document.status == "done" {
+        if extraction.llm == nil, document.status == .done {
             try results.restart(id: id, table: record?.id, tableKey: config.key, tableName: config.name, config: configText, job: nil)
             try runNow(result: id, document: document)
             response = .json(try presentResult(id, team: principal.teamID))
         } else {
             try db.transaction { db in
                 let job = try JobRepository(db).enqueue(
-                    kind: FieldExtraction.kind, team: principal.teamID, payload: FieldExtraction.text(["result_id": .string(id.lower)]),
+                    kind: .documentFields, team: principal.teamID, payload: FieldExtraction.text(["result_id": .string(id.lower)]),
                     concurrencyKey: DocumentRoutes.concurrencyKey(document.id))
                 try DocumentResultRepository(db).restart(id: id, table: record?.id, tableKey: config.key, tableName: config.name,
                                                          config: configText, job: job.id)

@@ -23,7 +23,7 @@ struct JobRoutes: RouteGroup {
                 let attempts = body.int("max_attempts", required: false, range: 1...10) ?? 3
                 try body.finish()
                 let job = try JobRepository(context.database).enqueue(
-                    kind: kind!, team: principal.teamID, payload: String(decoding: payload.serialized(), as: UTF8.self),
+                    kind: JobKind(rawValue: kind!), team: principal.teamID, payload: String(decoding: payload.serialized(), as: UTF8.self),
                     maxAttempts: attempts)
                 return .json(JobRoutes.present(job), status: 202)
             })
@@ -33,7 +33,7 @@ struct JobRoutes: RouteGroup {
     static func present(_ job: JobRecord) -> JSON {
         let total = job.progressTotal
         return [
-            "id": .string(job.id.lower), "kind": .string(job.kind), "status": .string(job.status),
+            "id": .string(job.id.lower), "kind": .string(job.kind.rawValue), "status": .string(job.status.rawValue),
             "attempts": .int(Int64(job.attempts)), "max_attempts": .int(Int64(job.maxAttempts)),
             "progress": [
                 "done": JSON(job.progressDone), "total": JSON(total), "note": JSON(job.progressNote),

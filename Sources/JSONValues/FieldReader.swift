@@ -110,6 +110,12 @@ public struct FieldReader {
         return text
     }
 
+    /// A string naming one of `T`'s cases by raw value; the message lists them in declaration order.
+    public mutating func choice<T: RawRepresentable & CaseIterable>(_ field: String, as type: T.Type,
+                                                                   required: Bool = true) -> T? where T.RawValue == String {
+        choice(field, T.allCases.map(\.rawValue), required: required).flatMap(T.init(rawValue:))
+    }
+
     public mutating func object(_ field: String, required: Bool = true) -> FieldReader? {
         guard let member = present(field, required: required) else { return nil }
         guard case .object = member else {

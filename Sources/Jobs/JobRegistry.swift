@@ -41,16 +41,16 @@ public typealias JobHandler = (JobContext) throws -> JSON
 
 /// Job kinds by name. Each area registers its own (extraction, exports, ETL…).
 public final class JobRegistry {
-    private var handlers: [String: JobHandler] = [:]
+    private var handlers: [JobKind: JobHandler] = [:]
 
     public init() {}
 
-    public func register(_ kind: String, _ handler: @escaping JobHandler) {
+    public func register(_ kind: JobKind, _ handler: @escaping JobHandler) {
         precondition(handlers[kind] == nil, "job kind \(kind) registered twice")
         handlers[kind] = handler
     }
 
-    public func handler(for kind: String) -> JobHandler? { handlers[kind] }
+    public func handler(for kind: JobKind) -> JobHandler? { handlers[kind] }
 
     /// Work a job worker does between jobs every `seconds` (e.g. firing due schedules).
     public private(set) var periodicTasks: [(seconds: Double, run: (Database) throws -> Void)] = []
@@ -58,15 +58,20 @@ public final class JobRegistry {
     public func periodic(every seconds: Double, _ task: @escaping (Database) throws -> Void) {
         periodicTasks.append((seconds, task))
     }
+}
 
-    public var kinds: [String] { handlers.keys.sorted() }
+extension JobKind {
+    /// Sleeps, reporting progress, and fails its first attempts on request (`TestJobs`).
+    public static let testSleep = JobKind(rawValue: "test.sleep")
+    /// Always fails permanently (`TestJobs`).
+    public static let testInvalid = JobKind(rawValue: "test.invalid")
 }
 
 /// Job kinds used by the integration tests (only with `ASSAY_TEST_ROUTES=1`).
 public enum TestJobs {
     public static func register(on registry: JobRegistry) {
         // Sleeps `ms` in steps, reporting progress; fails its first `fail_times` attempts.
-        registry.register("test.sleep") { context in
+        registry.register(.testSleep) { context in
             var payload = FieldReader(context.payload)
             let total = payload.int("ms", required: false, range: 1...600_000) ?? 1000
             let failTimes = payload.int("fail_times", required: false, range: 0...10) ?? 0
@@ -78,7 +83,7 @@ public enum TestJobs {
             if context.job.attempts <= failTimes { throw TestFailure(attempt: context.job.attempts) }
             return ["slept_ms": .int(Int64(total)), "attempt": .int(Int64(context.job.attempts)), "pid": .int(Int64(getpid()))]
         }
-        registry.register("test.invalid") { _ in throw PermanentJobError("the payload can never work") }
+        registry.register(.testInvalid) { _ in throw PermanentJobError("the payload can never work") }
     }
 
     struct TestFailure: Error, CustomStringConvertible {

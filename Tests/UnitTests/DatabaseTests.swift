@@ -59,6 +59,16 @@ final class DatabaseTests: XCTestCase {
         XCTAssertThrowsError(try row.decode("missing_column", as: String.self))
     }
 
+    func testATextValueThatIsNoCaseIsADecodingError() throws {
+        let row = try XCTUnwrap(db.query("SELECT \(JobStatus.running) AS known, 'paused'::text AS status").first)
+        XCTAssertEqual(try row.decode("known", as: JobStatus.self), .running)
+        XCTAssertThrowsError(try row.decode("status", as: JobStatus.self)) { error in
+            guard case DataError.decoding(let column, _, let found) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(column, "status")
+            XCTAssertEqual(found, "paused")
+        }
+    }
+
     func testTransactionRollsBackOnThrow() throws {
         struct Abort: Error {}
         XCTAssertThrowsError(try db.transaction { db in

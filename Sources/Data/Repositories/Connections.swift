@@ -1,12 +1,33 @@
 import Foundation
 
+/// The database engines Assay reads from (`connections.engine`).
+public enum SourceEngine: String, CaseIterable, Sendable, SQLDecodable, SQLBindable {
+    case postgresql, mysql
+
+    public var defaultPort: Int { self == .postgresql ? 5432 : 3306 }
+
+    /// Other names clients use for the engine.
+    public var aliases: [String] { self == .postgresql ? ["postgres"] : ["mariadb"] }
+
+    /// Every name a request may use, each engine followed by its aliases.
+    public static let names = allCases.flatMap { [$0.rawValue] + $0.aliases }
+
+    /// The engine a request names, by its own name or an alias.
+    public init?(named name: String) {
+        guard let engine = SourceEngine.allCases.first(where: { $0.rawValue == name || $0.aliases.contains(name) }) else {
+            return nil
+        }
+        self = engine
+    }
+}
+
 /// A customer database connection as stored: the secret stays encrypted here.
 public struct ConnectionRecord: Sendable {
     public let id: UUID
     public let teamID: UUID
     public let name: String
     public let description: String?
-    public let engine: String
+    public let engine: SourceEngine
     public let host: String
     public let port: Int
     public let databaseName: String
@@ -49,7 +70,7 @@ public struct ConnectionRecord: Sendable {
 public struct ConnectionFields: Sendable {
     public var name: String
     public var description: String?
-    public var engine: String
+    public var engine: SourceEngine
     public var host: String
     public var port: Int
     public var databaseName: String
@@ -60,7 +81,7 @@ public struct ConnectionFields: Sendable {
     public var caCertificate: String?
     public var syncFrequency: String
 
-    public init(name: String, description: String?, engine: String, host: String, port: Int, databaseName: String,
+    public init(name: String, description: String?, engine: SourceEngine, host: String, port: Int, databaseName: String,
                 username: String, secretCiphertext: [UInt8], keyID: String, sslmode: String, caCertificate: String?,
                 syncFrequency: String) {
         self.name = name

@@ -116,7 +116,7 @@ public struct DocumentResultRecord: Sendable {
     public let tableName: String
     /// The fields used, as JSON (a snapshot of the configuration).
     public let config: String
-    public let status: String
+    public let status: DocumentStatus
     public let extractor: String?
     public let fallbackReason: String?
     /// The extracted values, as JSON.
@@ -172,7 +172,7 @@ public struct DocumentResultRepository {
     }
 
     /// Newest first, keyset-paginated on (created_at, id).
-    public func list(team: UUID, document: UUID?, tableKey: String?, status: String?, limit: Int,
+    public func list(team: UUID, document: UUID?, tableKey: String?, status: DocumentStatus?, limit: Int,
                      after cursor: (Date, UUID)?) throws -> [DocumentResultRecord] {
         var sql: SQL = "SELECT \(DocumentResultRepository.columns) FROM document_results WHERE team_id = \(team)"
         if let document { sql.append(" AND document_id = \(document)") }

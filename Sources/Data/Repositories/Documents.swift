@@ -1,5 +1,11 @@
 import Foundation
 
+/// Where the processing of a document (`documents.status`), or of a field result of one
+/// (`document_results.status`), is.
+public enum DocumentStatus: String, CaseIterable, Sendable, SQLDecodable, SQLBindable {
+    case queued, processing, done, failed
+}
+
 public struct DocumentRecord: Sendable {
     public let id: UUID
     public let teamID: UUID
@@ -8,7 +14,7 @@ public struct DocumentRecord: Sendable {
     public let sizeBytes: Int64
     public let sha256: String
     public let pageCount: Int
-    public let status: String
+    public let status: DocumentStatus
     public let pagesDone: Int
     public let error: String?
     public let jobID: UUID?
@@ -66,7 +72,7 @@ public struct DocumentRepository {
     }
 
     /// Newest first, keyset-paginated on (created_at, id).
-    public func list(team: UUID, status: String?, limit: Int, after cursor: (Date, UUID)?) throws -> [DocumentRecord] {
+    public func list(team: UUID, status: DocumentStatus?, limit: Int, after cursor: (Date, UUID)?) throws -> [DocumentRecord] {
         var sql: SQL = "SELECT \(DocumentRepository.columns) FROM documents WHERE team_id = \(team)"
         if let status { sql.append(" AND status = \(status)") }
         if let (time, id) = cursor { sql.append(" AND (created_at, id) < (\(time)::timestamptz, \(id)::uuid)") }
@@ -106,7 +112,7 @@ public struct DocumentRepository {
 
     public func finish(id: UUID, error: String?) throws {
         try db.query("""
-            UPDATE documents SET status = \(error == nil ? "done" : "failed"), error = \(error), updated_at = now(),
+            UPDATE documents SET status = \(error == nil ? DocumentStatus.done : .failed), error = \(error), updated_at = now(),
                 processed_at = now()
             WHERE id = \(id)
             """)

@@ -1,5 +1,38 @@
 import Foundation
 
+/// How a table is copied: replaced whole, or the rows past the cursor added (appended, or
+/// merged on the primary key with rows deleted in the source removed).
+public enum SyncMode: String, CaseIterable, Sendable, SQLDecodable, SQLBindable {
+    case fullRefresh = "full_refresh"
+    case incrementalAppend = "incremental_append"
+    case incrementalDedup = "incremental_dedup"
+
+    /// Other names clients use for the modes.
+    public static let aliases: [String: SyncMode] = [
+        "overwrite": .fullRefresh, "full": .fullRefresh, "append": .incrementalAppend, "incremental": .incrementalAppend,
+        "append_dedup": .incrementalDedup, "dedup": .incrementalDedup,
+    ]
+
+    /// The mode a request names, by its own name or an alias.
+    public init?(named name: String) {
+        guard let mode = SyncMode(rawValue: name) ?? SyncMode.aliases[name] else { return nil }
+        self = mode
+    }
+
+    /// Incremental modes read only rows past a cursor column.
+    public var isIncremental: Bool { self != .fullRefresh }
+}
+
+/// Where an ETL run is (`etl_jobs.status`); also the state of each table in its progress.
+public enum ETLRunStatus: String, CaseIterable, Sendable, SQLDecodable, SQLBindable {
+    case queued, running, succeeded, failed
+}
+
+/// What started an ETL run (`etl_jobs.trigger`).
+public enum ETLTrigger: String, CaseIterable, Sendable, SQLDecodable, SQLBindable {
+    case manual, schedule
+}
+
 /// One ETL run: which tables, how far it got, what it moved.
 public struct ETLRunRecord: Sendable {
     public let id: UUID
@@ -7,8 +40,8 @@ public struct ETLRunRecord: Sendable {
     public let connectionID: UUID
     public let scheduleID: UUID?
     public let jobID: UUID?
-    public let trigger: String
-    public let status: String
+    public let trigger: ETLTrigger
+    public let status: ETLRunStatus
     /// The requested tables as JSON.
     public let tables: String
     /// Per-table progress as JSON.
@@ -44,7 +77,7 @@ public struct ETLRunRecord: Sendable {
 /// What Assay knows about a warehouse table fed by a connection.
 public struct ETLTableState: Sendable {
     public let warehouseTable: String
-    public let mode: String
+    public let mode: SyncMode
     public let cursorColumn: String?
     public let cursorValue: String?
     public let primaryKey: [String]
@@ -53,7 +86,7 @@ public struct ETLTableState: Sendable {
     public let rowCount: Int64
     public let lastSyncAt: Date?
 
-    public init(warehouseTable: String, mode: String, cursorColumn: String?, cursorValue: String?, primaryKey: [String],
+    public init(warehouseTable: String, mode: SyncMode, cursorColumn: String?, cursorValue: String?, primaryKey: [String],
                 columns: String, rowCount: Int64, lastSyncAt: Date?) {
         self.warehouseTable = warehouseTable
         self.mode = mode
@@ -115,7 +148,7 @@ public struct ETLRepository {
 
     // MARK: Runs
 
-    public func createRun(id: UUID, team: UUID, connection: UUID, schedule: UUID?, job: UUID, trigger: String,
+    public func createRun(id: UUID, team: UUID, connection: UUID, schedule: UUID?, job: UUID, trigger: ETLTrigger,
                           tables: String, user: UUID?) throws -> ETLRunRecord {
         try ETLRunRecord(db.query("""
             INSERT INTO etl_jobs (id, team_id, connection_id, schedule_id, job_id, trigger, tables, created_by)
@@ -130,7 +163,7 @@ public struct ETLRepository {
         return try db.query(sql).first.map(ETLRunRecord.init)
     }
 
-    public func listRuns(team: UUID, connection: UUID?, status: String?, limit: Int,
+    public func listRuns(team: UUID, connection: UUID?, status: ETLRunStatus?, limit: Int,
                          after cursor: (Date, UUID)?) throws -> [ETLRunRecord] {
         var sql: SQL = "SELECT \(ETLRepository.runColumns) FROM etl_jobs WHERE team_id = \(team)"
         if let connection { sql.append(" AND connection_id = \(connection)") }
@@ -158,7 +191,7 @@ public struct ETLRepository {
 
     public func finishRun(id: UUID, succeeded: Bool, error: String?) throws {
         try db.query("""
-            UPDATE etl_jobs SET status = \(succeeded ? "succeeded" : "failed"), error = \(error), finished_at = now()
+            UPDATE etl_jobs SET status = \(succeeded ? ETLRunStatus.succeeded : .failed), error = \(error), finished_at = now()
             WHERE id = \(id)
             """)
     }

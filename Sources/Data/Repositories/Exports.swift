@@ -3,7 +3,7 @@ import Foundation
 /// A warehouse table as exports (and readers) see it, whichever way it was filled: extracted
 /// from a document, or copied from a connection by ETL.
 public struct WarehouseTableRef: Sendable {
-    public enum Source: String, Sendable { case document, connection }
+    public enum Source: String, CaseIterable, Sendable, SQLDecodable { case document, connection }
     public let id: UUID
     public let teamID: UUID
     public let source: Source
@@ -28,7 +28,7 @@ public struct WarehouseTableRef: Sendable {
     init(_ row: Row) throws {
         id = try row.decode("id")
         teamID = try row.decode("team_id")
-        source = Source(rawValue: try row.decode("source")) ?? .document
+        source = try row.decode("source")
         tableName = try row.decode("table_name")
         columns = try row.decode("columns")
         rowCount = try row.decode("row_count")
@@ -44,18 +44,33 @@ public struct WarehouseTableRef: Sendable {
     }
 }
 
+/// The file formats tables are exported as (`exports.format`).
+public enum ExportFormat: String, CaseIterable, Sendable, SQLDecodable, SQLBindable {
+    case csv, excel, json, pdf
+}
+
+/// Where an export job is (`exports.status`); a succeeded export's file expires.
+public enum ExportStatus: String, CaseIterable, Sendable, SQLDecodable, SQLBindable {
+    case queued, running, succeeded, failed, expired
+}
+
 /// An export that runs as a job: the request, its progress and the file it produced.
 public struct ExportRecord: Sendable {
+    /// One table's file, or a zip of several tables (`exports.kind`).
+    public enum Kind: String, CaseIterable, Sendable, SQLDecodable, SQLBindable {
+        case table, batch
+    }
+
     public let id: UUID
     public let teamID: UUID
     public let createdBy: UUID?
-    public let kind: String
-    public let format: String
+    public let kind: Kind
+    public let format: ExportFormat
     /// The options as given, as JSON.
     public let options: String
     public let tableIDs: [UUID]
     public let jobID: UUID?
-    public let status: String
+    public let status: ExportStatus
     public let rowsDone: Int64
     public let rowsTotal: Int64?
     public let tablesDone: Int
@@ -147,7 +162,7 @@ public struct ExportRepository {
         finished_at, expires_at
         """)
 
-    public func create(id: UUID, team: UUID, user: UUID?, kind: String, format: String, options: String, tables: [UUID],
+    public func create(id: UUID, team: UUID, user: UUID?, kind: ExportRecord.Kind, format: ExportFormat, options: String, tables: [UUID],
                        rowsTotal: Int64, job: UUID) throws -> ExportRecord {
         try ExportRecord(db.query("""
             INSERT INTO exports (id, team_id, created_by, kind, format, options, table_ids, job_id, rows_total)
@@ -164,7 +179,7 @@ public struct ExportRepository {
     }
 
     /// Newest first, keyset-paginated on (created_at, id).
-    public func list(team: UUID, status: String?, limit: Int, after cursor: (Date, UUID)?) throws -> [ExportRecord] {
+    public func list(team: UUID, status: ExportStatus?, limit: Int, after cursor: (Date, UUID)?) throws -> [ExportRecord] {
         var sql: SQL = "SELECT \(ExportRepository.columns) FROM exports WHERE team_id = \(team)"
         if let status { sql.append(" AND status = \(status)") }
         if let (time, id) = cursor { sql.append(" AND (created_at, id) < (\(time)::timestamptz, \(id)::uuid)") }

@@ -1,12 +1,37 @@
 import Foundation
 
+/// What a job does: the name its handler is registered under (`JobRegistry`).
+///
+/// Open rather than an enum: the modules that run jobs register their kinds, and a row
+/// whose kind this build has no handler for must still load, so the worker can fail it
+/// with a message naming the kind.
+public struct JobKind: RawRepresentable, Hashable, Sendable, SQLDecodable, SQLBindable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
+    /// Reads a document's pages into the page model (`DocumentExtraction`).
+    public static let documentExtract = JobKind(rawValue: "document.extract")
+    /// Reads a document table's fields from a document (`FieldExtraction`).
+    public static let documentFields = JobKind(rawValue: "document.fields")
+    /// Copies a connection's tables into the warehouse (`ETLSync`).
+    public static let etlSync = JobKind(rawValue: "etl.sync")
+    /// Writes an export file (`ExportJob`).
+    public static let exportRun = JobKind(rawValue: "export.run")
+}
+
+/// Where a job is in the queue (`jobs.status`).
+public enum JobStatus: String, CaseIterable, Sendable, SQLDecodable, SQLBindable {
+    case queued, running, succeeded, failed, cancelled
+}
+
 public struct JobRecord: Sendable {
     public let id: UUID
     public let teamID: UUID?
-    public let kind: String
+    public let kind: JobKind
     /// The payload, a JSON object as text.
     public let payload: String
-    public let status: String
+    public let status: JobStatus
     public let attempts: Int
     public let maxAttempts: Int
     public let progressDone: Int?
@@ -51,7 +76,7 @@ public struct JobRepository {
         """)
 
     /// Adds a job; call inside the transaction that creates what the job works on.
-    public func enqueue(kind: String, team: UUID?, payload: String, maxAttempts: Int = 3, priority: Int = 0,
+    public func enqueue(kind: JobKind, team: UUID?, payload: String, maxAttempts: Int = 3, priority: Int = 0,
                         concurrencyKey: String? = nil) throws -> JobRecord {
         let job = try JobRecord(db.query("""
             INSERT INTO jobs (kind, team_id, payload, max_attempts, priority, concurrency_key)
@@ -125,7 +150,7 @@ public struct JobRepository {
 
     /// Records a failed attempt: queued again after `retryAfter` seconds when attempts
     /// remain and the error is retryable, failed otherwise. Returns the new status.
-    public func fail(id: UUID, worker: String, error: String, retryable: Bool, retryAfter: Int) throws -> String {
+    public func fail(id: UUID, worker: String, error: String, retryable: Bool, retryAfter: Int) throws -> JobStatus {
         let rows = try db.query("""
             UPDATE jobs SET
                 status = CASE WHEN \(retryable) AND attempts < max_attempts THEN 'queued' ELSE 'failed' END,
@@ -137,7 +162,7 @@ public struct JobRepository {
             WHERE id = \(id) AND locked_by = \(worker)
             RETURNING status
             """)
-        return try rows.first?.decode("status") ?? "failed"
+        return try rows.first?.decode("status") ?? .failed
     }
 }
 

@@ -71,6 +71,18 @@ public final class Request {
         return result
     }()
 
+    /// The query parameter `name` as one of `T`'s cases, or nil when it is absent (or empty,
+    /// with `emptyIsAbsent`); any other value adds a problem listing the cases in order.
+    public func query<T: RawRepresentable & CaseIterable>(_ name: String, as type: T.Type, emptyIsAbsent: Bool = true,
+                                                          problems: inout [(String, String)]) -> T? where T.RawValue == String {
+        guard let raw = query[name], !(emptyIsAbsent && raw.isEmpty) else { return nil }
+        guard let value = T(rawValue: raw) else {
+            problems.append((name, "must be one of: \(T.allCases.map(\.rawValue).joined(separator: ", "))"))
+            return nil
+        }
+        return value
+    }
+
     /// Streams the body in chunks to `consume`, failing with 413 past `limit` bytes.
     public func streamBody(limit: Int, chunkSize: Int = 64 * 1024, _ consume: (UnsafeRawBufferPointer) throws -> Void) throws {
         if let declared = contentLength, declared > limit { throw APIError.payloadTooLarge(limit: limit) }
