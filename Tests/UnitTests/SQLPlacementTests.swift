@@ -25,6 +25,28 @@ final class SQLPlacementTests: XCTestCase {
                       + misplaced.joined(separator: "\n"))
     }
 
+    /// No statement text in Assay's own modules outside `Data`: a string literal that starts
+    /// like a statement fails, wherever it is sent. `Connectors` is exempt: it speaks to the
+    /// customers' PostgreSQL and MySQL servers, in their dialects, through its own sessions.
+    func testNoStatementTextOutsideData() throws {
+        let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Sources")
+        let statement = try NSRegularExpression(
+            pattern: #""(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|COPY|WITH|TRUNCATE|LISTEN|NOTIFY|BEGIN|COMMIT) "#)
+        var misplaced: [String] = []
+        for file in try SQLPlacementTests.swiftFiles(under: sources) where !file.hasPrefix("Data/") && !file.hasPrefix("Connectors/") {
+            let text = try String(contentsOf: sources.appendingPathComponent(file), encoding: .utf8)
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let range = NSRange(line.startIndex..., in: line)
+                if statement.firstMatch(in: String(line), range: range) != nil {
+                    misplaced.append("Sources/\(file):\(number + 1): \(line.trimmingCharacters(in: .whitespaces))")
+                }
+            }
+        }
+        XCTAssertTrue(misplaced.isEmpty, "SQL belongs in a repository in Sources/Data; found outside it:\n"
+                      + misplaced.joined(separator: "\n"))
+    }
+
     /// Paths of the `.swift` files under `root`, relative to it (`Data/SQL.swift`), sorted.
     static func swiftFiles(under root: URL) throws -> [String] {
         guard let walker = FileManager.default.enumerator(atPath: root.path) else { return [] }

@@ -1,6 +1,7 @@
 """The upload API stores exactly the tables `assay extract` reports: the same pages, column
-names, headers and types, and the same values in every row. Also: each drawn test document
-gives the header and every data row a person reads on it."""
+names, headers and types, and the same values in every row; and finds the same invoice
+fields. Also: each drawn test document gives the header and every data row a person reads
+on it."""
 import json
 import subprocess
 from decimal import Decimal
@@ -16,7 +17,7 @@ from test_documents import upload, wait_done
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tables"
 
 # Text-layer documents built here, beside the drawn fixtures: an unruled table with a
-# header line, one continuing on a second page, and a page without any table.
+# header line, one continuing on a second page, an invoice, and a page without any table.
 BUILT = {
     "built-unruled.pdf": make_pdf([[
         "Quarterly report",
@@ -30,6 +31,12 @@ BUILT = {
         [f"line {n}" for n in range(30)] + [["Item", "Qty", "Price"]] + [[f"Part {n}", str(n), f"{n}.50"] for n in range(1, 12)],
         [[f"Part {n}", str(n), f"{n}.50"] for n in range(12, 20)] + ["End of list"],
     ]),
+    "built-invoice.pdf": make_pdf([[
+        "ACME Trading GmbH", "Musterstrasse 1, 10115 Berlin", "",
+        "Invoice No: INV-2024-0042", "Invoice Date: 05.03.2024", "",
+        ["Item", "Qty", "Price"], ["Bolts", "10", "2.50"], ["Nuts", "20", "1.25"], ["Washers", "5", "0.80"], "",
+        "Total due: 54.00 EUR",
+    ]]),
     "built-prose.pdf": make_pdf([["Dear customer, thank you for your order of last week."]]),
 }
 
@@ -40,11 +47,15 @@ def documents():
     return docs
 
 
-def cli_tables(path):
+def cli(path):
     out = subprocess.run([ENV["ASSAY_BIN"], "extract", str(path)], capture_output=True, text=True, timeout=120, check=True)
     result = json.loads(out.stdout)
     assert "error" not in result, result
-    return result["tables"]
+    return result
+
+
+def cli_tables(path):
+    return cli(path)["tables"]
 
 
 def typed(value, column_type):
@@ -75,7 +86,7 @@ def api_tables(account, document_id):
 
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory):
-    """Every document uploaded once; returns {name: (path, [(table, rows)])}."""
+    """Every document uploaded once; returns {name: (path, [(table, rows)], document id, account)}."""
     folder = tmp_path_factory.mktemp("parity")
     account = register()
     uploaded = {}
@@ -88,13 +99,13 @@ def stored(tmp_path_factory):
     for name, document_id in uploaded.items():
         status = wait_done(account, document_id, timeout=120)
         assert status["status"] == "done", status
-        result[name] = (folder / name, api_tables(account, document_id))
+        result[name] = (folder / name, api_tables(account, document_id), document_id, account)
     return result
 
 
 def test_the_api_stores_exactly_what_the_batch_command_reports(stored):
     assert len(stored) >= len(BUILT)
-    for name, (path, api) in stored.items():
+    for name, (path, api, _, _) in stored.items():
         cli = cli_tables(path)
         assert len(api) == len(cli), f"{name}: API stored {len(api)} tables, assay extract reports {len(cli)}"
         for index, ((item, rows), expected) in enumerate(zip(api, cli)):
@@ -112,13 +123,26 @@ def test_the_api_stores_exactly_what_the_batch_command_reports(stored):
                 assert got == [typed(v, t) for v, t in zip(values, types)], f"{where} row {number}"
 
 
+def test_the_api_finds_the_invoice_fields_the_batch_command_reports(stored):
+    """Fields are read from the pages the job stored; the batch command reads them in memory."""
+    found = 0
+    for name, (path, _, document_id, account) in stored.items():
+        r = call(client(), "POST", "/api/documents/extract", token=account.access,
+                 json={"document_id": document_id, "table_id": "invoice"})
+        assert r.status_code == 200, r.text
+        values = {k: v for k, v in r.json()["values"].items() if v is not None}
+        assert values == cli(path)["fields"], name
+        found += len(values)
+    assert found > 0
+
+
 def test_a_document_without_a_table_stores_none(stored):
-    _, api = stored["built-prose.pdf"]
+    _, api, _, _ = stored["built-prose.pdf"]
     assert api == []
 
 
 def test_an_unruled_table_keeps_its_header_and_every_row(stored):
-    _, api = stored["built-unruled.pdf"]
+    _, api, _, _ = stored["built-unruled.pdf"]
     assert len(api) == 1
     item, rows = api[0]
     assert [c["header"] for c in item["columns"]] == ["Region", "Units", "Revenue", "Updated"]
@@ -128,7 +152,7 @@ def test_an_unruled_table_keeps_its_header_and_every_row(stored):
 
 
 def test_a_table_continuing_on_the_next_page_is_one_table(stored):
-    _, api = stored["built-two-pages.pdf"]
+    _, api, _, _ = stored["built-two-pages.pdf"]
     assert len(api) == 1, [t["columns"] for t, _ in api]
     item, rows = api[0]
     assert item["pages"] == [1, 2]
@@ -141,7 +165,7 @@ def test_each_drawn_table_gives_its_header_and_every_data_row(stored, expected_f
     """The fixture's JSON says what a person reads: the column headers and every data row."""
     expected = json.loads(expected_file.read_text())
     name = expected_file.with_suffix(".pdf").name
-    _, api = stored[name]
+    _, api, _, _ = stored[name]
     tables = expected["tables"] if "tables" in expected else [expected]
     assert len(api) == len(tables), f"{name}: {[[c['header'] for c in t['columns']] for t, _ in api]}"
     for (item, _), want in zip(api, tables):
