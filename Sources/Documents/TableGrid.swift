@@ -95,6 +95,21 @@ struct TableGrid {
             count += 1
         }
         headerRows = count == rowCount ? 0 : count
+        keepGroupedHeaderRows()
+    }
+
+    /// Keeps a second or later header row only under a header cell that spans columns (a
+    /// group label over its column labels) or runs down into it: otherwise the first body
+    /// rows of a table of words (names, "Grade level", "$9,594 or less") read as labels too.
+    mutating func keepGroupedHeaderRows() {
+        var count = min(headerRows, 1)
+        while count < headerRows, (0..<columnCount).contains(where: { column in
+            guard let above = slots[count - 1][column] else { return false }
+            return slots[count][column] == above || (column + 1 < columnCount && slots[count - 1][column + 1] == above)
+        }) {
+            count += 1
+        }
+        headerRows = count
     }
 
     /// Whether a row has numbers in the columns of numbers below it, as the rows of an

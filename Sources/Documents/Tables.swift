@@ -384,6 +384,7 @@ public enum TableDetector {
         grid.headerRows = headerRows < grid.rowCount ? headerRows : 0
         guard accept(grid) else { return nil }
         grid.raiseHeaderLabels()
+        grid.keepGroupedHeaderRows()
         let x0 = lines.map(\.x0).min()!, x1 = lines.map(\.x1).max()!
         return DetectedTable(page: page.number, bbox: (x0, lines.first!.y0, x1, lines.last!.y1), grid: grid)
     }
