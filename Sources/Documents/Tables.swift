@@ -336,13 +336,22 @@ public enum TableDetector {
         let firstData = rows.firstIndex { row in
             TextShape.isDataRow(row.filter { $0.x0 > bands[0].1 }.map(\.text))
         } ?? 0
-        // A column only header labels fall in is no column: a short label set at the left
-        // edge of a column of right-aligned figures belongs to that column.
+        // A column only a header label falls in, beside a column of data without a label,
+        // is that column: a short label set at the left edge of right-aligned figures.
         var bands = bands
         if firstData > 0 {
-            let data = rows[firstData...].flatMap { $0 }
-            let filled = bands.filter { band in data.contains { $0.x0 <= band.1 && $0.x1 >= band.0 } }
-            if filled.count >= 2 { bands = filled }
+            let data = rows[firstData...].flatMap { $0 }, labels = rows[..<firstData].flatMap { $0 }
+            func touches(_ cells: [Line.Cell], _ band: (Double, Double)) -> Bool { cells.contains { $0.x0 <= band.1 && $0.x1 >= band.0 } }
+            var index = 0
+            while index < bands.count {
+                let neighbours = [index - 1, index + 1].filter { $0 >= 0 && $0 < bands.count }
+                let unlabelled = neighbours.filter { touches(data, bands[$0]) && !touches(labels, bands[$0]) }
+                guard !touches(data, bands[index]), unlabelled.count == 1, let other = unlabelled.first else { index += 1; continue }
+                let (first, second) = (min(index, other), max(index, other))
+                bands[first] = (bands[first].0, max(bands[first].1, bands[second].1))
+                bands.remove(at: second)
+                index = first + 1
+            }
         }
         var placed = rows.enumerated().map { index, row in
             index < firstData ? labels(row, bands: bands) : split(row, bands: bands)
