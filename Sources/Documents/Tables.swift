@@ -336,17 +336,25 @@ public enum TableDetector {
         let firstData = rows.firstIndex { row in
             TextShape.isDataRow(row.filter { $0.x0 > bands[0].1 }.map(\.text))
         } ?? 0
-        // A column only a header label falls in, beside a column of data without a label,
-        // is that column: a short label set at the left edge of right-aligned figures.
+        // A column only a header label falls in (data spanning it aside), beside a column of
+        // data without a label, is that column: a short label set at the left edge of
+        // right-aligned figures. Between two such columns the label goes to the nearer.
         var bands = bands
         if firstData > 0 {
             let data = rows[firstData...].flatMap { $0 }, labels = rows[..<firstData].flatMap { $0 }
-            func touches(_ cells: [Line.Cell], _ band: (Double, Double)) -> Bool { cells.contains { $0.x0 <= band.1 && $0.x1 >= band.0 } }
+            func overlaps(_ cell: Line.Cell, _ band: (Double, Double)) -> Bool { cell.x0 <= band.1 && cell.x1 >= band.0 }
+            func holdsData(_ band: (Double, Double)) -> Bool {
+                data.contains { cell in overlaps(cell, band) && bands.filter { overlaps(cell, $0) }.count == 1 }
+            }
+            func labelled(_ band: (Double, Double)) -> Bool { labels.contains { overlaps($0, band) } }
             var index = 0
             while index < bands.count {
-                let neighbours = [index - 1, index + 1].filter { $0 >= 0 && $0 < bands.count }
-                let unlabelled = neighbours.filter { touches(data, bands[$0]) && !touches(labels, bands[$0]) }
-                guard !touches(data, bands[index]), unlabelled.count == 1, let other = unlabelled.first else { index += 1; continue }
+                let band = bands[index]
+                let neighbours: [Int] = [index - 1, index + 1].filter { $0 >= 0 && $0 < bands.count }
+                let unlabelled: [Int] = neighbours.filter { holdsData(bands[$0]) && !labelled(bands[$0]) }
+                func gap(_ other: Int) -> Double { other < index ? band.0 - bands[other].1 : bands[other].0 - band.1 }
+                guard !holdsData(band), labelled(band),
+                      let other = unlabelled.min(by: { gap($0) < gap($1) }) else { index += 1; continue }
                 let (first, second) = (min(index, other), max(index, other))
                 bands[first] = (bands[first].0, max(bands[first].1, bands[second].1))
                 bands.remove(at: second)
