@@ -145,7 +145,7 @@ public final class PDFDocument {
     /// Groups characters into words. poppler gives one rectangle per character (Unicode
     /// scalar) of the page text, line breaks included, in the same order. `words` end at
     /// white space only; `layoutWords` also where the next character jumps back, down or
-    /// far right of the word so far (reading order running table cells together).
+    /// right of the word so far by more than a word space (reading order running table cells together).
     static func words(text: String, boxes: UnsafeBufferPointer<PopplerRectangle>) -> (words: [Word], layoutWords: [Word]) {
         struct Builder {
             var words: [Word] = []
@@ -180,7 +180,9 @@ public final class PDFDocument {
                 let box = split.box
                 let height = max(1, box.y1 - box.y0)
                 let middle = (r.y1 + r.y2) / 2
-                if r.x1 < box.x1 - height * 0.5 || r.x1 > box.x1 + height || middle < box.y0 || middle > box.y1 {
+                // A gap of half the line height is wider than letters of one word stand apart
+                // (a word space is about a quarter): two cells set close, read without a space.
+                if r.x1 < box.x1 - height * 0.5 || r.x1 > box.x1 + height * 0.5 || middle < box.y0 || middle > box.y1 {
                     split.flush()
                 }
             }

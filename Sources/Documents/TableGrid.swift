@@ -84,16 +84,50 @@ struct TableGrid {
     }
 
     /// Leading rows that read as labels: not mostly numbers past the first column (years
-    /// count as labels, as in a header "1997 1998 …"), and at least one data row after them.
+    /// count as labels, as in a header "1997 1998 …"), not holding numbers where the rows
+    /// below hold them, and at least one data row after them.
     mutating func findHeader() {
         var count = 0
         while count < min(3, rowCount - 1) {
             let row = count
             let values = (1..<max(1, columnCount)).map { isOrigin(row: row, column: $0) ? text(row: row, column: $0) : "" }
-            guard !TextShape.isDataRow(values) else { break }
+            guard !TextShape.isDataRow(values), !fillsNumberColumns(row) else { break }
             count += 1
         }
         headerRows = count == rowCount ? 0 : count
+        keepGroupedHeaderRows()
+    }
+
+    /// Keeps a second or later header row only under a header cell that spans columns (a
+    /// group label over its column labels) or runs down into it: otherwise the first body
+    /// rows of a table of words (names, "Grade level", "$9,594 or less") read as labels too.
+    mutating func keepGroupedHeaderRows() {
+        var count = min(headerRows, 1)
+        while count < headerRows, (0..<columnCount).contains(where: { column in
+            guard let above = slots[count - 1][column] else { return false }
+            return slots[count][column] == above || (column + 1 < columnCount && slots[count - 1][column + 1] == above)
+        }) {
+            count += 1
+        }
+        headerRows = count
+    }
+
+    /// Whether a row has numbers in the columns of numbers below it, as the rows of an
+    /// invoice do whose descriptions, units and codes outnumber the figures: a column
+    /// label is text over its figures ("Qty" over "12", "4", …).
+    func fillsNumberColumns(_ row: Int) -> Bool {
+        var labelled: [String] = []
+        for column in 1..<max(1, columnCount) where isOrigin(row: row, column: column) {
+            let value = text(row: row, column: column)
+            guard TextShape.hasWordOrNumber(value) else { continue }
+            let below = ((row + 1)..<rowCount).filter { isOrigin(row: $0, column: column) }
+                .map { text(row: $0, column: column) }.filter(TextShape.hasWordOrNumber)
+            let numbers = below.filter { TextShape.isNumeric($0) && !TextShape.isYear($0) }.count
+            guard below.count >= 2, numbers * 3 >= below.count * 2 else { continue }
+            labelled.append(value)
+        }
+        let numbers = labelled.filter { TextShape.isNumeric($0) && !TextShape.isYear($0) }
+        return !labelled.isEmpty && numbers.count * 2 > labelled.count && !TextShape.isCount(numbers)
     }
 }
 
@@ -131,6 +165,11 @@ extension TableGrid {
 enum TextShape {
     /// Mostly digits: "1,234", "$4.50", "(102.7–103.6)", "52%", "45–54", "-3.2".
     static func isNumeric(_ text: String) -> Bool {
+        // A currency code set beside an amount ("EUR 85.00", "1,020.00 USD") is part of it.
+        let words = text.split(separator: " ")
+        if words.count > 1, words.filter({ currencyCodes.contains(String($0)) }).count == 1 {
+            return isNumeric(words.filter { !currencyCodes.contains(String($0)) }.joined(separator: " "))
+        }
         var digits = 0, letters = 0
         for scalar in text.unicodeScalars {
             if CharacterSet.decimalDigits.contains(scalar) { digits += 1 } else if CharacterSet.letters.contains(scalar) { letters += 1 }
@@ -145,8 +184,24 @@ enum TextShape {
         let filled = values.filter { !$0.isEmpty }
         let numbers = filled.filter { isNumeric($0) && !isYear($0) }
         guard !numbers.isEmpty, numbers.count * 2 >= filled.count else { return false }
+        return !isCount(numbers)
+    }
+
+    /// Numbers counting up one by one, three or more: "1 2 3".
+    static func isCount(_ numbers: [String]) -> Bool {
         let counting = numbers.compactMap { Int($0) }
-        return counting.count < 3 || counting.count < numbers.count || zip(counting, counting.dropFirst()).contains { $1 != $0 + 1 }
+        return counting.count >= 3 && counting.count == numbers.count && zip(counting, counting.dropFirst()).allSatisfy { $1 == $0 + 1 }
+    }
+
+    /// ISO codes that invoices and statements set beside amounts.
+    static let currencyCodes: Set<String> = [
+        "EUR", "USD", "GBP", "CHF", "JPY", "CNY", "CAD", "AUD", "NZD", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF",
+        "RON", "BGN", "TRY", "RUB", "INR", "BRL", "MXN", "ZAR", "HKD", "SGD", "KRW", "MYR", "THB", "IDR", "AED",
+    ]
+
+    /// Holds a letter or a digit (not only a dash or dots standing for no value).
+    static func hasWordOrNumber(_ text: String) -> Bool {
+        text.unicodeScalars.contains { CharacterSet.alphanumerics.contains($0) }
     }
 
     /// A caption or a note about a table: "Table 3 …", "Figure 2.", "Source: …".

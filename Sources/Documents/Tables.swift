@@ -237,7 +237,9 @@ public enum TableDetector {
     /// table's width, up to a rule across the whole table, a caption or running text.
     static func headerStart(_ lines: [Line], body: Int, end: Int, after taken: Int, rulings: [RulingLine]) -> Int {
         let x0 = lines[body...end].map(\.x0).min()!, x1 = lines[body...end].map(\.x1).max()!
+        let columns = columnBands(Array(lines[body...end])).count
         var top = body
+        var underlined = false
         while top > taken, body - top < 6 {
             let line = lines[top - 1], below = lines[top]
             guard !line.isProse, !line.isCaption, line.x0 >= x0 - 3, line.x1 <= x1 + 3,
@@ -246,7 +248,14 @@ public enum TableDetector {
                 rule.axis == .horizontal && rule.position > line.y1 - 1 && rule.position < below.y0 + 1
                     && rule.start <= x0 + 5 && rule.end >= x1 - 5
             }
-            guard !ruledOff else { break }
+            if ruledOff {
+                // A rule under the column labels (their underline) is crossed once; a rule
+                // above them, or under a line that does not label the columns, ends the table.
+                let labelsColumns = top == body && !underlined && line.cells.count >= 2 && line.cells.count * 2 >= columns
+                    && !TextShape.isDataRow(line.cells.dropFirst().map(\.text))
+                guard labelsColumns else { break }
+                underlined = true
+            }
             // A lone label at the table's left edge is a title unless more header lines
             // follow above it (a stub label set beside a group of column labels); group
             // labels are set over their columns instead.
@@ -327,8 +336,33 @@ public enum TableDetector {
         let firstData = rows.firstIndex { row in
             TextShape.isDataRow(row.filter { $0.x0 > bands[0].1 }.map(\.text))
         } ?? 0
+        // A column only a header label falls in (data spanning it aside), beside a column of
+        // data without a label, is that column: a short label set at the left edge of
+        // right-aligned figures. Between two such columns the label goes to the nearer.
+        var bands = bands
+        if firstData > 0 {
+            let data = rows[firstData...].flatMap { $0 }, labels = rows[..<firstData].flatMap { $0 }
+            func overlaps(_ cell: Line.Cell, _ band: (Double, Double)) -> Bool { cell.x0 <= band.1 && cell.x1 >= band.0 }
+            func holdsData(_ band: (Double, Double)) -> Bool {
+                data.contains { cell in overlaps(cell, band) && bands.filter { overlaps(cell, $0) }.count == 1 }
+            }
+            func labelled(_ band: (Double, Double)) -> Bool { labels.contains { overlaps($0, band) } }
+            var index = 0
+            while index < bands.count {
+                let band = bands[index]
+                let neighbours: [Int] = [index - 1, index + 1].filter { $0 >= 0 && $0 < bands.count }
+                let unlabelled: [Int] = neighbours.filter { holdsData(bands[$0]) && !labelled(bands[$0]) }
+                func gap(_ other: Int) -> Double { other < index ? band.0 - bands[other].1 : bands[other].0 - band.1 }
+                guard !holdsData(band), labelled(band),
+                      let other = unlabelled.min(by: { gap($0) < gap($1) }) else { index += 1; continue }
+                let (first, second) = (min(index, other), max(index, other))
+                bands[first] = (bands[first].0, max(bands[first].1, bands[second].1))
+                bands.remove(at: second)
+                index = first + 1
+            }
+        }
         var placed = rows.enumerated().map { index, row in
-            index < firstData ? row.map { (cell: $0, covered: span(of: $0, among: row, bands: bands)) } : split(row, bands: bands)
+            index < firstData ? labels(row, bands: bands) : split(row, bands: bands)
         }
         var headerRows = firstData
         // A section label ("Actual", "Women") right above the data belongs to the body.
@@ -343,10 +377,11 @@ public enum TableDetector {
             }
             let wrapped = gap < height * 0.5 && (within(upper, lower) || within(lower, upper))
             guard wrapped else { row += 1; continue }
+            // A label without a second line ("Product" beside "Opening / stock") stays.
             placed[row + 1] = lower.map { piece in
                 let above = upper.filter { $0.covered == piece.covered }.flatMap(\.cell.words)
                 return (Line.Cell(words: above + piece.cell.words), piece.covered)
-            }
+            } + upper.filter { piece in !lower.contains { $0.covered == piece.covered } }
             placed.remove(at: row)
             headerRows -= 1
         }
@@ -366,6 +401,7 @@ public enum TableDetector {
         grid.headerRows = headerRows < grid.rowCount ? headerRows : 0
         guard accept(grid) else { return nil }
         grid.raiseHeaderLabels()
+        grid.keepGroupedHeaderRows()
         let x0 = lines.map(\.x0).min()!, x1 = lines.map(\.x1).max()!
         return DetectedTable(page: page.number, bbox: (x0, lines.first!.y0, x1, lines.last!.y1), grid: grid)
     }
@@ -391,6 +427,44 @@ public enum TableDetector {
             }
             pieces.append((cell, first...last))
         }
+        return pieces
+    }
+
+    /// The columns a header row's labels cover: one label per column, in order, when the
+    /// row has as many labels as there are columns and each sits between its neighbours'
+    /// columns (a label set at the edge of its column need not overlap its figures);
+    /// otherwise each label spans the columns it is centred over.
+    static func labels(_ row: [Line.Cell], bands: [(Double, Double)]) -> [(cell: Line.Cell, covered: ClosedRange<Int>)] {
+        let row = row.flatMap { splitAtColumnGaps($0, bands: bands) }
+        let oneEach = row.count == bands.count && row.indices.allSatisfy { index in
+            let middle = (row[index].x0 + row[index].x1) / 2
+            return (index == 0 || middle > bands[index - 1].1) && (index + 1 == bands.count || middle < bands[index + 1].0)
+        }
+        if oneEach { return row.enumerated().map { ($0.element, $0.offset...$0.offset) } }
+        return row.map { (cell: $0, covered: span(of: $0, among: row, bands: bands)) }
+    }
+
+    /// A header cell holding the labels of neighbouring columns set close together
+    /// ("Quantity Unit price" over two columns of right-aligned figures) is cut where its
+    /// words stand further apart than a word space, over the white between two columns.
+    static func splitAtColumnGaps(_ cell: Line.Cell, bands: [(Double, Double)]) -> [Line.Cell] {
+        let words = cell.words.sorted { $0.x0 < $1.x0 }
+        var pieces: [Line.Cell] = []
+        var current: [Word] = []
+        for word in words {
+            if let last = current.last {
+                let gap = word.x0 - last.x1, cut = (word.x0 + last.x1) / 2
+                let height = max(last.y1 - last.y0, word.y1 - word.y0)
+                let betweenColumns = zip(bands, bands.dropFirst()).contains { left, right in left.1 <= cut && right.0 >= cut }
+                    && !bands.contains { $0.0 < cut && $0.1 > cut }
+                if gap > height * 0.4, betweenColumns {
+                    pieces.append(Line.Cell(words: current))
+                    current = []
+                }
+            }
+            current.append(word)
+        }
+        if !current.isEmpty { pieces.append(Line.Cell(words: current)) }
         return pieces
     }
 

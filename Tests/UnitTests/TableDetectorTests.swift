@@ -326,4 +326,54 @@ final class TableDetectorTests: XCTestCase {
         XCTAssertEqual(vertical.first?.start ?? 0, 492, accuracy: 0.01)
         XCTAssertEqual(vertical.first?.end ?? 0, 592, accuracy: 0.01)
     }
+
+    // MARK: Drawn documents (Tests/fixtures/tables, made by make_tables.py)
+
+    /// The fixture's table as the upload API stores it: the column names and the body rows
+    /// of the largest table found with pages joined, beside what a reader of the PDF expects.
+    private func storedTable(_ name: String) throws -> (header: [String], rows: [[String]], expected: (header: [String], rows: [[String]])) {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("fixtures/tables")
+        let pdf = folder.appendingPathComponent("\(name).pdf").path
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("\(name).json"))) as? [String: Any]
+        let expected = (header: json?["header"] as? [String] ?? [], rows: json?["rows"] as? [[String]] ?? [])
+        let tables = DocumentTables.detect(try DocumentReader.pages(path: pdf, type: .pdf), joiningPages: true)
+        let table = try XCTUnwrap(tables.max { $0.rows.count < $1.rows.count }, "no table in \(name)")
+        return (table.header, table.rows.map { $0.map(\.text) }, expected)
+    }
+
+    private func assertStoredAsRead(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let table = try storedTable(name)
+        XCTAssertEqual(table.header, table.expected.header, "header of \(name)", file: file, line: line)
+        XCTAssertEqual(table.rows.count, table.expected.rows.count, "row count of \(name)", file: file, line: line)
+        XCTAssertEqual(table.rows, table.expected.rows, "rows of \(name)", file: file, line: line)
+    }
+
+    func testRuledInvoiceWithAShadedHeaderRowKeepsEveryItemAsARow() throws {
+        try assertStoredAsRead("invoice_ruled_shaded")
+    }
+
+    func testRuledInvoiceWithAPlainHeaderRowKeepsEveryItemAsARow() throws {
+        try assertStoredAsRead("invoice_ruled_plain")
+    }
+
+    func testRuledTableWithHeaderCellsWrappedOverTwoLinesHasOneHeaderRow() throws {
+        try assertStoredAsRead("fleet_ruled_multiline_header")
+    }
+
+    func testUnruledInvoiceHeaderNamesItsColumns() throws {
+        try assertStoredAsRead("invoice_unruled")
+    }
+
+    func testInvoiceWithWhiteLabelsOnADarkBandAndStripedRowsNamesItsColumns() throws {
+        try assertStoredAsRead("invoice_banded_header")
+    }
+
+    func testTwoLineColumnLabelsBetweenHorizontalRulesAreOneHeader() throws {
+        try assertStoredAsRead("report_multiline_header")
+    }
+
+    func testLedgerOverThreePagesKeepsItsShortAmountHeaderOverTheAmounts() throws {
+        try assertStoredAsRead("ledger_three_pages")
+    }
 }
