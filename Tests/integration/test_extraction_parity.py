@@ -88,15 +88,17 @@ def api_tables(account, document_id):
 def stored(tmp_path_factory):
     """Every document uploaded once; returns {name: (path, [(table, rows)], document id, account)}."""
     folder = tmp_path_factory.mktemp("parity")
-    account = register()
     uploaded = {}
-    for name, content in documents():
+    for index, (name, content) in enumerate(documents()):
+        if index % 4 == 0:
+            # The hourly upload quota (10 per user) counts uploads and field extractions alike.
+            account = register()
         (folder / name).write_bytes(content)
         r = upload(account, content, filename=name)
         assert r.status_code == 202, r.text
-        uploaded[name] = r.json()["id"]
+        uploaded[name] = (r.json()["id"], account)
     result = {}
-    for name, document_id in uploaded.items():
+    for name, (document_id, account) in uploaded.items():
         status = wait_done(account, document_id, timeout=120)
         assert status["status"] == "done", status
         result[name] = (folder / name, api_tables(account, document_id), document_id, account)
