@@ -25,12 +25,12 @@ public enum ETLSync {
         return try db.transaction { db in
             let job = try JobRepository(db).enqueue(
                 kind: .etlSync, team: connection.teamID,
-                payload: String(decoding: JSON.object([("etl_job_id", .string(id.lower))]).serialized(), as: UTF8.self),
+                payload: JSON.object([("etl_job_id", .string(id.lower))]).serializedText,
                 concurrencyKey: "connection:\(connection.id.lower)")
             return try ETLRepository(db).createRun(
                 id: id, team: connection.teamID, connection: connection.id, schedule: schedule, job: job.id,
                 trigger: schedule == nil ? .manual : .schedule,
-                tables: String(decoding: selection.serialized(), as: UTF8.self), user: user)
+                tables: selection.serializedText, user: user)
         }
     }
 
@@ -144,7 +144,7 @@ public enum ETLSync {
         var outcomes: [TableOutcome] = []
         var totals = (read: Int64(0), written: Int64(0), bytes: Int64(0))
         func report() {
-            try? etl.progress(id: run.id, progress: String(decoding: JSON.array(outcomes.map(\.json)).serialized(), as: UTF8.self),
+            try? etl.progress(id: run.id, progress: JSON.array(outcomes.map(\.json)).serializedText,
                               rowsRead: totals.read, rowsWritten: totals.written, bytes: totals.bytes)
         }
         for (index, (request, table)) in work.enumerated() {

@@ -101,7 +101,7 @@ public enum DocumentExtraction {
         })
         try documents.savePage(document: document, page: page.number, width: page.width, height: page.height,
                                source: page.source.rawValue, text: page.text,
-                               wordsJSON: String(decoding: words.serialized(), as: UTF8.self),
+                               wordsJSON: words.serializedText,
                                wordCount: page.words.count, confidence: page.meanConfidence)
     }
 
@@ -126,7 +126,7 @@ public enum DocumentExtraction {
                 try warehouse.storeExtractedTable(
                     id: UUID(), team: document.teamID, document: document.id, tableName: name,
                     pageFrom: table.firstPage, pageTo: table.lastPage,
-                    bboxJSON: text(bbox), columnsJSON: text(columnsJSON), cellsJSON: text(cellsJSON),
+                    bboxJSON: bbox.serializedText, columnsJSON: columnsJSON.serializedText, cellsJSON: cellsJSON.serializedText,
                     confidence: table.confidence, columns: table.columns, rows: table.values)
                 stored += 1
             } catch let error as DataError {
@@ -140,7 +140,6 @@ public enum DocumentExtraction {
         return stored
     }
 
-    public static func text(_ json: JSON) -> String { String(decoding: json.serialized(), as: UTF8.self) }
 
     public static func round2(_ value: Double) -> Double { (value * 100).rounded() / 100 }
 }

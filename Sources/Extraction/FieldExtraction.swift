@@ -66,7 +66,7 @@ public enum FieldExtraction {
             }
             let outcome = try extract(pages: pages, specs: specs(fromConfig: result.config), settings: settings, logger: context.logger)
             try results.complete(id: id, extractor: outcome.extractor, fallbackReason: outcome.fallbackReason,
-                                 fields: text(present(outcome.fields)))
+                                 fields: present(outcome.fields).serializedText)
             return ["result_id": .string(id.lower), "extractor": .string(outcome.extractor),
                     "found": .int(Int64(outcome.fields.filter { $0.value != nil }.count))]
         } catch {
@@ -137,5 +137,4 @@ public enum FieldExtraction {
 
     public static func round2(_ value: Double) -> Double { (value * 100).rounded() / 100 }
 
-    public static func text(_ json: JSON) -> String { String(decoding: json.serialized(), as: UTF8.self) }
 }

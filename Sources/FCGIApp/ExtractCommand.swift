@@ -1,8 +1,6 @@
 import ArgumentParser
-import Documents
 import Extraction
 import Foundation
-import Handlers
 import JSONValues
 
 /// `assay extract`: the extraction pipeline without a server or database, for

@@ -105,7 +105,7 @@ struct JobWorker {
                 throw PermanentJobError("no handler for job kind \(job.kind)")
             }
             let result = try handler(JobContext(job: job, database: database, logger: logger, worker: worker))
-            try jobs.succeed(id: job.id, worker: worker, result: String(decoding: result.serialized(), as: UTF8.self))
+            try jobs.succeed(id: job.id, worker: worker, result: result.serializedText)
             metadata["job.status"] = .string(JobStatus.succeeded.rawValue)
         } catch {
             let permanent = error is PermanentJobError

@@ -291,7 +291,7 @@ struct AuthRoutes: RouteGroup {
         }
         try body.finish()
         let result = try UserRepository(db).mergeSettings(userID: principal.userID,
-                                                           patch: String(decoding: JSON.object(patch).serialized(), as: UTF8.self))
+                                                           patch: JSON.object(patch).serializedText)
         access.audit(request, principal: principal, action: "auth.settings_updated", resourceType: "user",
                      resourceID: principal.userID.lower, detail: ["keys": .array(patch.map { .string($0.0) })])
         return .json(["settings": merged(try JSON.parse(Array(result.utf8)))])

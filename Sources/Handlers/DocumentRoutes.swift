@@ -33,7 +33,7 @@ struct DocumentRoutes: RouteGroup {
         let document = try db.transaction { db -> DocumentRecord in
             let job = try JobRepository(db).enqueue(
                 kind: .documentExtract, team: principal.teamID,
-                payload: String(decoding: JSON.object([("document_id", .string(documentID.lower))]).serialized(), as: UTF8.self),
+                payload: JSON.object([("document_id", .string(documentID.lower))]).serializedText,
                 concurrencyKey: DocumentRoutes.concurrencyKey(documentID))
             return try DocumentRepository(db).create(
                 id: documentID, team: principal.teamID, user: principal.userID, filename: received.filename ?? "upload",

@@ -202,7 +202,7 @@ struct ETLRoutes: RouteGroup {
         }
         let record = try ETLRepository(db).createSchedule(
             team: principal.teamID, user: principal.userID, connection: input.connection, name: input.name,
-            tables: String(decoding: input.selection.serialized(), as: UTF8.self), frequency: input.frequency, cron: input.cron,
+            tables: input.selection.serializedText, frequency: input.frequency, cron: input.cron,
             timezone: input.timezone, enabled: input.enabled, nextRunAt: ETLRoutes.nextRun(input))
         access.audit(request, principal: principal, action: "etl.schedule_created", resourceType: "etl_schedule", resourceID: record.id.lower)
         return .json(ETLRoutes.present(record), status: 201)
@@ -217,7 +217,7 @@ struct ETLRoutes: RouteGroup {
         if reader.has("connection_id") { reader.fail("connection_id", "cannot change; create a new schedule") }
         try reader.finish()
         guard let record = try ETLRepository(db).updateSchedule(
-            id: id, team: principal.teamID, name: input.name, tables: String(decoding: input.selection.serialized(), as: UTF8.self),
+            id: id, team: principal.teamID, name: input.name, tables: input.selection.serializedText,
             frequency: input.frequency, cron: input.cron, timezone: input.timezone, enabled: input.enabled,
             nextRunAt: ETLRoutes.nextRun(input)) else { throw APIError.notFound("no such schedule") }
         access.audit(request, principal: principal, action: "etl.schedule_updated", resourceType: "etl_schedule", resourceID: id.lower)

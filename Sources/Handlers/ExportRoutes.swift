@@ -1,6 +1,5 @@
 import Data
 import Exporters
-import Extraction
 import Foundation
 import JSONValues
 
@@ -121,10 +120,10 @@ struct ExportRoutes: RouteGroup {
         let id = UUID()
         let record = try db.transaction { db in
             let job = try JobRepository(db).enqueue(kind: .exportRun, team: principal.teamID,
-                                                    payload: DocumentExtraction.text(["export_id": .string(id.lower)]))
+                                                    payload: JSON.object([("export_id", .string(id.lower))]).serializedText)
             return try ExportRepository(db).create(
                 id: id, team: principal.teamID, user: principal.userID, kind: kind, format: spec.format,
-                options: DocumentExtraction.text(spec.options), tables: refs.map(\.id),
+                options: spec.options.serializedText, tables: refs.map(\.id),
                 rowsTotal: refs.reduce(0) { $0 + $1.rowCount }, job: job.id)
         }
         access.audit(request, principal: principal, action: "export.created", resourceType: "export", resourceID: id.lower,

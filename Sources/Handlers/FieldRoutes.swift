@@ -232,7 +232,7 @@ struct FieldRoutes: RouteGroup {
         // The configuration is checked before the file is accepted or any work starts.
         let resolved = try resolveConfig(table: table, tableID: tableID, principal: principal)
         let config = resolved.config
-        let configText = FieldExtraction.text(FieldExtraction.configJSON(config.fields))
+        let configText = FieldExtraction.configJSON(config.fields).serializedText
 
         var document: DocumentRecord
         var syncPossible = extraction.llm == nil
@@ -261,7 +261,7 @@ struct FieldRoutes: RouteGroup {
             try db.transaction { db in
                 let job = try JobRepository(db).enqueue(
                     kind: .documentFields, team: principal.teamID,
-                    payload: FieldExtraction.text(["result_id": .string(resultID.lower)]),
+                    payload: JSON.object([("result_id", .string(resultID.lower))]).serializedText,
                     concurrencyKey: DocumentRoutes.concurrencyKey(document.id))
                 if document.status == .queued, document.jobID == nil {
                     try DocumentRepository(db).assignJob(id: document.id, job: job.id)
@@ -305,7 +305,7 @@ struct FieldRoutes: RouteGroup {
             let outcome = try FieldExtraction.extract(pages: pages, specs: try FieldExtraction.specs(fromConfig: result.config),
                                                       settings: extraction, logger: context.logger)
             try results.complete(id: id, extractor: outcome.extractor, fallbackReason: outcome.fallbackReason,
-                                 fields: FieldExtraction.text(FieldExtraction.present(outcome.fields)))
+                                 fields: FieldExtraction.present(outcome.fields).serializedText)
         } catch let error as PermanentJobError {
             try results.fail(id: id, error: error.description)
         }
@@ -408,7 +408,7 @@ struct FieldRoutes: RouteGroup {
             config = Config(key: result.tableKey, name: result.tableName, description: nil,
                             fields: try FieldExtraction.fieldRows(FieldRoutes.array(result.config)))
         }
-        let configText = FieldExtraction.text(FieldExtraction.configJSON(config.fields))
+        let configText = FieldExtraction.configJSON(config.fields).serializedText
         guard let document = try DocumentRepository(db).find(id: result.documentID, team: principal.teamID) else {
             throw APIError.notFound("the result's document no longer exists")
         }
@@ -420,7 +420,7 @@ struct FieldRoutes: RouteGroup {
         } else {
             try db.transaction { db in
                 let job = try JobRepository(db).enqueue(
-                    kind: .documentFields, team: principal.teamID, payload: FieldExtraction.text(["result_id": .string(id.lower)]),
+                    kind: .documentFields, team: principal.teamID, payload: JSON.object([("result_id", .string(id.lower))]).serializedText,
                     concurrencyKey: DocumentRoutes.concurrencyKey(document.id))
                 try DocumentResultRepository(db).restart(id: id, table: record?.id, tableKey: config.key, tableName: config.name,
                                                          config: configText, job: job.id)

@@ -23,7 +23,7 @@ struct JobRoutes: RouteGroup {
                 let attempts = body.int("max_attempts", required: false, range: 1...10) ?? 3
                 try body.finish()
                 let job = try JobRepository(context.database).enqueue(
-                    kind: JobKind(rawValue: kind!), team: principal.teamID, payload: String(decoding: payload.serialized(), as: UTF8.self),
+                    kind: JobKind(rawValue: kind!), team: principal.teamID, payload: payload.serializedText,
                     maxAttempts: attempts)
                 return .json(JobRoutes.present(job), status: 202)
             })

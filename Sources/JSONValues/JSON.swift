@@ -71,6 +71,9 @@ public enum JSON: Sendable, Equatable {
         return out
     }
 
+    /// The compact UTF-8 JSON as a string (for a `jsonb` column or a job payload).
+    public var serializedText: String { String(decoding: serialized(), as: UTF8.self) }
+
     public func write(into out: inout [UInt8]) {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)

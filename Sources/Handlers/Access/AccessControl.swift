@@ -155,7 +155,7 @@ public final class AccessControl {
             action: action, resourceType: resourceType, resourceID: resourceID,
             ipAddress: request.clientAddress.isEmpty ? nil : request.clientAddress,
             userAgent: request.header("User-Agent").map { String($0.prefix(512)) }, requestID: request.requestID,
-            detail: String(decoding: detail.serialized(), as: UTF8.self))
+            detail: detail.serializedText)
         do {
             try AuditRepository(context.database).record(entry)
         } catch {
