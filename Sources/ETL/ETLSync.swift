@@ -43,7 +43,7 @@ public enum ETLSync {
     }
 
     /// How one table went.
-    public struct TableOutcome {
+    struct TableOutcome {
         public var table: String
         public var mode: SyncMode
         public var status = ETLRunStatus.running
@@ -53,7 +53,7 @@ public enum ETLSync {
         public var bytes: Int64 = 0
         public var seconds = 0.0
         public var error: String?
-        public var addedColumns: [String] = []
+        var addedColumns: [String] = []
 
         public var json: JSON {
             [
@@ -65,7 +65,7 @@ public enum ETLSync {
         }
     }
 
-    public struct TableFailure: Error, CustomStringConvertible {
+    struct TableFailure: Error, CustomStringConvertible {
         public let description: String
         public init(_ description: String) { self.description = description }
     }
@@ -186,7 +186,7 @@ public enum ETLSync {
     }
 
     /// `src_<connection>_<schema>_<table>`, safe and at most 63 bytes.
-    public static func warehouseName(connection: UUID, table: SourceTable) -> String {
+    static func warehouseName(connection: UUID, table: SourceTable) -> String {
         func clean(_ text: String) -> String {
             let mapped = text.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" }
             return String(String(mapped).split(separator: "_").joined(separator: "_").prefix(24))
@@ -195,7 +195,7 @@ public enum ETLSync {
         return "src_\(connection.lower.prefix(8))_\(schema)\(clean(table.name))"
     }
 
-    public static func syncTable(_ table: SourceTable, request: TableRequest, engine: SourceEngine, source: SourceDatabase,
+    static func syncTable(_ table: SourceTable, request: TableRequest, engine: SourceEngine, source: SourceDatabase,
                           connection: ConnectionRecord, run: ETLRunRecord, db: Database, outcome: inout TableOutcome) throws {
         let etl = ETLRepository(db)
         let mappings = table.columns.map { TypeMapper.map($0, engine: engine) }

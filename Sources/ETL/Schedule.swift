@@ -11,7 +11,7 @@ public struct ScheduleRule {
     }
 
     public let frequency: String?
-    public let cron: Cron?
+    let cron: Cron?
     public let timeZone: TimeZone
 
     public init(frequency: String?, cron: String?, timezone: String) throws {
@@ -52,9 +52,9 @@ public struct ScheduleRule {
 }
 
 /// A parsed five-field cron expression.
-public struct Cron {
+struct Cron {
     public let minutes: Set<Int>, hours: Set<Int>, days: Set<Int>, months: Set<Int>, weekdays: Set<Int>
-    public let daysRestricted: Bool, weekdaysRestricted: Bool
+    let daysRestricted: Bool, weekdaysRestricted: Bool
 
     public init(_ text: String) throws {
         let fields = text.split(whereSeparator: \.isWhitespace).map(String.init)

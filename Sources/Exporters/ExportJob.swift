@@ -13,7 +13,7 @@ public enum ExportJob {
     }
 
     /// The file a finished export is kept as, relative to the exports directory.
-    public static func relativePath(_ id: UUID, extension ext: String) -> String { "\(id.lower)/export.\(ext)" }
+    static func relativePath(_ id: UUID, extension ext: String) -> String { "\(id.lower)/export.\(ext)" }
 
     public static func run(_ context: JobContext, settings: ExportSettings) throws -> JSON {
         var payload = FieldReader(context.payload)
@@ -103,7 +103,7 @@ public enum ExportJob {
     }
 
     /// The spec the request was validated into, read back from what was stored.
-    public static func storedSpec(_ record: ExportRecord) -> ExportSpec? {
+    static func storedSpec(_ record: ExportRecord) -> ExportSpec? {
         let options = (try? JSON.parse(Array(record.options.utf8))) ?? [:]
         var reader = FieldReader(["format": .string(record.format.rawValue), "options": options])
         let spec = ExportSpec.read(&reader)

@@ -10,17 +10,17 @@ public struct ExportSpec {
         case auto, download, job
     }
 
-    public struct CSVOptions {
+    struct CSVOptions {
         public var delimiter = ","
-        public var bom = false
+        var bom = false
         public var header = true
-        public var formulaProtection = true
+        var formulaProtection = true
     }
 
     public var format: ExportFormat
     public var delivery = Delivery.auto
-    public var csv = CSVOptions()
-    public var ndjson = false
+    var csv = CSVOptions()
+    var ndjson = false
     public var xlsx = XLSXOptions()
     public var pdf = PDFOptions()
     /// PDF only: the heading above the table (default: the table's name).
@@ -29,13 +29,13 @@ public struct ExportSpec {
     public var options: JSON = [:]
 
     /// Every option of every format, for the 422 that lists the valid ones.
-    public static let optionNames: [ExportFormat: [String]] = [
+    static let optionNames: [ExportFormat: [String]] = [
         .csv: ["delimiter", "bom", "header", "formula_protection"],
         .json: ["ndjson"],
         .excel: ["rows_per_sheet", "low_confidence", "metadata_sheet"],
         .pdf: ["page_size", "orientation", "font_size", "title"],
     ]
-    public static let delimiters = [",", ";", "\t", "|"]
+    static let delimiters = [",", ";", "\t", "|"]
 
     public var fileExtension: String {
         switch format {
@@ -100,5 +100,5 @@ public struct ExportSpec {
     }
 
     /// Cells below this confidence are marked in Excel and PDF.
-    public var lowConfidence: Double { format == .excel ? xlsx.lowConfidence : 0.6 }
+    var lowConfidence: Double { format == .excel ? xlsx.lowConfidence : 0.6 }
 }

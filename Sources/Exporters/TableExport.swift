@@ -10,8 +10,8 @@ public struct TableExport {
     public let columns: [ExportColumn]
     /// Each column's type as declared (the JSON export names it): Assay's extracted-table
     /// types, or the PostgreSQL type of an ETL table.
-    public let declaredTypes: [String]
-    public let exportedAt: Date
+    let declaredTypes: [String]
+    let exportedAt: Date
 
     public init(_ ref: WarehouseTableRef, exportedAt: Date = Date()) {
         self.ref = ref
@@ -36,7 +36,7 @@ public struct TableExport {
     // MARK: Metadata
 
     /// For people (PDF block, Excel metadata sheet).
-    public var metadataPairs: [(label: String, value: String)] {
+    var metadataPairs: [(label: String, value: String)] {
         var pairs: [(label: String, value: String)] = [("Table", ref.tableName)]
         switch ref.source {
         case .document:
@@ -116,7 +116,7 @@ public struct TableExport {
     /// handed over in batches through a short queue. When the renderer throws, the reader
     /// stops (the rest of the COPY is drained unread) before this returns, so the connection
     /// is never used by two threads at once.
-    public static func prefetchedRowStream(_ copy: Database.CopyOut, columnCount: Int) -> RowStream {
+    static func prefetchedRowStream(_ copy: Database.CopyOut, columnCount: Int) -> RowStream {
         { each in
             let channel = RowBatches()
             let source = UncheckedBox(copy)
@@ -233,7 +233,7 @@ public struct TableExport {
         return rows
     }
 
-    public static func csvField(_ text: String, delimiter: String, protect: Bool) -> String {
+    static func csvField(_ text: String, delimiter: String, protect: Bool) -> String {
         var value = text
         if protect, let first = value.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { value = "'" + value }
         guard value.contains(delimiter) || value.contains("\"") || value.contains("\n") || value.contains("\r") else { return value }
@@ -273,7 +273,7 @@ public struct TableExport {
 }
 
 /// A body writer into a file, buffered; used by job exports.
-public final class FileSink: BodyWriter {
+final class FileSink: BodyWriter {
     private let handle: FileHandle
     private var buffer: [UInt8] = []
 
@@ -311,7 +311,7 @@ private struct UncheckedBox<Value>: @unchecked Sendable {
 /// The queue between the reading thread and the renderer: a few batches of rows at most,
 /// then the end (or the reader's error).
 private final class RowBatches: @unchecked Sendable {
-    public static let batchSize = 1024
+    static let batchSize = 1024
     private static let capacity = 4
 
     private struct Cancelled: Error {}
@@ -353,7 +353,7 @@ private final class RowBatches: @unchecked Sendable {
         return nil
     }
 
-    public func cancel() {
+    func cancel() {
         condition.lock()
         cancelled = true
         batches.removeAll()
@@ -361,7 +361,7 @@ private final class RowBatches: @unchecked Sendable {
         condition.unlock()
     }
 
-    public func waitFinished() {
+    func waitFinished() {
         condition.lock()
         while !finished { condition.wait() }
         condition.unlock()

@@ -106,7 +106,7 @@ public enum DocumentExtraction {
     }
 
     /// Detects tables on every page and stores each as a typed warehouse table.
-    public static func storeTables(_ pages: [PageModel], document: DocumentRecord, database: Database, logger: Logger) throws -> Int {
+    static func storeTables(_ pages: [PageModel], document: DocumentRecord, database: Database, logger: Logger) throws -> Int {
         let warehouse = WarehouseRepository(database)
         try warehouse.dropTables(document: document.id)
         var stored = 0
@@ -141,5 +141,5 @@ public enum DocumentExtraction {
     }
 
 
-    public static func round2(_ value: Double) -> Double { (value * 100).rounded() / 100 }
+    static func round2(_ value: Double) -> Double { (value * 100).rounded() / 100 }
 }

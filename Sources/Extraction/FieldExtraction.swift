@@ -77,7 +77,7 @@ public enum FieldExtraction {
         }
     }
 
-    public struct DocumentBusy: Error, CustomStringConvertible {
+    struct DocumentBusy: Error, CustomStringConvertible {
         public var description: String { "the document is still being read by its own job" }
     }
 
@@ -135,6 +135,6 @@ public enum FieldExtraction {
         })
     }
 
-    public static func round2(_ value: Double) -> Double { (value * 100).rounded() / 100 }
+    static func round2(_ value: Double) -> Double { (value * 100).rounded() / 100 }
 
 }

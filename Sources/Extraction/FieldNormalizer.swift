@@ -2,10 +2,10 @@ import Documents
 import Foundation
 
 /// Normalises a value read for a field by its type, and finds where it is printed.
-public enum FieldNormalizer {
+enum FieldNormalizer {
     /// The canonical value (and currency for amounts), or nil when `raw` is not a
     /// value of that type.
-    public static func normalize(_ raw: String, as type: FieldType) -> (value: String, currency: String?)? {
+    static func normalize(_ raw: String, as type: FieldType) -> (value: String, currency: String?)? {
         let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { return nil }
         switch type {
@@ -41,7 +41,7 @@ public enum FieldNormalizer {
     }
 
     /// The page and box of the words that spell `raw`, searching `preferred` first.
-    public static func locate(_ raw: String, in pages: [PageModel], preferring preferred: Int?) -> (page: Int, box: Box)? {
+    static func locate(_ raw: String, in pages: [PageModel], preferring preferred: Int?) -> (page: Int, box: Box)? {
         let tokens = raw.split(whereSeparator: \.isWhitespace).map { simplify(String($0)) }.filter { !$0.isEmpty }
         guard !tokens.isEmpty else { return nil }
         let ordered = pages.sorted { ($0.number == preferred ? 0 : 1, $0.number) < ($1.number == preferred ? 0 : 1, $1.number) }
@@ -59,7 +59,7 @@ public enum FieldNormalizer {
         return nil
     }
 
-    public static func simplify(_ text: String) -> String {
+    static func simplify(_ text: String) -> String {
         String(text.lowercased().filter { $0.isLetter || $0.isNumber })
     }
 }

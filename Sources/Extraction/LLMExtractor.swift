@@ -10,10 +10,10 @@ import JSONValues
 /// located on the page for their box. 429 and 5xx answers and transport failures are
 /// retried with backoff (honouring a short `Retry-After`); anything else, or an answer
 /// that does not fit the schema, throws `LLMError` so the caller can fall back.
-public struct LLMFieldExtractor: FieldExtracting {
+struct LLMFieldExtractor: FieldExtracting {
     public let settings: LLMSettings
     /// Longest page text sent, in characters; longer documents are cut.
-    public var maxCharacters = 24_000
+    var maxCharacters = 24_000
     public var sleep: (Double) -> Void = { usleep(useconds_t($0 * 1_000_000)) }
 
     public func extract(pages: [PageModel], fields: [FieldSpec]) throws -> [ExtractedField] {
@@ -35,7 +35,7 @@ public struct LLMFieldExtractor: FieldExtracting {
         }
     }
 
-    public static func valueAndPage(_ json: JSON?) -> (String?, Int?) {
+    static func valueAndPage(_ json: JSON?) -> (String?, Int?) {
         switch json {
         case .string(let text)?: return (text, nil)
         case .int(let number)?: return (String(number), nil)
@@ -133,7 +133,7 @@ public struct LLMFieldExtractor: FieldExtracting {
     }
 }
 
-public struct LLMError: Error, CustomStringConvertible {
+struct LLMError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
