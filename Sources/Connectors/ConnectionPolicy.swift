@@ -39,11 +39,24 @@ public struct ConnectionPolicy: Sendable {
                       let prefix = Int(item[item.index(after: slash)...]), (0...(bytes.count * 8)).contains(prefix) else {
                     throw Refusal(description: "\(variable): '\(item)' is not a CIDR such as 10.0.0.0/8")
                 }
-                return Rule(text: item, network: (bytes, prefix))
+                return Rule(text: item, network: ConnectionPolicy.canonicalNetwork(bytes, prefix: prefix))
             }
-            if let bytes = ConnectionPolicy.parseIP(item) { return Rule(text: item, network: (bytes, bytes.count * 8)) }
+            if let bytes = ConnectionPolicy.parseIP(item) {
+                return Rule(text: item, network: ConnectionPolicy.canonicalNetwork(bytes, prefix: bytes.count * 8))
+            }
             return Rule(text: item.lowercased(), network: nil)
         }
+    }
+
+    /// A rule's network in the spelling addresses are matched in: an IPv4-mapped network
+    /// (`::ffff:10.0.0.0/104`) is the IPv4 network (`10.0.0.0/8`), and a single unspecified
+    /// address is loopback, as in `canonical`.
+    static func canonicalNetwork(_ bytes: [UInt8], prefix: Int) -> (bytes: [UInt8], prefix: Int) {
+        if bytes.count == 16, prefix >= 96, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
+            return (Array(bytes[12..<16]), prefix - 96)
+        }
+        if prefix == bytes.count * 8 { return (canonical(bytes), prefix) }
+        return (bytes, prefix)
     }
 
     /// Refusals that need no DNS: socket paths, lists, characters no host has.
@@ -57,32 +70,65 @@ public struct ConnectionPolicy: Sendable {
         }
     }
 
-    /// The addresses `host` may be reached at, or why not.
+    /// The addresses `host` may be reached at, or why not. Every address is judged, and
+    /// returned, in its canonical spelling (`canonical`), so that no other way of writing an
+    /// address (`::ffff:127.0.0.1`, `::ffff:7f00:1`, `0.0.0.0`) escapes a rule.
     public func check(host: String, port: Int) throws -> [String] {
         try ConnectionPolicy.checkSyntax(host)
-        let addresses = try ConnectionPolicy.resolve(host)
+        let addresses = try ConnectionPolicy.resolve(host).map(ConnectionPolicy.canonical)
         let lowered = host.lowercased()
         for (ownHost, ownPort) in own where ownPort == port {
-            let ownAddresses = (try? ConnectionPolicy.resolve(ownHost)) ?? []
+            let ownAddresses = ((try? ConnectionPolicy.resolve(ownHost)) ?? []).map(ConnectionPolicy.canonical)
             if ownHost.lowercased() == lowered || !Set(ownAddresses).isDisjoint(with: addresses) {
                 throw Refusal(description: "this is Assay's own database")
             }
         }
-        func matches(_ rule: Rule, _ address: String) -> Bool {
+        func matches(_ rule: Rule, _ address: String, anyLoopback: Bool) -> Bool {
             if let network = rule.network, let bytes = ConnectionPolicy.parseIP(address) {
-                return ConnectionPolicy.contains(network, bytes)
+                // 127.0.0.1 and ::1 are the same machine: a deny rule for one covers the other.
+                let spellings = anyLoopback && ConnectionPolicy.loopbacks.contains(bytes) ? ConnectionPolicy.loopbacks : [bytes]
+                return spellings.contains { ConnectionPolicy.contains(network, $0) }
             }
             return rule.network == nil && rule.text == lowered
         }
         for address in addresses {
-            if let rule = deny.first(where: { matches($0, address) }) {
+            if let rule = deny.first(where: { matches($0, address, anyLoopback: true) }) {
                 throw Refusal(description: "\(host) (\(address)) is on the deny list (\(rule.text))")
             }
-            if !allow.isEmpty, !allow.contains(where: { matches($0, address) }) {
+            if !allow.isEmpty, !allow.contains(where: { matches($0, address, anyLoopback: false) }) {
                 throw Refusal(description: "\(host) (\(address)) is not on the allow list")
             }
         }
         return addresses
+    }
+
+    /// The one spelling of an address that rules are matched against: an IPv4-mapped
+    /// (`::ffff:a.b.c.d`, `::ffff:7f00:1`) or IPv4-compatible (`::a.b.c.d`) IPv6 address is
+    /// its IPv4 address, and the unspecified addresses (`0.0.0.0`, `::`), which connect to
+    /// this machine, are loopback (`127.0.0.1`, `::1`). Text that is no address is kept.
+    public static func canonical(_ address: String) -> String {
+        guard let bytes = parseIP(address) else { return address }
+        return text(canonical(bytes))
+    }
+
+    static func canonical(_ bytes: [UInt8]) -> [UInt8] {
+        if bytes.count == 4 { return bytes == [0, 0, 0, 0] ? [127, 0, 0, 1] : bytes }
+        guard bytes.count == 16 else { return bytes }
+        if bytes.allSatisfy({ $0 == 0 }) { return loopbacks[1] }
+        let mapped = bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF
+        let compatible = bytes[0..<12].allSatisfy { $0 == 0 } && bytes != loopbacks[1]
+        return mapped || compatible ? canonical(Array(bytes[12..<16])) : bytes
+    }
+
+    /// `127.0.0.1` and `::1`.
+    static let loopbacks: [[UInt8]] = [[127, 0, 0, 1], [UInt8](repeating: 0, count: 15) + [1]]
+
+    static func text(_ bytes: [UInt8]) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let family = bytes.count == 4 ? AF_INET : AF_INET6
+        return bytes.withUnsafeBytes { raw in
+            inet_ntop(family, raw.baseAddress, &buffer, socklen_t(buffer.count)) != nil ? String(cString: buffer) : ""
+        }
     }
 
     static func contains(_ network: (bytes: [UInt8], prefix: Int), _ address: [UInt8]) -> Bool {

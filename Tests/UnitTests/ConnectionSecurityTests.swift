@@ -74,6 +74,41 @@ final class ConnectionSecurityTests: XCTestCase {
         XCTAssertThrowsError(try ConnectionPolicy(deny: "10.0.0.0/99", allow: "", ownDatabases: []))
     }
 
+    func testNoSpellingOfADeniedAddressEscapesTheRule() throws {
+        let policy = try ConnectionPolicy(deny: "127.0.0.1/32", allow: "", ownDatabases: [])
+        for host in ["127.0.0.1", "::ffff:127.0.0.1", "::ffff:7f00:1", "0:0:0:0:0:ffff:7f00:1", "0.0.0.0", "::",
+                     "::127.0.0.1", "::1", "localhost"] {
+            XCTAssertThrowsError(try policy.check(host: host, port: 5432), host)
+        }
+        XCTAssertNoThrow(try policy.check(host: "::ffff:10.1.2.3", port: 5432))
+        XCTAssertNoThrow(try policy.check(host: "127.0.0.2", port: 5432)) // another address of the machine
+        let other = try ConnectionPolicy(deny: "127.0.0.2/32", allow: "", ownDatabases: [])
+        XCTAssertThrowsError(try other.check(host: "::ffff:127.0.0.2", port: 5432))
+        XCTAssertNoThrow(try other.check(host: "127.0.0.1", port: 5432))
+        let defaults = try ConnectionPolicy(deny: ConnectionPolicy.defaultDeny, allow: "", ownDatabases: [])
+        for host in ["::ffff:169.254.169.254", "::ffff:a9fe:a9fe", "0:0:0:0:0:ffff:a9fe:a9fe", "::169.254.169.254"] {
+            XCTAssertThrowsError(try defaults.check(host: host, port: 80), host)
+        }
+        // A rule written as a mapped network is the IPv4 network.
+        let mappedRule = try ConnectionPolicy(deny: "::ffff:10.0.0.0/104", allow: "", ownDatabases: [])
+        XCTAssertThrowsError(try mappedRule.check(host: "10.9.8.7", port: 5432))
+    }
+
+    func testAddressesAreJudgedAndReturnedInTheirCanonicalSpelling() throws {
+        XCTAssertEqual(ConnectionPolicy.canonical("::ffff:7f00:1"), "127.0.0.1")
+        XCTAssertEqual(ConnectionPolicy.canonical("0:0:0:0:0:ffff:a9fe:a9fe"), "169.254.169.254")
+        XCTAssertEqual(ConnectionPolicy.canonical("0.0.0.0"), "127.0.0.1")
+        XCTAssertEqual(ConnectionPolicy.canonical("::"), "::1")
+        XCTAssertEqual(ConnectionPolicy.canonical("::1"), "::1")
+        XCTAssertEqual(ConnectionPolicy.canonical("2001:db8::1"), "2001:db8::1")
+        let allowOnly = try ConnectionPolicy(deny: "", allow: "127.0.0.1", ownDatabases: [])
+        XCTAssertEqual(try allowOnly.check(host: "::ffff:127.0.0.1", port: 5432), ["127.0.0.1"])
+        XCTAssertThrowsError(try allowOnly.check(host: "::ffff:127.0.0.2", port: 5432))
+        let own = try ConnectionPolicy(deny: "", allow: "", ownDatabases: [("127.0.0.1", 6543)])
+        XCTAssertThrowsError(try own.check(host: "::ffff:127.0.0.1", port: 6543))
+        XCTAssertThrowsError(try own.check(host: "0.0.0.0", port: 6543))
+    }
+
     func testAssaysOwnDatabaseIsRefused() throws {
         let own = ConnectionPolicy.endpoints(ofDatabaseURL: "postgresql://assay:pw@127.0.0.1:6543/assay")
         XCTAssertEqual(own.map(\.host), ["127.0.0.1"])

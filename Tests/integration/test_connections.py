@@ -174,6 +174,33 @@ def test_deny_list_and_timeouts(pool):
         pool.restart()
 
 
+SPELLINGS_OF_LOOPBACK = ["::ffff:127.0.0.1", "::ffff:7f00:1", "0:0:0:0:0:ffff:7f00:1", "0.0.0.0", "::", "::127.0.0.1",
+                         "localhost"]
+SPELLINGS_OF_METADATA = ["::ffff:169.254.169.254", "::ffff:a9fe:a9fe"]
+
+
+def test_no_spelling_of_a_denied_address_reaches_it(pool):
+    """A deny rule for an IPv4 range holds for the same address written as IPv4-mapped or
+    -compatible IPv6 and for the unspecified addresses, which connect to this machine."""
+    pool.restart(ASSAY_CONNECTION_DENY="127.0.0.1/32,169.254.0.0/16", ASSAY_SOURCE_CONNECT_TIMEOUT=2)
+    try:
+        account = register()
+        refused = 0
+        for host in SPELLINGS_OF_LOOPBACK + SPELLINGS_OF_METADATA:
+            connection = create(account, pg_body(credentials={"host": host}))
+            result = run_test(account, connection["id"])
+            assert result["ok"] is False and result["error"]["code"] == "host_not_allowed", (host, result)
+            assert_envelope(account.get(f"/api/connections/{connection['id']}/schema"), 502, "host_not_allowed")
+            refused += 1
+        assert refused == len(SPELLINGS_OF_LOOPBACK + SPELLINGS_OF_METADATA)
+    finally:
+        pool.restart()
+    # Without the rule the same spelling reaches the source: the refusal above was the rule's.
+    account = register()
+    connection = create(account, pg_body(credentials={"host": "::ffff:127.0.0.1"}))
+    assert run_test(account, connection["id"])["ok"] is True
+
+
 def test_connections_are_private_and_role_checked():
     owner, viewer = team_with_member("viewer")
     created = create(owner, pg_body())
