@@ -110,6 +110,7 @@ public final class Application {
             case .found(let handler, let parameters, let route):
                 request.pathParameters = parameters
                 request.route = route
+                try request.refuseNULInQuery()
                 response = try handler(request)
             case .methodNotAllowed(let allowed):
                 response = unmatched(request, .methodNotAllowed(allowed))

@@ -71,6 +71,30 @@ public enum JSON: Sendable, Equatable {
         return out
     }
 
+    /// Where the first NUL character (`\u0000`) sits, in a string or a member name, as a
+    /// field path (`credentials.host`, `fields[2].synonyms[0]`; "" for a top-level string),
+    /// or nil when there is none. PostgreSQL text cannot hold NUL, and C strings end at it.
+    public func pathOfNUL(_ path: String = "") -> String? {
+        switch self {
+        case .string(let text):
+            return text.utf8.contains(0) ? path : nil
+        case .array(let items):
+            for (index, item) in items.enumerated() {
+                if let found = item.pathOfNUL("\(path)[\(index)]") { return found }
+            }
+            return nil
+        case .object(let members):
+            for (key, value) in members {
+                let member = path.isEmpty ? key : "\(path).\(key)"
+                if key.utf8.contains(0) { return member }
+                if let found = value.pathOfNUL(member) { return found }
+            }
+            return nil
+        default:
+            return nil
+        }
+    }
+
     /// The compact UTF-8 JSON as a string (for a `jsonb` column or a job payload).
     public var serializedText: String { String(decoding: serialized(), as: UTF8.self) }
 

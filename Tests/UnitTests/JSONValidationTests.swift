@@ -46,6 +46,22 @@ final class JSONValidationTests: XCTestCase {
         XCTAssertEqual(error?.code, "payload_too_large")
     }
 
+    func testANulAnywhereInABodyIsA422NamingItsPath() throws {
+        let cases: [(String, String)] = [
+            (#"{"full_name": "Alice\u0000Evil"}"#, "full_name"),
+            (#"{"fields": [{"id": "a"}, {"synonyms": ["x", "y\u0000"]}]}"#, "fields[1].synonyms[1]"),
+            (#"{"credentials": {"host": "\u0000"}}"#, "credentials.host"),
+            (#"{"a\u0000": 1}"#, "a\u{0}"),
+        ]
+        for (text, path) in cases {
+            let error = apiError { _ = try jsonRequest(text).jsonObject() }
+            XCTAssertEqual(error?.status, 422, text)
+            XCTAssertEqual(error?.fields.first?.0, path, text)
+        }
+        XCTAssertNil(JSON.object([("a", .array([.string("fine"), .int(0)]))]).pathOfNUL())
+        XCTAssertNoThrow(try jsonRequest(#"{"a": "\u0001 is not NUL"}"#).jsonObject())
+    }
+
     func testEveryBadFieldIsNamedInOne422() throws {
         var body = try jsonRequest(#"{"name": 5, "count": "x", "flag": 1, "email": "  "}"#).jsonObject()
         _ = body.string("name")
