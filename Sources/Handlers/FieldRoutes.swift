@@ -243,6 +243,7 @@ struct FieldRoutes: RouteGroup {
                 && FieldRoutes.hasTextLayer("\(documents.uploadsDirectory)/\(file.sha256)")
             document = try createDocument(file, type: type, pages: facts.pages, principal: principal)
         } else {
+            try access.countAsGeneral(request, principal: principal)
             guard let found = try DocumentRepository(db).find(id: documentID!, team: principal.teamID) else {
                 throw APIError(status: 404, code: "not_found", message: "no such document", fields: [("document_id", "names no document")])
             }

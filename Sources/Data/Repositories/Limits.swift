@@ -22,6 +22,15 @@ public struct QuotaRepository {
         return QuotaUsage(count: try row.decode("count"), windowEnd: try row.decode("window_end"))
     }
 
+    /// Takes back one counted request of the current hour (a request the quota does not
+    /// cover after all, such as a refused upload).
+    public func refund(principal: String, quotaClass: String) throws {
+        try db.query("""
+            UPDATE quota_counters SET count = greatest(count - 1, 0)
+            WHERE principal = \(principal) AND class = \(quotaClass) AND window_start = date_trunc('hour', now())
+            """)
+    }
+
     /// Drops counters of past hours.
     public func prune() throws {
         try db.query("DELETE FROM quota_counters WHERE window_start < date_trunc('hour', now()) - interval '1 hour'")

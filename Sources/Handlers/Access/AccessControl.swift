@@ -35,11 +35,15 @@ public final class AccessControl {
                 }
                 quotaHeaders = try charge(principal: principal.quotaKey, quota: quota,
                                           override: quota == .general ? principal.apiKeyHourlyLimit : nil)
+                // Uploads are counted when accepted: a refused one gives its count back.
+                if quota == .upload { request.attributes[AccessControl.uploadCharged] = principal.quotaKey }
+                defer { refundUnacceptedUpload(request) }
                 if sessionOnly, principal.isAPIKey {
                     throw AccessError.forbidden("API keys cannot manage sessions; use a user token")
                 }
                 try principal.require(scope)
                 var response = try body(request, principal)
+                if response.status < 400 { request.attributes[AccessControl.uploadCharged] = nil }
                 response.headers += quotaHeaders
                 if ["POST", "PUT", "PATCH", "DELETE"].contains(request.method), response.status < 400,
                    request.attributes["audited"] == nil {
@@ -125,6 +129,26 @@ public final class AccessControl {
     // MARK: Quotas
 
     /// Counts the request; returns the rate-limit headers or throws 429 with them.
+    static let uploadCharged = "quota.upload_charged"
+
+    /// Gives back the upload count of a request that was not accepted (refused, failed).
+    private func refundUnacceptedUpload(_ request: Request) {
+        guard let key = request.attributes.removeValue(forKey: AccessControl.uploadCharged) as? String else { return }
+        do {
+            try QuotaRepository(context.database).refund(principal: key, quotaClass: QuotaClass.upload.rawValue)
+        } catch {
+            context.logger.warning("upload quota refund failed", metadata: ["request.id": "\(request.requestID)", "error": "\(error)"])
+        }
+    }
+
+    /// For a request on an upload route that turns out to upload nothing (an extraction of a
+    /// document uploaded before): its upload count is given back and it is counted in the
+    /// general quota instead. Throws 429 when that is used up.
+    func countAsGeneral(_ request: Request, principal: Principal) throws {
+        refundUnacceptedUpload(request)
+        _ = try charge(principal: principal.quotaKey, quota: .general, override: principal.apiKeyHourlyLimit)
+    }
+
     private func charge(principal: String, quota: QuotaClass, override: Int?) throws -> [(String, String)] {
         let limit = override ?? settings.limit(quota)
         let usage = try QuotaRepository(context.database).charge(principal: principal, quotaClass: quota.rawValue)
