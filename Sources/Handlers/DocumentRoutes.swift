@@ -283,7 +283,9 @@ struct UploadReceiver {
         var fieldName: String?
         var tooLarge: String?
         parser.onHeader = { name, value in partHeaders[name.lowercased()] = value }
-        parser.onBody = { buffer in
+        // Which part this is, from its headers: at its first body bytes, or at its end for an
+        // empty part (a zero-byte file is still the file part, and "is empty", not missing).
+        let classify = {
             if !inFile, fieldName == nil, let disposition = partHeaders["content-disposition"],
                let name = UploadReceiver.parameter("name", in: disposition) {
                 if name == "file", !seenFile {
@@ -293,6 +295,9 @@ struct UploadReceiver {
                     fieldName = name
                 }
             }
+        }
+        parser.onBody = { buffer in
+            classify()
             if let name = fieldName {
                 let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
                 if fields[name, default: []].count + bytes.count > maxFieldBytes { tooLarge = name } else { fields[name, default: []] += bytes }
@@ -306,6 +311,7 @@ struct UploadReceiver {
             do { try handle.write(contentsOf: bytes) } catch { writeError = error }
         }
         parser.onPartComplete = {
+            classify()
             if inFile { seenFile = true }
             if let name = fieldName, fields[name] == nil { fields[name] = [] }
             inFile = false

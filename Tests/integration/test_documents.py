@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from access_helpers import call, client, create_key, psql, register, team_with_member
+from access_helpers import assert_fields, call, client, create_key, psql, register, team_with_member
 from conftest import ENV, assert_envelope
 from documents_helpers import make_pdf, make_png, make_scanned_pdf
 
@@ -87,6 +87,14 @@ def test_bad_files_get_clear_errors_and_leave_nothing(content, status, code):
     assert set(os.listdir(uploads_dir())) == before, "a refused upload must leave no file"
     listed = call(client(), "GET", "/api/documents", token=account.access).json()
     assert listed["items"] == []
+
+
+def test_a_zero_byte_file_is_empty_and_a_missing_one_is_required():
+    account = register()
+    assert_fields(upload(account, b""), 422, "validation_failed", "file")
+    assert upload(account, b"").json()["error"]["fields"]["file"] == "is empty"
+    r = call(client(), "POST", "/api/documents/upload", token=account.access, files={"note": (None, "no file here")})
+    assert r.json()["error"]["fields"]["file"].startswith("is required"), r.text
 
 
 def test_upload_requires_multipart_with_a_file_part():
