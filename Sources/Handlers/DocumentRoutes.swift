@@ -328,7 +328,7 @@ struct UploadReceiver {
         if let writeError { throw writeError }
         if let tooLarge { throw APIError.validation([(tooLarge, "must be at most \(maxFieldBytes) bytes")]) }
         if let name = fields.first(where: { $0.key.utf8.contains(0) || $0.value.contains(0) })?.key {
-            throw APIError.validation([(name.replacingOccurrences(of: "\0", with: ""), Request.nulMessage)])
+            throw APIError.nulCharacter(in: name)
         }
         let text = fields.mapValues { String(decoding: $0, as: UTF8.self) }
         // A body that ends inside the file part never completed it: the upload was cut off.

@@ -208,7 +208,7 @@ struct FieldRoutes: RouteGroup {
                 } catch {
                     throw APIError.validation([("table", "is not valid JSON")])
                 }
-                if let path = table?.pathOfNUL("table") { throw APIError.validation([(path, Request.nulMessage)]) }
+                if let path = table?.pathOfNUL("table") { throw APIError.nulCharacter(in: path) }
             }
             tableID = form.fields["table_id"]
             if let raw = form.fields["document_id"] {

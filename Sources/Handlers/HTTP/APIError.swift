@@ -41,6 +41,12 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         APIError(status: 400, code: "invalid_json", message: "the body is not valid JSON: \(error.message) at byte \(error.offset)")
     }
 
+    /// A text value (a JSON string or member name, a form part, a query parameter) that holds
+    /// a NUL character, which PostgreSQL text cannot store and C strings end at.
+    public static func nulCharacter(in field: String) -> APIError {
+        .validation([(field, "must not contain NUL characters (\\u0000)")])
+    }
+
     public static func notFound(_ message: String = "no such resource") -> APIError {
         APIError(status: 404, code: "not_found", message: message)
     }
