@@ -28,6 +28,9 @@ public struct ColumnMapping: Sendable, Equatable {
     public let name: String
     public let sourceType: String
     public let warehouseType: String
+
+    /// The warehouse column this source column becomes.
+    public var definition: WarehouseColumnDefinition { WarehouseColumnDefinition(name: name, sqlType: warehouseType) }
     public let conversion: Conversion
 
     public init(name: String, sourceType: String, warehouseType: String, conversion: Conversion) {
@@ -115,16 +118,7 @@ struct CopyTextWriter {
         case .zeroDateIsNull where value.count >= 4 && value[0] == 0x30 && value[1] == 0x30 && value[2] == 0x30 && value[3] == 0x30:
             buffer.append(contentsOf: [0x5C, 0x4E])
         case .none, .zeroDateIsNull:
-            for byte in value {
-                switch byte {
-                case 0x5C: buffer.append(contentsOf: [0x5C, 0x5C])
-                case 0x09: buffer.append(contentsOf: [0x5C, 0x74])
-                case 0x0A: buffer.append(contentsOf: [0x5C, 0x6E])
-                case 0x0D: buffer.append(contentsOf: [0x5C, 0x72])
-                case 0x00: break // PostgreSQL text cannot hold NUL
-                default: buffer.append(byte)
-                }
-            }
+            CopyText.appendEscaped(value, into: &buffer)
         }
     }
 

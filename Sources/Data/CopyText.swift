@@ -5,9 +5,7 @@ import Foundation
 /// encoded here for `COPY … FROM STDIN` and decoded from `COPY … TO STDOUT`.
 public enum CopyText {
     /// Appends one row to `out`: the fields tab-separated, `nil` as `\N`, the row ended by a
-    /// newline. Escapes exactly as the connectors' source copies do (ETL's COPY input):
-    /// backslash, tab, newline and carriage return get a backslash; NUL, which PostgreSQL
-    /// text cannot hold, is left out.
+    /// newline, each field escaped as the connectors' source copies are (`appendEscaped`).
     public static func encodeRow<Fields: Sequence<String?>>(_ fields: Fields, into out: inout [UInt8]) {
         var first = true
         for field in fields {
@@ -17,18 +15,26 @@ public enum CopyText {
                 out.append(contentsOf: [0x5C, 0x4E]) // \N
                 continue
             }
-            for byte in field.utf8 {
-                switch byte {
-                case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-                case 0x09: out.append(contentsOf: [0x5C, 0x74])
-                case 0x0A: out.append(contentsOf: [0x5C, 0x6E])
-                case 0x0D: out.append(contentsOf: [0x5C, 0x72])
-                case 0x00: break
-                default: out.append(byte)
-                }
-            }
+            appendEscaped(field.utf8, into: &out)
         }
         out.append(0x0A)
+    }
+
+    /// Appends one field's text escaped: backslash, tab, newline and carriage return get a
+    /// backslash; NUL, which PostgreSQL text cannot hold, is left out. Inlinable: the
+    /// connectors escape every byte of a source table through it.
+    @inlinable
+    public static func appendEscaped<Bytes: Sequence>(_ bytes: Bytes, into out: inout [UInt8]) where Bytes.Element == UInt8 {
+        for byte in bytes {
+            switch byte {
+            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+            case 0x09: out.append(contentsOf: [0x5C, 0x74])
+            case 0x0A: out.append(contentsOf: [0x5C, 0x6E])
+            case 0x0D: out.append(contentsOf: [0x5C, 0x72])
+            case 0x00: break
+            default: out.append(byte)
+            }
+        }
     }
 
     /// Appends one row (one field, e.g. a JSON document) without its final newline, unescaped.

@@ -18,7 +18,6 @@ public enum ETLSync {
         registry.register(.etlSync) { context in try run(context, settings: settings) }
     }
 
-    /// One requested table.
     /// Queues a run of `connection`'s tables (`selection`: which tables and how) as a job.
     public static func enqueue(_ db: Database, connection: ConnectionRecord, selection: JSON, schedule: UUID?, user: UUID?) throws -> ETLRunRecord {
         let id = UUID()
@@ -34,6 +33,7 @@ public enum ETLSync {
         }
     }
 
+    /// One requested table.
     public struct TableRequest {
         public let schema: String?
         public let name: String
@@ -44,18 +44,18 @@ public enum ETLSync {
 
     /// How one table went.
     struct TableOutcome {
-        public var table: String
-        public var mode: SyncMode
-        public var status = ETLRunStatus.running
-        public var warehouseTable: String?
-        public var rowsRead: Int64 = 0
-        public var rowsWritten: Int64 = 0
-        public var bytes: Int64 = 0
-        public var seconds = 0.0
-        public var error: String?
+        var table: String
+        var mode: SyncMode
+        var status = ETLRunStatus.running
+        var warehouseTable: String?
+        var rowsRead: Int64 = 0
+        var rowsWritten: Int64 = 0
+        var bytes: Int64 = 0
+        var seconds = 0.0
+        var error: String?
         var addedColumns: [String] = []
 
-        public var json: JSON {
+        var json: JSON {
             [
                 "table": .string(table), "mode": .string(mode.rawValue), "status": .string(status.rawValue),
                 "warehouse_table": JSON(warehouseTable), "rows_read": .int(rowsRead), "rows_written": .int(rowsWritten),
@@ -66,8 +66,8 @@ public enum ETLSync {
     }
 
     struct TableFailure: Error, CustomStringConvertible {
-        public let description: String
-        public init(_ description: String) { self.description = description }
+        let description: String
+        init(_ description: String) { self.description = description }
     }
 
     /// The tables a run's stored selection asks for; a sync mode this build does not know is a
@@ -96,10 +96,7 @@ public enum ETLSync {
     }
 
     public static func run(_ context: JobContext, settings: ConnectionSettings) throws -> JSON {
-        var payload = FieldReader(context.payload)
-        guard let idText = payload.string("etl_job_id"), let id = UUID(uuidString: idText) else {
-            throw PermanentJobError("the job has no etl_job_id")
-        }
+        let id = try context.payloadID("etl_job_id")
         let etl = ETLRepository(context.database)
         guard let run = try etl.findRun(id: id, team: nil) else { throw PermanentJobError("the ETL run was deleted") }
         do {
@@ -218,14 +215,13 @@ public enum ETLSync {
         let exists = try load.tableExists()
         let firstLoad = !incremental || state == nil || !exists || state?.mode != request.mode
         let columnList = mappings.map(\.name)
-        let definitions = mappings.map { WarehouseColumnDefinition(name: $0.name, sqlType: $0.warehouseType) }
 
         // An abandoned staging table (a worker died mid-copy) goes first.
         try load.dropStaging()
         // A first load's staging table becomes the table: written to the WAL once, as COPY
         // does (an unlogged table set logged afterwards would be written twice). An
         // incremental load's staging table is only merged from, so it skips the WAL.
-        try load.createStaging(columns: definitions, unlogged: !firstLoad)
+        try load.createStaging(columns: mappings.map(\.definition), unlogged: !firstLoad)
         var filter: CursorFilter?
         if !firstLoad, let cursor { filter = CursorFilter(column: cursor, after: state?.cursorValue) }
         var copied: CopyCount?
@@ -248,9 +244,9 @@ public enum ETLSync {
             // Timestamps go back to the source without a zone suffix both engines accept.
             return try load.stagingMaximum(of: column, sqlType: type)
         }
-        let columnsJSON = String(decoding: JSON.array(mappings.map {
+        let columnsJSON = JSON.array(mappings.map {
             ["name": .string($0.name), "type": .string($0.warehouseType), "source_type": .string($0.sourceType)]
-        }).serialized(), as: UTF8.self)
+        }).serializedText
         let comment = "Assay ETL: connection \(connection.id.lower) (\(connection.name)), source table \(table.schema).\(table.name), "
             + "\(request.mode.rawValue), synced \(PostgresTime.format(Date())) by run \(run.id.lower)"
 
@@ -294,7 +290,7 @@ public enum ETLSync {
             // Keys present in the source now: rows whose key is gone were deleted there.
             let keyMappings = keys.compactMap { key in mappings.first { $0.name == key } }
             try load.dropKeyTable()
-            try load.createKeyTable(columns: keyMappings.map { WarehouseColumnDefinition(name: $0.name, sqlType: $0.warehouseType) })
+            try load.createKeyTable(columns: keyMappings.map(\.definition))
             try load.copyIntoKeyTable { write in
                 _ = try withoutActuallyEscaping(write) { sink in
                     try source.copy(SourceTableRef(schema: table.schema, name: table.name), columns: keyMappings, filter: nil,
@@ -305,7 +301,7 @@ public enum ETLSync {
         try db.transaction { db in
             let load = WarehouseLoadRepository(db, table: name)
             for column in added {
-                try load.addColumn(WarehouseColumnDefinition(name: column.name, sqlType: column.warehouseType))
+                try load.addColumn(column.definition)
             }
             if request.mode == .incrementalAppend {
                 try load.appendStaging(columns: columnList)

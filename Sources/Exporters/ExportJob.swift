@@ -16,10 +16,7 @@ public enum ExportJob {
     static func relativePath(_ id: UUID, extension ext: String) -> String { "\(id.lower)/export.\(ext)" }
 
     public static func run(_ context: JobContext, settings: ExportSettings) throws -> JSON {
-        var payload = FieldReader(context.payload)
-        guard let idText = payload.string("export_id"), let id = UUID(uuidString: idText) else {
-            throw PermanentJobError("the job has no export_id")
-        }
+        let id = try context.payloadID("export_id")
         let exports = ExportRepository(context.database)
         guard let record = try exports.find(id: id, team: nil) else { throw PermanentJobError("the export was deleted") }
         let directory = (settings.directory as NSString).appendingPathComponent(id.lower)

@@ -43,7 +43,7 @@ public enum BenchExtraction {
         return [
             "page": .int(Int64(table.firstPage)),
             "pages": .array(table.pages.map { .int(Int64($0)) }),
-            "columns": .array(table.columns.map { ["name": .string($0.name), "header": .string($0.header), "type": .string($0.type)] }),
+            "columns": table.columnsJSON,
             "rows": .array(header + table.cells.map { .array($0.map { JSON.string($0.text) }) }),
             "values": .array(table.values.map { .array($0.map(JSON.init)) }),
         ]

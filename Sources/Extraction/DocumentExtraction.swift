@@ -20,7 +20,7 @@ public enum DocumentExtraction {
         } catch {
             // The document must never stay "processing" once its job has given up.
             let final = error is PermanentJobError || context.job.attempts >= context.job.maxAttempts
-            if final, let id = context.payload["document_id"].flatMap({ if case .string(let s) = $0 { UUID(uuidString: s) } else { nil } }) {
+            if final, let id = try? context.payloadID("document_id") {
                 try? DocumentRepository(context.database).finish(id: id, error: "processing failed: \(error)")
             }
             throw error
@@ -28,10 +28,7 @@ public enum DocumentExtraction {
     }
 
     public static func extract(_ context: JobContext, uploadsDirectory: String) throws -> JSON {
-        var payload = FieldReader(context.payload)
-        guard let idText = payload.string("document_id"), let id = UUID(uuidString: idText) else {
-            throw PermanentJobError("the job has no document_id")
-        }
+        let id = try context.payloadID("document_id")
         guard let document = try DocumentRepository(context.database).find(id: id, team: nil) else {
             throw PermanentJobError("the document was deleted before it was processed")
         }
@@ -114,9 +111,6 @@ public enum DocumentExtraction {
         for table in TableExtraction.tables(pages) {
             perPage[table.firstPage, default: 0] += 1
             let name = "doc_\(document.id.lower.prefix(8))_p\(table.firstPage)_t\(perPage[table.firstPage]!)"
-            let columnsJSON = JSON.array(table.columns.map { column in
-                ["name": .string(column.name), "header": .string(column.header), "type": .string(column.type)]
-            })
             let cellsJSON = JSON.array(table.cells.map { row in
                 .array(row.map { .array([.string($0.text), .double(round2($0.confidence))]) })
             })
@@ -126,7 +120,7 @@ public enum DocumentExtraction {
                 try warehouse.storeExtractedTable(
                     id: UUID(), team: document.teamID, document: document.id, tableName: name,
                     pageFrom: table.firstPage, pageTo: table.lastPage,
-                    bboxJSON: bbox.serializedText, columnsJSON: columnsJSON.serializedText, cellsJSON: cellsJSON.serializedText,
+                    bboxJSON: bbox.serializedText, columnsJSON: table.columnsJSON.serializedText, cellsJSON: cellsJSON.serializedText,
                     confidence: table.confidence, columns: table.columns, rows: table.values)
                 stored += 1
             } catch let error as DataError {

@@ -35,10 +35,7 @@ public enum FieldExtraction {
     }
 
     public static func run(_ context: JobContext, uploadsDirectory: String, settings: ExtractionSettings) throws -> JSON {
-        var payload = FieldReader(context.payload)
-        guard let idText = payload.string("result_id"), let id = UUID(uuidString: idText) else {
-            throw PermanentJobError("the job has no result_id")
-        }
+        let id = try context.payloadID("result_id")
         let results = DocumentResultRepository(context.database)
         do {
             guard let result = try results.find(id: id, team: nil) else {

@@ -1,6 +1,7 @@
 import Data
 import Documents
 import Foundation
+import JSONValues
 
 /// A table as Assay stores it in the warehouse: typed columns named after its header, the
 /// body rows' values as PostgreSQL reads them, each cell's text and confidence, where it sits.
@@ -20,6 +21,12 @@ public struct ExtractedTable: Sendable {
     /// Body rows as the text each column's type parses (nil = NULL).
     public let values: [[String?]]
     public let confidence: Double
+
+    /// The columns as stored in `extracted_tables.columns` and shown by the API and by
+    /// `assay extract`: name, header and type.
+    public var columnsJSON: JSON {
+        .array(columns.map { ["name": .string($0.name), "header": .string($0.header), "type": .string($0.type)] })
+    }
 
     public var firstPage: Int { pages.first ?? 0 }
     public var lastPage: Int { pages.last ?? 0 }

@@ -20,6 +20,15 @@ public final class JobContext {
     /// The payload as JSON.
     public var payload: JSON { (try? JSON.parse(Array(job.payload.utf8))) ?? [:] }
 
+    /// The id the payload names under `key` (every kind's payload names what it works on);
+    /// a payload without one can never work, so the job fails at once.
+    public func payloadID(_ key: String) throws -> UUID {
+        guard case .string(let text)? = payload[key], let id = UUID(uuidString: text) else {
+            throw PermanentJobError("the job has no \(key)")
+        }
+        return id
+    }
+
     /// Records progress (e.g. pages done of total), visible to clients polling the job.
     public func progress(done: Int, total: Int?, note: String? = nil) {
         do {

@@ -70,10 +70,10 @@ public struct WarehouseRepository {
         try db.transaction { db in
             try db.query("DELETE FROM extracted_tables WHERE table_name = \(tableName)")
             try db.query("DROP TABLE IF EXISTS \(table)")
-            // The types come from Assay's own type inference (`ColumnType.sqlType`), never from
-            // input; a type name cannot be a bind parameter.
-            let definitions = (["_row integer PRIMARY KEY"] + columns.map { "\(identifier: $0.name) \(unsafeSQL: $0.sqlType)" as SQL })
-                .joined(separator: ", ")
+            // The types come from Assay's own type inference (`ColumnType.sqlType`), never from input.
+            let definitions = (["_row integer PRIMARY KEY"] + columns.map {
+                WarehouseLoadRepository.definition(WarehouseColumnDefinition(name: $0.name, sqlType: $0.sqlType))
+            }).joined(separator: ", ")
             try db.query("CREATE TABLE \(table) (\(definitions))")
             try db.copyIn("COPY \(table) (\(SQL.identifiers(["_row"] + columns.map(\.name)))) FROM STDIN") { write in
                 var buffer: [UInt8] = []
@@ -157,10 +157,10 @@ public struct WarehouseRepository {
     /// and how many rows the page holds.
     public func rowsJSON(tableName: String, columns: [String], orderBy: [String], limit: Int, offset: Int) throws -> (json: String, count: Int) {
         let fields = WarehouseRepository.jsonObjectArguments(columns)
-        let order = orderBy.isEmpty ? "" : " ORDER BY " + orderBy.map(SQL.quoteIdentifier).joined(separator: ", ")
+        let order: SQL = orderBy.isEmpty ? "" : " ORDER BY \(SQL.identifiers(orderBy))"
         let row = try db.query("""
             SELECT coalesce(json_agg(json_build_object(\(unsafeSQL: fields))), '[]')::text AS rows, count(*) AS n
-            FROM (SELECT * FROM \(identifier: WarehouseRepository.schema).\(identifier: tableName)\(unsafeSQL: order)
+            FROM (SELECT * FROM \(SQL.warehouseTable(tableName))\(order)
                   LIMIT \(limit) OFFSET \(offset)) r
             """)[0]
         return (try row.decode("rows"), try row.decode("n"))
@@ -174,7 +174,7 @@ public struct WarehouseRepository {
     /// Rows of a warehouse table named by its metadata, in `_row` order.
     public func rows(tableName: String, limit: Int, offset: Int) throws -> Rows {
         try db.query("""
-            SELECT * FROM \(identifier: WarehouseRepository.schema).\(identifier: tableName) ORDER BY _row LIMIT \(limit) OFFSET \(offset)
+            SELECT * FROM \(SQL.warehouseTable(tableName)) ORDER BY _row LIMIT \(limit) OFFSET \(offset)
             """)
     }
 
@@ -219,7 +219,7 @@ public struct WarehouseRepository {
     /// Drops the warehouse tables of a document (its metadata rows go with the document).
     public func dropTables(document: UUID) throws {
         for table in try tables(document: document) {
-            try db.query("DROP TABLE IF EXISTS \(identifier: WarehouseRepository.schema).\(identifier: table.tableName)")
+            try db.query("DROP TABLE IF EXISTS \(SQL.warehouseTable(table.tableName))")
         }
         try db.query("DELETE FROM extracted_tables WHERE document_id = \(document)")
     }
