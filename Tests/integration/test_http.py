@@ -2,6 +2,7 @@
 import json
 import socket
 import ssl
+import time
 import uuid
 
 import requests
@@ -35,7 +36,13 @@ def test_client_request_id_is_echoed_and_logged(api, pool):
     rid = "itest-" + uuid.uuid4().hex
     r = api.get(url("/api/version"), headers={"X-Request-ID": rid})
     assert r.headers["X-Request-ID"] == rid
-    lines = [l for l in pool.log_lines() if l.get("request.id") == rid and l.get("msg") == "request"]
+    # The worker writes the request's log line after it has sent the response: wait for it.
+    deadline = time.time() + 5
+    while True:
+        lines = [l for l in pool.log_lines() if l.get("request.id") == rid and l.get("msg") == "request"]
+        if lines or time.time() > deadline:
+            break
+        time.sleep(0.05)
     assert len(lines) == 1, lines
     line = lines[0]
     assert line["http.method"] == "GET"
