@@ -85,7 +85,7 @@ public func buildRouter(_ context: AppContext) -> Router {
     ExportRoutes(access: access).register(on: router)
     // Unknown /api/ routes still count against the caller's address and carry quota headers.
     router.unmatched = { request, error in
-        (try? access.anonymous { _ in throw error }(request)) ?? .error(error)
+        (try? access.anonymous { _ in throw error }(request)) ?? .error(error, answering: request)
     }
     if context.settings.testRoutes {
         TestRoutes(context).register(on: router)
@@ -118,7 +118,7 @@ public final class Application {
                 response = unmatched(request, APIError(status: 404, code: "not_found", message: "no route for \(request.method) \(request.path)"))
             }
         } catch {
-            response = .error(Application.apiError(for: error, request: request, logger: logger))
+            response = .error(Application.apiError(for: error, request: request, logger: logger), answering: request)
         }
         if request.method == "HEAD" { response.body = .bytes([]) }
         return response
@@ -126,7 +126,7 @@ public final class Application {
 
     private func unmatched(_ request: Request, _ error: APIError) -> Response {
         if request.path.hasPrefix("/api/"), let fallback = router.unmatched { return fallback(request, error) }
-        return .error(error)
+        return .error(error, answering: request)
     }
 
     /// Maps any thrown error to the error a client may see; unexpected ones are logged.

@@ -74,26 +74,40 @@ struct AuthRoutes: RouteGroup {
         guard let email, let password else { throw APIError.internalError }
         let settings = context.settings.access
         let throttle = LoginThrottleRepository(db)
+        // Three counters (docs/access.md, "Login throttling"): the (email, address) pair is
+        // locked hard; the address, across emails, too; the email, across addresses, is only
+        // slowed down, and not for addresses its owner has signed in from before. So nobody
+        // can lock an owner out from elsewhere, and a spread-out guesser gets ever slower.
         let emailKey = "email:" + email.lowercased()
+        let pairKey = "pair:" + email.lowercased() + " " + request.clientAddress
         let addressKey = "addr:" + request.clientAddress
-        if let wait = try [throttle.lockedFor(key: emailKey), throttle.lockedFor(key: addressKey)].compactMap({ $0 }).max() {
+        let user = try UserRepository(db).find(email: email)
+        // Asked for unknown emails too (of a random id: false), so both take the same path.
+        let knownAddress = try SessionRepository(db).hasSignedIn(user: user?.id ?? UUID(), from: request.clientAddress)
+        var waits = [try throttle.lockedFor(key: pairKey), try throttle.lockedFor(key: addressKey)]
+        if !knownAddress { waits.append(try throttle.lockedFor(key: emailKey)) }
+        if let wait = waits.compactMap({ $0 }).max() {
             throw tooManyAttempts(wait)
         }
-        let user = try UserRepository(db).find(email: email)
         // Verify against a decoy hash for unknown accounts: same answer, same time.
         let passwordOK = Passwords.verify(password, hash: user?.passwordHash ?? Passwords.decoy)
         guard let user, passwordOK, user.isActive else {
-            let emailLock = try throttle.recordFailure(key: emailKey, maxFailures: settings.loginMaxFailures,
-                                                       windowSeconds: settings.loginWindowSeconds, lockSeconds: settings.loginLockSeconds)
+            let pairLock = try throttle.recordFailure(key: pairKey, maxFailures: settings.loginMaxFailures,
+                                                      windowSeconds: settings.loginWindowSeconds, lockSeconds: settings.loginLockSeconds)
             let addressLock = try throttle.recordFailure(key: addressKey, maxFailures: settings.loginAddressMaxFailures,
                                                          windowSeconds: settings.loginWindowSeconds, lockSeconds: settings.loginLockSeconds)
+            let emailDelay = try throttle.recordFailureWithDelay(key: emailKey, freeFailures: settings.loginMaxFailures,
+                                                                 quietSeconds: settings.loginWindowSeconds, maxDelay: settings.loginLockSeconds)
             access.audit(request, principal: nil, action: "auth.login_failed", resourceType: "user", resourceID: user?.id.lower,
-                         detail: ["email": .string(email), "locked": .bool(emailLock != nil || addressLock != nil)],
+                         detail: ["email": .string(email), "locked": .bool(pairLock != nil || addressLock != nil),
+                                  "delay_seconds": JSON(emailDelay)],
                          userID: user?.id, teamID: user?.personalTeamID)
             throw APIError(status: 401, code: "invalid_credentials", message: "invalid email or password",
                            headers: AccessError.challenge)
         }
-        try throttle.clear(key: emailKey)
+        // The pair's count ends with a success; the email's does not (an owner signing in must
+        // not reset an attacker's delay): it ends after a quiet window.
+        try throttle.clear(key: pairKey)
         let memberships = try TeamRepository(db).memberships(user: user.id)
         guard let team = memberships.first(where: { $0.teamID == user.personalTeamID }) ?? memberships.first else {
             throw AccessError.forbidden("this account belongs to no team")

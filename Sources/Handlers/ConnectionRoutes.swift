@@ -97,7 +97,11 @@ struct ConnectionRoutes: RouteGroup {
         let id = UUID()
         // The password is required when creating: finish() has thrown if it was missing.
         try seal(password!, into: &fields, id: id)
-        let record = try ConnectionRepository(db).create(id: id, team: principal.teamID, user: principal.userID, fields)
+        let record = try db.transaction { db in
+            let record = try ConnectionRepository(db).create(id: id, team: principal.teamID, user: principal.userID, fields)
+            try ConnectionSchedule.keepInStep(record, user: principal.userID, db: db)
+            return record
+        }
         access.audit(request, principal: principal, action: "connection.created", resourceType: "connection",
                      resourceID: id.lower, detail: ["engine": .string(record.engine.rawValue), "host": .string(record.host)])
         return .json(ConnectionRoutes.present(record), status: 201, headers: [("Location", "/api/connections/\(id.lower)")])
@@ -115,8 +119,12 @@ struct ConnectionRoutes: RouteGroup {
             // Any save re-seals the secret under the current key (rotation as you go).
             try seal(try self.password(of: existing), into: &fields, id: existing.id)
         }
-        guard let record = try ConnectionRepository(db).update(id: existing.id, team: principal.teamID, fields) else {
-            throw APIError.notFound("no such connection")
+        let record = try db.transaction { db in
+            guard let record = try ConnectionRepository(db).update(id: existing.id, team: principal.teamID, fields) else {
+                throw APIError.notFound("no such connection")
+            }
+            try ConnectionSchedule.keepInStep(record, user: principal.userID, db: db)
+            return record
         }
         access.audit(request, principal: principal, action: "connection.updated", resourceType: "connection",
                      resourceID: record.id.lower, detail: ["password_changed": .bool(password != nil)])

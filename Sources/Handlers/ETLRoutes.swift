@@ -215,11 +215,21 @@ struct ETLRoutes: RouteGroup {
         var reader = try request.jsonObject(limit: context.settings.maxJSONBody)
         let input = readSchedule(&reader, base: base)
         if reader.has("connection_id") { reader.fail("connection_id", "cannot change; create a new schedule") }
+        if base.fromConnection, reader.has("cron") {
+            reader.fail("cron", "this schedule follows its connection's sync_frequency (hourly, daily, weekly): change that, or create another schedule")
+        }
         try reader.finish()
-        guard let record = try ETLRepository(db).updateSchedule(
-            id: id, team: principal.teamID, name: input.name, tables: input.selection.serializedText,
-            frequency: input.frequency, cron: input.cron, timezone: input.timezone, enabled: input.enabled,
-            nextRunAt: ETLRoutes.nextRun(input)) else { throw APIError.notFound("no such schedule") }
+        let record = try db.transaction { db in
+            guard let record = try ETLRepository(db).updateSchedule(
+                id: id, team: principal.teamID, name: input.name, tables: input.selection.serializedText,
+                frequency: input.frequency, cron: input.cron, timezone: input.timezone, enabled: input.enabled,
+                nextRunAt: ETLRoutes.nextRun(input)) else { throw APIError.notFound("no such schedule") }
+            // Its connection's sync_frequency follows the schedule of that frequency.
+            if record.fromConnection, let frequency = record.frequency, frequency != base.frequency {
+                try ConnectionRepository(db).setSyncFrequency(id: record.connectionID, frequency: frequency)
+            }
+            return record
+        }
         access.audit(request, principal: principal, action: "etl.schedule_updated", resourceType: "etl_schedule", resourceID: id.lower)
         return .json(ETLRoutes.present(record))
     }
@@ -231,7 +241,12 @@ struct ETLRoutes: RouteGroup {
     func deleteSchedule(_ request: Request, _ principal: Principal) throws -> Response {
         try principal.require(role: .editor, to: "delete ETL schedules")
         let id = try request.uuidParameter("id")
-        guard try ETLRepository(db).deleteSchedule(id: id, team: principal.teamID) else { throw APIError.notFound("no such schedule") }
+        try db.transaction { db in
+            guard let schedule = try ETLRepository(db).findSchedule(id: id, team: principal.teamID),
+                  try ETLRepository(db).deleteSchedule(id: id, team: principal.teamID) else { throw APIError.notFound("no such schedule") }
+            // Without its schedule, the connection's sync_frequency is manual.
+            if schedule.fromConnection { try ConnectionRepository(db).setSyncFrequency(id: schedule.connectionID, frequency: "manual") }
+        }
         access.audit(request, principal: principal, action: "etl.schedule_deleted", resourceType: "etl_schedule", resourceID: id.lower)
         return .json(["id": .string(id.lower), "status": "deleted"])
     }
@@ -243,7 +258,7 @@ struct ETLRoutes: RouteGroup {
             "sync_frequency": JSON(s.frequency), "cron": JSON(s.cron), "timezone": .string(s.timezone), "enabled": .bool(s.enabled),
             "tables": selection["tables"] ?? .string("all"), "sync_mode": selection["sync_mode"] ?? .string(SyncMode.fullRefresh.rawValue),
             "next_run_at": Present.time(s.nextRunAt), "last_run_at": Present.time(s.lastRunAt),
-            "last_job_id": JSON(s.lastJobID?.lower),
+            "last_job_id": JSON(s.lastJobID?.lower), "from_connection": .bool(s.fromConnection),
             "created_at": Present.time(s.createdAt), "updated_at": Present.time(s.updatedAt),
         ]
     }

@@ -103,9 +103,10 @@ final class JSONValidationTests: XCTestCase {
     }
 
     func testEnvelopeShape() throws {
-        let envelope = APIError.validation([("email", "is required")]).envelope
+        let envelope = APIError.validation([("email", "is required")]).envelope(requestID: "req-12345678")
         let parsed = try JSON.parse(envelope.serialized())
         XCTAssertEqual(parsed["error"]?["code"], "validation_failed")
+        XCTAssertEqual(parsed["error"]?["request_id"], "req-12345678")
         XCTAssertEqual(parsed["error"]?["fields"]?["email"], "is required")
         XCTAssertNotNil(parsed["error"]?["message"])
     }

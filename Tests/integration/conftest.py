@@ -66,6 +66,9 @@ def assert_envelope(response, status, code=None):
     assert set(body) == {"error"}, body
     assert isinstance(body["error"]["code"], str) and body["error"]["code"]
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert set(body["error"]) <= {"code", "message", "fields", "request_id"}, body
+    # Every error names its request, as the X-Request-ID header does.
+    assert body["error"]["request_id"] == response.headers["X-Request-ID"], body
     if code:
         assert body["error"]["code"] == code, body
     return body["error"]

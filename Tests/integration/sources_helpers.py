@@ -36,7 +36,8 @@ def pg_body(**overrides):
                    "database": ENV["ASSAY_SOURCE_PG_DATABASE"], "username": ENV["ASSAY_SOURCE_PG_USER"],
                    "password": ENV["ASSAY_SOURCE_PG_PASSWORD"]}
     credentials.update(overrides.pop("credentials", {}))
-    body = {"name": "Source PG", "database_type": "postgresql", "credentials": credentials, "sync_frequency": "daily"}
+    # manual: a daily frequency would give every test's connection a schedule that fires at midnight.
+    body = {"name": "Source PG", "database_type": "postgresql", "credentials": credentials, "sync_frequency": "manual"}
     body.update(overrides)
     return body
 

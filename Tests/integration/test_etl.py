@@ -229,7 +229,7 @@ def test_daily_schedule_fires_once_with_two_job_workers():
     runs = [j for j in account.get("/api/etl/jobs").json()["items"] if j["schedule_id"] == schedule["id"]]
     assert len(runs) == 1 and runs[0]["trigger"] == "schedule", runs
     assert wait(account, runs[0]["id"])["status"] == "succeeded"
-    after = account.get("/api/etl/schedules").json()["items"][0]
+    after = next(s for s in account.get("/api/etl/schedules").json()["items"] if s["id"] == schedule["id"])
     assert after["last_job_id"] == runs[0]["id"] and after["next_run_at"] > after["last_run_at"]
     # Disabled: no next run. Cron works too; bad values are named.
     r = account.put(f"/api/etl/schedules/{schedule['id']}", {"enabled": False})
@@ -242,3 +242,61 @@ def test_daily_schedule_fires_once_with_two_job_workers():
     assert_envelope(register().put(f"/api/etl/schedules/{schedule['id']}", {"enabled": False}), 404, "not_found")
     assert account.delete(f"/api/etl/schedules/{schedule['id']}").json()["status"] == "deleted"
     assert account.get("/api/etl/schedules").json()["items"] == []
+
+
+def test_sync_frequency_keeps_one_schedule_of_its_connection_in_step():
+    account = register()
+
+    def own(connection):
+        return [s for s in account.get("/api/etl/schedules").json()["items"]
+                if s["connection_id"] == connection and s["from_connection"]]
+
+    # The seed's body ("sync_frequency": "daily") creates the schedule: all tables, midnight UTC.
+    r = account.post("/api/connections", pg_body(sync_frequency="daily"))
+    assert r.status_code == 201, r.text
+    connection = r.json()["id"]
+    [schedule] = own(connection)
+    assert schedule["sync_frequency"] == "daily" and schedule["cron"] is None and schedule["enabled"], schedule
+    assert schedule["tables"] == "all" and schedule["timezone"] == "UTC"
+    assert schedule["next_run_at"][11:19] == "00:00:00", schedule
+
+    # Another frequency: the same schedule follows; other changes leave it alone.
+    r = account.put(f"/api/connections/{connection}", {"sync_frequency": "hourly"})
+    assert r.status_code == 200, r.text
+    [hourly] = own(connection)
+    assert hourly["id"] == schedule["id"] and hourly["sync_frequency"] == "hourly"
+    assert hourly["next_run_at"][14:19] == "00:00" and hourly["next_run_at"] <= schedule["next_run_at"]
+    assert account.put(f"/api/connections/{connection}", {"name": "renamed"}).status_code == 200
+    assert own(connection) == [hourly]
+
+    # Changing the schedule's frequency changes the connection's; a cron would break the link.
+    r = account.put(f"/api/etl/schedules/{schedule['id']}", {"sync_frequency": "weekly", "tables": ["public.x"]})
+    assert r.status_code == 200 and r.json()["sync_frequency"] == "weekly", r.text
+    assert account.get(f"/api/connections/{connection}").json()["sync_frequency"] == "weekly"
+    assert_invalid(account.put(f"/api/etl/schedules/{schedule['id']}", {"cron": "0 6 * * *"}), "cron")
+    # The connection's next frequency keeps the tables the schedule was given.
+    account.put(f"/api/connections/{connection}", {"sync_frequency": "daily"})
+    [daily] = own(connection)
+    assert daily["sync_frequency"] == "daily" and [t["name"] for t in daily["tables"]] == ["public.x"], daily
+
+    # manual: no schedule; back to daily: a new one; deleting it makes the connection manual.
+    account.put(f"/api/connections/{connection}", {"sync_frequency": "manual"})
+    assert own(connection) == []
+    account.put(f"/api/connections/{connection}", {"sync_frequency": "daily"})
+    [again] = own(connection)
+    assert again["id"] != schedule["id"]
+    assert account.delete(f"/api/etl/schedules/{again['id']}").status_code == 200
+    assert account.get(f"/api/connections/{connection}").json()["sync_frequency"] == "manual"
+
+    # No sync_frequency at all: manual, no schedule.
+    body = pg_body(name="no frequency")
+    del body["sync_frequency"]
+    plain = account.post("/api/connections", body).json()
+    assert plain["sync_frequency"] == "manual" and own(plain["id"]) == []
+
+    # Deleting a connection deletes its schedules, its own and the API's.
+    account.put(f"/api/connections/{connection}", {"sync_frequency": "hourly"})
+    r = account.post("/api/etl/schedules", {"connection_id": connection, "sync_frequency": "weekly"})
+    assert r.status_code == 201 and r.json()["from_connection"] is False
+    assert account.delete(f"/api/connections/{connection}").status_code == 200
+    assert [s for s in account.get("/api/etl/schedules").json()["items"] if s["connection_id"] == connection] == []

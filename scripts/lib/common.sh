@@ -192,6 +192,10 @@ assay_profile() {
         ASSAY_WORKERS=${ASSAY_WORKERS:-3}
         ASSAY_MAX_REQUESTS=${ASSAY_MAX_REQUESTS:-10000}
         ASSAY_TEST_ROUTES=1
+        # Short, so that the tests of slow and idle clients finish quickly.
+        ASSAY_CLIENT_HEADER_TIMEOUT=${ASSAY_CLIENT_HEADER_TIMEOUT:-4s}
+        ASSAY_CLIENT_BODY_TIMEOUT=${ASSAY_CLIENT_BODY_TIMEOUT:-4s}
+        ASSAY_CONNECTIONS_PER_ADDRESS=${ASSAY_CONNECTIONS_PER_ADDRESS:-48} # low enough to test
         ASSAY_SOURCE_PG_PORT=${ASSAY_SOURCE_PG_PORT:-15433} # overridable
         ASSAY_MYSQL_PORT=${ASSAY_MYSQL_PORT:-13306}         # overridable
         PG_FAST=1
@@ -217,6 +221,12 @@ assay_profile() {
     ASSAY_SHUTDOWN_TIMEOUT=${ASSAY_SHUTDOWN_TIMEOUT:-10}  # overridable
     ASSAY_SOCKET_MODE=${ASSAY_SOCKET_MODE:-0660}          # overridable
     ASSAY_MAX_BODY=${ASSAY_MAX_BODY:-50m}                 # overridable; nginx size syntax
+    # nginx: a connection must send its whole request header (TLS handshake included) within
+    # this; a request body may stall this long between two reads (then 408).
+    ASSAY_CLIENT_HEADER_TIMEOUT=${ASSAY_CLIENT_HEADER_TIMEOUT:-10s} # overridable; nginx time syntax
+    ASSAY_CLIENT_BODY_TIMEOUT=${ASSAY_CLIENT_BODY_TIMEOUT:-30s}     # overridable; nginx time syntax
+    # nginx: requests in progress at once per client address (over it: 429).
+    ASSAY_CONNECTIONS_PER_ADDRESS=${ASSAY_CONNECTIONS_PER_ADDRESS:-256} # overridable
     ASSAY_BIN=${ASSAY_BIN:-$REPO/.build/release/assay}    # overridable
     # The nginx workers (www-data when we are root) must reach the FastCGI socket.
     if ((IS_ROOT)); then
@@ -1036,7 +1046,8 @@ write_env() {
         DATABASE_URL ASSAY_SOCKET ASSAY_SOCKET_MODE ASSAY_SOCKET_GROUP ASSAY_PID_FILE
         ASSAY_WORKERS ASSAY_MAX_REQUESTS ASSAY_REQUEST_TIMEOUT ASSAY_SHUTDOWN_TIMEOUT ASSAY_TEST_ROUTES
         JWT_SECRET_KEY ENCRYPTION_KEY ASSAY_UPLOADS_DIR ASSAY_EXPORTS_DIR ASSAY_STATIC_DIR
-        ASSAY_RATE_LIMIT ASSAY_RATE_BURST ASSAY_MAX_BODY
+        ASSAY_RATE_LIMIT ASSAY_RATE_BURST ASSAY_MAX_BODY ASSAY_CLIENT_HEADER_TIMEOUT ASSAY_CLIENT_BODY_TIMEOUT
+        ASSAY_CONNECTIONS_PER_ADDRESS
         ASSAY_LOG_DIR ASSAY_LOG ASSAY_NGINX_PREFIX ASSAY_NGINX_CONF NGINX_PID_FILE
         ASSAY_PRIVATE_PG
     )
@@ -1133,16 +1144,28 @@ human_size() {
 # listed here are replaced, so nginx's own $variables pass through untouched; a leftover
 # upper-case placeholder is an error.
 render_nginx() {
-    local template=$REPO/nginx/assay.conf.template
-    [[ -r $template ]] || die "missing $template"
+    local template templates=(assay.conf error_pages.conf test_locations.conf)
+    for template in "${templates[@]}"; do
+        [[ -r $REPO/nginx/$template.template ]] || die "missing $REPO/nginx/$template.template"
+    done
     local rate=$ASSAY_RATE_LIMIT
     [[ $rate =~ ^[0-9]+$ ]] && rate="${rate}r/s"
     local user_line="# (no 'user' directive: nginx is not started as root)"
     ((IS_ROOT)) && user_line="user www-data;"
+    # Open files per nginx worker: as many as this machine lets us have (the hard limit, which
+    # even root cannot pass in a container), up to 65536; connections per worker: half of them
+    # (a proxied request holds two).
+    local nofile
+    nofile=$(ulimit -Hn)
+    [[ $nofile == unlimited ]] && nofile=65536
+    ((nofile > 65536)) && nofile=65536
+    local test_locations="# (none outside the test profile)"
+    [[ $ASSAY_PROFILE == test ]] && test_locations="include $(dirname "$ASSAY_NGINX_CONF")/test_locations.conf;"
 
     local -A values=(
         [NGINX_USER_LINE]=$user_line
         [NGINX_PREFIX]=$ASSAY_NGINX_PREFIX
+        [NGINX_CONF_DIR]=$(dirname "$ASSAY_NGINX_CONF")
         [NGINX_PID_FILE]=$NGINX_PID_FILE
         [NGINX_ERROR_LOG]=$ASSAY_LOG_DIR/nginx-error.log
         [NGINX_ACCESS_LOG]=$ASSAY_LOG_DIR/nginx-access.log
@@ -1158,18 +1181,30 @@ render_nginx() {
         [RATE_BURST]=$ASSAY_RATE_BURST
         [MAX_BODY]=$ASSAY_MAX_BODY
         [MAX_BODY_HUMAN]=$(human_size "$ASSAY_MAX_BODY")
+        [WORKER_NOFILE]=$nofile
+        [WORKER_CONNECTIONS]=$((nofile / 2))
+        [CLIENT_HEADER_TIMEOUT]=$ASSAY_CLIENT_HEADER_TIMEOUT
+        [CLIENT_BODY_TIMEOUT]=$ASSAY_CLIENT_BODY_TIMEOUT
+        [CONNECTIONS_PER_ADDRESS]=$ASSAY_CONNECTIONS_PER_ADDRESS
+        [TEST_LOCATIONS]=$test_locations
     )
-    local text name
-    text=$(<"$template")
-    for name in "${!values[@]}"; do
-        # Quoted replacement: bash 5.2 would otherwise expand '&' in it.
-        text=${text//"\${$name}"/"${values[$name]}"}
-    done
-    if [[ $text =~ \$\{[A-Z_][A-Z0-9_]*\} ]]; then
-        die "render_nginx: unknown placeholder ${BASH_REMATCH[0]} in $template"
-    fi
     mkdir -p "$ASSAY_NGINX_PREFIX"
-    printf '%s\n' "$text" >"$ASSAY_NGINX_CONF"
+    local text name
+    for template in "${templates[@]}"; do
+        text=$(<"$REPO/nginx/$template.template")
+        for name in "${!values[@]}"; do
+            # Quoted replacement: bash 5.2 would otherwise expand '&' in it.
+            text=${text//"\${$name}"/"${values[$name]}"}
+        done
+        if [[ $text =~ \$\{[A-Z_][A-Z0-9_]*\} ]]; then
+            die "render_nginx: unknown placeholder ${BASH_REMATCH[0]} in nginx/$template.template"
+        fi
+        if [[ $template == assay.conf ]]; then
+            printf '%s\n' "$text" >"$ASSAY_NGINX_CONF"
+        else
+            printf '%s\n' "$text" >"$(dirname "$ASSAY_NGINX_CONF")/$template"
+        fi
+    done
 }
 
 nginx_cmd() {

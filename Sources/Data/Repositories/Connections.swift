@@ -151,12 +151,23 @@ public struct ConnectionRepository {
         return try db.query(sql).map(ConnectionRecord.init)
     }
 
-    /// Soft delete: the row stays (ETL history refers to it) but is gone from the API.
+    /// Soft delete: the row stays (ETL history refers to it) but is gone from the API, and
+    /// so are its schedules (they would run against a connection nobody can see).
     public func softDelete(id: UUID, team: UUID) throws -> Bool {
         try db.query("""
-            UPDATE connections SET deleted_at = now(), updated_at = now()
-            WHERE id = \(id) AND team_id = \(team) AND deleted_at IS NULL RETURNING id
+            WITH gone AS (
+                UPDATE connections SET deleted_at = now(), updated_at = now()
+                WHERE id = \(id) AND team_id = \(team) AND deleted_at IS NULL RETURNING id
+            ), unscheduled AS (
+                DELETE FROM etl_schedules WHERE connection_id IN (SELECT id FROM gone)
+            )
+            SELECT id FROM gone
             """).count > 0
+    }
+
+    /// Sets the frequency alone (when its schedule was changed or deleted directly).
+    public func setSyncFrequency(id: UUID, frequency: String) throws {
+        try db.query("UPDATE connections SET sync_frequency = \(frequency), updated_at = now() WHERE id = \(id)")
     }
 
     public func recordTest(id: UUID, ok: Bool, message: String) throws {

@@ -114,11 +114,14 @@ public struct ETLScheduleRecord: Sendable {
     public let lastJobID: UUID?
     public let createdAt: Date
     public let updatedAt: Date
+    /// The schedule of its connection's `sync_frequency`, kept in step with it.
+    public let fromConnection: Bool
 
     init(_ row: Row) throws {
         id = try row.decode("id")
         teamID = try row.decode("team_id")
         connectionID = try row.decode("connection_id")
+        fromConnection = try row.decode("from_connection")
         name = try row.decode("name")
         tables = try row.decode("tables")
         frequency = try row.decode("frequency", as: String?.self)
@@ -143,7 +146,7 @@ public struct ETLRepository {
         """)
     static let scheduleColumns = SQL(unsafeSQL: """
         id, team_id, connection_id, name, tables::text AS tables, frequency, cron, timezone, enabled, next_run_at,
-        last_run_at, last_job_id, created_at, updated_at
+        last_run_at, last_job_id, created_at, updated_at, from_connection
         """)
 
     // MARK: Runs
@@ -245,6 +248,35 @@ public struct ETLRepository {
             WHERE id = \(id) AND team_id = \(team)
             RETURNING \(ETLRepository.scheduleColumns)
             """).first.map(ETLScheduleRecord.init)
+    }
+
+    /// The schedule that follows `connection`'s `sync_frequency`, if it has one.
+    public func connectionSchedule(connection: UUID) throws -> ETLScheduleRecord? {
+        try db.query("SELECT \(ETLRepository.scheduleColumns) FROM etl_schedules WHERE connection_id = \(connection) AND from_connection")
+            .first.map(ETLScheduleRecord.init)
+    }
+
+    /// Creates the schedule of `connection`'s frequency (all tables, full refresh, UTC), or
+    /// changes the frequency of the one it has; the rest of it (tables, time zone, enabled)
+    /// stays as its owners set it.
+    @discardableResult
+    public func saveConnectionSchedule(team: UUID, user: UUID?, connection: UUID, name: String, frequency: String,
+                                       nextRunAt: Date?) throws -> ETLScheduleRecord {
+        try ETLScheduleRecord(db.query("""
+            INSERT INTO etl_schedules (team_id, created_by, connection_id, name, tables, frequency, timezone, enabled,
+                                       next_run_at, from_connection)
+            VALUES (\(team), \(user), \(connection), \(name), '{"tables": "all", "sync_mode": "full_refresh"}'::jsonb,
+                    \(frequency), 'UTC', true, \(nextRunAt), true)
+            ON CONFLICT (connection_id) WHERE from_connection DO UPDATE SET
+                frequency = excluded.frequency, cron = NULL, next_run_at = excluded.next_run_at, updated_at = now()
+            RETURNING \(ETLRepository.scheduleColumns)
+            """)[0])
+    }
+
+    /// Deletes the schedule of `connection`'s frequency; true if it had one.
+    @discardableResult
+    public func deleteConnectionSchedule(connection: UUID) throws -> Bool {
+        try db.query("DELETE FROM etl_schedules WHERE connection_id = \(connection) AND from_connection RETURNING id").count > 0
     }
 
     public func findSchedule(id: UUID, team: UUID) throws -> ETLScheduleRecord? {

@@ -73,6 +73,27 @@ public struct LoginThrottleRepository {
         return lockSeconds
     }
 
+    /// Counts a failure for a key that is slowed down rather than locked: from the
+    /// `freeFailures`th failure on, the key waits 1, 2, 4, 8… seconds (at most `maxDelay`)
+    /// after each failure. The count goes back to zero only after `quietSeconds` without a
+    /// failure, so waiting out one delay does not reset the next. Returns the delay, if any.
+    public func recordFailureWithDelay(key: String, freeFailures: Int, quietSeconds: Int, maxDelay: Int) throws -> Int? {
+        let row = try db.query("""
+            INSERT INTO login_throttle AS t (key, failures, window_start) VALUES (\(key), 1, now())
+            ON CONFLICT (key) DO UPDATE SET
+              failures = CASE WHEN t.window_start < now() - make_interval(secs => \(quietSeconds)) THEN 1 ELSE t.failures + 1 END,
+              window_start = now()
+            RETURNING failures
+            """)[0]
+        let failures: Int = try row.decode("failures")
+        guard failures >= freeFailures else { return nil }
+        let delay = min(maxDelay, 1 << min(failures - freeFailures, 30))
+        try db.query("""
+            UPDATE login_throttle SET locked_until = now() + make_interval(secs => \(delay)) WHERE key = \(key)
+            """)
+        return delay
+    }
+
     public func clear(key: String) throws {
         try db.query("DELETE FROM login_throttle WHERE key = \(key)")
     }

@@ -41,6 +41,13 @@ public struct SessionRepository {
             """)
     }
 
+    /// True when `user` has signed in from `ip` before (a session, even an ended one, was
+    /// opened from it).
+    public func hasSignedIn(user: UUID, from ip: String) throws -> Bool {
+        try db.query("SELECT EXISTS (SELECT 1 FROM sessions WHERE user_id = \(user) AND ip_address = \(ip)) AS known")[0]
+            .decode("known")
+    }
+
     public func find(id: UUID) throws -> SessionRecord? {
         try db.query("SELECT \(SessionRepository.columns) FROM sessions WHERE id = \(id)").first.map(SessionRecord.init)
     }

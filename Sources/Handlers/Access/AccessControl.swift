@@ -51,7 +51,7 @@ public final class AccessControl {
                 }
                 return response
             } catch {
-                var response = Response.error(Application.apiError(for: error, request: request, logger: context.logger))
+                var response = Response.error(Application.apiError(for: error, request: request, logger: context.logger), answering: request)
                 response.headers += quotaHeaders
                 return response
             }
@@ -68,7 +68,7 @@ public final class AccessControl {
                 response.headers += quotaHeaders
                 return response
             } catch {
-                var response = Response.error(Application.apiError(for: error, request: request, logger: context.logger))
+                var response = Response.error(Application.apiError(for: error, request: request, logger: context.logger), answering: request)
                 response.headers += quotaHeaders
                 return response
             }

@@ -20,11 +20,13 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "\(status) \(code): \(message)" }
 
-    public var envelope: JSON {
+    /// The envelope; `requestID` (the request's X-Request-ID) lets a client quote the failure.
+    public func envelope(requestID: String? = nil) -> JSON {
         var error: [(String, JSON)] = [("code", .string(code)), ("message", .string(message))]
         if !fields.isEmpty {
             error.append(("fields", .object(fields.map { ($0.0, .string($0.1)) })))
         }
+        if let requestID { error.append(("request_id", .string(requestID))) }
         return ["error": .object(error)]
     }
 

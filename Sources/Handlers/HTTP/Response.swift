@@ -30,9 +30,9 @@ public struct Response {
         Response(status: status, headers: [("Content-Type", "application/json")] + headers, body: .bytes(bytes))
     }
 
-    /// The error envelope for `error`.
-    public static func error(_ error: APIError) -> Response {
-        json(error.envelope, status: error.status, headers: error.headers)
+    /// The error envelope for `error`, answering `request` (whose id it carries).
+    public static func error(_ error: APIError, answering request: Request) -> Response {
+        json(error.envelope(requestID: request.requestID), status: error.status, headers: error.headers)
     }
 
     public func header(_ name: String) -> String? {
