@@ -1,4 +1,5 @@
 import CLibpq
+import Data
 import Foundation
 
 /// A source PostgreSQL database through libpq.
@@ -31,6 +32,7 @@ final class PostgresSource: SourceDatabase {
             PQfinish(connection)
             throw PostgresSource.classify(message)
         }
+        DatabaseNotices.route(connection)
         self.connection = connection
     }
 

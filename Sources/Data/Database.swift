@@ -66,6 +66,7 @@ public final class Database {
             PQfinish(newConnection)
             throw DataError.unavailable(message)
         }
+        DatabaseNotices.route(newConnection)
         connection = newConnection
         generation += 1
         return newConnection
@@ -345,4 +346,20 @@ func withOptionalCStringArray<R>(_ strings: [String?], _ body: (UnsafePointer<Un
     defer { pointers.forEach { free($0) } }
     let constPointers = pointers.map { UnsafePointer($0) } + [nil]
     return constPointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// Where the server's notices and warnings on a connection go. libpq prints them to stderr;
+/// Assay's processes set `handler` to log them (FCGIApp). The text has no trailing newline.
+public enum DatabaseNotices {
+    nonisolated(unsafe) public static var handler: (String) -> Void = { message in
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
+    /// Sends `connection`'s notices to `handler` (a PGconn of this module or of Connectors).
+    public static func route(_ connection: OpaquePointer) {
+        PQsetNoticeProcessor(connection, { _, message in
+            guard let message else { return }
+            DatabaseNotices.handler(String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines))
+        }, nil)
+    }
 }

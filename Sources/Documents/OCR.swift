@@ -17,6 +17,13 @@ public final class OCREngine {
         return engine
     }
 
+    /// Ends this process's engine before the process exits. Tesseract keeps its language
+    /// dictionaries in a process-wide cache that, at exit, reports every dictionary an engine
+    /// still holds as a leak on stderr ("WARNING! LEAK!"): ending the engine first frees them.
+    public static func endForThisProcess() {
+        shared = nil
+    }
+
     public init(language: String) throws {
         guard let api = TessBaseAPICreate() else { throw DocumentProblem("ocr_unavailable", "tesseract could not start") }
         guard TessBaseAPIInit3(api, nil, language) == 0 else {

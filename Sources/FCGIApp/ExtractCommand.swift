@@ -1,4 +1,5 @@
 import ArgumentParser
+import Documents
 import Extraction
 import Foundation
 import JSONValues
@@ -23,6 +24,7 @@ struct Extract: ParsableCommand {
     }
 
     func run() throws {
+        defer { OCREngine.endForThisProcess() }
         guard bench else {
             FileHandle.standardOutput.write(Data(BenchExtraction.run(path: paths[0]).serialized() + [0x0A]))
             return

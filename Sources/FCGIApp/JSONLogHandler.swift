@@ -3,11 +3,14 @@ import Handlers
 import JSONValues
 import Logging
 
-/// Writes each log record as one JSON line to stderr:
+/// Writes each log record as one JSON line to stderr (`outputFD`):
 /// `{"ts":"…","level":"info","msg":"…","pid":123,…metadata}`.
 /// A line is written with a single `write`, so lines from the pool's processes
 /// never interleave in a shared O_APPEND log file.
 struct JSONLogHandler: LogHandler {
+    /// Where lines go: stderr, or the original stderr once `NativeOutput` captures fd 2.
+    nonisolated(unsafe) static var outputFD: Int32 = 2
+
     var logLevel: Logger.Level
     var metadata: Logger.Metadata = [:]
     let label: String
@@ -38,7 +41,7 @@ struct JSONLogHandler: LogHandler {
         ] + metadata
         var line = JSON.object(members).serialized()
         line.append(10)
-        line.withUnsafeBytes { writeAll(2, $0) }
+        line.withUnsafeBytes { writeAll(outputFD, $0) }
     }
 
     static func json(_ value: Logger.MetadataValue) -> JSON {

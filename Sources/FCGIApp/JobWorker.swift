@@ -1,5 +1,6 @@
 import CShims
 import Data
+import Documents
 import Foundation
 import Handlers
 import Integrations
@@ -80,7 +81,10 @@ struct JobWorker {
                 }
                 scoreboard.setState(slot, .busy)
                 heartbeat.current = job.id
-                execute(job, registry: registry, database: database, worker: name)
+                // What tesseract, leptonica or poppler print meanwhile is logged with the job's id.
+                NativeOutput.during(job: job.id.lower) {
+                    execute(job, registry: registry, database: database, worker: name)
+                }
                 heartbeat.current = nil
                 scoreboard.setState(slot, .idle)
             } catch {
@@ -90,6 +94,7 @@ struct JobWorker {
             }
         }
         scoreboard.setState(slot, .stopping)
+        OCREngine.endForThisProcess()
         return 0
     }
 

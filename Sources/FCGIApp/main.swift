@@ -43,6 +43,7 @@ struct Serve: ParsableCommand {
     func run() throws {
         let config = try configurationOrExit(options)
         let logger = makeLogger("assay.master", level: config.logLevel)
+        NativeOutput.logDatabaseNotices(with: logger)
         do {
             try Master(configuration: config, logger: logger).run()
         } catch {
@@ -64,10 +65,12 @@ struct Migrate: ParsableCommand {
         }
         let level = ProcessInfo.processInfo.environment["ASSAY_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
         let logger = makeLogger("assay.migrate", level: level)
+        NativeOutput.logDatabaseNotices(with: logger)
         do {
             let database = Database(url: url)
             let applied = try Migrator(database: database, migrations: try Migration.bundled(), logger: logger).migrate()
-            print(applied.isEmpty ? "database is up to date" : "applied \(applied.count) migration(s)")
+            logger.info(applied.isEmpty ? "database is up to date" : "migrations applied",
+                        metadata: ["migrations.applied": "\(applied.count)"])
         } catch {
             logger.critical("migration failed", metadata: ["error": "\(error)"])
             throw ExitCode(1)
@@ -90,6 +93,8 @@ struct Worker: ParsableCommand {
     func run() throws {
         let config = try configurationOrExit(try ServeOptions.parse([]))
         let logger = makeLogger("assay.worker", level: config.logLevel)
+        NativeOutput.capture(level: config.logLevel)
+        NativeOutput.logDatabaseNotices(with: logger)
         let code = FastCGIWorker(configuration: config, slot: slot, logger: logger).run()
         throw ExitCode(code)
     }
@@ -103,6 +108,8 @@ struct JobWorkerCommand: ParsableCommand {
     func run() throws {
         let config = try configurationOrExit(try ServeOptions.parse([]))
         let logger = makeLogger("assay.jobs", level: config.logLevel)
+        NativeOutput.capture(level: config.logLevel)
+        NativeOutput.logDatabaseNotices(with: logger)
         throw ExitCode(JobWorker(configuration: config, slot: slot, logger: logger).run())
     }
 }

@@ -70,7 +70,8 @@ public final class JobRegistry {
 }
 
 extension JobKind {
-    /// Sleeps, reporting progress, and fails its first attempts on request (`TestJobs`).
+    /// Sleeps, reporting progress, and fails its first attempts on request; prints `stderr`
+    /// (`TestJobs`).
     public static let testSleep = JobKind(rawValue: "test.sleep")
     /// Always fails permanently (`TestJobs`).
     public static let testInvalid = JobKind(rawValue: "test.invalid")
@@ -84,6 +85,10 @@ public enum TestJobs {
             var payload = FieldReader(context.payload)
             let total = payload.int("ms", required: false, range: 1...600_000) ?? 1000
             let failTimes = payload.int("fail_times", required: false, range: 0...10) ?? 0
+            // Written to fd 2, where tesseract or leptonica print their warnings.
+            if let text = payload.string("stderr", required: false, maxLength: 1000) {
+                FileHandle.standardError.write(Data((text + "\n").utf8))
+            }
             let steps = max(1, total / 100)
             for step in 1...steps {
                 usleep(useconds_t(total * 1000 / steps))

@@ -23,6 +23,15 @@ final class DatabaseTests: XCTestCase {
         if let db, let table { _ = try? db.query("DROP TABLE IF EXISTS \(identifier: table)") }
     }
 
+    func testServerWarningsGoToTheNoticeHandlerNotStderr() throws {
+        let previous = DatabaseNotices.handler
+        defer { DatabaseNotices.handler = previous }
+        nonisolated(unsafe) var received: [String] = []
+        DatabaseNotices.handler = { received.append($0) }
+        try db.query("DO $$ BEGIN RAISE WARNING 'assay notice test'; END $$")
+        XCTAssertEqual(received, ["WARNING:  assay notice test"])
+    }
+
     func testValuesAreBoundNotInlined() throws {
         let hostile = "x'); DROP TABLE users; --"
         try db.query("INSERT INTO \(identifier: table) (id, name) VALUES (\(1), \(hostile))")

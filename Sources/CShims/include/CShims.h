@@ -20,4 +20,8 @@ static inline uint64_t assay_atomic_add_u64(uint64_t *p, uint64_t v) {
 // returns EINTR and the loop notices the flag. Swift's `sigaction` struct has a
 // union member that is awkward to fill from Swift.
 int assay_install_handler(int signo, void (*handler)(int));
+
+// On a crash signal, copies what is still unread in `pipe_read_fd` (the captured stderr's
+// read end) to `log_fd` as JSON lines, then lets the previous handler run.
+int assay_drain_output_on_crash(int pipe_read_fd, int log_fd);
 #endif
