@@ -5,10 +5,13 @@ This module runs after the document, extraction, ETL and export tests (file orde
 last check covers the log of all of them.
 """
 import json
+import subprocess
 import time
 import uuid
 
 from access_helpers import register
+from conftest import ENV
+from documents_helpers import make_png
 from test_jobs import enqueue, wait_for
 
 
@@ -43,3 +46,14 @@ def test_every_line_of_the_log_is_json(pool):
         except (ValueError, AssertionError):
             not_json.append(line)
     assert not_json == [], not_json[:20]
+
+
+def test_assay_extract_of_a_scan_prints_no_leak_warnings(tmp_path):
+    """Tesseract reports the dictionaries an engine still holds at exit as "WARNING! LEAK!"
+    lines; `assay extract` ends its engine first."""
+    image = tmp_path / "scan.png"
+    image.write_bytes(make_png(width=400, height=200))
+    out = subprocess.run([ENV["ASSAY_BIN"], "extract", str(image)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["meta"]["pages"] == 1
+    assert "LEAK" not in out.stderr, out.stderr[:500]
