@@ -182,14 +182,19 @@ public enum ETLSync {
                 "rows_written": .int(totals.written)]
     }
 
-    /// `src_<connection>_<schema>_<table>`, safe and at most 63 bytes.
-    static func warehouseName(connection: UUID, table: SourceTable) -> String {
+    /// The warehouse table of a source table, by one rule for both engines:
+    /// `src_<connection>_<table>` for a table in the connection's own namespace (PostgreSQL's
+    /// `public` schema; for MySQL the connection's database, the only one it reads), and
+    /// `src_<connection>_<schema>_<table>` for any other schema. Lower case, letters, digits
+    /// and `_` only, schema and table at most 24 characters each: at most 63 bytes.
+    static func warehouseName(connection: ConnectionRecord, table: SourceTable) -> String {
         func clean(_ text: String) -> String {
             let mapped = text.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" }
             return String(String(mapped).split(separator: "_").joined(separator: "_").prefix(24))
         }
-        let schema = ["public", ""].contains(table.schema) ? "" : clean(table.schema) + "_"
-        return "src_\(connection.lower.prefix(8))_\(schema)\(clean(table.name))"
+        let ownNamespace = connection.engine == .mysql ? connection.databaseName : "public"
+        let schema = [ownNamespace, ""].contains(table.schema) ? "" : clean(table.schema) + "_"
+        return "src_\(connection.id.lower.prefix(8))_\(schema)\(clean(table.name))"
     }
 
     static func syncTable(_ table: SourceTable, request: TableRequest, engine: SourceEngine, source: SourceDatabase,
@@ -198,7 +203,7 @@ public enum ETLSync {
         let mappings = table.columns.map { TypeMapper.map($0, engine: engine) }
         let columnNames = Set(mappings.map(\.name))
         let state = try etl.tableState(connection: connection.id, schema: table.schema, table: table.name)
-        let name = state?.warehouseTable ?? warehouseName(connection: connection.id, table: table)
+        let name = state?.warehouseTable ?? warehouseName(connection: connection, table: table)
         outcome.warehouseTable = name
         let incremental = request.mode.isIncremental
         let cursor = request.cursor ?? (incremental ? state?.cursorColumn : nil)

@@ -169,7 +169,8 @@ public struct TableExport {
         case .csv:
             // Text cells that would start a spreadsheet formula are written as text.
             .csv(delimiter: spec.csv.delimiter, protectingFormulasIn: spec.csv.formulaProtection
-                ? Set(columns.filter { $0.kind == .text }.map(\.name)) : [])
+                ? Set(columns.filter { $0.kind == .text }.map(\.name)) : [],
+                 booleans: Set(columns.filter { $0.kind == .boolean }.map(\.name)))
         case .json: .json
         default: .text
         }

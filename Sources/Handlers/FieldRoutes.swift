@@ -26,6 +26,7 @@ struct FieldRoutes: RouteGroup {
         router.get("/api/documents/results/{id}", access.protect(scope: .documentsRead, showResult))
         router.delete("/api/documents/results/{id}", access.protect(scope: .documentsWrite, deleteResult))
         router.post("/api/documents/results/{id}/re-extract", access.protect(scope: .documentsWrite, reExtract))
+        router.get("/api/documents/results/{id}/versions/{version}", access.protect(scope: .documentsRead, showResultVersion))
     }
 
     // MARK: Configurations
@@ -315,9 +316,38 @@ struct FieldRoutes: RouteGroup {
 
     // MARK: Results
 
+    /// The result (its newest run) and the list of its earlier versions.
     func presentResult(_ id: UUID, team: UUID) throws -> JSON {
-        guard let result = try DocumentResultRepository(db).find(id: id, team: team) else { throw APIError.notFound("no such result") }
-        return FieldRoutes.present(result)
+        let results = DocumentResultRepository(db)
+        guard let result = try results.find(id: id, team: team) else { throw APIError.notFound("no such result") }
+        guard case .object(var members) = FieldRoutes.present(result) else { return .null }
+        members.append(("versions", .array(try results.versions(result: id, team: team).map { v in
+            [
+                "version": .int(Int64(v.version)), "table": ["id": .string(v.tableKey), "name": .string(v.tableName)],
+                "status": .string(v.status.rawValue), "extractor": JSON(v.extractor),
+                "started_at": Present.time(v.runStartedAt), "completed_at": Present.time(v.completedAt),
+                "url": .string("/api/documents/results/\(id.lower)/versions/\(v.version)"),
+            ]
+        })))
+        return .object(members)
+    }
+
+    /// One earlier version of a result, in the shape of the result itself.
+    func showResultVersion(_ request: Request, _ principal: Principal) throws -> Response {
+        let id = try request.uuidParameter("id")
+        guard let raw = request.pathParameters["version"], let number = Int(raw), number >= 1 else {
+            throw APIError.notFound("no such version")
+        }
+        let results = DocumentResultRepository(db)
+        guard let current = try results.find(id: id, team: principal.teamID) else { throw APIError.notFound("no such result") }
+        guard let version = try results.version(number, result: id, team: principal.teamID) else {
+            throw APIError.notFound(number == current.version
+                ? "version \(number) is the result itself: GET /api/documents/results/\(id.lower)"
+                : "no such version: this result has versions 1 to \(current.version)")
+        }
+        guard case .object(var members) = FieldRoutes.present(version) else { return .json(.null) }
+        members.append(("current_version", .int(Int64(current.version))))
+        return .json(.object(members))
     }
 
     static func present(_ r: DocumentResultRecord) -> JSON {
@@ -346,6 +376,7 @@ struct FieldRoutes: RouteGroup {
             "status": .string(r.status.rawValue), "extractor": JSON(r.extractor), "fallback_reason": JSON(r.fallbackReason),
             "fields": fields == .null ? .array([]) : fields, "values": .object(values),
             "missing_required": .array(missingRequired), "error": JSON(r.error), "job_id": JSON(r.jobID?.lower),
+            "version": .int(Int64(r.version)), "run_started_at": Present.time(r.runStartedAt),
             "created_at": Present.time(r.createdAt), "updated_at": Present.time(r.updatedAt),
             "completed_at": Present.time(r.completedAt),
         ]

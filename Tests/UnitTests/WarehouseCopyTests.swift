@@ -23,6 +23,13 @@ final class WarehouseCopyTests: XCTestCase {
         XCTAssertEqual(tab.text, #"COPY (SELECT "n" FROM "warehouse"."t") TO STDOUT (FORMAT csv, DELIMITER E'\t')"#)
     }
 
+    func testCSVCopyWritesBooleansAsTrueAndFalse() {
+        let csv = WarehouseRepository.copyOutStatement(tableName: "t", columns: ["n", "paid"], orderBy: [],
+                                                       format: .csv(delimiter: ",", protectingFormulasIn: [], booleans: ["paid"]))
+        XCTAssertEqual(csv.text, #"COPY (SELECT "n", CASE WHEN "paid" THEN 'true' WHEN NOT "paid" THEN 'false' END "#
+                       + #"FROM "warehouse"."t") TO STDOUT (FORMAT csv, DELIMITER ',')"#)
+    }
+
     func testEncodedRowsDecodeToTheSameValues() {
         let values: [String?] = ["1", nil, "tab\there", "line\nbreak\r", #"back\slash \N"#, "", "2024-01-15", "-1234.5", "ünï"]
         var bytes: [UInt8] = []

@@ -70,6 +70,9 @@ def test_full_refresh_mirrors_the_source_after_inserts_updates_and_deletes(engin
     assert outcome["status"] == "succeeded" and outcome["rows_read"] == 3 and outcome["rows_written"] == 3
     assert outcome["bytes"] > 0 and outcome["seconds"] >= 0 and first["duration_seconds"] is not None
     wh = outcome["warehouse_table"]
+    # One naming rule for both engines: the connection's own namespace (PostgreSQL's public
+    # schema, MySQL's database) is left out of the name.
+    assert wh == f"src_{connection[:8]}_{table.lower()}", wh
     assert warehouse_rows(wh) == [("1", "a", "1.50"), ("2", "b", "2.00"), ("3", "c", "3.25")]
     types = psql("SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY ordinal_position) "
                  "FROM information_schema.columns WHERE table_schema = 'warehouse' AND table_name = :'t';", t=wh)

@@ -71,6 +71,18 @@ def test_csv_round_trips_through_a_real_reader():
     assert rows[2][0] == "=SUM(A1:A9)" and rows[1][0] == "Müller, Jörg"
 
 
+def test_csv_writes_booleans_as_true_and_false_and_null_as_empty():
+    account = register()
+    table = table_of(account)
+    grow(table, 2)  # paid: true for the three first rows, then false, true
+    psql(f'UPDATE warehouse."{table["name"]}" SET paid = NULL WHERE _row = 1;')
+    r = export(account, table["id"], {"format": "csv"})
+    assert r.status_code == 200, r.text
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8"), newline="")))
+    assert rows[0][-1] == "Paid"
+    assert [row[-1] for row in rows[1:]] == ["", "true", "true", "false", "true"], rows
+
+
 def test_json_and_ndjson_carry_typed_values():
     account = register()
     table = table_of(account)

@@ -224,6 +224,41 @@ def test_re_extract_uses_the_configuration_as_it_is_now():
     assert_invalid(account.post(f"/api/documents/results/{result['id']}/re-extract", {"table_id": 7}), "table_id")
 
 
+def test_re_extract_keeps_the_earlier_results_as_versions():
+    account = register()
+    first = extract(account, make_pdf([INVOICE]), table=FINANCIAL).json()
+    assert first["version"] == 1 and first["versions"] == []
+    rid = first["id"]
+    r = account.post(f"/api/documents/results/{rid}/re-extract", {"table_id": "invoice"})
+    assert r.status_code == 200, r.text
+    second = r.json()
+    assert second["version"] == 2 and second["table"]["id"] == "invoice"
+    assert second["values"]["invoice_number"] == "INV-2024-0042"
+    # The result shows the latest run and lists the earlier one.
+    shown = account.get(f"/api/documents/results/{rid}").json()
+    assert shown["version"] == 2 and shown["values"] == second["values"]
+    [v1] = shown["versions"]
+    assert v1["version"] == 1 and v1["table"] == {"id": "financial", "name": first["table"]["name"]}
+    assert v1["status"] == "done" and v1["url"] == f"/api/documents/results/{rid}/versions/1"
+    assert v1["started_at"] <= v1["completed_at"] <= shown["run_started_at"]
+    # The earlier version is kept whole: its values, its configuration's table.
+    old = account.get(v1["url"]).json()
+    assert old["version"] == 1 and old["current_version"] == 2 and old["id"] == rid
+    assert old["values"] == first["values"] and old["table"]["id"] == "financial"
+    # A third run lists both, newest first.
+    account.post(f"/api/documents/results/{rid}/re-extract")
+    assert [v["version"] for v in account.get(f"/api/documents/results/{rid}").json()["versions"]] == [2, 1]
+    assert account.get(f"/api/documents/results/{rid}/versions/2").json()["table"]["id"] == "invoice"
+    # Unknown versions and other teams: 404.
+    assert_envelope(account.get(f"/api/documents/results/{rid}/versions/3"), 404, "not_found")
+    assert_envelope(account.get(f"/api/documents/results/{rid}/versions/9"), 404, "not_found")
+    assert_envelope(account.get(f"/api/documents/results/{rid}/versions/x"), 404, "not_found")
+    assert_envelope(register().get(f"/api/documents/results/{rid}/versions/1"), 404, "not_found")
+    # Deleting the result deletes its versions.
+    account.delete(f"/api/documents/results/{rid}")
+    assert_envelope(account.get(f"/api/documents/results/{rid}/versions/1"), 404, "not_found")
+
+
 def test_results_are_listed_filtered_paginated_and_deleted():
     account = register()
     content = make_pdf([INVOICE])

@@ -126,9 +126,15 @@ public struct DocumentResultRecord: Sendable {
     public let createdAt: Date
     public let updatedAt: Date
     public let completedAt: Date?
+    /// 1 for the first run; each re-extraction keeps the run before as a version and adds 1.
+    public let version: Int
+    /// When this run (version) started.
+    public let runStartedAt: Date
 
     init(_ row: Row) throws {
         id = try row.decode("id")
+        version = try row.decode("version")
+        runStartedAt = try row.decode("run_started_at")
         teamID = try row.decode("team_id")
         documentID = try row.decode("document_id")
         tableID = try row.decode("table_id", as: UUID?.self)
@@ -153,7 +159,13 @@ public struct DocumentResultRepository {
 
     static let columns = SQL(unsafeSQL: """
         id, team_id, document_id, table_id, table_key, table_name, config, status, extractor, fallback_reason, fields,
-        error, job_id, created_at, updated_at, completed_at
+        error, job_id, created_at, updated_at, completed_at, version, run_started_at
+        """)
+    /// A kept version, in the columns of a result (`r`: its result, `v`: the version).
+    static let versionColumns = SQL(unsafeSQL: """
+        r.id, r.team_id, r.document_id, v.table_id, v.table_key, v.table_name, v.config, v.status, v.extractor,
+        v.fallback_reason, v.fields, v.error, v.job_id, r.created_at, coalesce(v.completed_at, v.started_at) AS updated_at,
+        v.completed_at, v.version, v.started_at AS run_started_at
         """)
 
     public func create(id: UUID, team: UUID, user: UUID, document: UUID, table: UUID?, tableKey: String, tableName: String,
@@ -183,14 +195,41 @@ public struct DocumentResultRepository {
         return try db.query(sql).map(DocumentResultRecord.init)
     }
 
-    /// Starts a new run of the result: new configuration snapshot, queued (or processing).
+    /// Starts a new run of the result: the run so far is kept as a version, and the result
+    /// gets the next version number, a new configuration snapshot and status queued.
     public func restart(id: UUID, table: UUID?, tableKey: String, tableName: String, config: String, job: UUID?) throws {
         try db.query("""
+            WITH kept AS (
+                INSERT INTO document_result_versions (result_id, version, table_id, table_key, table_name, config, status,
+                                                      extractor, fallback_reason, fields, error, job_id, started_at, completed_at)
+                SELECT id, version, table_id, table_key, table_name, config, status, extractor, fallback_reason, fields,
+                       error, job_id, run_started_at, completed_at
+                FROM document_results WHERE id = \(id)
+            )
             UPDATE document_results SET table_id = \(table), table_key = \(tableKey), table_name = \(tableName),
                 config = \(JSONText(config))::jsonb, status = 'queued', fields = NULL, error = NULL, extractor = NULL,
-                fallback_reason = NULL, job_id = \(job), updated_at = now(), completed_at = NULL
+                fallback_reason = NULL, job_id = \(job), updated_at = now(), completed_at = NULL,
+                version = version + 1, run_started_at = now()
             WHERE id = \(id)
             """)
+    }
+
+    /// The kept earlier versions of a result, newest first.
+    public func versions(result: UUID, team: UUID) throws -> [DocumentResultRecord] {
+        try db.query("""
+            SELECT \(DocumentResultRepository.versionColumns)
+            FROM document_result_versions v JOIN document_results r ON r.id = v.result_id
+            WHERE v.result_id = \(result) AND r.team_id = \(team) ORDER BY v.version DESC
+            """).map(DocumentResultRecord.init)
+    }
+
+    /// One kept version of a result.
+    public func version(_ version: Int, result: UUID, team: UUID) throws -> DocumentResultRecord? {
+        try db.query("""
+            SELECT \(DocumentResultRepository.versionColumns)
+            FROM document_result_versions v JOIN document_results r ON r.id = v.result_id
+            WHERE v.result_id = \(result) AND r.team_id = \(team) AND v.version = \(version)
+            """).first.map(DocumentResultRecord.init)
     }
 
     public func markProcessing(id: UUID) throws {
