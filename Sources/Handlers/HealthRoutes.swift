@@ -63,7 +63,8 @@ struct HealthRoutes {
             "migrations": migrations,
             "problems": .array(problems),
         ]
-        return .json(body, status: problems.isEmpty ? 200 : 503, headers: [("Cache-Control", "no-store")])
+        if problems.isEmpty { return .json(body, headers: [("Cache-Control", "no-store")]) }
+        return .json(body, status: 503, headers: [("Cache-Control", "no-store"), ("Retry-After", "5")])
     }
 }
 

@@ -30,6 +30,7 @@ def test_health_503_while_postgres_down_then_200_without_restart(pool):
             body = r.json()
             assert body["status"] == "unavailable"
             assert body["database"]["ok"] is False
+            assert r.headers["Retry-After"] == "5"
             assert "password" not in r.text.lower()
     finally:
         subprocess.run([ENV["PG_CTL"], "-D", ENV["PGDATA"], "start", "-w", "-l", ENV["ASSAY_PG_LOG"]],

@@ -367,6 +367,23 @@ ensure_python_test_env() {
     PYTHON=/usr/bin/python3
 }
 
+# schemathesis (property-based testing of the OpenAPI document against the live API), pinned,
+# from PyPI into its own venv under var/tools/ that later runs reuse. Sets ASSAY_SCHEMATHESIS.
+SCHEMATHESIS_VERSION=4.32.5
+ensure_schemathesis() {
+    local venv=$REPO/var/tools/schemathesis
+    ASSAY_SCHEMATHESIS=$venv/bin/schemathesis
+    if [[ -x $ASSAY_SCHEMATHESIS ]] && "$ASSAY_SCHEMATHESIS" --version 2>/dev/null | grep -q "version $SCHEMATHESIS_VERSION\$"; then
+        return 0
+    fi
+    ensure_packages python3-venv
+    log "installing schemathesis $SCHEMATHESIS_VERSION into $venv (from PyPI, once)"
+    rm -rf "$venv"
+    /usr/bin/python3 -m venv "$venv" || die "could not make a venv in $venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" \
+        || die "could not install schemathesis $SCHEMATHESIS_VERSION from PyPI into $venv"
+}
+
 # Puts a toolchain found in its usual place on PATH when the environment lacks it.
 ensure_swift_on_path() {
     command -v swift >/dev/null && return 0
@@ -1047,7 +1064,7 @@ write_env() {
         ASSAY_WORKERS ASSAY_MAX_REQUESTS ASSAY_REQUEST_TIMEOUT ASSAY_SHUTDOWN_TIMEOUT ASSAY_TEST_ROUTES
         JWT_SECRET_KEY ENCRYPTION_KEY ASSAY_UPLOADS_DIR ASSAY_EXPORTS_DIR ASSAY_STATIC_DIR
         ASSAY_RATE_LIMIT ASSAY_RATE_BURST ASSAY_MAX_BODY ASSAY_CLIENT_HEADER_TIMEOUT ASSAY_CLIENT_BODY_TIMEOUT
-        ASSAY_CONNECTIONS_PER_ADDRESS
+        ASSAY_CONNECTIONS_PER_ADDRESS ASSAY_SCHEMATHESIS
         ASSAY_LOG_DIR ASSAY_LOG ASSAY_NGINX_PREFIX ASSAY_NGINX_CONF NGINX_PID_FILE
         ASSAY_PRIVATE_PG
     )
