@@ -35,7 +35,14 @@ enum NativeOutput {
         let reader = fds[0]
         // At a crash, what the reader thread has not taken yet is copied by a signal handler.
         _ = assay_drain_output_on_crash(reader, logFD)
+        // The reader thread blocks every signal (it inherits the mask it is created with):
+        // SIGTERM and SIGHUP must reach the main thread, whose blocking accept() or poll()
+        // they interrupt.
+        var all = sigset_t(), previous = sigset_t()
+        sigfillset(&all)
+        pthread_sigmask(SIG_BLOCK, &all, &previous)
         Thread.detachNewThread { readLines(from: reader) }
+        pthread_sigmask(SIG_SETMASK, &previous, nil)
     }
 
     /// Logs the database server's notices and warnings (libpq would print them to stderr).

@@ -176,12 +176,15 @@ struct ConnectionRoutes: RouteGroup {
     func schema(_ request: Request, _ principal: Principal) throws -> Response {
         let record = try connection(request, principal)
         let tables: [SourceTable]
+        // The customer's database failing (a wrong host or password, a database that is down)
+        // is not Assay failing: 422 with the connection test's code, never a 5xx that would
+        // page Assay's operators for a customer's settings.
         do {
             tables = try open(record).schema()
         } catch let failure as SourceOpener.Failure {
-            throw APIError(status: 502, code: failure.code, message: failure.message)
+            throw APIError(status: 422, code: failure.code, message: failure.message)
         } catch let error as SourceError {
-            throw APIError(status: 502, code: error.kind.rawValue, message: error.message)
+            throw APIError(status: 422, code: error.kind.rawValue, message: error.message)
         }
         var schemas: [(String, [SourceTable])] = []
         for table in tables {

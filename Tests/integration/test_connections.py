@@ -100,7 +100,7 @@ def test_failures_are_reported_with_their_reason(engine, credentials, code):
     assert got["last_test"]["ok"] is False
     if code != "host_unreachable" or credentials.get("port"):
         r = account.get(f"/api/connections/{created['id']}/schema")
-        assert_envelope(r, 502, code)
+        assert_envelope(r, 422, code)
 
 
 def test_password_is_encrypted_and_never_returned(pool):
@@ -161,7 +161,7 @@ def test_deny_list_and_timeouts(pool):
             denied = create(account, factory(credentials={"host": "127.0.0.2"}))
             result = run_test(account, denied["id"])
             assert result["ok"] is False and result["error"]["code"] == "host_not_allowed", result
-            assert_envelope(account.get(f"/api/connections/{denied['id']}/schema"), 502, "host_not_allowed")
+            assert_envelope(account.get(f"/api/connections/{denied['id']}/schema"), 422, "host_not_allowed")
             metadata = create(account, factory(credentials={"host": "169.254.169.254"}))
             assert run_test(account, metadata["id"])["error"]["code"] == "host_not_allowed"
             stuck = create(account, factory(credentials={"port": port}))
@@ -190,7 +190,7 @@ def test_no_spelling_of_a_denied_address_reaches_it(pool):
             connection = create(account, pg_body(credentials={"host": host}))
             result = run_test(account, connection["id"])
             assert result["ok"] is False and result["error"]["code"] == "host_not_allowed", (host, result)
-            assert_envelope(account.get(f"/api/connections/{connection['id']}/schema"), 502, "host_not_allowed")
+            assert_envelope(account.get(f"/api/connections/{connection['id']}/schema"), 422, "host_not_allowed")
             refused += 1
         assert refused == len(SPELLINGS_OF_LOOPBACK + SPELLINGS_OF_METADATA)
     finally:
