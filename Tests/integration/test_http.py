@@ -171,3 +171,10 @@ def test_nginx_reference_location(api):
 def test_head_request_has_no_body(api):
     r = api.head(url("/api/version"))
     assert r.status_code == 200 and r.content == b""
+
+
+def test_an_encoded_question_mark_in_a_path_stays_in_the_path(api):
+    """nginx decodes %3F into the path; the app must not cut the path there (it answered 405
+    for POST /api/documents/results/x%3Fy/re-extract, as if the route were .../results/x)."""
+    r = api.post(url("/api/documents/results/x%3Fy/re-extract"), json={})
+    assert_envelope(r, 401)

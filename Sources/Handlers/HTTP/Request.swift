@@ -31,9 +31,15 @@ public final class Request {
     public init(source: RequestSource) {
         self.source = source
         method = source.parameter("REQUEST_METHOD") ?? "GET"
-        let uri = source.parameter("DOCUMENT_URI") ?? source.parameter("REQUEST_URI") ?? "/"
-        let rawPath = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
-        path = rawPath.utf8.contains(0x25) ? rawPath.removingPercentEncoding ?? rawPath : rawPath
+        if let decoded = source.parameter("DOCUMENT_URI") {
+            // nginx's path: already percent-decoded and normalised, without the query. Not
+            // decoded again ("%253F" is the text "%3F", not "?"), nor cut at a "?" it holds.
+            path = decoded
+        } else {
+            // Without nginx: the raw request URI, cut at its query, then decoded once.
+            let rawPath = (source.parameter("REQUEST_URI") ?? "/").split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
+            path = rawPath.utf8.contains(0x25) ? rawPath.removingPercentEncoding ?? rawPath : rawPath
+        }
         queryString = source.parameter("QUERY_STRING") ?? ""
         requestID = Request.sanitizedID(source.parameter("REQUEST_ID") ?? source.parameter("HTTP_X_REQUEST_ID"))
         clientAddress = source.parameter("REMOTE_ADDR") ?? ""
