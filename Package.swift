@@ -10,8 +10,9 @@ let package = Package(
     dependencies: [
         // Command line parsing and `--help` for `assay serve | migrate | version`.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        // Streaming multipart/form-data parsing for uploads.
-        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
+        // ByteBuffer for the streaming multipart/form-data parser of uploads (Sources/Multipart,
+        // vapor/multipart-kit's parser with a crash fixed).
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // The logging API; Assay supplies a JSON-lines handler.
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         // JWT signing and verification (HS256 access and refresh tokens).
@@ -74,15 +75,20 @@ let package = Package(
             dependencies: ["CXlsxWriter", "CPangoCairo", "CZip", "Data", "Jobs", "JSONValues",
                            .product(name: "Logging", package: "swift-log")]
         ),
+        // multipart/form-data parsing, streamed (vendored; see its header).
+        .target(
+            name: "Multipart",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            exclude: ["LICENSE"]
+        ),
         .target(
             name: "Handlers",
             dependencies: [
                 "Data", "JSONValues", "Credentials", "Jobs", "Extraction", "ETL", "Integrations", "Documents",
-                "Connectors", "Exporters",
+                "Connectors", "Exporters", "Multipart",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "MultipartKit", package: "multipart-kit"),
             ],
             resources: [.copy("Resources/openapi.json")]
         ),
@@ -98,7 +104,7 @@ let package = Package(
         .testTarget(
             name: "UnitTests",
             dependencies: ["Handlers", "Data", "JSONValues", "Credentials", "Jobs", "Documents", "Extraction", "ETL",
-                           "Connectors", "Exporters"]
+                           "Connectors", "Exporters", "Multipart"]
         ),
     ],
     swiftLanguageModes: [.v6]

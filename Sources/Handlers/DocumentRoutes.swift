@@ -5,7 +5,7 @@ import Exporters
 import Extraction
 import Foundation
 import JSONValues
-import MultipartKit
+import Multipart
 
 /// `/api/documents/upload`, `/api/documents`, `/api/documents/{id}`, `/api/documents/{id}/status`.
 struct DocumentRoutes: RouteGroup {

@@ -362,3 +362,14 @@ def test_long_digit_strings_do_not_break_the_warehouse():
     table = call(client(), "GET", f"/api/documents/{doc['id']}/tables", token=account.access).json()["items"][0]
     assert [(c["name"], c["type"]) for c in table["columns"]] == [("holder", "text"), ("balance", "decimal"), ("account", "decimal")]
     assert table["row_count"] == 3
+
+
+def test_a_non_ascii_byte_in_a_part_header_name_is_400_not_a_dead_worker(pool):
+    """multipart-kit 4.7.1 trapped on it (index out of range) and the worker died (502)."""
+    account = register()
+    pids = set(pool.worker_pids())
+    body = b"--d32d\r\n\xb0\xf3\x92\x92\xbe\xc3\x89\xf3\x81\x81\xa9\"d$\xb6\xdd--d32d--\r\n"
+    r = call(client(), "POST", "/api/documents/upload", token=account.access, data=body,
+             headers={"Content-Type": "multipart/form-data; boundary=d32d"})
+    assert_envelope(r, 400, "invalid_multipart")
+    assert set(pool.worker_pids()) == pids
