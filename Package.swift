@@ -75,6 +75,11 @@ let package = Package(
             dependencies: ["CXlsxWriter", "CPangoCairo", "CZip", "Data", "Jobs", "JSONValues",
                            .product(name: "Logging", package: "swift-log")]
         ),
+        // Query specs checked against a table's columns and run (analytics' one query layer).
+        .target(
+            name: "Query",
+            dependencies: ["Data", "JSONValues"]
+        ),
         // multipart/form-data parsing, streamed (vendored; see its header).
         .target(
             name: "Multipart",
@@ -85,7 +90,7 @@ let package = Package(
             name: "Handlers",
             dependencies: [
                 "Data", "JSONValues", "Credentials", "Jobs", "Extraction", "ETL", "Integrations", "Documents",
-                "Connectors", "Exporters", "Multipart",
+                "Connectors", "Exporters", "Multipart", "Query",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -104,7 +109,7 @@ let package = Package(
         .testTarget(
             name: "UnitTests",
             dependencies: ["Handlers", "Data", "JSONValues", "Credentials", "Jobs", "Documents", "Extraction", "ETL",
-                           "Connectors", "Exporters", "Multipart"]
+                           "Connectors", "Exporters", "Multipart", "Query"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -36,7 +36,7 @@ public enum ExportJob {
         let db = context.database
         let exports = ExportRepository(db)
         guard let spec = storedSpec(record) else { throw PermanentJobError("the export's options are no longer valid") }
-        let refs = try exports.tables(ids: record.tableIDs, team: record.teamID)
+        let refs = try WarehouseCatalogRepository(db).tables(ids: record.tableIDs, team: record.teamID)
         guard refs.count == record.tableIDs.count else {
             throw PermanentJobError("a table of this export was deleted before it was written")
         }

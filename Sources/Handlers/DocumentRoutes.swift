@@ -159,7 +159,7 @@ struct DocumentRoutes: RouteGroup {
         let presented: JSON, total: Int64, rows: String, count: Int
         if let (table, json, n) = try WarehouseRepository(db).page(id: id, team: principal.teamID, limit: limit, offset: offset) {
             (presented, total, rows, count) = (DocumentRoutes.present(table, extra: []), Int64(table.rowCount), json, n)
-        } else if let ref = try ExportRepository(db).table(id: id, team: principal.teamID) {
+        } else if let ref = try WarehouseCatalogRepository(db).table(id: id, team: principal.teamID) {
             // A table copied from a connection by ETL, in its key's order.
             let export = TableExport(ref)
             let (json, n) = try WarehouseRepository(db).rowsJSON(tableName: ref.tableName, columns: export.columns.map(\.name),

@@ -32,7 +32,7 @@ struct ExportRoutes: RouteGroup {
         var reader = try request.jsonObject(limit: context.settings.maxJSONBody)
         let spec = ExportSpec.read(&reader)
         try reader.finish()
-        guard let ref = try ExportRepository(db).table(id: id, team: principal.teamID) else {
+        guard let ref = try WarehouseCatalogRepository(db).table(id: id, team: principal.teamID) else {
             throw APIError.notFound("no such table")
         }
         let large = !spec.streamsFromCopy && ref.rowCount > Int64(settings.syncRows)
@@ -105,7 +105,7 @@ struct ExportRoutes: RouteGroup {
         }
         if spec.delivery == .download { reader.fail("delivery", "a batch is always a job") }
         try reader.finish()
-        let refs = try ExportRepository(db).tables(ids: ids, team: principal.teamID)
+        let refs = try WarehouseCatalogRepository(db).tables(ids: ids, team: principal.teamID)
         if refs.count != ids.count {
             let found = Set(refs.map(\.id))
             let missing = ids.filter { !found.contains($0) }.map(\.lower)
@@ -211,7 +211,7 @@ struct ExportRoutes: RouteGroup {
         let page = Pagination(request, problems: &problems)
         let source = request.query("source", as: WarehouseTableRef.Source.self, emptyIsAbsent: false, problems: &problems)
         guard problems.isEmpty else { throw APIError.validation(problems) }
-        let rows = try ExportRepository(db).listTables(team: principal.teamID, source: source, limit: page.limit + 1, after: page.cursor)
+        let rows = try WarehouseCatalogRepository(db).listTables(team: principal.teamID, source: source, limit: page.limit + 1, after: page.cursor)
         let (items, next) = page.page(rows) { ($0.createdAt, $0.id) }
         return .json(["items": .array(items.map { ref in
             let export = TableExport(ref)
