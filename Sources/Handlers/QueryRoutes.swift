@@ -32,7 +32,7 @@ struct QueryRoutes: RouteGroup {
                 ["name": .string(output.name), "type": .string(output.type.rawValue), "role": .string(output.role.rawValue),
                  "label": .string(output.label)]
             }),
-            "rows": rows, "row_count": .int(Int64(count)), "truncated": .bool(result.truncated),
+            "rows": rows, "row_count": .int(Int64(count)), "truncated": .bool(result.truncated), "cached": .bool(result.cached),
             "sql": .string(result.sql), "parameters": .array(result.parameters.map { JSON($0) }),
             "duration_ms": .double(result.milliseconds),
         ])

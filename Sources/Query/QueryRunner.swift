@@ -10,6 +10,8 @@ public struct QueryResult: Sendable {
     public let rowsJSON: String
     /// More rows matched than the spec's limit.
     public let truncated: Bool
+    /// Served from this process's cache (the table has not changed since it was computed).
+    public let cached: Bool
     /// The statement run, with `$n` placeholders, and its parameters: for transparency.
     public let sql: String
     public let parameters: [String?]
@@ -47,10 +49,11 @@ public struct QueryRunner {
         let compiled = try QuerySpec(spec, tableName: table.tableName, columns: QueryColumn.list(fromCatalog: table.columns), today: today)
         let started = DispatchTime.now()
         do {
-            let result = try WarehouseQueryRepository(db).run(compiled.query, timeoutMilliseconds: timeoutMilliseconds)
+            let result = try WarehouseQueryRepository(db).run(compiled.query, table: table.id, team: team,
+                                                               timeoutMilliseconds: timeoutMilliseconds)
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1_000_000
             return QueryResult(table: table, outputs: compiled.outputs, rowsJSON: result.rowsJSON, truncated: result.truncated,
-                               sql: result.sql, parameters: result.binds, milliseconds: (elapsed * 100).rounded() / 100)
+                               cached: result.cached, sql: result.sql, parameters: result.binds, milliseconds: (elapsed * 100).rounded() / 100)
         } catch DataError.server(sqlState: "57014", _, _) {
             throw QueryFailure.tooSlow(timeoutMilliseconds)
         }

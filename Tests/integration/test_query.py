@@ -166,3 +166,34 @@ def test_another_teams_table_is_404(sales):
     assert_envelope(r, 404, "not_found")
     r = register().post("/api/query", {"table": "6f1c9b3e-0000-4000-8000-000000000000"})
     assert_envelope(r, 404, "not_found")
+
+
+def test_results_are_cached_until_the_table_changes(sales):
+    account, table = sales
+    spec = {"measures": [{"op": "sum", "column": "units"}], "filters": [{"column": "customer", "op": "=", "value": "Acme"}]}
+    answers = [query(account, table, **spec) for _ in range(8)]
+    assert {a["rows"][0][0] for a in answers} == {15}
+    assert any(a["cached"] for a in answers), "eight identical queries over three workers: one was served from a cache"
+    # A changed table is never answered from a cache: its metadata row's change notifies every worker.
+    psql(f"""UPDATE warehouse."{answers[0]['table']['name']}" SET units = units + 100 WHERE customer = 'Acme';
+             UPDATE extracted_tables SET row_count = row_count WHERE id = '{table}';""")
+    after = [query(account, table, **spec) for _ in range(8)]
+    assert {a["rows"][0][0] for a in after} == {215}, [a["rows"] for a in after]
+    psql(f"""UPDATE warehouse."{answers[0]['table']['name']}" SET units = units - 100 WHERE customer = 'Acme';
+             UPDATE extracted_tables SET row_count = row_count WHERE id = '{table}';""")
+
+
+def test_an_etl_table_is_queried_and_a_sync_refreshes_its_results():
+    from test_etl import connect, insert, make_table, run
+    account = register()
+    connection = connect(account, "postgresql")
+    name = make_table("postgresql", [(1, "a", "1.50"), (2, "b", "2.00")])
+    first = run(account, connection, {"tables": [{"name": name, "sync_mode": "full_refresh"}]})
+    assert first["status"] == "succeeded", first
+    tables = account.get("/api/warehouse/tables?source=connection").json()["items"]
+    [table] = [t for t in tables if t["name"] == first["tables"][0]["warehouse_table"]]
+    spec = {"measures": [{"op": "sum", "column": "amount"}, {"op": "count"}]}
+    assert [query(account, table["id"], **spec)["rows"] for _ in range(6)] == [[[3.5, 2]]] * 6
+    insert("postgresql", name, [(3, "c", "10.00")])
+    assert run(account, connection, {"tables": [{"name": name, "sync_mode": "full_refresh"}]})["status"] == "succeeded"
+    assert [query(account, table["id"], **spec)["rows"] for _ in range(6)] == [[[13.5, 3]]] * 6

@@ -1,15 +1,17 @@
 import Foundation
 
-/// Pages of extracted tables this process has served, for `WarehouseRepository.page`:
-/// dashboards and embeds ask for the same pages over and over, and building a page's
-/// JSON costs PostgreSQL more than everything else in the request. Beside them, the shape
+/// Pages of extracted tables this process has served, for `WarehouseRepository.page`, and
+/// query results (`WarehouseQueryRepository.run`): dashboards and embeds ask for the same
+/// pages and the same aggregates over and over, and building their JSON costs PostgreSQL
+/// more than everything else in the request. Beside them, the shape
 /// of each table read (its name and columns), from which a page not kept is read by a
 /// statement of its own, prepared on the connection, instead of the
 /// `extracted_table_page` function, which plans a dynamic query on every call.
 ///
 /// An extracted table's rows never change in place: the table is replaced or dropped,
 /// and both delete its metadata row, whose trigger sends `NOTIFY assay_tables, '<id>'`
-/// (migration 0011). The cache listens on the connection it serves from and reads what
+/// (migration 0011); an ETL'd table's sync updates its `etl_tables` row, which does the
+/// same (migration 0014). The cache listens on the connection it serves from and reads what
 /// has arrived before every lookup (no round trip); a reconnect, when notifications may
 /// have been missed, empties it. Pages also expire after `lifetime` seconds, and the
 /// team is checked on every hit.
@@ -26,6 +28,19 @@ final class TablePageCache: @unchecked Sendable {
         let id: UUID
         let limit: Int
         let offset: Int
+    }
+
+    /// A query's result: its table, and the statement with its parameters.
+    struct ResultKey: Hashable {
+        let id: UUID
+        let statement: String
+    }
+
+    struct Result {
+        let team: UUID
+        let rowsJSON: String
+        let truncated: Bool
+        let stored: Date
     }
 
     struct Page {
@@ -73,6 +88,8 @@ final class TablePageCache: @unchecked Sendable {
     private var shapes: [UUID: Shape] = [:]
     private var pages: [Key: Page] = [:]
     private var order: [Key] = []
+    private var results: [ResultKey: Result] = [:]
+    private var resultOrder: [ResultKey] = []
     private var bytes = 0
     /// The connection the cache is kept for, and its generation when LISTEN was sent.
     private weak var database: Database?
@@ -109,6 +126,38 @@ final class TablePageCache: @unchecked Sendable {
         }
     }
 
+    /// A query result kept for `team`, after applying the notifications that arrived on `db`.
+    func result(_ key: ResultKey, team: UUID, db: Database) throws -> Result? {
+        try synchronize(with: db)
+        return lock.withLock {
+            guard let result = results[key], result.team == team,
+                  Date().timeIntervalSince(result.stored) < TablePageCache.lifetime else { return nil }
+            return result
+        }
+    }
+
+    func store(_ result: Result, for key: ResultKey, db: Database) {
+        guard database === db, db.generation == generation else { return }
+        let size = result.rowsJSON.utf8.count + key.statement.utf8.count
+        guard size <= TablePageCache.budget / 8 else { return }
+        lock.withLock {
+            if let old = results.updateValue(result, forKey: key) {
+                bytes -= old.rowsJSON.utf8.count + key.statement.utf8.count
+            } else {
+                resultOrder.append(key)
+            }
+            bytes += size
+            var dropped = 0
+            while bytes > TablePageCache.budget, dropped < resultOrder.count {
+                if let old = results.removeValue(forKey: resultOrder[dropped]) {
+                    bytes -= old.rowsJSON.utf8.count + resultOrder[dropped].statement.utf8.count
+                }
+                dropped += 1
+            }
+            if dropped > 0 { resultOrder.removeFirst(dropped) }
+        }
+    }
+
     /// The shape kept for a table (`page` has applied the notifications just before).
     func shape(of id: UUID) -> Shape? { lock.withLock { shapes[id] } }
 
@@ -142,6 +191,10 @@ final class TablePageCache: @unchecked Sendable {
                 if let old = pages.removeValue(forKey: key) { bytes -= old.json.utf8.count }
             }
             order.removeAll { pages[$0] == nil }
+            for key in results.keys where matches(key.id) {
+                if let old = results.removeValue(forKey: key) { bytes -= old.rowsJSON.utf8.count + key.statement.utf8.count }
+            }
+            resultOrder.removeAll { results[$0] == nil }
             shapes = shapes.filter { !matches($0.key) }
         }
     }

@@ -213,11 +213,18 @@ public struct WarehouseQueryRepository {
     public init(_ db: Database) { self.db = db }
 
     /// The result as a JSON array of row arrays (in the query's output order), whether more
-    /// rows than the limit existed, and the statement's text. Runs in a read-only transaction
-    /// with `timeoutMilliseconds` as its statement timeout; a timeout is `DataError.server`
-    /// with SQLSTATE 57014.
-    public func run(_ query: WarehouseQuery, timeoutMilliseconds: Int) throws -> (rowsJSON: String, truncated: Bool, sql: String, binds: [String?]) {
+    /// rows than the limit existed, whether it came from this process's cache, and the
+    /// statement's text and parameters. Runs in a read-only transaction with
+    /// `timeoutMilliseconds` as its statement timeout (a timeout is `DataError.server` with
+    /// SQLSTATE 57014). Results are kept per process until their table changes
+    /// (`TablePageCache`); `table` is the table's id, `team` the caller's.
+    public func run(_ query: WarehouseQuery, table: UUID, team: UUID, timeoutMilliseconds: Int) throws
+        -> (rowsJSON: String, truncated: Bool, cached: Bool, sql: String, binds: [String?]) {
         let statement = query.statement
+        let key = TablePageCache.ResultKey(id: table, statement: statement.text + "\u{0}" + statement.binds.map { $0 ?? "\u{1}" }.joined(separator: "\u{0}"))
+        if let kept = try TablePageCache.shared.result(key, team: team, db: db) {
+            return (kept.rowsJSON, kept.truncated, true, statement.text, statement.binds)
+        }
         let columns = query.outputs.map { "q.\(SQL.quoteIdentifier($0.name))" }.joined(separator: ", ")
         // The rows in the statement's order, numbered, the one past the limit left out.
         let wrapped: SQL = """
@@ -232,6 +239,8 @@ public struct WarehouseQueryRepository {
         }
         let count: Int = try row.decode("n")
         let json: String = try row.decode("rows")
-        return (json, count > query.limit, statement.text, statement.binds)
+        TablePageCache.shared.store(TablePageCache.Result(team: team, rowsJSON: json, truncated: count > query.limit, stored: Date()),
+                                    for: key, db: db)
+        return (json, count > query.limit, false, statement.text, statement.binds)
     }
 }
