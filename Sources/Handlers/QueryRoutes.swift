@@ -4,13 +4,28 @@ import JSONValues
 import Query
 
 /// `POST /api/query`: runs a query spec (the `Query` module) on one of the team's warehouse
-/// tables and answers the result columns with their types, the rows, the SQL run and timing.
+/// tables and answers the result columns with their types, the rows, the SQL run and timing;
+/// `GET /api/tables/{id}/profile`: what each column of a table holds.
 struct QueryRoutes: RouteGroup {
     let access: AccessControl
     var db: Database { context.database }
 
     func register(on router: Router) {
         router.post("/api/query", access.protect(scope: .documentsRead, run))
+        router.get("/api/tables/{id}/profile", access.protect(scope: .documentsRead, profile))
+    }
+
+    /// `GET /api/tables/{id}/profile`: the column profile of a warehouse table.
+    func profile(_ request: Request, _ principal: Principal) throws -> Response {
+        guard let found = try TableProfiler(db).profile(table: try request.uuidParameter("id"), team: principal.teamID) else {
+            throw APIError.notFound("no such table")
+        }
+        guard case .object(let members) = found.profile else { throw APIError.internalError }
+        return .json(.object([
+            ("table", ["id": .string(found.table.id.lower), "name": .string(found.table.tableName),
+                       "source": .string(found.table.source.rawValue)]),
+            ("computed_at", Present.time(found.computedAt)),
+        ] + members))
     }
 
     func run(_ request: Request, _ principal: Principal) throws -> Response {

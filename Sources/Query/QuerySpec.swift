@@ -8,11 +8,14 @@ public struct QueryColumn: Sendable, Equatable {
     /// What a reader calls it (the document's header text); the name when there is none.
     public let header: String
     public let type: WarehouseQuery.ValueType
+    /// As the catalog has it (`currency`, `numeric(12,2)`…).
+    public let declaredType: String
 
-    public init(name: String, header: String, type: WarehouseQuery.ValueType) {
+    public init(name: String, header: String, type: WarehouseQuery.ValueType, declaredType: String = "") {
         self.name = name
         self.header = header
         self.type = type
+        self.declaredType = declaredType
     }
 
     /// The columns of a warehouse table from the catalog's `[{"name", "header"?, "type"}]`.
@@ -22,7 +25,7 @@ public struct QueryColumn: Sendable, Equatable {
             guard case .string(let name)? = item["name"] else { return nil }
             let header: String = if case .string(let text)? = item["header"], !text.isEmpty { text } else { name }
             let declared: String = if case .string(let text)? = item["type"] { text } else { "text" }
-            return QueryColumn(name: name, header: header, type: valueType(declared: declared))
+            return QueryColumn(name: name, header: header, type: valueType(declared: declared), declaredType: declared)
         }
     }
 

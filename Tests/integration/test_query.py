@@ -197,3 +197,48 @@ def test_an_etl_table_is_queried_and_a_sync_refreshes_its_results():
     insert("postgresql", name, [(3, "c", "10.00")])
     assert run(account, connection, {"tables": [{"name": name, "sync_mode": "full_refresh"}]})["status"] == "succeeded"
     assert [query(account, table["id"], **spec)["rows"] for _ in range(6)] == [[[13.5, 3]]] * 6
+
+
+def test_a_table_profile_describes_every_column(sales):
+    account, table = sales
+    r = account.get(f"/api/tables/{table}/profile")
+    assert r.status_code == 200, r.text
+    profile = r.json()
+    assert profile["table"]["id"] == table and profile["row_count"] == 5 and profile["sampled"] is False
+    columns = {c["name"]: c for c in profile["columns"]}
+    assert list(columns) == ["customer", "note", "units", "price", "day", "paid"]
+    customer = columns["customer"]
+    assert customer["type"] == "text" and customer["role"] == "category" and customer["distinct_estimate"] == 3
+    assert customer["top_values"] == [{"value": "Acme", "count": 2}, {"value": "Beta", "count": 2}, {"value": "Gamma Ltd", "count": 1}]
+    assert customer["min"] is None and customer["null_share"] == 0
+    assert columns["units"]["role"] == "measure" and (columns["units"]["min"], columns["units"]["max"]) == ("1", "10")
+    assert columns["price"]["role"] == "currency_amount"
+    assert columns["day"]["role"] == "date" and columns["day"]["max"] == TODAY
+    assert columns["paid"]["null_share"] == 0.2 and columns["paid"]["role"] == "category"
+    # Kept: asked again, the same computation; changed, computed again.
+    assert account.get(f"/api/tables/{table}/profile").json()["computed_at"] == profile["computed_at"]
+    psql(f"UPDATE extracted_tables SET row_count = 6 WHERE id = '{table}';")
+    again = account.get(f"/api/tables/{table}/profile").json()
+    assert again["computed_at"] > profile["computed_at"] and again["row_count"] == 6
+    psql(f"UPDATE extracted_tables SET row_count = 5 WHERE id = '{table}';")
+    assert_envelope(register().get(f"/api/tables/{table}/profile"), 404, "not_found")
+
+
+def test_a_large_table_is_profiled_on_a_sample():
+    account = register()
+    table = table_of(account)
+    name = table["name"]
+    psql(f"""
+        DELETE FROM warehouse."{name}";
+        INSERT INTO warehouse."{name}" (_row, customer, note, units, price)
+            SELECT g, 'C' || (g % 7), 'order ' || g, g, (g % 1000) / 10.0 FROM generate_series(1, 400000) g;
+        UPDATE extracted_tables SET row_count = 400000 WHERE id = '{table["id"]}';
+        ANALYZE warehouse."{name}";
+    """)
+    profile = account.get(f"/api/tables/{table['id']}/profile").json()
+    assert profile["sampled"] is True and 50_000 <= profile["sample_rows"] <= 200_000, profile["sample_rows"]
+    columns = {c["name"]: c for c in profile["columns"]}
+    assert columns["customer"]["distinct_estimate"] == 7 and columns["customer"]["role"] == "category"
+    # A unique column's distinct count is scaled from the sample to the table.
+    assert 300_000 <= columns["units"]["distinct_estimate"] <= 500_000
+    assert columns["note"]["distinct_estimate"] >= 300_000
