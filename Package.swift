@@ -80,6 +80,11 @@ let package = Package(
             name: "Query",
             dependencies: ["Data", "JSONValues"]
         ),
+        // Dashboards: widgets chosen from column profiles, checked and run through Query.
+        .target(
+            name: "Dashboards",
+            dependencies: ["Query", "Data", "JSONValues"]
+        ),
         // multipart/form-data parsing, streamed (vendored; see its header).
         .target(
             name: "Multipart",
@@ -90,7 +95,7 @@ let package = Package(
             name: "Handlers",
             dependencies: [
                 "Data", "JSONValues", "Credentials", "Jobs", "Extraction", "ETL", "Integrations", "Documents",
-                "Connectors", "Exporters", "Multipart", "Query",
+                "Connectors", "Exporters", "Multipart", "Query", "Dashboards",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -109,7 +114,7 @@ let package = Package(
         .testTarget(
             name: "UnitTests",
             dependencies: ["Handlers", "Data", "JSONValues", "Credentials", "Jobs", "Documents", "Extraction", "ETL",
-                           "Connectors", "Exporters", "Multipart", "Query"]
+                           "Connectors", "Exporters", "Multipart", "Query", "Dashboards"]
         ),
     ],
     swiftLanguageModes: [.v6]

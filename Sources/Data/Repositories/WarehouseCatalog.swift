@@ -77,6 +77,14 @@ public struct WarehouseCatalogRepository {
         return ids.compactMap { byID[$0] }
     }
 
+    /// The tables made from one document or copied from one connection, oldest first.
+    public func tables(from source: UUID, team: UUID) throws -> [WarehouseTableRef] {
+        try db.query("""
+            SELECT * FROM (\(WarehouseCatalogRepository.tablesView)) w WHERE source_id = \(source) AND team_id = \(team)
+            ORDER BY created_at, id
+            """).map(WarehouseTableRef.init)
+    }
+
     /// Every warehouse table of a team, newest first, keyset-paginated on (created_at, id).
     public func listTables(team: UUID, source: WarehouseTableRef.Source?, limit: Int, after cursor: (Date, UUID)?) throws -> [WarehouseTableRef] {
         var sql: SQL = "SELECT * FROM (\(WarehouseCatalogRepository.tablesView)) w WHERE team_id = \(team)"

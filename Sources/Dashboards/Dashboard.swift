@@ -1,0 +1,126 @@
+import Data
+import Foundation
+import JSONValues
+import Query
+
+/// A dashboard's widget: a chart type, a title, one warehouse table, a query spec over it
+/// (without its `table` member) and a place in a 12-column grid.
+public enum WidgetType: String, Sendable, CaseIterable {
+    case kpi, line, area, bar, pie, scatter, histogram, table
+}
+
+/// Checking and running dashboards' widgets.
+public struct Dashboards {
+    public static let maxWidgets = 20
+    public static let themes = ["light", "dark"]
+
+    let db: Database
+
+    public init(_ db: Database) { self.db = db }
+
+    /// Checks widgets and dashboard filters as a client sent them (`PUT`): every widget's
+    /// query against its table's columns; every problem named (`widgets[2].query.measures[0].column`).
+    /// Returns the config as stored (`{"widgets", "filters"}`), ids given to widgets without one.
+    public func checkedConfig(widgets items: [JSON], filters: [JSON], team: UUID) throws -> JSON {
+        var reader = FieldReader(.object([]))
+        var widgets: [JSON] = []
+        var ids = Set<String>()
+        let catalog = WarehouseCatalogRepository(db)
+        for (index, item) in items.enumerated() {
+            let field = "widgets[\(index)]"
+            guard case .object = item else { reader.fail(field, "must be an object"); continue }
+            var part = FieldReader(item)
+            let id = part.has("id") ? part.string("id", minLength: 1, maxLength: 40) : "w\(index + 1)"
+            let type = part.choice("type", as: WidgetType.self)
+            let title = part.string("title", minLength: 1, maxLength: 200)
+            let tableText = part.string("table", minLength: 1, maxLength: 64)
+            let query = part.object("query")
+            let layout = part.object("layout", required: false)
+            reader.absorb(part, prefix: field)
+            if let id, !ids.insert(id).inserted { reader.fail("\(field).id", "is used by another widget") }
+            guard let id, let type, let title, let tableText, let query else { continue }
+            guard let tableID = UUID(uuidString: tableText), let table = try catalog.table(id: tableID, team: team) else {
+                reader.fail("\(field).table", "names no table of your team")
+                continue
+            }
+            do {
+                _ = try QuerySpec(query.value, tableName: table.tableName, columns: QueryColumn.list(fromCatalog: table.columns))
+            } catch let failure as ValidationFailure {
+                for (name, message) in failure.fields { reader.fail("\(field).query.\(name)", message) }
+                continue
+            }
+            var place: JSON = ["x": 0, "y": .int(Int64(index * 4)), "w": 12, "h": 4]
+            if var layout {
+                let x = layout.int("x", range: 0...11), y = layout.int("y", range: 0...1000)
+                let w = layout.int("w", range: 1...12), h = layout.int("h", range: 1...40)
+                reader.absorb(layout, prefix: "\(field).layout")
+                if let x, let y, let w, let h { place = ["x": .int(Int64(x)), "y": .int(Int64(y)), "w": .int(Int64(w)), "h": .int(Int64(h))] }
+            }
+            var members: [(String, JSON)] = [("id", .string(id)), ("type", .string(type.rawValue)), ("title", .string(title)),
+                                             ("table", .string(tableID.lower)), ("query", query.value), ("layout", place)]
+            if let note = item["note"], case .string = note { members.append(("note", note)) }
+            widgets.append(.object(members))
+        }
+        for (index, item) in filters.enumerated() {
+            var part = FieldReader(item)
+            guard case .object = item else { reader.fail("filters[\(index)]", "must be an object with column and op"); continue }
+            _ = part.string("column", minLength: 1, maxLength: 63)
+            _ = part.string("op", minLength: 1, maxLength: 40)
+            if part.has("table"), UUID(uuidString: part.string("table", maxLength: 64) ?? "") == nil {
+                part.fail("table", "must be a table id")
+            }
+            reader.absorb(part, prefix: "filters[\(index)]")
+        }
+        try reader.finish()
+        return ["widgets": .array(widgets), "filters": .array(filters)]
+    }
+
+    /// Each widget's data: its query with the dashboard's filters that concern its table (a
+    /// filter naming a `table`, or without one any table that has the column), run through
+    /// the query layer. A widget that cannot run (its table deleted, a filter that does not
+    /// fit) gets an `error` instead of failing the dashboard.
+    public func data(config: JSON, team: UUID) throws -> [JSON] {
+        guard case .array(let widgets)? = config["widgets"] else { return [] }
+        let filters: [JSON] = if case .array(let items)? = config["filters"] { items } else { [] }
+        let runner = QueryRunner(db)
+        let catalog = WarehouseCatalogRepository(db)
+        return try widgets.map { widget in
+            guard case .string(let tableText)? = widget["table"], let tableID = UUID(uuidString: tableText),
+                  case .object(var spec)? = widget["query"] else {
+                return ["error": ["code": "invalid_widget", "message": "the widget has no table or query"]]
+            }
+            let columns = try catalog.table(id: tableID, team: team).map { QueryColumn.list(fromCatalog: $0.columns) } ?? []
+            let names = Set(columns.map(\.name))
+            var extra: [JSON] = []
+            for filter in filters {
+                if case .string(let table)? = filter["table"], table.lowercased() != tableID.lower { continue }
+                guard case .string(let column)? = filter["column"], names.contains(column) else { continue }
+                guard case .object(let members) = filter else { continue }
+                extra.append(.object(members.filter { $0.0 != "table" }))
+            }
+            spec.removeAll { $0.0 == "table" }
+            spec.append(("table", .string(tableID.lower)))
+            if !extra.isEmpty {
+                let existing: [JSON] = if case .array(let items)? = JSON.object(spec)["filters"] { items } else { [] }
+                spec.removeAll { $0.0 == "filters" }
+                spec.append(("filters", .array(existing + extra)))
+            }
+            do {
+                let result = try runner.run(.object(spec), team: team)
+                return [
+                    "columns": .array(result.outputs.map { ["name": .string($0.name), "type": .string($0.type.rawValue),
+                                                            "role": .string($0.role.rawValue), "label": .string($0.label)] }),
+                    "rows": (try? JSON.parse(Array(result.rowsJSON.utf8))) ?? .array([]),
+                    "truncated": .bool(result.truncated),
+                ]
+            } catch QueryFailure.noSuchTable {
+                return ["error": ["code": "table_missing", "message": "the widget's table no longer exists"]]
+            } catch QueryFailure.tooSlow(let milliseconds) {
+                return ["error": ["code": "query_too_slow", "message": .string("the query ran longer than \(milliseconds / 1000) s")]]
+            } catch let failure as ValidationFailure {
+                // The table's columns changed since the widget was made (a re-sync).
+                return ["error": ["code": "invalid_query", "message": .string(failure.fields.map { "\($0.0): \($0.1)" }.joined(separator: "; "))]]
+            }
+        }
+    }
+}
