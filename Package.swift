@@ -80,10 +80,12 @@ let package = Package(
             name: "Query",
             dependencies: ["Data", "JSONValues"]
         ),
+        // Server-side SVG charts, deterministic (no dependencies: text out).
+        .target(name: "Charts"),
         // Dashboards: widgets chosen from column profiles, checked and run through Query.
         .target(
             name: "Dashboards",
-            dependencies: ["Query", "Data", "JSONValues"]
+            dependencies: ["Query", "Charts", "Data", "JSONValues"]
         ),
         // multipart/form-data parsing, streamed (vendored; see its header).
         .target(
@@ -95,7 +97,7 @@ let package = Package(
             name: "Handlers",
             dependencies: [
                 "Data", "JSONValues", "Credentials", "Jobs", "Extraction", "ETL", "Integrations", "Documents",
-                "Connectors", "Exporters", "Multipart", "Query", "Dashboards",
+                "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -114,7 +116,7 @@ let package = Package(
         .testTarget(
             name: "UnitTests",
             dependencies: ["Handlers", "Data", "JSONValues", "Credentials", "Jobs", "Documents", "Extraction", "ETL",
-                           "Connectors", "Exporters", "Multipart", "Query", "Dashboards"]
+                           "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts"]
         ),
     ],
     swiftLanguageModes: [.v6]

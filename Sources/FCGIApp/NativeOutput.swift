@@ -73,7 +73,8 @@ enum NativeOutput {
     /// Waits (at most 2 s) until the reader has logged everything written before this call.
     private static func drain() {
         fflush(nil)  // every C stream
-        let line = marker + [10]
+        // A newline first ends a line a library left open, so the marker is a line of its own.
+        let line = [10] + marker + [10]
         _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
         _ = drained.wait(timeout: .now() + 2)
     }

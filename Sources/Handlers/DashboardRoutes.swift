@@ -1,3 +1,4 @@
+import Charts
 import Dashboards
 import Data
 import Foundation
@@ -18,6 +19,27 @@ struct DashboardRoutes: RouteGroup {
         router.get("/api/dashboards/{id}", access.protect(scope: .dashboardsRead, show))
         router.put("/api/dashboards/{id}", access.protect(scope: .dashboardsWrite, update))
         router.delete("/api/dashboards/{id}", access.protect(scope: .dashboardsWrite, remove))
+        router.get("/api/dashboards/{id}/widgets/{file}", access.protect(scope: .dashboardsRead, widgetSVG))
+    }
+
+    /// `GET /api/dashboards/{id}/widgets/{widget_id}.svg`: one widget drawn as SVG, in the
+    /// dashboard's theme, with the dashboard's filters applied.
+    func widgetSVG(_ request: Request, _ principal: Principal) throws -> Response {
+        let file = request.pathParameters["file"] ?? ""
+        guard file.hasSuffix(".svg") else { throw APIError.notFound("widgets are served as <widget id>.svg") }
+        let widgetID = String(file.dropLast(4))
+        let record = try dashboard(request, principal)
+        let config = (try? JSON.parse(Array(record.config.utf8))) ?? .null
+        let widgets: [JSON] = if case .array(let items)? = config["widgets"] { items } else { [] }
+        guard let index = widgets.firstIndex(where: { $0["id"] == .string(widgetID) }) else {
+            throw APIError.notFound("this dashboard has no widget \(widgetID)")
+        }
+        let one: JSON = ["widgets": .array([widgets[index]]), "filters": config["filters"] ?? .array([])]
+        let data = try Dashboards(db).data(config: one, team: principal.teamID).first ?? .null
+        let chart = WidgetChart.chart(widget: widgets[index], data: data)
+        let svg = SVGRenderer.render(chart, theme: .named(record.theme))
+        return Response(status: 200, headers: [("Content-Type", "image/svg+xml; charset=utf-8"), ("Cache-Control", "private, max-age=60")],
+                        body: .bytes(Array(svg.utf8)))
     }
 
     func generate(_ request: Request, _ principal: Principal) throws -> Response {

@@ -116,3 +116,34 @@ def test_generating_counts_against_the_dashboard_quota(pool, sales):  # noqa: F8
         assert int(r.headers["Retry-After"]) > 0
     finally:
         pool.restart()
+
+
+def test_each_widget_is_served_as_an_svg_chart(sales):  # noqa: F811
+    import xml.etree.ElementTree as ET
+    account, table = sales
+    board = generate(account, table_ids=[table], options={"theme": "dark"})
+    for widget in board["widgets"]:
+        r = account.get(f"/api/dashboards/{board['id']}/widgets/{widget['id']}.svg")
+        assert r.status_code == 200, r.text
+        assert r.headers["Content-Type"] == "image/svg+xml; charset=utf-8"
+        root = ET.fromstring(r.content)
+        assert root.tag == "{http://www.w3.org/2000/svg}svg" and root.get("role") == "img"
+        assert root.find("{http://www.w3.org/2000/svg}title").text == widget["title"]
+        assert "assay-theme-dark" in root.get("class")
+    # The same widget twice: the same bytes.
+    first = f"/api/dashboards/{board['id']}/widgets/w1.svg"
+    assert account.get(first).content == account.get(first).content
+    # The KPI shows the row count; the bar chart has a bar per customer.
+    assert ">5<" in account.get(first).text
+    bars = next(w for w in board["widgets"] if w["type"] == "bar")
+    assert account.get(f"/api/dashboards/{board['id']}/widgets/{bars['id']}.svg").text.count("<rect class=\"s0\"") == 3
+    # A title that looks like markup stays text.
+    widgets = board["widgets"]
+    widgets[0]["title"] = "<script>alert(1)</script>"
+    assert account.put(f"/api/dashboards/{board['id']}", {"widgets": widgets}).status_code == 200
+    svg = account.get(first).text
+    assert "<script" not in svg and "&lt;script&gt;" in svg
+    # Unknown widgets, another suffix, another team.
+    assert_envelope(account.get(f"/api/dashboards/{board['id']}/widgets/w99.svg"), 404, "not_found")
+    assert_envelope(account.get(f"/api/dashboards/{board['id']}/widgets/w1.png"), 404, "not_found")
+    assert_envelope(register().get(first), 404, "not_found")
