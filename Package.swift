@@ -13,6 +13,8 @@ let package = Package(
         // ByteBuffer for the streaming multipart/form-data parser of uploads (Sources/Multipart,
         // vapor/multipart-kit's parser with a crash fixed).
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // CSV/TSV uploads: quoting, quoted newlines and delimiters as RFC 4180 has them.
+        .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
         // The logging API; Assay supplies a JSON-lines handler.
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         // JWT signing and verification (HS256 access and refresh tokens).
@@ -49,7 +51,7 @@ let package = Package(
         .target(name: "Jobs", dependencies: ["Data", "JSONValues", .product(name: "Logging", package: "swift-log")]),
         // Reading documents: type detection, PDF text layers with word boxes (poppler),
         // rendering (cairo) and OCR (tesseract) for scans and images; page models, tables, fields.
-        .target(name: "Documents", dependencies: ["CPoppler", "CTesseract"]),
+        .target(name: "Documents", dependencies: ["CPoppler", "CTesseract", .product(name: "SwiftCSV", package: "SwiftCSV")]),
         // The one pipeline from an uploaded document to its stored pages, warehouse tables and
         // field results (rule-based or LLM), run by the jobs and by `assay extract --bench`.
         .target(

@@ -16,6 +16,9 @@ public enum DocumentReader {
                 if model.source == .none { model = try pdf.ocrPage(index, engine: try OCREngine.forThisProcess()) }
                 try page(model, index + 1, total)
             }
+        case .csv:
+            // No pages: delimited text is a table already (`DelimitedText`).
+            break
         case .png, .jpeg, .tiff:
             let images = try ImagePages(path: path, type: type)
             let engine = try OCREngine.forThisProcess()
@@ -37,7 +40,7 @@ public enum DocumentReader {
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
         let head = (try? handle.read(upToCount: 16)) ?? Data()
-        return FileType.detect([UInt8](head))
+        return FileType.recognize(path: path, head: [UInt8](head))
     }
 }
 

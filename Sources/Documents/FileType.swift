@@ -1,8 +1,9 @@
 import Foundation
 
-/// The kinds of upload Assay accepts, recognised by their first bytes, never by name.
+/// The kinds of upload Assay accepts, recognised by their content, never by name: PDFs
+/// and images by their first bytes, delimited text (CSV, TSV) by its rows (`DelimitedText`).
 public enum FileType: String, Sendable, CaseIterable {
-    case pdf, png, jpeg, tiff
+    case pdf, png, jpeg, tiff, csv
 
     public var contentType: String {
         switch self {
@@ -10,10 +11,16 @@ public enum FileType: String, Sendable, CaseIterable {
         case .png: "image/png"
         case .jpeg: "image/jpeg"
         case .tiff: "image/tiff"
+        case .csv: "text/csv"
         }
     }
 
-    public var isImage: Bool { self != .pdf }
+    public var isImage: Bool { [.png, .jpeg, .tiff].contains(self) }
+
+    /// The type of the file at `path` whose first bytes are `head`.
+    public static func recognize(path: String, head: [UInt8]) -> FileType? {
+        detect(head) ?? (DelimitedText.sniff(path: path) ? .csv : nil)
+    }
 
     /// Recognises a file from its first bytes (at least 8 are needed).
     public static func detect(_ head: [UInt8]) -> FileType? {
@@ -50,6 +57,9 @@ public struct FileFacts: Sendable {
 public enum FileInspector {
     public static func inspect(path: String, type: FileType, maxPages: Int, maxPixels: Int) throws -> FileFacts {
         switch type {
+        case .csv:
+            // Recognising it read its beginning; the rows are parsed by the job.
+            return FileFacts(type: .csv, pages: 1, width: nil, height: nil)
         case .pdf:
             let document = try PDFDocument(path: path)
             let pages = document.pageCount
@@ -123,7 +133,7 @@ public enum FileInspector {
         case .tiff:
             let first = try TIFFStructure(bytes: b, limit: 1).pages[0]
             return (first.width, first.height)
-        case .pdf:
+        case .pdf, .csv:
             return nil
         }
     }

@@ -59,7 +59,10 @@ public enum DocumentExtraction {
             try documents.finish(id: id, error: problem.description)
             throw PermanentJobError(problem.description)
         }
-        let tables = try storeTables(models, document: document, database: database, logger: logger)
+        let isSpreadsheet = document.contentType == FileType.csv.contentType
+        let tables = isSpreadsheet
+            ? try storeSpreadsheet(path: path, document: document, database: database, logger: logger)
+            : try storeTables(models, document: document, database: database, logger: logger)
         try documents.finish(id: id, error: nil)
         return (models, [
             "document_id": .string(id.lower),
@@ -103,12 +106,31 @@ public enum DocumentExtraction {
     }
 
     /// Detects tables on every page and stores each as a typed warehouse table.
+    /// Most rows a spreadsheet upload may have.
+    static let spreadsheetMaxRows = 1_000_000
+
+    /// A spreadsheet (delimited text) becomes one warehouse table, confidence 1.
+    static func storeSpreadsheet(path: String, document: DocumentRecord, database: Database, logger: Logger) throws -> Int {
+        let parsed: [[String]]
+        do {
+            parsed = try DelimitedText.rows(path: path, maxRows: spreadsheetMaxRows).rows
+        } catch let problem as DocumentProblem {
+            try DocumentRepository(database).finish(id: document.id, error: problem.description)
+            throw PermanentJobError(problem.description)
+        }
+        return try store([TableExtraction.table(rows: parsed)], document: document, database: database, logger: logger)
+    }
+
     static func storeTables(_ pages: [PageModel], document: DocumentRecord, database: Database, logger: Logger) throws -> Int {
+        try store(TableExtraction.tables(pages), document: document, database: database, logger: logger)
+    }
+
+    static func store(_ tables: [ExtractedTable], document: DocumentRecord, database: Database, logger: Logger) throws -> Int {
         let warehouse = WarehouseRepository(database)
         try warehouse.dropTables(document: document.id)
         var stored = 0
         var perPage: [Int: Int] = [:]
-        for table in TableExtraction.tables(pages) {
+        for table in tables {
             perPage[table.firstPage, default: 0] += 1
             let name = "doc_\(document.id.lower.prefix(8))_p\(table.firstPage)_t\(perPage[table.firstPage]!)"
             let cellsJSON = JSON.array(table.cells.map { row in

@@ -40,6 +40,33 @@ public enum TableExtraction {
         DocumentTables.detect(pages, joiningPages: true).map(table)
     }
 
+    /// A spreadsheet's rows (delimited text) as a table: the first row is the header when
+    /// every cell of it is filled, distinct and neither a number nor a date; typed like any
+    /// table, with confidence 1 (nothing was read from pixels).
+    public static func table(rows: [[String]]) -> ExtractedTable {
+        let first = rows.first ?? []
+        let trimmed = first.map { $0.trimmingCharacters(in: .whitespaces) }
+        let looksLikeHeader = rows.count > 1 && !trimmed.contains("") && Set(trimmed).count == trimmed.count
+            && trimmed.allSatisfy { ValueParser.inferType([$0]) == .text }
+        let header = looksLikeHeader ? trimmed : first.indices.map { "column \($0 + 1)" }
+        let body = looksLikeHeader ? Array(rows.dropFirst()) : rows
+        var taken: Set<String> = ["_row"]
+        // A typed column only when every filled cell parses as its type: a spreadsheet keeps no
+        // copy of the original text, so nothing may turn into NULL.
+        let types = header.indices.map { position -> ColumnType in
+            let cells = body.map { $0[position] }
+            let type = ValueParser.inferType(cells)
+            let lossless = cells.allSatisfy { $0.trimmingCharacters(in: .whitespaces).isEmpty || ValueParser.sqlValue($0, as: type) != nil }
+            return lossless ? type : .text
+        }
+        let columns = zip(header, types).map { header, type in
+            WarehouseColumn(name: ValueParser.columnName(header, taken: &taken), header: header, sqlType: type.sqlType, type: type.rawValue)
+        }
+        let values = body.map { row in zip(row, types).map { cell, type in ValueParser.sqlValue(cell, as: type) } }
+        return ExtractedTable(pages: [1], bbox: (0, 0, 0, 0), headerCells: looksLikeHeader ? header : nil,
+                              columns: columns, cells: [], values: values, confidence: 1)
+    }
+
     static func table(_ table: DetectedTable) -> ExtractedTable {
         var taken: Set<String> = ["_row"]
         let types = table.header.indices.map { position in ValueParser.inferType(table.rows.map { $0[position].text }) }
