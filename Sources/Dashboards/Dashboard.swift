@@ -83,14 +83,21 @@ public struct Dashboards {
         guard case .array(let widgets)? = config["widgets"] else { return [] }
         let filters: [JSON] = if case .array(let items)? = config["filters"] { items } else { [] }
         let runner = QueryRunner(db)
-        let catalog = WarehouseCatalogRepository(db)
+        // Every table the widgets read, looked up once.
+        let ids = Set(widgets.compactMap { widget -> UUID? in
+            if case .string(let text)? = widget["table"] { UUID(uuidString: text) } else { nil }
+        })
+        let tables = Dictionary(try WarehouseCatalogRepository(db).tables(ids: Array(ids).sorted { $0.uuidString < $1.uuidString }, team: team)
+            .map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         return try widgets.map { widget in
             guard case .string(let tableText)? = widget["table"], let tableID = UUID(uuidString: tableText),
                   case .object(var spec)? = widget["query"] else {
                 return ["error": ["code": "invalid_widget", "message": "the widget has no table or query"]]
             }
-            let columns = try catalog.table(id: tableID, team: team).map { QueryColumn.list(fromCatalog: $0.columns) } ?? []
-            let names = Set(columns.map(\.name))
+            guard let table = tables[tableID] else {
+                return ["error": ["code": "table_missing", "message": "the widget's table no longer exists"]]
+            }
+            let names = Set(QueryColumn.list(fromCatalog: table.columns).map(\.name))
             var extra: [JSON] = []
             for filter in filters {
                 if case .string(let table)? = filter["table"], table.lowercased() != tableID.lower { continue }
@@ -106,15 +113,13 @@ public struct Dashboards {
                 spec.append(("filters", .array(existing + extra)))
             }
             do {
-                let result = try runner.run(.object(spec), team: team)
+                let result = try runner.run(.object(spec), on: table, team: team)
                 return [
                     "columns": .array(result.outputs.map { ["name": .string($0.name), "type": .string($0.type.rawValue),
                                                             "role": .string($0.role.rawValue), "label": .string($0.label)] }),
                     "rows": (try? JSON.parse(Array(result.rowsJSON.utf8))) ?? .array([]),
                     "truncated": .bool(result.truncated),
                 ]
-            } catch QueryFailure.noSuchTable {
-                return ["error": ["code": "table_missing", "message": "the widget's table no longer exists"]]
             } catch QueryFailure.tooSlow(let milliseconds) {
                 return ["error": ["code": "query_too_slow", "message": .string("the query ran longer than \(milliseconds / 1000) s")]]
             } catch let failure as ValidationFailure {

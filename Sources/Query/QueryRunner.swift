@@ -46,6 +46,12 @@ public struct QueryRunner {
         if raw != nil, id == nil { reader.fail("table", "must be a table id (a UUID; GET /api/warehouse/tables lists them)") }
         try reader.finish()
         guard let id, let table = try WarehouseCatalogRepository(db).table(id: id, team: team) else { throw QueryFailure.noSuchTable }
+        return try run(spec, on: table, team: team, today: today)
+    }
+
+    /// Runs `spec` on a table the caller has already looked up for `team` (its `table`
+    /// member is ignored).
+    public func run(_ spec: JSON, on table: WarehouseTableRef, team: UUID, today: Date = Date()) throws -> QueryResult {
         let compiled = try QuerySpec(spec, tableName: table.tableName, columns: QueryColumn.list(fromCatalog: table.columns), today: today)
         let started = DispatchTime.now()
         do {

@@ -2,7 +2,8 @@
 """Set-up for scripts/bench's rows benchmark, through the API of a running instance.
 
 Registers a user, makes an API key, uploads a text PDF holding one 6-column, 150-row
-table, waits until it is processed and prints `TABLE_ID API_KEY ROWS COLUMNS`.
+table, waits until it is processed, generates a 6-widget dashboard from the table and prints
+`TABLE_ID API_KEY ROWS COLUMNS DASHBOARD_ID CHART_WIDGET_ID`.
 Standard library only; reads the instance's address from ASSAY_BASE_URL.
 """
 import json
@@ -62,7 +63,7 @@ def main():
     session = request("POST", "/api/auth/register", {"email": email, "username": email.split("@")[0],
                                                      "password": "Bench-Passw0rd!", "full_name": "Bench"})
     token = session["access_token"]
-    key = request("POST", "/api/api-keys", {"name": "bench", "scopes": ["documents:read", "documents:write"]},
+    key = request("POST", "/api/api-keys", {"name": "bench", "scopes": ["documents:read", "documents:write", "dashboards:read", "dashboards:write"]},
                   token=token)["key"]
     boundary = uuid.uuid4().hex
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"bench.pdf\"\r\n"
@@ -83,7 +84,9 @@ def main():
     if not tables:
         sys.exit("no table was detected in the benchmark document")
     table = max(tables, key=lambda t: t["row_count"])
-    print(table["id"], key, table["row_count"], len(table["columns"]))
+    dashboard = request("POST", "/api/dashboards/generate", {"table_ids": [table["id"]], "options": {"max_widgets": 6}}, key=key)
+    chart = next((w for w in dashboard["widgets"] if w["type"] not in ("kpi", "table")), dashboard["widgets"][0])
+    print(table["id"], key, table["row_count"], len(table["columns"]), dashboard["id"], chart["id"])
 
 
 if __name__ == "__main__":
