@@ -19,13 +19,18 @@ public struct Dashboards {
     public init(_ db: Database) { self.db = db }
 
     /// Checks widgets and dashboard filters as a client sent them (`PUT`): every widget's
-    /// query against its table's columns; every problem named (`widgets[2].query.measures[0].column`).
+    /// query against its table's columns, and every filter against each widget table it
+    /// applies to; every problem named (`widgets[2].query.measures[0].column`, `filters[0].value`).
     /// Returns the config as stored (`{"widgets", "filters"}`), ids given to widgets without one.
     public func checkedConfig(widgets items: [JSON], filters: [JSON], team: UUID) throws -> JSON {
         var reader = FieldReader(.object([]))
         var widgets: [JSON] = []
         var ids = Set<String>()
-        let catalog = WarehouseCatalogRepository(db)
+        // The widgets' tables, looked up once.
+        let named = items.compactMap { item -> UUID? in if case .string(let text)? = item["table"] { UUID(uuidString: text) } else { nil } }
+        let tables = Dictionary(try WarehouseCatalogRepository(db).tables(ids: Array(Set(named)), team: team).map { ($0.id, $0) },
+                                uniquingKeysWith: { first, _ in first })
+        var used: [UUID: WarehouseTableRef] = [:]
         for (index, item) in items.enumerated() {
             let field = "widgets[\(index)]"
             guard case .object = item else { reader.fail(field, "must be an object"); continue }
@@ -39,10 +44,11 @@ public struct Dashboards {
             reader.absorb(part, prefix: field)
             if let id, !ids.insert(id).inserted { reader.fail("\(field).id", "is used by another widget") }
             guard let id, let type, let title, let tableText, let query else { continue }
-            guard let tableID = UUID(uuidString: tableText), let table = try catalog.table(id: tableID, team: team) else {
+            guard let tableID = UUID(uuidString: tableText), let table = tables[tableID] else {
                 reader.fail("\(field).table", "names no table of your team")
                 continue
             }
+            used[tableID] = table
             do {
                 _ = try QuerySpec(query.value, tableName: table.tableName, columns: QueryColumn.list(fromCatalog: table.columns))
             } catch let failure as ValidationFailure {
@@ -62,14 +68,33 @@ public struct Dashboards {
             widgets.append(.object(members))
         }
         for (index, item) in filters.enumerated() {
+            let field = "filters[\(index)]"
+            guard case .object(let members) = item else { reader.fail(field, "must be an object with column and op"); continue }
             var part = FieldReader(item)
-            guard case .object = item else { reader.fail("filters[\(index)]", "must be an object with column and op"); continue }
-            _ = part.string("column", minLength: 1, maxLength: 63)
-            _ = part.string("op", minLength: 1, maxLength: 40)
-            if part.has("table"), UUID(uuidString: part.string("table", maxLength: 64) ?? "") == nil {
-                part.fail("table", "must be a table id")
+            let column = part.string("column", minLength: 1, maxLength: 63)
+            var only: UUID?
+            if part.has("table") {
+                only = UUID(uuidString: part.string("table", maxLength: 64) ?? "")
+                if only == nil || used[only!] == nil { part.fail("table", "names no table of this dashboard's widgets") }
             }
-            reader.absorb(part, prefix: "filters[\(index)]")
+            reader.absorb(part, prefix: field)
+            guard let column, part.errors.isEmpty else { continue }
+            // It applies to each widget table that has the column: it must fit every one.
+            let targets = used.values.filter { table in
+                (only == nil || table.id == only) && QueryColumn.list(fromCatalog: table.columns).contains { $0.name == column }
+            }.sorted { $0.id.uuidString < $1.id.uuidString }
+            if targets.isEmpty { reader.fail("\(field).column", "names no column of this dashboard's widgets' tables") }
+            let condition = JSON.object(members.filter { $0.0 != "table" })
+            for table in targets {
+                do {
+                    _ = try QuerySpec(["columns": [.string(column)], "filters": [condition]], tableName: table.tableName,
+                                      columns: QueryColumn.list(fromCatalog: table.columns))
+                } catch let failure as ValidationFailure {
+                    for (name, message) in failure.fields {
+                        reader.fail(name.replacingOccurrences(of: "filters[0]", with: field), message)
+                    }
+                }
+            }
         }
         try reader.finish()
         return ["widgets": .array(widgets), "filters": .array(filters)]

@@ -8,10 +8,11 @@ public enum BenchExtraction {
     public static func run(path: String) -> JSON {
         let started = Date()
         var pages: [PageModel] = []
+        var tables: [ExtractedTable] = []
         var problem: String?
         do {
             guard let type = DocumentReader.detectType(path: path) else {
-                throw DocumentProblem("unsupported_type", "not a PDF, PNG, JPEG or TIFF file")
+                throw DocumentProblem("unsupported_type", "not a PDF, PNG, JPEG, TIFF or delimited text file")
             }
             if let cached = PageCache.load(for: path) {
                 pages = cached
@@ -19,10 +20,10 @@ public enum BenchExtraction {
                 pages = try DocumentReader.pages(path: path, type: type)
                 PageCache.store(pages, for: path)
             }
+            tables = try DocumentExtraction.tables(path: path, type: type, pages: pages)
         } catch {
             problem = "\(error)"
         }
-        let tables = TableExtraction.tables(pages)
         let fields = (try? RuleBasedExtractor().extract(pages: pages, fields: InvoiceFields.specs)) ?? []
         let seconds = Date().timeIntervalSince(started)
         var result: [(String, JSON)] = [
@@ -37,14 +38,18 @@ public enum BenchExtraction {
 
     /// A table as stored: `columns` (name, header, type) and `values` (the typed text of
     /// each body cell, null for NULL) are what the warehouse table holds; `rows` is the same
-    /// table in the scorers' grid form: the header found on the page, then the body cells' text.
+    /// table in the scorers' grid form: the header found on the page, then the body cells' text
+    /// (a spreadsheet keeps no cell text: its values are its cells, parsed without loss).
     static func present(_ table: ExtractedTable) -> JSON {
         let header = table.headerCells.map { [JSON.array($0.map(JSON.string))] } ?? []
+        let body: [JSON] = table.cells.isEmpty
+            ? table.values.map { .array($0.map { JSON.string($0 ?? "") }) }
+            : table.cells.map { .array($0.map { JSON.string($0.text) }) }
         return [
             "page": .int(Int64(table.firstPage)),
             "pages": .array(table.pages.map { .int(Int64($0)) }),
             "columns": table.columnsJSON,
-            "rows": .array(header + table.cells.map { .array($0.map { JSON.string($0.text) }) }),
+            "rows": .array(header + body),
             "values": .array(table.values.map { .array($0.map(JSON.init)) }),
         ]
     }

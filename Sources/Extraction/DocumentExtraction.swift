@@ -47,8 +47,8 @@ public enum DocumentExtraction {
         let path = "\(uploadsDirectory)/\(document.sha256)"
         var counts: [String: Int] = ["text": 0, "ocr": 0, "none": 0]
         var models: [PageModel] = []
+        let type = FileType.allCases.first { $0.contentType == document.contentType } ?? .pdf
         do {
-            let type = FileType.allCases.first { $0.contentType == document.contentType } ?? .pdf
             try DocumentReader.read(path: path, type: type) { page, done, total in
                 try save(page, document: id, in: documents)
                 models.append(page)
@@ -59,10 +59,7 @@ public enum DocumentExtraction {
             try documents.finish(id: id, error: problem.description)
             throw PermanentJobError(problem.description)
         }
-        let isSpreadsheet = document.contentType == FileType.csv.contentType
-        let tables = isSpreadsheet
-            ? try storeSpreadsheet(path: path, document: document, database: database, logger: logger)
-            : try storeTables(models, document: document, database: database, logger: logger)
+        let tables = try storeTables(path: path, type: type, pages: models, document: document, database: database, logger: logger)
         try documents.finish(id: id, error: nil)
         return (models, [
             "document_id": .string(id.lower),
@@ -109,20 +106,23 @@ public enum DocumentExtraction {
     /// Most rows a spreadsheet upload may have.
     static let spreadsheetMaxRows = 1_000_000
 
-    /// A spreadsheet (delimited text) becomes one warehouse table, confidence 1.
-    static func storeSpreadsheet(path: String, document: DocumentRecord, database: Database, logger: Logger) throws -> Int {
-        let parsed: [[String]]
+    /// The tables of a document, the one path for the job and `assay extract`: a spreadsheet
+    /// (delimited text) is one table, confidence 1; anything else is detected on its pages.
+    public static func tables(path: String, type: FileType, pages: [PageModel]) throws -> [ExtractedTable] {
+        guard type == .csv else { return TableExtraction.tables(pages) }
+        return [TableExtraction.table(rows: try DelimitedText.rows(path: path, maxRows: spreadsheetMaxRows).rows)]
+    }
+
+    static func storeTables(path: String, type: FileType, pages: [PageModel], document: DocumentRecord, database: Database,
+                            logger: Logger) throws -> Int {
+        let tables: [ExtractedTable]
         do {
-            parsed = try DelimitedText.rows(path: path, maxRows: spreadsheetMaxRows).rows
+            tables = try self.tables(path: path, type: type, pages: pages)
         } catch let problem as DocumentProblem {
             try DocumentRepository(database).finish(id: document.id, error: problem.description)
             throw PermanentJobError(problem.description)
         }
-        return try store([TableExtraction.table(rows: parsed)], document: document, database: database, logger: logger)
-    }
-
-    static func storeTables(_ pages: [PageModel], document: DocumentRecord, database: Database, logger: Logger) throws -> Int {
-        try store(TableExtraction.tables(pages), document: document, database: database, logger: logger)
+        return try store(tables, document: document, database: database, logger: logger)
     }
 
     static func store(_ tables: [ExtractedTable], document: DocumentRecord, database: Database, logger: Logger) throws -> Int {

@@ -87,7 +87,7 @@ public struct TableProfiler {
         case .boolean:
             return .category
         case .number:
-            if ["currency"].contains(column.declaredType.lowercased()) || !named.isDisjoint(with: moneyWords) { return .currencyAmount }
+            if column.declaredType.lowercased() == "currency" || !named.isDisjoint(with: moneyWords) { return .currencyAmount }
             if unique, !named.isDisjoint(with: identifierWords) { return .identifier }
             return .measure
         case .text:

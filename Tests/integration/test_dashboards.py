@@ -72,6 +72,13 @@ def test_edit_filter_read_without_data_list_and_delete(sales):  # noqa: F811
     filtered = r.json()
     assert filtered["widgets"][1]["data"]["rows"] == [[2]]
     assert filtered["widgets"][0]["data"]["rows"] == [["Acme", 2]]
+    # Bad filters are named, checked against each widget table they apply to.
+    assert_invalid(account.put(f"/api/dashboards/{bid}", {"filters": [{"column": "day", "op": "=", "value": "not a date"}]}),
+                   "filters[0].value")
+    assert_invalid(account.put(f"/api/dashboards/{bid}", {"filters": [{"column": "nope", "op": "="}]}), "filters[0].column")
+    assert_invalid(account.put(f"/api/dashboards/{bid}", {"filters": [{"column": "customer", "op": "between", "values": [1, 2]}]}),
+                   "filters[0].op")
+    assert_invalid(account.put(f"/api/dashboards/{bid}", {"filters": ["customer"]}), "filters[0]")
     # Bad widgets are named.
     bad = dict(count, query={"measures": [{"op": "sum", "column": "nope"}]})
     assert_invalid(account.put(f"/api/dashboards/{bid}", {"widgets": [bad]}), "widgets[0].query.measures[0].column")

@@ -1,6 +1,10 @@
 """Spreadsheets in: delimited text uploaded through POST /api/documents/upload (recognised by
 content) becomes a typed warehouse table with confidence 1, like an extracted one."""
+import json
+import subprocess
+
 from access_helpers import call, client, register
+from conftest import ENV
 from conftest import assert_envelope
 from test_documents import upload, wait_done
 
@@ -34,6 +38,20 @@ def test_csv_with_a_bom_quotes_and_a_quoted_newline():
     assert first["customer"] == "Müller, Jörg" and first["note"] == 'said "hi"' and first["units"] == 12
     assert float(first["amount"]) == 1200.5 and first["day"] == "2024-01-05"
     assert second["note"] == "two\nlines"
+
+
+def test_assay_extract_reads_a_csv_as_the_api_stores_it(tmp_path):
+    account = register()
+    content = b"Customer;Units;Day\nAcme;12;2024-01-05\nBeta;;2024-02-03\n"
+    _, table, rows = table_from(account, content)
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    out = subprocess.run([ENV["ASSAY_BIN"], "extract", str(path)], capture_output=True, text=True, timeout=60, check=True)
+    [extracted] = json.loads(out.stdout)["tables"]
+    assert extracted["columns"] == [{"name": c["name"], "header": c["header"], "type": c["type"]} for c in table["columns"]]
+    assert extracted["values"] == [["Acme", "12", "2024-01-05"], ["Beta", None, "2024-02-03"]]
+    assert extracted["rows"] == [["Customer", "Units", "Day"], ["Acme", "12", "2024-01-05"], ["Beta", "", "2024-02-03"]]
+    assert [r["units"] for r in rows["rows"]] == [12, None]
 
 
 def test_semicolons_latin_1_decimal_commas_and_ragged_rows():
