@@ -184,9 +184,10 @@ assay_profile() {
         ;;
     test)
         VAR=$REPO/var/test
-        ASSAY_HTTPS_PORT=18443
-        ASSAY_HTTP_PORT=18080
-        ASSAY_PG_PORT=15432
+        # Ports overridable: two clones can run their test instances side by side.
+        ASSAY_HTTPS_PORT=${ASSAY_HTTPS_PORT:-18443}
+        ASSAY_HTTP_PORT=${ASSAY_HTTP_PORT:-18080}
+        ASSAY_PG_PORT=${ASSAY_PG_PORT:-15432}
         ASSAY_RATE_LIMIT=${ASSAY_RATE_LIMIT:-2000} # high: tests fire many requests quickly
         ASSAY_RATE_BURST=${ASSAY_RATE_BURST:-4000}
         ASSAY_WORKERS=${ASSAY_WORKERS:-3}
