@@ -69,7 +69,7 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]
         ),
         // Clients of outside services through libcurl (SMTP now; LLM and Superset later).
-        .target(name: "Integrations", dependencies: ["CCurl"]),
+        .target(name: "Integrations", dependencies: ["CCurl", "JSONValues"]),
         // Exports: reading tables out of the warehouse (COPY) and writing .xlsx (libxlsxwriter,
         // constant memory), PDF (cairo + pango), zip (libzip); the export job.
         .target(
@@ -89,6 +89,12 @@ let package = Package(
             name: "Dashboards",
             dependencies: ["Query", "Charts", "Data", "JSONValues"]
         ),
+        // Questions in plain words answered from a table: a parser that reads them against the
+        // table's own headers and values (no network), or an LLM's query spec; conversations.
+        .target(
+            name: "Chat",
+            dependencies: ["Query", "Charts", "Dashboards", "Data", "Integrations", "JSONValues"]
+        ),
         // multipart/form-data parsing, streamed (vendored; see its header).
         .target(
             name: "Multipart",
@@ -99,7 +105,7 @@ let package = Package(
             name: "Handlers",
             dependencies: [
                 "Data", "JSONValues", "Credentials", "Jobs", "Extraction", "ETL", "Integrations", "Documents",
-                "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts",
+                "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts", "Chat",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -118,7 +124,7 @@ let package = Package(
         .testTarget(
             name: "UnitTests",
             dependencies: ["Handlers", "Data", "JSONValues", "Credentials", "Jobs", "Documents", "Extraction", "ETL",
-                           "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts"]
+                           "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts", "Chat", "Integrations"]
         ),
     ],
     swiftLanguageModes: [.v6]

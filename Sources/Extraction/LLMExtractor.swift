@@ -14,7 +14,7 @@ struct LLMFieldExtractor: FieldExtracting {
     public let settings: LLMSettings
     /// Longest page text sent, in characters; longer documents are cut.
     var maxCharacters = 24_000
-    public var sleep: (Double) -> Void = { usleep(useconds_t($0 * 1_000_000)) }
+    public var sleep: @Sendable (Double) -> Void = { usleep(useconds_t($0 * 1_000_000)) }
 
     public func extract(pages: [PageModel], fields: [FieldSpec]) throws -> [ExtractedField] {
         let answer = try complete(request(pages: pages, fields: fields))
@@ -97,43 +97,7 @@ struct LLMFieldExtractor: FieldExtracting {
         ]
     }
 
-    /// Posts the request and returns the message content, retrying what may pass.
     public func complete(_ body: JSON) throws -> String {
-        var headers = ["Content-Type: application/json", "Accept: application/json"]
-        if let key = settings.apiKey { headers.append("Authorization: Bearer \(key)") }
-        var lastProblem = "no attempt made"
-        for attempt in 0...settings.maxRetries {
-            if attempt > 0 { sleep(min(8, pow(2, Double(attempt - 1)))) }
-            let response: HTTPResponse
-            do {
-                response = try HTTPClient.send(method: "POST", url: "\(settings.baseURL)/chat/completions", headers: headers,
-                                               body: body.serialized(), timeout: settings.timeout)
-            } catch let error as CurlError {
-                lastProblem = "no answer (\(error.message))"
-                continue
-            }
-            if response.status == 429 || response.status >= 500 {
-                lastProblem = "HTTP \(response.status)"
-                if let wait = response.headers["retry-after"].flatMap(Double.init), wait > 0, wait <= 10, attempt < settings.maxRetries {
-                    sleep(wait)
-                }
-                continue
-            }
-            guard response.status == 200 else { throw LLMError("HTTP \(response.status) from the model server") }
-            guard case .object(let top)? = try? JSON.parse(response.body),
-                  case .array(let choices)? = top.first(where: { $0.0 == "choices" })?.1,
-                  case .object(let choice)? = choices.first,
-                  case .object(let message)? = choice.first(where: { $0.0 == "message" })?.1,
-                  case .string(let content)? = message.first(where: { $0.0 == "content" })?.1 else {
-                throw LLMError("the model server's answer is not a chat completion")
-            }
-            return content
-        }
-        throw LLMError("\(lastProblem) after \(settings.maxRetries + 1) attempt(s)")
+        try ChatCompletions(settings: settings, sleep: sleep).complete(body)
     }
-}
-
-struct LLMError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }

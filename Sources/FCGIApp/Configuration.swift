@@ -4,6 +4,7 @@ import ETL
 import Exporters
 import Extraction
 import Foundation
+import Integrations
 import Handlers
 import JSONValues
 import Logging

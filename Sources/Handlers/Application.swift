@@ -85,6 +85,7 @@ public func buildRouter(_ context: AppContext) -> Router {
     ExportRoutes(access: access).register(on: router)
     QueryRoutes(access: access).register(on: router)
     DashboardRoutes(access: access).register(on: router)
+    ChatRoutes(access: access).register(on: router)
     // Unknown /api/ routes still count against the caller's address and carry quota headers.
     router.unmatched = { request, error in
         (try? access.anonymous { _ in throw error }(request)) ?? .error(error, answering: request)

@@ -75,6 +75,8 @@ public struct QuerySpec: Sendable {
     ]
     static let operators = ["=", "!=", "<", "<=", ">", ">=", "in", "between", "contains", "is_null", "is_not_null"]
         + relativeRanges
+    /// Every filter `op` a spec may give.
+    public static var operatorNames: [String] { operators }
 
     public let query: WarehouseQuery
     public let outputs: [QueryOutput]
