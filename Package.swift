@@ -93,7 +93,7 @@ let package = Package(
         // table's own headers and values (no network), or an LLM's query spec; conversations.
         .target(
             name: "Chat",
-            dependencies: ["Query", "Charts", "Dashboards", "Data", "Integrations", "JSONValues"]
+            dependencies: ["Query", "Charts", "Dashboards", "Data", "Documents", "Integrations", "JSONValues"]
         ),
         // multipart/form-data parsing, streamed (vendored; see its header).
         .target(

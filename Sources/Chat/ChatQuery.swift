@@ -88,23 +88,26 @@ enum ChatQuery {
             ["name": .string(output.name), "type": .string(output.type.rawValue), "role": .string(output.role.rawValue),
              "label": .string(output.label)]
         }
-        let percent = result.outputs.map { output in table.columns.first { $0.name == output.name }?.isPercent ?? false }
-        func shown(_ value: JSON, _ index: Int) -> JSON {
-            guard percent[safe: index] == true else { return value }
-            switch value {
-            case .int(let n): return .string("\(n)%")
-            case .double(let d): return .string("\(plain(d))%")
-            case .string(let s): return .string("\(s)%")
-            default: return value
+        // Each output's source column, for showing values as the source writes them.
+        let sources: [TableVocabulary.Column?] = result.outputs.map { output in
+            if output.role == .measure, reading.aggregate == .min || reading.aggregate == .max, let select = reading.select {
+                return table.columns[select]
             }
+            guard output.role != .measure else { return nil }
+            return table.columns.first { $0.name == output.name }
+                ?? reading.grouping.flatMap { $0.bucket == nil ? table.columns[$0.column] : nil }
+        }
+        func shown(_ value: JSON, _ index: Int) -> JSON {
+            guard let column = sources[safe: index] ?? nil else { return value }
+            return column.shown(value)
         }
         let conditions = describe(reading.conditions, table: table)
         let scope = conditions.isEmpty ? "" : " where \(conditions)"
         var answer = Answer(text: "", values: [], columns: columns, rows: rows, chart: nil)
 
         if reading.grouping != nil {
-            let labels = rows.map { text($0.first ?? .null) }
-            answer.values = rows.map { $0.first ?? .null }
+            let labels = rows.map { text(shown($0.first ?? .null, 0)) }
+            answer.values = rows.map { shown($0.first ?? .null, 0) }
             let title = "\(result.outputs.last?.label ?? "Value") by \(result.outputs.first?.label ?? "group")"
             if rows.isEmpty {
                 answer.text = "No rows match\(scope)."
@@ -121,7 +124,7 @@ enum ChatQuery {
             return answer
         }
         if reading.aggregate != nil {
-            let value = rows.first?.first ?? .null
+            let value = shown(rows.first?.first ?? .null, 0)
             answer.values = value == .null ? [] : [value]
             let label = result.outputs.first?.label ?? "Value"
             if reading.aggregate == .count {

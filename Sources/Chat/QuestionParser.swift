@@ -96,7 +96,9 @@ struct Reading {
         boundary = Array(repeating: false, count: words.count + 1)
         for k in 1..<max(1, words.count) {
             let gap = folded[ranges[k - 1].upperBound..<ranges[k].lowerBound]
-            if gap.contains(where: { ",;?!:()".contains($0) }) { boundary[k] = true }
+            // "(team 2)" right after a value labels it: an opening parenthesis alone is no boundary.
+            let trimmed = gap.trimmingCharacters(in: .whitespaces)
+            if trimmed != "(", gap.contains(where: { ",;?!:()".contains($0) }) { boundary[k] = true }
         }
         role = Array(repeating: nil, count: words.count)
     }
@@ -231,7 +233,6 @@ struct Reading {
     /// column holding one of the readings is the candidate, else every date column.
     mutating func findDates() {
         let dateColumns = table.columns.indices.filter { table.columns[$0].isDate }
-        guard !dateColumns.isEmpty else { return }
         let month = Words.months.keys.sorted { $0.count > $1.count }.joined(separator: "|")
         var found: [(Range<String.Index>, [(Int, Int, Int)])] = []
         for match in matches(#"\b("# + month + #")\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b"#) {
@@ -259,8 +260,12 @@ struct Reading {
                 if let held = isos.first(where: { table.columns[column].dates.contains($0) }) { values[column] = .date(held) }
             }
             if values.isEmpty { for column in dateColumns { values[column] = .date(first) } }
+            // A text column holding the date as written ("6/6/77" among "11/75").
+            let written = String(folded[ranges[span.lowerBound].lowerBound..<ranges[span.upperBound - 1].upperBound])
+            for (column, spellings) in table.values[Words.normal(written)] ?? [:] { values[column] = .text(spellings) }
+            guard !values.isEmpty else { continue }
             for k in span { role[k] = .value(candidates.count) }
-            candidates.append(Candidate(columns: dateColumns.filter { values[$0] != nil }, values: values, op: .equal,
+            candidates.append(Candidate(columns: values.keys.sorted(), values: values, op: .equal,
                                         start: span.lowerBound, end: span.upperBound))
         }
     }
@@ -278,9 +283,14 @@ struct Reading {
                 let text = run.joined(separator: " ")
                 guard let holders = table.values[text] else { continue }
                 if length == 1, run[0].allSatisfy(\.isNumber) { continue }
-                if length == 1, Words.stop.contains(text) || Words.questionWords.contains(text)
-                    || Words.comparisonWords.contains(text) || text.count < 2 { continue }
-                if length <= 2, run.allSatisfy({ word in
+                // A single letter is a value only right after the header of a column holding it ("venue A").
+                let afterItsHeader = start > 0 && holders.keys.contains { column in
+                    table.columns[column].content.contains { Words.match(stems[start - 1], $0) > 0 }
+                }
+                if text.count < 2, !afterItsHeader { continue }
+                if length == 1, text.count >= 2, Words.stop.contains(text) || Words.questionWords.contains(text)
+                    || Words.comparisonWords.contains(text) { continue }
+                if length <= 2, text.count >= 2, run.allSatisfy({ word in
                     Words.stop.contains(word) || table.columns.contains { column in column.content.contains { Words.match(Words.stem(word), $0) > 0 } }
                 }) {
                     let named = Set(table.columns.indices.filter { index in
@@ -491,7 +501,8 @@ struct Reading {
     /// How well words name a column: the share of the header's words named, weighed by how
     /// many of the words belong to the header.
     func labelScore(_ column: Int, _ indices: [Int]) -> Double {
-        let header = Set(table.columns[column].content)
+        let info = table.columns[column]
+        let header = Set(info.content).filter { h in !info.optional.contains(h) || indices.contains { stems[$0] == h } }
         guard !indices.isEmpty, !header.isEmpty else { return 0 }
         let hit = header.reduce(0.0) { sum, h in sum + (indices.map { Words.match(stems[$0], h) }.max() ?? 0) }
         let used = indices.filter { k in header.contains { Words.match(stems[k], $0) > 0 } }.count
@@ -561,7 +572,8 @@ struct Reading {
     // MARK: 4–5. The column asked for, and the shape
 
     func selectScore(_ column: Int) -> (score: Double, first: Int) {
-        let header = Set(table.columns[column].content)
+        let info = table.columns[column]
+        let header = Set(info.content).filter { h in !info.optional.contains(h) || stems.contains(h) }
         guard !header.isEmpty else { return (0, 99) }
         var matched: [String: Double] = [:]
         var first = 99
@@ -617,6 +629,23 @@ struct Reading {
                conditionColumns.contains(chosen) || scored[0].score < 0.5 || table.columns[chosen].personLike == 0 {
                 select = person
                 selectNamed = true
+            } else if table.columns[chosen].isNumber || table.columns[chosen].isDate,
+                      let named = people.first(where: { table.columns[$0].type == .text }) {
+                // "who" never asks for a number or a date: the most name-like text column.
+                select = named
+                selectNamed = true
+                result.confidence -= 0.15
+            }
+        }
+        if !selectNamed {
+            // A word most of a column's values carry ("the ISBN of …" → "ISBN 0-441-01333-3").
+            let freeWords = (0..<count).filter { role[$0] == nil && !Words.stop.contains(words[$0]) && !Words.questionWords.contains(words[$0]) }
+            if let carrier = table.columns.indices.first(where: { column in
+                !conditionColumns.contains(column) && freeWords.contains { table.columns[column].commonWords.contains(words[$0]) }
+            }) {
+                select = carrier
+                selectNamed = true
+                result.confidence -= 0.15
             }
         }
         if !selectNamed {
@@ -647,8 +676,9 @@ struct Reading {
         // Aggregation.
         let counting = folded.range(of: #"\b(how many|number of|count)\b"#, options: .regularExpression) != nil
         if counting {
-            if let chosen = select, table.columns[chosen].isNumber, !table.columns[chosen].identifierLike,
-               folded.range(of: #"\b(how many times|number of times|how many different)\b"#, options: .regularExpression) == nil {
+            // "how many X" and "number of X" of a measure add it up; of anything else they count rows.
+            let countsRows = folded.range(of: #"\b(how many times|number of times|how many different)\b"#, options: .regularExpression) != nil
+            if let chosen = select, table.columns[chosen].isNumber, !table.columns[chosen].identifierLike, !countsRows {
                 result.aggregate = .sum
             } else {
                 result.aggregate = .count

@@ -1,5 +1,7 @@
 import Data
+import Documents
 import Foundation
+import JSONValues
 import Query
 
 /// What a question can be matched against in one warehouse table: each column's header words
@@ -14,10 +16,15 @@ public struct TableVocabulary: Sendable {
         public let header: String
         public let type: WarehouseQuery.ValueType
         public let declaredType: String
+        /// How the source writes dates (a `DateStyle` template), when not ISO.
+        public let format: String?
         /// The header's words, folded.
         let words: [String]
         /// Their stems without stop words (all stems when only stop words remain).
         let content: [String]
+        /// Numbers in parentheses ("Withdrawal rate (2010-11)"): they count when a question
+        /// names them and are not missed when it does not.
+        let optional: Set<String>
         let numbers: Set<Double>
         let numbersComplete: Bool
         let low: Double?
@@ -27,10 +34,24 @@ public struct TableVocabulary: Sendable {
         let personLike: Double
         /// Numbers that name or order rows (pick numbers, years, ranks) rather than measure them.
         let identifierLike: Bool
+        /// Words at least half of the column's values carry ("isbn" in "ISBN 0-441-01333-3").
+        let commonWords: Set<String>
 
         var isNumber: Bool { type == .number }
         var isDate: Bool { type == .date || type == .timestamp }
         var isPercent: Bool { declaredType == "percent" }
+
+        /// A value of this column as the source writes it: dates in its style, percentages with "%".
+        func shown(_ value: JSON) -> JSON {
+            switch value {
+            case .string(let text) where isDate:
+                return .string(format.map { DateStyle.render(text, style: $0) } ?? text)
+            case .int(let n) where isPercent: return .string("\(n)%")
+            case .double(let d) where isPercent: return .string("\(plain(d))%")
+            case .string(let s) where isPercent: return .string("\(s)%")
+            default: return value
+            }
+        }
     }
 
     public let columns: [Column]
@@ -48,9 +69,20 @@ public struct TableVocabulary: Sendable {
             let words = Words.tokens(column.header)
             let stems = words.map(Words.stem)
             let content = stems.filter { !Words.stop.contains($0) }
+            var optional = Set<String>()
+            var depth = 0
+            var token = ""
+            for character in Words.fold(column.header) + " " {
+                if Words.isWordCharacter(character) { token.append(character); continue }
+                if depth > 0, !token.isEmpty, token.allSatisfy(\.isNumber) { optional.insert(token) }
+                token = ""
+                if character == "(" { depth += 1 } else if character == ")" { depth = max(0, depth - 1) }
+            }
+            if optional.count == content.count { optional = [] }
             var numbers = Set<Double>()
             var dates = Set<String>()
             var names = 0
+            var wordCounts: [String: Int] = [:]
             switch column.type {
             case .number:
                 numbers = Set(list.compactMap(Double.init))
@@ -64,6 +96,9 @@ public struct TableVocabulary: Sendable {
                     if spellings.count < 4, !spellings.contains(value) { spellings.append(value) }
                     index[normal, default: [:]][position] = spellings
                     if TableVocabulary.looksLikeName(value) { names += 1 }
+                    for word in Set(normal.split(separator: " ")) where word.count >= 2 && word.allSatisfy(\.isLetter) {
+                        wordCounts[String(word), default: 0] += 1
+                    }
                 }
             case .boolean:
                 break
@@ -74,10 +109,12 @@ public struct TableVocabulary: Sendable {
             let yearLike = !numbers.isEmpty && numbers.allSatisfy { $0 >= 1800 && $0 <= 2100 && $0 == $0.rounded() }
             built.append(Column(
                 name: column.name, header: column.header, type: column.type, declaredType: column.declaredType,
-                words: words, content: content.isEmpty ? stems : content, numbers: numbers, numbersComplete: complete,
+                format: column.format, words: words, content: content.isEmpty ? stems : content, optional: optional,
+                numbers: numbers, numbersComplete: complete,
                 low: numbers.min(), high: numbers.max(), dates: dates, personLike: personLike,
                 identifierLike: column.type != .number || !Set(words).isDisjoint(with: Words.identifierHeaderWords)
-                    || column.header.contains("#") || yearLike))
+                    || column.header.contains("#") || yearLike,
+                commonWords: list.count < 2 ? [] : Set(wordCounts.filter { Double($0.value) >= 0.5 * Double(list.count) }.keys)))
         }
         self.columns = built
         self.values = index

@@ -46,10 +46,11 @@ public enum ValueParser {
             // 12,50 is a decimal comma; 1,250 is a thousands separator.
             let after = text.split(separator: ",", omittingEmptySubsequences: false)[1]
             normalized = after.count == 3 ? text.replacingOccurrences(of: ",", with: "") : text.replacingOccurrences(of: ",", with: ".")
-        } else if commas > 1 {
-            normalized = text.replacingOccurrences(of: ",", with: "")
-        } else if dots > 1 {
-            normalized = text.replacingOccurrences(of: ".", with: "")
+        } else if commas > 1 || dots > 1 {
+            // 1,234,567 or 1.234.567: thousands groups of three; "3.0.4" is a version, not a number.
+            let groups = text.split(separator: commas > 1 ? "," : ".", omittingEmptySubsequences: false)
+            guard (1...3).contains(groups[0].count), groups.dropFirst().allSatisfy({ $0.count == 3 }) else { return nil }
+            normalized = groups.joined()
         } else {
             normalized = text
         }
@@ -97,8 +98,9 @@ public enum ValueParser {
 
     /// An ISO 8601 date (`2017-12-31`) from `2017-12-31`, `31/12/2017`, `12/31/2017`,
     /// `31.12.2017`, `31 Dec 2017`, `Dec 31, 2017`… Ambiguous d/m order prefers day first
+    /// (month first with `monthFirst`, for a column `monthFirst(_:)` found written so)
     /// unless the first number cannot be a day-of-month position.
-    public static func parseDate(_ raw: String) -> String? {
+    public static func parseDate(_ raw: String, monthFirst: Bool = false) -> String? {
         let text = raw.trimmingCharacters(in: .whitespaces).lowercased().replacingOccurrences(of: ",", with: " ")
         let parts = text.split(whereSeparator: { " /-.".contains($0) }).map(String.init)
         guard parts.count == 3 else { return nil }
@@ -113,7 +115,8 @@ public enum ValueParser {
         }
         func year(_ s: String) -> Int? {
             guard let v = Int(s) else { return nil }
-            return s.count == 2 ? 2000 + v : (s.count == 4 ? v : nil)
+            // Two digits: 00–49 are this century, 50–99 the last ("6/6/77" is 1977).
+            return s.count == 2 ? (v < 50 ? 2000 + v : 1900 + v) : (s.count == 4 ? v : nil)
         }
         let numbers = parts.map { Int($0) }
         if numbers.allSatisfy({ $0 != nil }) {
@@ -122,7 +125,7 @@ public enum ValueParser {
             guard let y = year(parts[2]) else { return nil }
             if a > 12 { return valid(y, b, a) }
             if b > 12 { return valid(y, a, b) }
-            return valid(y, b, a)
+            return monthFirst ? valid(y, a, b) : valid(y, b, a)
         }
         // Month names: 31 Dec 2017 / Dec 31 2017.
         if let month = monthNames[parts[1]], let d = Int(parts[0]), let y = year(parts[2]) { return valid(y, month, d) }
@@ -153,8 +156,21 @@ public enum ValueParser {
         return .text
     }
 
+    /// Whether a column's numeric dates are written month first: some cell can only be read
+    /// so (`3/29/72`) and none only day first (`29/3/72`).
+    public static func monthFirst(_ cells: [String]) -> Bool {
+        var monthFirst = false
+        for cell in cells {
+            let parts = cell.trimmingCharacters(in: .whitespaces).split(whereSeparator: { "/-.".contains($0) })
+            guard parts.count == 3, parts[0].count <= 2, let a = Int(parts[0]), let b = Int(parts[1]) else { continue }
+            if a > 12, b <= 12 { return false }
+            if b > 12, a <= 12 { monthFirst = true }
+        }
+        return monthFirst
+    }
+
     /// A cell's value as the text PostgreSQL parses for the column type, or nil (NULL).
-    public static func sqlValue(_ raw: String, as type: ColumnType) -> String? {
+    public static func sqlValue(_ raw: String, as type: ColumnType, monthFirst: Bool = false) -> String? {
         let text = raw.trimmingCharacters(in: .whitespaces)
         guard !text.isEmpty else { return nil }
         switch type {
@@ -162,7 +178,7 @@ public enum ValueParser {
         case .decimal: return parseNumber(text)
         case .currency: return parseCurrency(text)?.amount ?? parseNumber(text)
         case .percent: return parsePercent(text) ?? parseNumber(text)
-        case .date: return parseDate(text)
+        case .date: return parseDate(text, monthFirst: monthFirst)
         case .boolean: return parseBoolean(text).map { $0 ? "true" : "false" }
         case .text: return text
         }

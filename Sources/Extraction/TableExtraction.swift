@@ -25,7 +25,11 @@ public struct ExtractedTable: Sendable {
     /// The columns as stored in `extracted_tables.columns` and shown by the API and by
     /// `assay extract`: name, header and type.
     public var columnsJSON: JSON {
-        .array(columns.map { ["name": .string($0.name), "header": .string($0.header), "type": .string($0.type)] })
+        .array(columns.map { column in
+            var members: [(String, JSON)] = [("name", .string(column.name)), ("header", .string(column.header)), ("type", .string(column.type))]
+            if let format = column.format { members.append(("format", .string(format))) }
+            return .object(members)
+        })
     }
 
     public var firstPage: Int { pages.first ?? 0 }
@@ -47,7 +51,7 @@ public enum TableExtraction {
         let first = rows.first ?? []
         let trimmed = first.map { $0.trimmingCharacters(in: .whitespaces) }
         let looksLikeHeader = rows.count > 1 && !trimmed.contains("") && Set(trimmed).count == trimmed.count
-            && trimmed.allSatisfy { ValueParser.inferType([$0]) == .text }
+            && TableExtraction.headerRow(trimmed, body: rows.dropFirst().map { $0 })
         let header = looksLikeHeader ? trimmed : first.indices.map { "column \($0 + 1)" }
         let body = looksLikeHeader ? Array(rows.dropFirst()) : rows
         var taken: Set<String> = ["_row"]
@@ -59,12 +63,38 @@ public enum TableExtraction {
             let lossless = cells.allSatisfy { $0.trimmingCharacters(in: .whitespaces).isEmpty || ValueParser.sqlValue($0, as: type) != nil }
             return lossless ? type : .text
         }
-        let columns = zip(header, types).map { header, type in
-            WarehouseColumn(name: ValueParser.columnName(header, taken: &taken), header: header, sqlType: type.sqlType, type: type.rawValue)
+        let columns = zip(header, types).enumerated().map { position, pair in
+            let (header, type) = pair
+            let format = type == .date ? DateStyle.common(body.map { position < $0.count ? $0[position] : "" }) : nil
+            return WarehouseColumn(name: ValueParser.columnName(header, taken: &taken), header: header, sqlType: type.sqlType,
+                                   type: type.rawValue, format: format)
         }
-        let values = body.map { row in zip(row, types).map { cell, type in ValueParser.sqlValue(cell, as: type) } }
+        let monthFirst = header.indices.map { position in
+            types[position] == .date && ValueParser.monthFirst(body.map { position < $0.count ? $0[position] : "" })
+        }
+        let values = body.map { row in
+            zip(row, types).enumerated().map { position, cell in
+                ValueParser.sqlValue(cell.0, as: cell.1, monthFirst: monthFirst[position])
+            }
+        }
         return ExtractedTable(pages: [1], bbox: (0, 0, 0, 0), headerCells: looksLikeHeader ? header : nil,
                               columns: columns, cells: [], values: values, confidence: 1)
+    }
+
+    /// Whether `cells` (non-empty, distinct) name the columns of `body` rather than being its
+    /// first row: all text, or some text and every other cell unlike its column — a year over a
+    /// column of results or of counts ("2006" above "1R", "2010" above 28,342,158).
+    static func headerRow(_ cells: [String], body: [[String]]) -> Bool {
+        let types = cells.map { ValueParser.inferType([$0]) }
+        guard types.contains(.text) else { return false }
+        return cells.indices.allSatisfy { index in
+            guard types[index] != .text else { return true }
+            let column = body.compactMap { index < $0.count ? $0[index] : nil }
+            let bodyType = ValueParser.inferType(column)
+            if bodyType != types[index] { return true }
+            let isYear = { (text: String) -> Bool in Int(text.trimmingCharacters(in: .whitespaces)).map { (1800...2100).contains($0) } ?? false }
+            return isYear(cells[index]) && !column.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }.allSatisfy(isYear)
+        }
     }
 
     static func table(_ table: DetectedTable) -> ExtractedTable {
@@ -74,7 +104,14 @@ public enum TableExtraction {
             WarehouseColumn(name: ValueParser.columnName(header, taken: &taken), header: header, sqlType: type.sqlType,
                             type: type.rawValue)
         }
-        let values = table.rows.map { row in zip(row, types).map { cell, type in ValueParser.sqlValue(cell.text, as: type) } }
+        let monthFirst = types.indices.map { position in
+            types[position] == .date && ValueParser.monthFirst(table.rows.map { $0[position].text })
+        }
+        let values = table.rows.map { row in
+            zip(row, types).enumerated().map { position, cell in
+                ValueParser.sqlValue(cell.0.text, as: cell.1, monthFirst: monthFirst[position])
+            }
+        }
         return ExtractedTable(pages: table.pages, bbox: table.bbox, headerCells: table.headerCells?.map(\.text),
                               columns: columns, cells: table.rows, values: values, confidence: table.confidence)
     }

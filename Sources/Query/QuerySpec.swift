@@ -10,12 +10,15 @@ public struct QueryColumn: Sendable, Equatable {
     public let type: WarehouseQuery.ValueType
     /// As the catalog has it (`currency`, `numeric(12,2)`…).
     public let declaredType: String
+    /// How the source writes a date column's values (a `DateStyle` template), when not ISO.
+    public let format: String?
 
-    public init(name: String, header: String, type: WarehouseQuery.ValueType, declaredType: String = "") {
+    public init(name: String, header: String, type: WarehouseQuery.ValueType, declaredType: String = "", format: String? = nil) {
         self.name = name
         self.header = header
         self.type = type
         self.declaredType = declaredType
+        self.format = format
     }
 
     /// The columns of a warehouse table from the catalog's `[{"name", "header"?, "type"}]`.
@@ -25,7 +28,8 @@ public struct QueryColumn: Sendable, Equatable {
             guard case .string(let name)? = item["name"] else { return nil }
             let header: String = if case .string(let text)? = item["header"], !text.isEmpty { text } else { name }
             let declared: String = if case .string(let text)? = item["type"] { text } else { "text" }
-            return QueryColumn(name: name, header: header, type: valueType(declared: declared), declaredType: declared)
+            let format: String? = if case .string(let text)? = item["format"], !text.isEmpty { text } else { nil }
+            return QueryColumn(name: name, header: header, type: valueType(declared: declared), declaredType: declared, format: format)
         }
     }
 

@@ -6,12 +6,15 @@ public struct WarehouseColumn: Sendable {
     public let header: String
     public let sqlType: String
     public let type: String
+    /// How the document writes a date column's values (a `DateStyle` template), if not ISO.
+    public let format: String?
 
-    public init(name: String, header: String, sqlType: String, type: String) {
+    public init(name: String, header: String, sqlType: String, type: String, format: String? = nil) {
         self.name = name
         self.header = header
         self.sqlType = sqlType
         self.type = type
+        self.format = format
     }
 }
 
