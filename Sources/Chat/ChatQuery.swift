@@ -60,6 +60,7 @@ enum ChatQuery {
         case .date(let iso):
             return ["column": column, "op": .string(condition.op.rawValue), "value": .string(iso)]
         case .text(let spellings):
+            if condition.op == .notEqual { return ["column": column, "op": "!=", "value": .string(spellings.first ?? "")] }
             if spellings.count == 1 { return ["column": column, "op": "=", "value": .string(spellings[0])] }
             return ["column": column, "op": "in", "values": .array(spellings.map { .string($0) })]
         }
@@ -127,7 +128,9 @@ enum ChatQuery {
             let value = shown(rows.first?.first ?? .null, 0)
             answer.values = value == .null ? [] : [value]
             let label = result.outputs.first?.label ?? "Value"
-            if reading.aggregate == .count {
+            if reading.aggregate == .countDistinct, let select = reading.select {
+                answer.text = "There are \(text(value)) different values of \(table.columns[select].header)\(scope)."
+            } else if reading.aggregate == .count {
                 let count = text(value)
                 answer.text = conditions.isEmpty ? "The table has \(count) rows." : "\(count) \(count == "1" ? "row matches" : "rows match")\(scope)."
             } else if value == .null {
@@ -169,7 +172,11 @@ enum ChatQuery {
             case .date(let iso): iso
             case .text(let spellings): spellings.first ?? ""
             }
-            return condition.op == .equal ? "\(header) is \(value)" : "\(header) \(condition.op.rawValue) \(value)"
+            switch condition.op {
+            case .equal: return "\(header) is \(value)"
+            case .notEqual: return "\(header) is not \(value)"
+            default: return "\(header) \(condition.op.rawValue) \(value)"
+            }
         }.joined(separator: " and ")
     }
 

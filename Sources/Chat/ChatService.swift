@@ -122,7 +122,7 @@ public struct ChatService {
             var ids: [UUID] = []
             if case .array(let widgets)? = (try? JSON.parse(Array(dashboard.config.utf8)))?["widgets"] {
                 for widget in widgets {
-                    if case .string(let text)? = widget["query"]?["table"], let id = UUID(uuidString: text), !ids.contains(id) { ids.append(id) }
+                    if case .string(let text)? = widget["table"], let id = UUID(uuidString: text), !ids.contains(id) { ids.append(id) }
                 }
             }
             let tables = try catalog.tables(ids: ids, team: team)

@@ -14,7 +14,7 @@ public struct Interpretation: Sendable {
     }
 
     public enum Operator: String, Sendable {
-        case equal = "=", greater = ">", less = "<", greaterOrEqual = ">=", lessOrEqual = "<="
+        case equal = "=", notEqual = "!=", greater = ">", less = "<", greaterOrEqual = ">=", lessOrEqual = "<="
     }
 
     public struct Condition: Sendable {
@@ -33,7 +33,7 @@ public struct Interpretation: Sendable {
     }
 
     public enum Aggregate: String, Sendable {
-        case count, sum, avg, min, max
+        case count, countDistinct = "count_distinct", sum, avg, min, max, median
     }
 
     /// The column asked for; nil lists whole rows (or counts them).

@@ -24,14 +24,22 @@ public struct QuestionParser: Sendable {
     public func interpret(_ question: String, today: Date = Date()) -> Interpretation {
         var reading = Reading(question, table: table)
         reading.findMentions()
-        let ranking = reading.findRanking()
         reading.findRelativeDates(today: today)
+        let ranking = reading.findRanking()
         reading.findDates()
         reading.findTextValues()
         reading.findNumbers()
-        let grouping = reading.findGrouping()
+        var grouping = reading.findGrouping()
+        var measure: Int?
+        if let ranking { (grouping, measure) = reading.rankedGroup(after: ranking.end, grouping: grouping) }
         reading.assignColumns()
-        return reading.interpretation(ranking: ranking, grouping: grouping)
+        var result = reading.interpretation(ranking: ranking.map { ($0.descending, $0.limit) }, grouping: grouping)
+        if let measure, result.grouping != nil || result.aggregate == nil {
+            result.select = measure
+            result.selectNamed = true
+            result.problem = nil
+        }
+        return result
     }
 }
 
@@ -52,6 +60,8 @@ struct Reading {
         var columns: [Int]
         var values: [Int: Interpretation.Value]
         var op: Interpretation.Operator
+        /// Per column, where it differs from `op` (a year on a date column is a range from its start).
+        var ops: [Int: Interpretation.Operator] = [:]
         var relative: String?
         var start: Int
         var end: Int
@@ -161,21 +171,41 @@ struct Reading {
     // MARK: 2. Ranking, relative dates, dates, text values, numbers
 
     /// "top 5", "the 3 largest", "bottom 10": how many and which end. The number is not a condition.
-    mutating func findRanking() -> (descending: Bool, limit: Int)? {
+    mutating func findRanking() -> (descending: Bool, limit: Int, end: Int)? {
         for k in 0..<count where role[k] == nil {
             let word = words[k]
             if ["top", "bottom", "first", "last"].contains(word), k + 1 < count, role[k + 1] == nil,
                let limit = Int(words[k + 1]), (1...1000).contains(limit) {
                 role[k] = .phrase; role[k + 1] = .phrase
-                return (word != "bottom", limit)
+                return (word != "bottom", limit, k + 2)
             }
             if let limit = Int(word), (1...1000).contains(limit), k + 1 < count, role[k + 1] == nil,
                let descending = Reading.superlatives[words[k + 1]], k == 0 || !Words.comparisonWords.contains(words[k - 1]) {
                 role[k] = .phrase
-                return (descending, limit)
+                return (descending, limit, k + 2)
             }
         }
         return nil
+    }
+
+    /// "top 3 customers by amount": the groups ranked are the text column named right after
+    /// the ranking (customers), and "by amount" names the measure, not a grouping. Without such
+    /// a column the rows themselves are ranked by the measure.
+    mutating func rankedGroup(after end: Int, grouping: Interpretation.Grouping?) -> (Interpretation.Grouping?, Int?) {
+        var measure: Int?
+        var grouping = grouping
+        if let current = grouping, table.columns[current.column].isNumber {
+            measure = current.column
+            grouping = nil
+        }
+        guard grouping == nil, end < count else { return (grouping, measure) }
+        let texts = table.columns.indices.filter { table.columns[$0].type == .text }
+        var stop = end
+        while stop < min(count, end + 3), labelable(stop) { stop += 1 }
+        let range = end..<stop
+        guard !range.isEmpty, let named = label(range, texts), named.score >= 0.5 else { return (grouping, measure) }
+        for k in range where table.columns[named.column].content.contains(where: { Words.match(stems[k], $0) > 0 }) { role[k] = .phrase }
+        return (Interpretation.Grouping(column: named.column, bucket: nil), measure)
     }
 
     /// Superlatives and which end they rank from.
@@ -265,7 +295,7 @@ struct Reading {
             for (column, spellings) in table.values[Words.normal(written)] ?? [:] { values[column] = .text(spellings) }
             guard !values.isEmpty else { continue }
             for k in span { role[k] = .value(candidates.count) }
-            candidates.append(Candidate(columns: values.keys.sorted(), values: values, op: .equal,
+            candidates.append(Candidate(columns: values.keys.sorted(), values: values, op: comparison(before: span.lowerBound) ?? .equal,
                                         start: span.lowerBound, end: span.upperBound))
         }
     }
@@ -313,7 +343,9 @@ struct Reading {
                     values[column] = .text(exact.isEmpty ? spellings : exact)
                 }
                 for k in span { role[k] = .value(candidates.count) }
-                candidates.append(Candidate(columns: holders.keys.sorted(), values: values, op: .equal,
+                // "not shipped", "other than Acme": text compares equal or not equal only.
+                let op: Interpretation.Operator = comparison(before: start) == .notEqual ? .notEqual : .equal
+                candidates.append(Candidate(columns: holders.keys.sorted(), values: values, op: op,
                                             start: span.lowerBound, end: span.upperBound))
             }
         }
@@ -321,10 +353,9 @@ struct Reading {
 
     /// The comparison phrase that ends right before word `start` ("more than", "after"), skipping articles.
     func comparison(before start: Int) -> Interpretation.Operator? {
-        let before = words[max(0, start - 4)..<start].filter { !["the", "a", "an"].contains($0) }.joined(separator: " ")
-        let phrases = (Words.greaterPhrases.map { ($0, true) } + Words.lessPhrases.map { ($0, false) }).sorted { $0.0.count > $1.0.count }
-        guard let hit = phrases.first(where: { before == $0.0 || before.hasSuffix(" " + $0.0) }) else { return nil }
-        return hit.1 ? .greater : .less
+        let before = words[max(0, start - 4)..<start].filter { !["the", "a", "an", "is", "was", "are", "were"].contains($0) }
+            .joined(separator: " ")
+        return Words.comparisons.first { before == $0.phrase || before.hasSuffix(" " + $0.phrase) }?.op
     }
 
     /// Numbers ("51", "18,000", "1.83", "41.76%"): equal to a value some column holds, or a
@@ -332,19 +363,31 @@ struct Reading {
     /// game 51") or "or more" after them. A year may also bound a date column.
     mutating func findNumbers() {
         let pattern = #"(?<![\w.])[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?%?(?![\w])|(?<![\w.])\.\d+"#
-        for match in matches(pattern) {
+        let found = matches(pattern)
+        var upper: [Int: Double] = [:]   // the second number of "between X and Y", by its first word
+        for (index, match) in found.enumerated() {
             guard let span = wordRange(match.range), free(span) else { continue }
             let raw = String(folded[match.range])
             guard let number = Double(raw.replacingOccurrences(of: ",", with: "").replacingOccurrences(of: "%", with: "")) else { continue }
             var op = Interpretation.Operator.equal
             var adjacent = false
-            for skip in 0..<4 {
+            var between: Double?
+            if span.lowerBound > 0, words[span.lowerBound - 1] == "between", index + 1 < found.count,
+               let next = wordRange(found[index + 1].range), next.lowerBound == span.upperBound + 1, words[span.upperBound] == "and",
+               let high = Double(String(folded[found[index + 1].range]).replacingOccurrences(of: ",", with: "").replacingOccurrences(of: "%", with: "")) {
+                between = high
+                upper[next.lowerBound] = high
+                for k in span.upperBound..<next.upperBound { role[k] = .value(candidates.count) }
+                role[span.lowerBound - 1] = .value(candidates.count)
+            }
+            for skip in 0..<4 where between == nil {
                 let low = span.lowerBound - skip
                 guard low >= 0, (low..<span.lowerBound).allSatisfy({ role[$0] == nil && !boundary[$0 + 1] }) else { break }
                 if skip > 0, Words.stop.contains(words[low]) { continue }
-                if let found = comparison(before: low) { op = found; adjacent = skip == 0; break }
+                if let bound = comparison(before: low) { op = bound; adjacent = skip == 0; break }
             }
             let after = words[span.upperBound..<min(count, span.upperBound + 2)].joined(separator: " ")
+            if between != nil { op = .greaterOrEqual }
             if op == .equal, after.range(of: #"^or (more|greater|higher|larger|later|above|over|after)\b"#, options: .regularExpression) != nil {
                 op = .greaterOrEqual
             }
@@ -358,6 +401,7 @@ struct Reading {
                 if !percent.isEmpty { numeric = percent }
             }
             var values: [Int: Interpretation.Value] = [:]
+            var ops: [Int: Interpretation.Operator] = [:]
             var companions: [Int: Interpretation.Condition] = [:]
             let year = number == number.rounded() && number >= 1800 && number <= 2100 ? Int(number) : nil
             if op == .equal {
@@ -370,22 +414,36 @@ struct Reading {
             }
             // A year on a date column: the whole year, or from/before its start.
             if let year {
-                for column in table.columns.indices where table.columns[column].isDate {
+                // Only where the column's dates come near that year ("in 1998" is no date condition on 2025's orders).
+                for column in table.columns.indices where table.columns[column].isDate && table.columns[column].covers(year: year) {
+                    let start = { (year: Int) -> Interpretation.Value in .date(String(format: "%04d-01-01", year)) }
                     switch op {
                     case .equal:
-                        values[column] = .date(String(format: "%04d-01-01", year))
-                        companions[column] = Interpretation.Condition(column: column, op: .less, value: .date(String(format: "%04d-01-01", year + 1)),
-                                                                      words: raw)
-                    case .greater: values[column] = .date(String(format: "%04d-01-01", year + 1))
-                    case .greaterOrEqual: values[column] = .date(String(format: "%04d-01-01", year))
-                    case .less: values[column] = .date(String(format: "%04d-01-01", year))
-                    case .lessOrEqual: values[column] = .date(String(format: "%04d-01-01", year + 1))
+                        values[column] = start(year)
+                        ops[column] = .greaterOrEqual
+                        if between == nil {
+                            companions[column] = Interpretation.Condition(column: column, op: .less, value: start(year + 1), words: raw)
+                        }
+                    case .greater: values[column] = start(year + 1); ops[column] = .greaterOrEqual
+                    case .greaterOrEqual: values[column] = start(year)
+                    case .less: values[column] = start(year)
+                    case .lessOrEqual: values[column] = start(year + 1); ops[column] = .less
+                    case .notEqual: break
                     }
                 }
             }
             guard !values.isEmpty else { continue }
-            // A date column's year range reads as "from": ops on it become >= / <.
-            candidates.append(Candidate(columns: values.keys.sorted(), values: values, op: op, start: span.lowerBound,
+            if let between {
+                for (column, value) in values {
+                    switch value {
+                    case .number: companions[column] = Interpretation.Condition(column: column, op: .lessOrEqual, value: .number(between), words: raw)
+                    case .date: companions[column] = Interpretation.Condition(column: column, op: .less,
+                                                                                value: .date(String(format: "%04d-01-01", Int(between) + 1)), words: raw)
+                    case .text: break
+                    }
+                }
+            }
+            candidates.append(Candidate(columns: values.keys.sorted(), values: values, op: op, ops: ops, start: span.lowerBound,
                                         end: span.upperBound, comparisonAdjacent: adjacent, companions: companions))
         }
     }
@@ -604,7 +662,7 @@ struct Reading {
             guard let column = candidate.chosen, let value = candidate.values[column] else { continue }
             conditionColumns.insert(column)
             let text = words[candidate.start..<candidate.end].joined(separator: " ")
-            var op = candidate.op
+            var op = candidate.ops[column] ?? candidate.op
             if candidate.relative != nil { op = .equal }
             result.conditions.append(Interpretation.Condition(column: column, op: op, value: value, relative: candidate.relative, words: text))
             if let companion = candidate.companions[column] { result.conditions.append(companion) }
@@ -663,7 +721,8 @@ struct Reading {
             default:
                 break
             }
-            if let pick {
+            // Only with a condition to go by: "who won the world cup" names nothing of this table.
+            if let pick, !conditionColumns.isEmpty {
                 select = pick
                 selectNamed = true
                 result.confidence -= 0.15
@@ -678,7 +737,10 @@ struct Reading {
         if counting {
             // "how many X" and "number of X" of a measure add it up; of anything else they count rows.
             let countsRows = folded.range(of: #"\b(how many times|number of times|how many different)\b"#, options: .regularExpression) != nil
-            if let chosen = select, table.columns[chosen].isNumber, !table.columns[chosen].identifierLike, !countsRows {
+            if select != nil, folded.range(of: #"\b(how many|number of|count( of)?( the)?) (different|distinct|unique|separate)\b"#,
+                                           options: .regularExpression) != nil {
+                result.aggregate = .countDistinct
+            } else if let chosen = select, table.columns[chosen].isNumber, !table.columns[chosen].identifierLike, !countsRows {
                 result.aggregate = .sum
             } else {
                 result.aggregate = .count
@@ -686,6 +748,7 @@ struct Reading {
         }
         let families: [(Interpretation.Aggregate, [String])] = [
             (.avg, ["average", "mean", "avg"]),
+            (.median, ["median"]),
             (.max, ["highest", "most", "largest", "maximum", "max", "maximun", "biggest", "greatest", "latest", "best", "longest",
                     "oldest", "high", "top", "peak", "last", "newest", "recent"]),
             (.min, ["lowest", "least", "smallest", "minimum", "min", "fewest", "earliest", "earlier", "first", "worst", "shortest",
@@ -697,9 +760,10 @@ struct Reading {
             guard let chosen = select else { break }
             let column = table.columns[chosen]
             if aggregate == .max || aggregate == .min, !(column.isNumber || column.isDate) { continue }
-            if aggregate == .sum || aggregate == .avg, !column.isNumber { continue }
-            if aggregate == .sum, result.aggregate == .count { continue }
-            if result.aggregate == nil || aggregate == .avg {
+            if aggregate == .sum || aggregate == .avg || aggregate == .median, !column.isNumber { continue }
+            if aggregate == .sum, result.aggregate == .count || result.aggregate == .countDistinct { continue }
+            if result.aggregate == .countDistinct { break }
+            if result.aggregate == nil || aggregate == .avg || aggregate == .median {
                 result.aggregate = aggregate
                 break
             }
@@ -708,13 +772,18 @@ struct Reading {
             result.descending = ranking.descending
             result.limit = ranking.limit
         }
-        // "which customer has the highest amount": rank by the measure, keep the first.
-        if grouping == nil, result.aggregate == .max || result.aggregate == .min, let measure = select,
-           ["which", "who", "what"].contains(words.first ?? ""), let subject = subjectColumn(excluding: measure, conditions: conditionColumns) {
+        // "which customer has the highest amount": the groups of the subject ranked by the
+        // measure (the best-named numeric column besides it; rows counted without one), the first kept.
+        if grouping == nil, ["which", "who", "what"].contains(words.first ?? ""),
+           let extreme = (0..<count).first(where: { role[$0] == nil && Reading.superlatives[words[$0]] != nil }),
+           let subject = subjectColumn(conditions: conditionColumns) {
+            let measure = scored.first { $0.column != subject && table.columns[$0.column].isNumber && !table.columns[$0.column].identifierLike }?.column
             result.grouping = Interpretation.Grouping(column: subject, bucket: table.columns[subject].isDate ? .month : nil)
-            result.descending = result.aggregate == .max
+            result.descending = Reading.superlatives[words[extreme]]!
             result.limit = result.limit ?? 1
-            result.aggregate = table.columns[measure].isNumber ? .sum : .max
+            result.aggregate = measure == nil ? .count : result.aggregate == .avg ? .avg : .sum
+            select = measure
+            selectNamed = true
         }
         result.select = select
         result.selectNamed = selectNamed
@@ -734,10 +803,10 @@ struct Reading {
 
     /// In "which X has the highest Y" (or "who has…"), the column X: the words between the
     /// question word and a verb of having, or for "who" the column of people.
-    func subjectColumn(excluding measure: Int, conditions: Set<Int>) -> Int? {
+    func subjectColumn(conditions: Set<Int>) -> Int? {
         let verbs: Set<String> = ["has", "had", "have", "got", "gets", "made", "makes", "sold", "scored", "earned", "spent", "is", "was"]
         guard count > 2, let verb = (1..<min(count, 6)).first(where: { verbs.contains(words[$0]) }) else { return nil }
-        let columns = table.columns.indices.filter { $0 != measure && !conditions.contains($0) && !table.columns[$0].isNumber }
+        let columns = table.columns.indices.filter { !conditions.contains($0) && !table.columns[$0].isNumber }
         if words[0] == "who" {
             guard verb == 1, let person = columns.max(by: { table.columns[$0].personLike < table.columns[$1].personLike }),
                   table.columns[person].personLike >= 0.5 else { return nil }

@@ -41,6 +41,13 @@ public struct TableVocabulary: Sendable {
         var isDate: Bool { type == .date || type == .timestamp }
         var isPercent: Bool { declaredType == "percent" }
 
+        /// Whether the column's dates reach within a year of `year` (or are too many to know).
+        func covers(year: Int) -> Bool {
+            guard numbersComplete || !dates.isEmpty, let first = dates.min(), let last = dates.max(),
+                  let low = Int(first.prefix(4)), let high = Int(last.prefix(4)) else { return true }
+            return year >= low - 1 && year <= high + 1
+        }
+
         /// A value of this column as the source writes it: dates in its style, percentages with "%".
         func shown(_ value: JSON) -> JSON {
             switch value {

@@ -72,14 +72,25 @@ enum Words {
     static let breaks: Set<String> = ["and", "or", "when", "where", "while", "if", "but", "whose", "which", "who", "that", "what"]
 
     static let greaterPhrases = ["more than", "greater than", "larger than", "bigger than", "higher than", "later than",
-                                 "longer than", "over", "above", "exceeding", "after", "at least", "beyond", "greater then",
+                                 "longer than", "over", "above", "exceeding", "after", "beyond", "greater then",
                                  "larger then", "more then", "since"]
     static let lessPhrases = ["less than", "fewer than", "smaller than", "lower than", "earlier than", "shorter than",
-                              "under", "below", "before", "at most", "prior to", "less then", "smaller then", "fewer then",
+                              "under", "below", "before", "prior to", "less then", "smaller then", "fewer then",
                               "lower then", "until"]
-    static let comparisonWords: Set<String> = Set((greaterPhrases + lessPhrases).flatMap { $0.split(separator: " ").map(String.init) })
+    static let atLeastPhrases = ["at least", "no less than", "not less than", "no fewer than", "minimum of", "a minimum of"]
+    static let atMostPhrases = ["at most", "no more than", "not more than", "up to", "maximum of", "a maximum of"]
+    static let negations = ["not", "other than", "except", "except for", "excluding", "without", "isn t", "aren t",
+                            "wasn t", "weren t", "doesn t", "don t", "didn t"]
+    /// Every phrase that puts a bound before a value, longest first.
+    static let comparisons: [(phrase: String, op: Interpretation.Operator)] =
+        (greaterPhrases.map { ($0, Interpretation.Operator.greater) } + lessPhrases.map { ($0, .less) }
+            + atLeastPhrases.map { ($0, .greaterOrEqual) } + atMostPhrases.map { ($0, .lessOrEqual) }
+            + negations.map { ($0, .notEqual) })
+        .sorted { $0.0.count > $1.0.count }
+    static let comparisonWords: Set<String> = Set((greaterPhrases + lessPhrases + atLeastPhrases + atMostPhrases)
+        .flatMap { $0.split(separator: " ").map(String.init) })
         .union(["than", "then", "greater", "larger", "more", "less", "fewer", "smaller", "lower", "higher", "bigger", "earlier",
-                "later", "exactly", "equal", "equals", "equaling"])
+                "later", "exactly", "equal", "equals", "equaling", "between"])
 
     /// Verbs and nouns a question uses for what a header calls otherwise.
     static let synonyms: [String: [String]] = [

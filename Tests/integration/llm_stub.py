@@ -7,6 +7,7 @@ Every request is recorded (headers and parsed body) for the test to inspect.
 """
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -14,7 +15,8 @@ class LLMStub:
     def __init__(self):
         self.requests = []
         # Each entry is consumed by one request: ("status", code[, retry_after]) / ("garbage",)
-        # / ("answer", content_dict) / ("not_chat",). When empty, `default` answers.
+        # / ("answer", content_dict) / ("not_chat",) / ("slow", seconds, content_dict): the
+        # answer after a delay. When empty, `default` answers.
         self.script = []
         self.default = ("answer", {"fields": {}})
         self._lock = threading.Lock()
@@ -43,6 +45,9 @@ class LLMStub:
                     return self._send(200, self._completion("this is not JSON at all {"))
                 if step[0] == "not_chat":
                     return self._send(200, {"unexpected": True})
+                if step[0] == "slow":
+                    time.sleep(step[1])
+                    return self._send(200, self._completion(json.dumps(step[2])))
                 return self._send(200, self._completion(json.dumps(step[1])))
 
             def _completion(self, content):
