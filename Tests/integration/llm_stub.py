@@ -5,6 +5,7 @@ a JSON body, answers `{"choices": [{"message": {"role": "assistant", "content": 
 and can be told to answer 429 (with Retry-After), 500, garbage or a slow answer first.
 Every request is recorded (headers and parsed body) for the test to inspect.
 """
+import contextlib
 import json
 import threading
 import time
@@ -80,3 +81,16 @@ class LLMStub:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+@contextlib.contextmanager
+def serving(pool, **settings):
+    """A started stub with the pool restarted to use it (LLM_MODEL stub-model plus `settings`),
+    and the pool restarted without it afterwards."""
+    stub = LLMStub().start()
+    pool.restart(LLM_BASE_URL=stub.base_url, LLM_MODEL="stub-model", **settings)
+    try:
+        yield stub
+    finally:
+        stub.stop()
+        pool.restart()

@@ -10,7 +10,7 @@ import pytest
 from access_helpers import assert_invalid, call, client, register
 from conftest import assert_envelope
 from documents_helpers import make_pdf
-from llm_stub import LLMStub
+from llm_stub import serving
 from test_documents import upload, wait_done
 
 TODAY = datetime.datetime.now(datetime.timezone.utc).date()
@@ -345,14 +345,8 @@ def test_the_chat_quota_class(pool, orders):
 
 @pytest.fixture
 def llm(pool):
-    stub = LLMStub().start()
-    pool.restart(LLM_BASE_URL=stub.base_url, LLM_MODEL="stub-model", LLM_API_KEY="sk-chat-secret",
-                 LLM_TIMEOUT=2, LLM_MAX_RETRIES=2)
-    try:
+    with serving(pool, LLM_API_KEY="sk-chat-secret", LLM_TIMEOUT=2, LLM_MAX_RETRIES=2) as stub:
         yield stub
-    finally:
-        stub.stop()
-        pool.restart()
 
 
 def spec_answer(table, **spec):

@@ -7,7 +7,7 @@ import pytest
 from access_helpers import assert_invalid, call, client, create_key, register, team_with_member
 from conftest import assert_envelope
 from documents_helpers import make_pdf
-from llm_stub import LLMStub
+from llm_stub import serving
 
 INVOICE = [
     "ACME Trading GmbH",
@@ -322,14 +322,8 @@ def test_results_and_documents_of_another_team_are_invisible():
 
 @pytest.fixture
 def llm(pool):
-    stub = LLMStub().start()
-    pool.restart(LLM_BASE_URL=stub.base_url, LLM_MODEL="stub-model", LLM_API_KEY="sk-test-secret",
-                 LLM_TIMEOUT=5, LLM_MAX_RETRIES=2)
-    try:
+    with serving(pool, LLM_API_KEY="sk-test-secret", LLM_TIMEOUT=5, LLM_MAX_RETRIES=2) as stub:
         yield stub
-    finally:
-        stub.stop()
-        pool.restart()
 
 
 LLM_ANSWER = {"fields": {"amount": {"value": "1,190.00 EUR", "page": 1}, "date": {"value": "05.03.2024", "page": 1}}}
