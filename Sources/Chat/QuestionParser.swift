@@ -344,7 +344,9 @@ struct Reading {
                 }
                 for k in span { role[k] = .value(candidates.count) }
                 // "not shipped", "other than Acme": text compares equal or not equal only.
-                let op: Interpretation.Operator = comparison(before: start) == .notEqual ? .notEqual : .equal
+                let linked = start > 0 && ["with", "in", "from", "for", "by", "of", "at", "on", "to"].contains(words[start - 1])
+                let negated = comparison(before: start) == .notEqual || (linked && comparison(before: start - 1) == .notEqual)
+                let op: Interpretation.Operator = negated ? .notEqual : .equal
                 candidates.append(Candidate(columns: holders.keys.sorted(), values: values, op: op,
                                             start: span.lowerBound, end: span.upperBound))
             }

@@ -49,7 +49,7 @@ public struct TableVocabulary: Sendable {
         }
 
         /// A value of this column as the source writes it: dates in its style, percentages with "%".
-        func shown(_ value: JSON) -> JSON {
+        public func shown(_ value: JSON) -> JSON {
             switch value {
             case .string(let text) where isDate:
                 return .string(format.map { DateStyle.render(text, style: $0) } ?? text)

@@ -16,6 +16,7 @@ public enum DateStyle {
         // The text with its digit runs as numbered holes and its month name as a token.
         var skeleton: [String] = []
         var runs: [String] = []
+        var monthTokens: [String] = [""]
         var named = false
         var index = text.startIndex
         while index < text.endIndex {
@@ -31,8 +32,12 @@ public enum DateStyle {
                 skeleton.append("\u{0}")
                 runs.append(piece)
             } else if character.isLetter, ValueParser.monthNames[piece.lowercased()] != nil {
-                let base = piece.count > 3 && piece.lowercased() != "sept" ? "Month" : "Mon"
-                skeleton.append(piece == piece.uppercased() ? "{\(base.uppercased())}" : piece.first!.isUppercase ? "{\(base)}" : "{\(base.lowercased())}")
+                // Either name's token; "May" is both. The render check keeps what fits.
+                let casing = { (base: String) -> String in
+                    piece == piece.uppercased() ? "{\(base.uppercased())}" : piece.first!.isUppercase ? "{\(base)}" : "{\(base.lowercased())}"
+                }
+                skeleton.append("\u{1}")
+                monthTokens = [casing("Month"), casing("Mon")]
                 named = true
             } else {
                 skeleton.append(piece)
@@ -54,13 +59,16 @@ public enum DateStyle {
             var combinations: [[String]] = [[]]
             for choices in options { combinations = combinations.flatMap { prefix in choices.map { prefix + [$0] } } }
             for tokens in combinations {
-                var hole = 0
-                let style = skeleton.map { piece -> String in
-                    guard piece == "\u{0}" else { return piece }
-                    defer { hole += 1 }
-                    return tokens[hole]
-                }.joined()
-                if isos.contains(where: { render($0, style: style) == text }), !found.contains(style) { found.append(style) }
+                for month in monthTokens {
+                    var hole = 0
+                    let style = skeleton.map { piece -> String in
+                        if piece == "\u{1}" { return month }
+                        guard piece == "\u{0}" else { return piece }
+                        defer { hole += 1 }
+                        return tokens[hole]
+                    }.joined()
+                    if isos.contains(where: { render($0, style: style) == text }), !found.contains(style) { found.append(style) }
+                }
             }
         }
         return found
