@@ -19,10 +19,6 @@ public enum FileType: String, Sendable, CaseIterable {
 
     public var isImage: Bool { [.png, .jpeg, .tiff].contains(self) }
 
-    /// Spreadsheets are tables already: they have no pages to read, and each of their
-    /// sheets becomes a table with confidence 1.
-    public var isSpreadsheet: Bool { self == .csv || self == .xlsx }
-
     /// The type of the file at `path` whose first bytes are `head`.
     public static func recognize(path: String, head: [UInt8]) -> FileType? {
         detect(head) ?? (WorkbookReader.recognizes(path: path, head: head) ? .xlsx : nil)

@@ -21,6 +21,9 @@ public struct ExtractedTable: Sendable {
     /// Body rows as the text each column's type parses (nil = NULL).
     public let values: [[String?]]
     public let confidence: Double
+    /// The sheet of a workbook the table is, which names its warehouse table; nil for
+    /// tables found on pages and for delimited text.
+    public var sheet: String? = nil
 
     /// The columns as stored in `extracted_tables.columns` and shown by the API and by
     /// `assay extract`: name, header and type.
@@ -40,10 +43,10 @@ public enum TableExtraction {
         DocumentTables.detect(pages, joiningPages: true).map(table)
     }
 
-    /// A spreadsheet's rows (delimited text) as a table: the first row is the header when
-    /// every cell of it is filled, distinct and neither a number nor a date; typed like any
-    /// table, with confidence 1 (nothing was read from pixels).
-    public static func table(rows: [[String]]) -> ExtractedTable {
+    /// A spreadsheet's rows (delimited text, or a workbook's `sheet` at tab `page`) as a table:
+    /// the first row is the header when every cell of it is filled, distinct and neither a
+    /// number nor a date; typed like any table, with confidence 1 (nothing was read from pixels).
+    public static func table(rows: [[String]], sheet: String? = nil, page: Int = 1) -> ExtractedTable {
         let first = rows.first ?? []
         let trimmed = first.map { $0.trimmingCharacters(in: .whitespaces) }
         let looksLikeHeader = rows.count > 1 && !trimmed.contains("") && Set(trimmed).count == trimmed.count
@@ -63,8 +66,8 @@ public enum TableExtraction {
             WarehouseColumn(name: ValueParser.columnName(header, taken: &taken), header: header, sqlType: type.sqlType, type: type.rawValue)
         }
         let values = body.map { row in zip(row, types).map { cell, type in ValueParser.sqlValue(cell, as: type) } }
-        return ExtractedTable(pages: [1], bbox: (0, 0, 0, 0), headerCells: looksLikeHeader ? header : nil,
-                              columns: columns, cells: [], values: values, confidence: 1)
+        return ExtractedTable(pages: [page], bbox: (0, 0, 0, 0), headerCells: looksLikeHeader ? header : nil,
+                              columns: columns, cells: [], values: values, confidence: 1, sheet: sheet)
     }
 
     static func table(_ table: DetectedTable) -> ExtractedTable {
