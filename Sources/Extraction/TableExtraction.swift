@@ -48,7 +48,7 @@ public enum TableExtraction {
     /// number nor a date; typed like any table, with confidence 1 (nothing was read from pixels).
     public static func table(rows: [[String]], sheet: String? = nil, page: Int = 1) -> ExtractedTable {
         let first = rows.first ?? []
-        let trimmed = first.map { $0.trimmingCharacters(in: .whitespaces) }
+        let trimmed = first.map(ValueParser.trimmed)
         let looksLikeHeader = rows.count > 1 && !trimmed.contains("") && Set(trimmed).count == trimmed.count
             && trimmed.allSatisfy { ValueParser.inferType([$0]) == .text }
         let header = looksLikeHeader ? trimmed : first.indices.map { "column \($0 + 1)" }
@@ -59,7 +59,7 @@ public enum TableExtraction {
         let types = header.indices.map { position -> ColumnType in
             let cells = body.map { $0[position] }
             let type = ValueParser.inferType(cells)
-            let lossless = cells.allSatisfy { $0.trimmingCharacters(in: .whitespaces).isEmpty || ValueParser.sqlValue($0, as: type) != nil }
+            let lossless = cells.allSatisfy { ValueParser.trimmed($0).isEmpty || ValueParser.sqlValue($0, as: type) != nil }
             return lossless ? type : .text
         }
         let columns = zip(header, types).map { header, type in

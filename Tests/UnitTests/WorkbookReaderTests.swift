@@ -77,6 +77,12 @@ final class WorkbookCellTests: XCTestCase {
         XCTAssertEqual(CellValueText.number("-2.5E+20"), "-250000000000000000000")
         XCTAssertEqual(CellValueText.number("-0"), "0")
         XCTAssertEqual(CellValueText.number("n/a"), "n/a")
+        // Stored text already as Excel shows it is kept as it is; anything else is reprinted.
+        for (stored, shown) in [("0.5", "0.5"), ("-0.25", "-0.25"), ("0.0001", "0.0001"), ("0.00001", "0.00001"), ("1.50", "1.5"),
+                                ("007", "7"), ("123456789012345", "123456789012345"), ("1234567890123456", "1234567890123460"),
+                                ("0.1234567890123456", "0.123456789012346")] {
+            XCTAssertEqual(CellValueText.number(stored), shown, stored)
+        }
     }
 
     func testStrictDatesKeepTheirTimeOnlyWhenThereIsOne() {

@@ -113,14 +113,18 @@ public enum CellValueText {
         // Whole seconds, rounded as Excel shows them (0.99999999 of a day is the next midnight).
         let seconds = Int((serial * 86_400).rounded())
         let day = seconds / 86_400, second = seconds % 86_400
-        let time = String(format: "%02d:%02d:%02d", second / 3600, second % 3600 / 60, second % 60)
+        func clock(_ seconds: Int, hourDigits: Int) -> String {
+            ValueParser.padded(seconds / 3600, hourDigits) + ":" + ValueParser.padded(seconds % 3600 / 60, 2) + ":"
+                + ValueParser.padded(seconds % 60, 2)
+        }
+        let time = clock(second, hourDigits: 2)
         switch kind {
         case .number:
             return nil
         case .time:
             return time
         case .duration:
-            return String(format: "%d:%02d:%02d", seconds / 3600, seconds % 3600 / 60, seconds % 60)
+            return clock(seconds, hourDigits: 1)
         case .date, .dateTime:
             let unixDays: Int
             if date1904 {
@@ -130,7 +134,7 @@ public enum CellValueText {
                 unixDays = day < 60 ? day - 25_568 : day - 25_569
             }
             let (y, m, d) = civil(daysSince1970: unixDays)
-            let date = String(format: "%04d-%02d-%02d", y, m, d)
+            let date = ValueParser.isoDate(year: y, month: m, day: d)
             return kind == .date ? date : "\(date) \(time)"
         }
     }
@@ -153,11 +157,33 @@ public enum CellValueText {
     /// `0.0015`): no exponent, so Assay's number parsing types it; text that is not a
     /// number comes back as it is.
     public static func number(_ stored: String) -> String {
+        if isShownAsStored(stored) { return stored }
         guard let value = Double(stored), value.isFinite else { return stored }
         let shown = String(format: "%.15g", value)
         if shown == "-0" { return "0" }
         guard shown.contains("e") else { return shown }
         return Decimal(string: shown).map { "\($0)" } ?? shown
+    }
+
+    /// Whether `%.15g` would print `stored` as it is: a plain decimal of at most 15 significant
+    /// digits, no leading zero before other digits, no trailing zero after the point, not
+    /// below 0.0001 (which `%g` writes with an exponent). Most numbers are; the check saves
+    /// `String(format:)`, which cost more than reading the XML.
+    static func isShownAsStored(_ stored: String) -> Bool {
+        let zero = UInt8(ascii: "0")
+        func isDigit(_ byte: UInt8) -> Bool { (zero...UInt8(ascii: "9")).contains(byte) }
+        var utf8 = stored.utf8[...]
+        if utf8.first == UInt8(ascii: "-") { utf8 = utf8.dropFirst() }
+        let point = utf8.firstIndex(of: UInt8(ascii: "."))
+        let whole = point.map { utf8[..<$0] } ?? utf8
+        let fraction = point.map { utf8[utf8.index(after: $0)...] } ?? utf8[utf8.endIndex...]
+        guard !whole.isEmpty, whole.allSatisfy(isDigit), fraction.allSatisfy(isDigit),
+              point == nil || (!fraction.isEmpty && fraction.last != zero) else { return false }
+        guard whole.first == zero else { return whole.count + fraction.count <= 15 }
+        // 0.x: at most three zeros after the point (0.0001 is the smallest %g writes plainly).
+        guard whole.count == 1, let first = fraction.firstIndex(where: { $0 != zero }) else { return false }
+        let zeros = fraction.distance(from: fraction.startIndex, to: first)
+        return zeros <= 3 && fraction.count - zeros <= 15
     }
 
     /// An ISO 8601 date or date-time of a strict-format cell (`t="d"`, `2024-01-15T13:45:00Z`)
