@@ -34,6 +34,8 @@ let package = Package(
         .systemLibrary(name: "CXlsxWriter", pkgConfig: "xlsxwriter", providers: [.apt(["libxlsxwriter-dev"])]),
         .systemLibrary(name: "CPangoCairo", pkgConfig: "pangocairo", providers: [.apt(["libpango1.0-dev"])]),
         .systemLibrary(name: "CZip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
+        // libxml2's streaming reader (xmlTextReader) for the XML parts of uploaded .xlsx workbooks.
+        .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         // Atomics on shared memory and other things Swift cannot express directly.
         .target(name: "CShims"),
 
@@ -50,8 +52,10 @@ let package = Package(
         // The job queue's programming model: a job's context, the registry of kinds, permanent failures.
         .target(name: "Jobs", dependencies: ["Data", "JSONValues", .product(name: "Logging", package: "swift-log")]),
         // Reading documents: type detection, PDF text layers with word boxes (poppler),
-        // rendering (cairo) and OCR (tesseract) for scans and images; page models, tables, fields.
-        .target(name: "Documents", dependencies: ["CPoppler", "CTesseract", .product(name: "SwiftCSV", package: "SwiftCSV")]),
+        // rendering (cairo) and OCR (tesseract) for scans and images; page models, tables, fields;
+        // spreadsheets: delimited text (SwiftCSV) and .xlsx workbooks (libzip + libxml2).
+        .target(name: "Documents", dependencies: ["CPoppler", "CTesseract", "CZip", "CXML2",
+                                                  .product(name: "SwiftCSV", package: "SwiftCSV")]),
         // The one pipeline from an uploaded document to its stored pages, warehouse tables and
         // field results (rule-based or LLM), run by the jobs and by `assay extract --bench`.
         .target(

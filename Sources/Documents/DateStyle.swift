@@ -10,7 +10,7 @@ public enum DateStyle {
     /// The styles one written date fits (several when day and month could swap), none when it
     /// is not a date `ValueParser` reads. Each style, rendered with the date, gives back the text.
     public static func styles(_ raw: String) -> [String] {
-        let text = raw.trimmingCharacters(in: .whitespaces)
+        let text = ValueParser.trimmed(raw)
         let isos = [ValueParser.parseDate(text), ValueParser.parseDate(text, monthFirst: true)].compactMap { $0 }
         guard !isos.isEmpty else { return [] }
         // The text with its digit runs as numbered holes and its month name as a token.
@@ -76,10 +76,11 @@ public enum DateStyle {
 
     /// The style most of a column's dates fit (four in five), or nil; nil too for ISO dates,
     /// which need no style.
-    public static func common(_ cells: [String]) -> String? {
+    public static func common(_ cells: [String], sample: Int = 2_000) -> String? {
         var counts: [String: Int] = [:]
         var dates = 0
-        for cell in cells where !cell.trimmingCharacters(in: .whitespaces).isEmpty {
+        // A sample is enough to see how a column writes its dates; big sheets stay fast.
+        for cell in cells.lazy.filter({ !ValueParser.trimmed($0).isEmpty }).prefix(sample) {
             dates += 1
             for style in styles(cell) { counts[style, default: 0] += 1 }
         }

@@ -16,8 +16,8 @@ public enum DocumentReader {
                 if model.source == .none { model = try pdf.ocrPage(index, engine: try OCREngine.forThisProcess()) }
                 try page(model, index + 1, total)
             }
-        case .csv:
-            // No pages: delimited text is a table already (`DelimitedText`).
+        case .csv, .xlsx:
+            // No pages: spreadsheets are tables already (`DelimitedText`, `WorkbookReader`).
             break
         case .png, .jpeg, .tiff:
             let images = try ImagePages(path: path, type: type)

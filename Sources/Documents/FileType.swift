@@ -1,9 +1,10 @@
 import Foundation
 
 /// The kinds of upload Assay accepts, recognised by their content, never by name: PDFs
-/// and images by their first bytes, delimited text (CSV, TSV) by its rows (`DelimitedText`).
+/// and images by their first bytes, workbooks (.xlsx) by the parts of their zip
+/// (`WorkbookReader`), delimited text (CSV, TSV) by its rows (`DelimitedText`).
 public enum FileType: String, Sendable, CaseIterable {
-    case pdf, png, jpeg, tiff, csv
+    case pdf, png, jpeg, tiff, csv, xlsx
 
     public var contentType: String {
         switch self {
@@ -12,6 +13,7 @@ public enum FileType: String, Sendable, CaseIterable {
         case .jpeg: "image/jpeg"
         case .tiff: "image/tiff"
         case .csv: "text/csv"
+        case .xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         }
     }
 
@@ -19,7 +21,8 @@ public enum FileType: String, Sendable, CaseIterable {
 
     /// The type of the file at `path` whose first bytes are `head`.
     public static func recognize(path: String, head: [UInt8]) -> FileType? {
-        detect(head) ?? (DelimitedText.sniff(path: path) ? .csv : nil)
+        detect(head) ?? (WorkbookReader.recognizes(path: path, head: head) ? .xlsx : nil)
+            ?? (DelimitedText.sniff(path: path) ? .csv : nil)
     }
 
     /// Recognises a file from its first bytes (at least 8 are needed).
@@ -60,6 +63,12 @@ public enum FileInspector {
         case .csv:
             // Recognising it read its beginning; the rows are parsed by the job.
             return FileFacts(type: .csv, pages: 1, width: nil, height: nil)
+        case .xlsx:
+            // Every sheet is read here, keeping nothing, so that a damaged or oversized workbook
+            // is refused at upload rather than failing its job; a sheet is a page.
+            let workbook = try WorkbookReader(path: path)
+            _ = try workbook.check()
+            return FileFacts(type: .xlsx, pages: workbook.sheets.count, width: nil, height: nil)
         case .pdf:
             let document = try PDFDocument(path: path)
             let pages = document.pageCount
@@ -133,7 +142,7 @@ public enum FileInspector {
         case .tiff:
             let first = try TIFFStructure(bytes: b, limit: 1).pages[0]
             return (first.width, first.height)
-        case .pdf, .csv:
+        case .pdf, .csv, .xlsx:
             return nil
         }
     }

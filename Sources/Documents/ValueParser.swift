@@ -22,10 +22,42 @@ public enum ValueParser {
     static let currencySymbols: [String: String] = ["$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "₩": "KRW", "CHF": "CHF"]
     static let currencyCodes: Set<String> = ["USD", "EUR", "GBP", "JPY", "INR", "CHF", "CAD", "AUD", "CNY", "SEK", "NOK", "DKK", "PLN", "BRL", "MXN", "RM", "MYR", "SGD"]
 
+    /// `raw` without the whitespace around it. Text that starts and ends with a visible ASCII
+    /// character, nearly every cell, skips Foundation's trimming, which was most of the time
+    /// of typing a large spreadsheet.
+    public static func trimmed(_ raw: String) -> String {
+        if let first = raw.utf8.first, let last = raw.utf8.last, (0x21..<0x80).contains(first), (0x21..<0x80).contains(last) {
+            return raw
+        }
+        return raw.trimmingCharacters(in: .whitespaces)
+    }
+
+    /// Whether `text` is a plain decimal (`1234`, `-12.5`, `007`): canonical as it is.
+    static func isPlainDecimal(_ text: String) -> Bool {
+        var digits = 0, fraction = -1
+        for (index, byte) in text.utf8.enumerated() {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                if fraction >= 0 { fraction += 1 } else { digits += 1 }
+            case UInt8(ascii: "-") where index == 0:
+                continue
+            case UInt8(ascii: ".") where fraction < 0 && digits > 0:
+                fraction = 0
+            default:
+                return false
+            }
+        }
+        return digits > 0 && fraction != 0
+    }
+
     /// A decimal number as canonical text (`-1234.5`), or nil.
     public static func parseNumber(_ raw: String) -> String? {
-        var text = raw.trimmingCharacters(in: .whitespaces)
+        var text = trimmed(raw)
         guard !text.isEmpty else { return nil }
+        if isPlainDecimal(text) { return text }
+        // Only digits, separators, signs and brackets can be left once the number is read
+        // (the minus sign `−` is the one non-ASCII character allowed): a letter rules it out.
+        guard text.utf8.allSatisfy({ $0 >= 0x80 || "0123456789,.'()- ".utf8.contains($0) }) else { return nil }
         var negative = false
         if text.hasPrefix("(") && text.hasSuffix(")") { negative = true; text = String(text.dropFirst().dropLast()) }
         if text.hasPrefix("-") || text.hasPrefix("−") { negative = true; text = String(text.dropFirst()) }
@@ -61,9 +93,15 @@ public enum ValueParser {
 
     /// An amount with a currency marker: (`42.50`, `EUR`).
     public static func parseCurrency(_ raw: String) -> (amount: String, currency: String)? {
-        var text = raw.trimmingCharacters(in: .whitespaces)
+        // Every symbol is `$`, non-ASCII or letters, and so is every code: text without them
+        // (any plain number) has no currency.
+        guard raw.utf8.contains(where: { $0 >= 0x80 || $0 == UInt8(ascii: "$") || (UInt8(ascii: "A")...UInt8(ascii: "z")).contains($0) })
+        else { return nil }
+        var text = trimmed(raw)
         var currency: String?
-        for (symbol, code) in currencySymbols where text.contains(symbol) {
+        // Each symbol is `$`, non-ASCII or starts with C (`CHF`).
+        let mayHaveSymbol = text.utf8.contains { $0 >= 0x80 || $0 == UInt8(ascii: "$") || $0 == UInt8(ascii: "C") }
+        for (symbol, code) in currencySymbols where mayHaveSymbol && text.contains(symbol) {
             currency = code
             text = text.replacingOccurrences(of: symbol, with: "")
         }
@@ -80,9 +118,9 @@ public enum ValueParser {
     }
 
     public static func parsePercent(_ raw: String) -> String? {
-        let text = raw.trimmingCharacters(in: .whitespaces)
+        let text = trimmed(raw)
         guard text.hasSuffix("%") else { return nil }
-        return parseNumber(String(text.dropLast()).trimmingCharacters(in: .whitespaces))
+        return parseNumber(String(text.dropLast()))
     }
 
     static let monthNames: [String: Int] = {
@@ -101,17 +139,14 @@ public enum ValueParser {
     /// (month first with `monthFirst`, for a column `monthFirst(_:)` found written so)
     /// unless the first number cannot be a day-of-month position.
     public static func parseDate(_ raw: String, monthFirst: Bool = false) -> String? {
-        let text = raw.trimmingCharacters(in: .whitespaces).lowercased().replacingOccurrences(of: ",", with: " ")
-        let parts = text.split(whereSeparator: { " /-.".contains($0) }).map(String.init)
+        // Three parts need two separators (space / - . or a comma); most cells have fewer.
+        guard raw.utf8.lazy.filter({ " /-.,".utf8.contains($0) }).prefix(2).count == 2 else { return nil }
+        let text = trimmed(raw).lowercased()
+        let parts = text.split(whereSeparator: { " /-.,".contains($0) }).map(String.init)
         guard parts.count == 3 else { return nil }
         func valid(_ y: Int, _ m: Int, _ d: Int) -> String? {
-            guard (1900...2100).contains(y), (1...12).contains(m), (1...31).contains(d) else { return nil }
-            var components = DateComponents()
-            components.year = y; components.month = m; components.day = d
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = TimeZone(identifier: "UTC")!
-            guard let date = calendar.date(from: components), calendar.component(.day, from: date) == d else { return nil }
-            return String(format: "%04d-%02d-%02d", y, m, d)
+            guard (1900...2100).contains(y), (1...12).contains(m), (1...daysIn(month: m, of: y)).contains(d) else { return nil }
+            return isoDate(year: y, month: m, day: d)
         }
         func year(_ s: String) -> Int? {
             guard let v = Int(s) else { return nil }
@@ -133,8 +168,28 @@ public enum ValueParser {
         return nil
     }
 
+    /// Days in a month of the Gregorian calendar.
+    static func daysIn(month: Int, of year: Int) -> Int {
+        switch month {
+        case 2: year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    /// `2017-12-31`; written by hand, as `String(format:)` costs more than the parsing around it.
+    static func isoDate(year: Int, month: Int, day: Int) -> String {
+        padded(year, 4) + "-" + padded(month, 2) + "-" + padded(day, 2)
+    }
+
+    /// `n` (not negative) with leading zeros to `width` digits.
+    static func padded(_ n: Int, _ width: Int) -> String {
+        let digits = String(n)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+    }
+
     public static func parseBoolean(_ raw: String) -> Bool? {
-        switch raw.trimmingCharacters(in: .whitespaces).lowercased() {
+        switch trimmed(raw).lowercased() {
         case "yes", "true", "y", "✓", "x", "ja", "oui", "sí", "si": true
         case "no", "false", "n", "nein", "non": false
         default: nil
@@ -143,7 +198,7 @@ public enum ValueParser {
 
     /// The narrowest type that at least 80% of the non-empty cells parse as.
     public static func inferType(_ values: [String]) -> ColumnType {
-        let cells = values.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let cells = values.map(trimmed).filter { !$0.isEmpty }
         guard !cells.isEmpty else { return .text }
         func share(_ test: (String) -> Bool) -> Double { Double(cells.filter(test).count) / Double(cells.count) }
         if share({ parseDate($0) != nil }) >= 0.8 { return .date }
@@ -171,7 +226,7 @@ public enum ValueParser {
 
     /// A cell's value as the text PostgreSQL parses for the column type, or nil (NULL).
     public static func sqlValue(_ raw: String, as type: ColumnType, monthFirst: Bool = false) -> String? {
-        let text = raw.trimmingCharacters(in: .whitespaces)
+        let text = trimmed(raw)
         guard !text.isEmpty else { return nil }
         switch type {
         case .integer: return parseNumber(text).flatMap { Int64($0) != nil ? $0 : nil }

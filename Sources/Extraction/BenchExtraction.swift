@@ -12,7 +12,7 @@ public enum BenchExtraction {
         var problem: String?
         do {
             guard let type = DocumentReader.detectType(path: path) else {
-                throw DocumentProblem("unsupported_type", "not a PDF, PNG, JPEG, TIFF or delimited text file")
+                throw DocumentProblem("unsupported_type", "not a PDF, PNG, JPEG, TIFF, XLSX workbook or delimited text file")
             }
             if let cached = PageCache.load(for: path) {
                 pages = cached
@@ -45,13 +45,15 @@ public enum BenchExtraction {
         let body: [JSON] = table.cells.isEmpty
             ? table.values.map { .array($0.map { JSON.string($0 ?? "") }) }
             : table.cells.map { .array($0.map { JSON.string($0.text) }) }
-        return [
-            "page": .int(Int64(table.firstPage)),
-            "pages": .array(table.pages.map { .int(Int64($0)) }),
-            "columns": table.columnsJSON,
-            "rows": .array(header + body),
-            "values": .array(table.values.map { .array($0.map(JSON.init)) }),
+        var members: [(String, JSON)] = [
+            ("page", .int(Int64(table.firstPage))),
+            ("pages", .array(table.pages.map { .int(Int64($0)) })),
+            ("columns", table.columnsJSON),
+            ("rows", .array(header + body)),
+            ("values", .array(table.values.map { .array($0.map(JSON.init)) })),
         ]
+        if let sheet = table.sheet { members.insert(("sheet", .string(sheet)), at: 0) }
+        return .object(members)
     }
 }
 

@@ -102,17 +102,30 @@ public enum DocumentExtraction {
                                wordCount: page.words.count, confidence: page.meanConfidence)
     }
 
-    /// Detects tables on every page and stores each as a typed warehouse table.
-    /// Most rows a spreadsheet upload may have.
+    /// Most rows a spreadsheet upload may have (per sheet of a workbook).
     static let spreadsheetMaxRows = 1_000_000
 
-    /// The tables of a document, the one path for the job and `assay extract`: a spreadsheet
-    /// (delimited text) is one table, confidence 1; anything else is detected on its pages.
+    /// The tables of a document, the one path for the job and `assay extract`: delimited text
+    /// is one table and a workbook one per sheet holding values, confidence 1; anything else
+    /// is detected on its pages.
     public static func tables(path: String, type: FileType, pages: [PageModel]) throws -> [ExtractedTable] {
-        guard type == .csv else { return TableExtraction.tables(pages) }
-        return [TableExtraction.table(rows: try DelimitedText.rows(path: path, maxRows: spreadsheetMaxRows).rows)]
+        switch type {
+        case .csv:
+            return [TableExtraction.table(rows: try DelimitedText.rows(path: path, maxRows: spreadsheetMaxRows).rows)]
+        case .xlsx:
+            var limits = WorkbookLimits()
+            limits.maxRowsPerSheet = spreadsheetMaxRows
+            var tables: [ExtractedTable] = []
+            try WorkbookReader(path: path, limits: limits).forEachSheet { sheet, rows in
+                tables.append(TableExtraction.table(rows: rows, sheet: sheet.name, page: sheet.position))
+            }
+            return tables
+        case .pdf, .png, .jpeg, .tiff:
+            return TableExtraction.tables(pages)
+        }
     }
 
+    /// Finds the document's tables and stores each as a typed warehouse table.
     static func storeTables(path: String, type: FileType, pages: [PageModel], document: DocumentRecord, database: Database,
                             logger: Logger) throws -> Int {
         let tables: [ExtractedTable]
@@ -130,9 +143,14 @@ public enum DocumentExtraction {
         try warehouse.dropTables(document: document.id)
         var stored = 0
         var perPage: [Int: Int] = [:]
+        var sheetNames: Set<String> = []
+        let prefix = "doc_\(document.id.lower.prefix(8))"
         for table in tables {
             perPage[table.firstPage, default: 0] += 1
-            let name = "doc_\(document.id.lower.prefix(8))_p\(table.firstPage)_t\(perPage[table.firstPage]!)"
+            // A workbook's tables are named after their sheets (`doc_1a2b3c4d_sales_2024`; a sheet
+            // name cut to Excel's 31 characters keeps it within PostgreSQL's 63), others by page.
+            let name = table.sheet.map { "\(prefix)_\(ValueParser.columnName(String($0.prefix(31)), taken: &sheetNames))" }
+                ?? "\(prefix)_p\(table.firstPage)_t\(perPage[table.firstPage]!)"
             let cellsJSON = JSON.array(table.cells.map { row in
                 .array(row.map { .array([.string($0.text), .double(round2($0.confidence))]) })
             })

@@ -21,6 +21,9 @@ public struct ExtractedTable: Sendable {
     /// Body rows as the text each column's type parses (nil = NULL).
     public let values: [[String?]]
     public let confidence: Double
+    /// The sheet of a workbook the table is, which names its warehouse table; nil for
+    /// tables found on pages and for delimited text.
+    public var sheet: String? = nil
 
     /// The columns as stored in `extracted_tables.columns` and shown by the API and by
     /// `assay extract`: name, header and type.
@@ -44,12 +47,12 @@ public enum TableExtraction {
         DocumentTables.detect(pages, joiningPages: true).map(table)
     }
 
-    /// A spreadsheet's rows (delimited text) as a table: the first row is the header when
-    /// every cell of it is filled, distinct and neither a number nor a date; typed like any
-    /// table, with confidence 1 (nothing was read from pixels).
-    public static func table(rows: [[String]]) -> ExtractedTable {
+    /// A spreadsheet's rows (delimited text, or a workbook's `sheet` at tab `page`) as a table:
+    /// the first row is the header when every cell of it is filled, distinct and neither a
+    /// number nor a date; typed like any table, with confidence 1 (nothing was read from pixels).
+    public static func table(rows: [[String]], sheet: String? = nil, page: Int = 1) -> ExtractedTable {
         let first = rows.first ?? []
-        let trimmed = first.map { $0.trimmingCharacters(in: .whitespaces) }
+        let trimmed = first.map(ValueParser.trimmed)
         let looksLikeHeader = rows.count > 1 && !trimmed.contains("") && Set(trimmed).count == trimmed.count
             && TableExtraction.headerRow(trimmed, body: rows.dropFirst().map { $0 })
         let header = looksLikeHeader ? trimmed : first.indices.map { "column \($0 + 1)" }
@@ -60,7 +63,7 @@ public enum TableExtraction {
         let types = header.indices.map { position -> ColumnType in
             let cells = body.map { $0[position] }
             let type = ValueParser.inferType(cells)
-            let lossless = cells.allSatisfy { $0.trimmingCharacters(in: .whitespaces).isEmpty || ValueParser.sqlValue($0, as: type) != nil }
+            let lossless = cells.allSatisfy { ValueParser.trimmed($0).isEmpty || ValueParser.sqlValue($0, as: type) != nil }
             return lossless ? type : .text
         }
         let columns = zip(header, types).enumerated().map { position, pair in
@@ -77,8 +80,8 @@ public enum TableExtraction {
                 ValueParser.sqlValue(cell.0, as: cell.1, monthFirst: monthFirst[position])
             }
         }
-        return ExtractedTable(pages: [1], bbox: (0, 0, 0, 0), headerCells: looksLikeHeader ? header : nil,
-                              columns: columns, cells: [], values: values, confidence: 1)
+        return ExtractedTable(pages: [page], bbox: (0, 0, 0, 0), headerCells: looksLikeHeader ? header : nil,
+                              columns: columns, cells: [], values: values, confidence: 1, sheet: sheet)
     }
 
     /// Whether `cells` (non-empty, distinct) name the columns of `body` rather than being its
@@ -92,8 +95,8 @@ public enum TableExtraction {
             let column = body.compactMap { index < $0.count ? $0[index] : nil }
             let bodyType = ValueParser.inferType(column)
             if bodyType != types[index] { return true }
-            let isYear = { (text: String) -> Bool in Int(text.trimmingCharacters(in: .whitespaces)).map { (1800...2100).contains($0) } ?? false }
-            return isYear(cells[index]) && !column.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }.allSatisfy(isYear)
+            let isYear = { (text: String) -> Bool in Int(ValueParser.trimmed(text)).map { (1800...2100).contains($0) } ?? false }
+            return isYear(cells[index]) && !column.filter { !ValueParser.trimmed($0).isEmpty }.allSatisfy(isYear)
         }
     }
 

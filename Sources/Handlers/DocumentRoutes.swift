@@ -54,7 +54,7 @@ struct DocumentRoutes: RouteGroup {
         guard received.size > 0 else { throw APIError.validation([("file", "is empty")]) }
         guard let type = FileType.recognize(path: received.path, head: received.head) else {
             throw APIError(status: 415, code: "unsupported_media_type",
-                           message: "the file is not a PDF, PNG, JPEG, TIFF or delimited text such as CSV (recognised by content, not by name)")
+                           message: "the file is not a PDF, PNG, JPEG, TIFF, XLSX workbook or delimited text such as CSV (recognised by content, not by name)")
         }
         let facts: FileFacts
         do {

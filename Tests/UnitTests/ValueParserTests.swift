@@ -44,6 +44,26 @@ final class ValueParserTests: XCTestCase {
         XCTAssertEqual(ValueParser.inferType(["Widget", "7"]), .text)
     }
 
+    func testTrimmingSkipsFoundationOnlyWhenThereIsNothingToTrim() {
+        for text in ["abc", " abc", "abc\t", "\u{00A0}12\u{00A0}", "12\n", "\n12", "", " ", "é", "a b", "\u{2003}x"] {
+            XCTAssertEqual(ValueParser.trimmed(text), text.trimmingCharacters(in: .whitespaces), text.debugDescription)
+        }
+    }
+
+    func testPlainDecimalsAreCanonicalAsTheyAre() {
+        XCTAssertEqual(ValueParser.parseNumber("007"), "007")
+        XCTAssertEqual(ValueParser.parseNumber("-12.5"), "-12.5")
+        XCTAssertEqual(ValueParser.parseNumber(" 42 "), "42")
+        XCTAssertNil(ValueParser.parseNumber("name 12"))
+        XCTAssertNil(ValueParser.parseCurrency("12.5"))
+        XCTAssertEqual(ValueParser.parseCurrency("CHF 12.50")?.currency, "CHF")
+        XCTAssertNil(ValueParser.parseDate("12.5"))
+        XCTAssertEqual(ValueParser.parseDate("29.02.2024"), "2024-02-29")
+        XCTAssertNil(ValueParser.parseDate("29.02.2023"))
+        XCTAssertNil(ValueParser.parseDate("29.02.1900"), "1900 was not a leap year")
+        XCTAssertEqual(ValueParser.parseDate("Dec 31, 2017"), "2017-12-31")
+    }
+
     func testColumnNamesAreSafeAndUnique() {
         var taken: Set<String> = ["_row"]
         XCTAssertEqual(ValueParser.columnName("Unit price (€)", taken: &taken), "unit_price")
