@@ -103,7 +103,9 @@ public struct Dashboards {
     /// Each widget's data: its query with the dashboard's filters that concern its table (a
     /// filter naming a `table`, or without one any table that has the column), run through
     /// the query layer. A widget that cannot run (its table deleted, a filter that does not
-    /// fit) gets an `error` instead of failing the dashboard.
+    /// fit) gets an `error` instead of failing the dashboard. Widgets that only aggregate
+    /// (KPIs) over the same table with the same filters are answered by one query: one pass
+    /// over a large table instead of one per KPI.
     public func data(config: JSON, team: UUID) throws -> [JSON] {
         guard case .array(let widgets)? = config["widgets"] else { return [] }
         let filters: [JSON] = if case .array(let items)? = config["filters"] { items } else { [] }
@@ -114,13 +116,13 @@ public struct Dashboards {
         })
         let tables = Dictionary(try WarehouseCatalogRepository(db).tables(ids: Array(ids).sorted { $0.uuidString < $1.uuidString }, team: team)
             .map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        return try widgets.map { widget in
+        let prepared: [Result<(table: WarehouseTableRef, spec: [(String, JSON)]), WidgetProblem>] = widgets.map { widget in
             guard case .string(let tableText)? = widget["table"], let tableID = UUID(uuidString: tableText),
                   case .object(var spec)? = widget["query"] else {
-                return ["error": ["code": "invalid_widget", "message": "the widget has no table or query"]]
+                return .failure(WidgetProblem(code: "invalid_widget", message: "the widget has no table or query"))
             }
             guard let table = tables[tableID] else {
-                return ["error": ["code": "table_missing", "message": "the widget's table no longer exists"]]
+                return .failure(WidgetProblem(code: "table_missing", message: "the widget's table no longer exists"))
             }
             let names = Set(QueryColumn.list(fromCatalog: table.columns).map(\.name))
             var extra: [JSON] = []
@@ -137,20 +139,94 @@ public struct Dashboards {
                 spec.removeAll { $0.0 == "filters" }
                 spec.append(("filters", .array(existing + extra)))
             }
-            do {
-                let result = try runner.run(.object(spec), on: table, team: team)
-                return [
-                    "columns": .array(result.outputs.map { ["name": .string($0.name), "type": .string($0.type.rawValue),
-                                                            "role": .string($0.role.rawValue), "label": .string($0.label)] }),
-                    "rows": (try? JSON.parse(Array(result.rowsJSON.utf8))) ?? .array([]),
-                    "truncated": .bool(result.truncated),
-                ]
-            } catch QueryFailure.tooSlow(let milliseconds) {
-                return ["error": ["code": "query_too_slow", "message": .string("the query ran longer than \(milliseconds / 1000) s")]]
-            } catch let failure as ValidationFailure {
-                // The table's columns changed since the widget was made (a re-sync).
-                return ["error": ["code": "invalid_query", "message": .string(failure.fields.map { "\($0.0): \($0.1)" }.joined(separator: "; "))]]
+            return .success((table, spec))
+        }
+        var answered = combinedMeasures(prepared, runner: runner, team: team)
+        return prepared.enumerated().map { index, item in
+            if let done = answered.removeValue(forKey: index) { return done }
+            switch item {
+            case .failure(let problem):
+                return ["error": ["code": .string(problem.code), "message": .string(problem.message)]]
+            case .success(let (table, spec)):
+                do {
+                    let result = try runner.run(.object(spec), on: table, team: team)
+                    return Dashboards.present(outputs: result.outputs, rowsJSON: result.rowsJSON, truncated: result.truncated)
+                } catch {
+                    return Dashboards.problem(error)
+                }
             }
         }
+    }
+
+    struct WidgetProblem: Error {
+        let code: String
+        let message: String
+    }
+
+    static func present(outputs: [QueryOutput], rowsJSON: String, truncated: Bool) -> JSON {
+        [
+            "columns": .array(outputs.map { ["name": .string($0.name), "type": .string($0.type.rawValue),
+                                             "role": .string($0.role.rawValue), "label": .string($0.label)] }),
+            "rows": (try? JSON.parse(Array(rowsJSON.utf8))) ?? .array([]),
+            "truncated": .bool(truncated),
+        ]
+    }
+
+    static func problem(_ error: Error) -> JSON {
+        switch error {
+        case QueryFailure.tooSlow(let milliseconds):
+            return ["error": ["code": "query_too_slow", "message": .string("the query ran longer than \(milliseconds / 1000) s")]]
+        case let failure as ValidationFailure:
+            // The table's columns changed since the widget was made (a re-sync).
+            return ["error": ["code": "invalid_query", "message": .string(failure.fields.map { "\($0.0): \($0.1)" }.joined(separator: "; "))]]
+        default:
+            return ["error": ["code": "query_failed", "message": .string("\(error)")]]
+        }
+    }
+
+    /// The data of every widget whose spec is measures only, run together per table and
+    /// filters (at least two of them): each measure renamed `m<widget>_<n>` in one query, the
+    /// result split back into each widget's own columns. Widgets the combined query cannot
+    /// serve (one of them invalid) are left to run on their own.
+    func combinedMeasures(_ prepared: [Result<(table: WarehouseTableRef, spec: [(String, JSON)]), WidgetProblem>],
+                          runner: QueryRunner, team: UUID) -> [Int: JSON] {
+        var groups: [String: [Int]] = [:]
+        for (index, item) in prepared.enumerated() {
+            guard case .success(let (table, spec)) = item, spec.allSatisfy({ ["table", "measures", "filters"].contains($0.0) }),
+                  case .array(let measures)? = JSON.object(spec)["measures"], !measures.isEmpty else { continue }
+            groups["\(table.id)|\(JSON.object(spec)["filters"]?.serializedText ?? "")", default: []].append(index)
+        }
+        var answered: [Int: JSON] = [:]
+        for members in groups.values where members.count >= 2 {
+            guard case .success(let (table, first)) = prepared[members[0]] else { continue }
+            let columns = QueryColumn.list(fromCatalog: table.columns)
+            var combined: [JSON] = []
+            var parts: [(index: Int, outputs: [QueryOutput], range: Range<Int>)] = []
+            for index in members {
+                guard case .success(let (_, spec)) = prepared[index], case .array(let measures)? = JSON.object(spec)["measures"],
+                      let own = try? QuerySpec(.object(spec.filter { $0.0 != "table" }), tableName: table.tableName, columns: columns)
+                else { continue }
+                let start = combined.count
+                for (position, measure) in measures.enumerated() {
+                    guard case .object(var members) = measure else { continue }
+                    members.removeAll { $0.0 == "as" }
+                    members.append(("as", .string("m\(index)_\(position)")))
+                    combined.append(.object(members))
+                }
+                parts.append((index, own.outputs, start..<combined.count))
+            }
+            guard parts.count >= 2 else { continue }
+            var spec = first.filter { $0.0 != "measures" }
+            spec.append(("measures", .array(combined)))
+            guard let result = try? runner.run(.object(spec), on: table, team: team),
+                  case .array(let rows)? = try? JSON.parse(Array(result.rowsJSON.utf8)),
+                  case .array(let row)? = rows.first, row.count == combined.count else { continue }
+            for part in parts {
+                let values = JSON.array(Array(row[part.range]))
+                answered[part.index] = Dashboards.present(outputs: part.outputs, rowsJSON: JSON.array([values]).serializedText,
+                                                          truncated: false)
+            }
+        }
+        return answered
     }
 }

@@ -12,7 +12,7 @@ public enum ColumnRole: String, Sendable, CaseIterable {
 /// max, top values and a role guess. Large tables are profiled on a block sample of about
 /// `sampleRows` rows. A profile is kept and computed again only when its table changed.
 public struct TableProfiler {
-    public static let sampleRows = 100_000
+    public static let sampleRows = 50_000
 
     let db: Database
 

@@ -148,7 +148,9 @@ public struct WarehouseQuery: Sendable {
             select.append("\(expression) AS \(identifier: name)")
             if case .dimension = output { groupBy.append("\(unsafeSQL: String(index + 1))") }
         }
-        var sql: SQL = "WITH src AS (SELECT * FROM \(SQL.warehouseTable(tableName))"
+        // NOT MATERIALIZED: a histogram reads src twice (its extremes, then its bins); inlined,
+        // that is two scans instead of one scan copying every row into a tuplestore first.
+        var sql: SQL = "WITH src AS NOT MATERIALIZED (SELECT * FROM \(SQL.warehouseTable(tableName))"
         if !filters.isEmpty {
             sql.append(" WHERE \(filters.map(WarehouseQuery.condition).joined(separator: " AND "))")
         }
