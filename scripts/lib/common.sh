@@ -54,6 +54,9 @@ ASSAY_DEB_PACKAGES+=" mariadb-server libmariadb-dev"
 # libzip (batch archives); Noto CJK beside DejaVu so PDFs render Chinese, Japanese and Korean.
 ASSAY_DEB_PACKAGES+=" libxlsxwriter-dev libpango1.0-dev libzip-dev fonts-dejavu-core fonts-noto-cjk"
 
+# Dashboard exports: librsvg draws the charts' SVG onto the cairo PDF (as vectors) and PNG surfaces.
+ASSAY_DEB_PACKAGES+=" librsvg2-dev"
+
 # The integration tests are pytest + requests. These Debian packages are installed only when no
 # usable interpreter already has both modules (see ensure_python_test_env): this machine's pyenv
 # python3 has them from pip, a fresh Debian has neither.
