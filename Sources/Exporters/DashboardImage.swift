@@ -88,11 +88,7 @@ enum DashboardImage {
         guard let file = fopen(path, "wb") else {
             throw ExportError("cannot create the PNG at \(path): \(String(cString: strerror(errno)))")
         }
-        let status = cairo_surface_write_to_png_stream(image, { file, data, length in
-            guard let file, let data else { return CAIRO_STATUS_WRITE_ERROR }
-            let written = fwrite(data, 1, Int(length), file.assumingMemoryBound(to: FILE.self))
-            return written == Int(length) ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR
-        }, file)
+        let status = cairo_surface_write_to_png_stream(image, writeToFile, file)
         let closed = fclose(file) == 0
         guard status == CAIRO_STATUS_SUCCESS, closed else {
             throw ExportError("writing the PNG failed: \(String(cString: cairo_status_to_string(status)))")

@@ -63,11 +63,7 @@ public final class PDFReport {
         guard let file = fopen(path, "wb") else {
             throw ExportError("cannot create the PDF at \(path): \(String(cString: strerror(errno)))")
         }
-        let surface = cairo_pdf_surface_create_for_stream({ file, data, length in
-            guard let file, let data else { return CAIRO_STATUS_WRITE_ERROR }
-            let written = fwrite(data, 1, Int(length), file.assumingMemoryBound(to: FILE.self))
-            return written == Int(length) ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR
-        }, file, page.width, page.height)
+        let surface = cairo_pdf_surface_create_for_stream(writeToFile, file, page.width, page.height)
         // On failure cairo returns an inert surface carrying the error, not nil.
         let status = cairo_surface_status(surface)
         guard let surface, status == CAIRO_STATUS_SUCCESS else {
@@ -269,6 +265,14 @@ public final class PDFReport {
             y += item.height
         }
     }
+}
+
+/// cairo's write callback for a stream surface whose closure is an open `FILE *`: a short
+/// write is an error cairo keeps, so it is seen rather than ending in a truncated file.
+let writeToFile: cairo_write_func_t = { file, data, length in
+    guard let file, let data else { return CAIRO_STATUS_WRITE_ERROR }
+    let written = fwrite(data, 1, Int(length), file.assumingMemoryBound(to: FILE.self))
+    return written == Int(length) ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR
 }
 
 /// A rectangle in points, from the top-left.
