@@ -33,6 +33,8 @@ let package = Package(
         .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
         .systemLibrary(name: "CXlsxWriter", pkgConfig: "xlsxwriter", providers: [.apt(["libxlsxwriter-dev"])]),
         .systemLibrary(name: "CPangoCairo", pkgConfig: "pangocairo", providers: [.apt(["libpango1.0-dev"])]),
+        // Dashboard exports draw the charts' SVG onto cairo surfaces (PDF stays vector).
+        .systemLibrary(name: "CRsvg", pkgConfig: "librsvg-2.0", providers: [.apt(["librsvg2-dev"])]),
         .systemLibrary(name: "CZip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
         // libxml2's streaming reader (xmlTextReader) for the XML parts of uploaded .xlsx workbooks.
         .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
@@ -75,10 +77,11 @@ let package = Package(
         // Clients of outside services through libcurl (SMTP now; LLM and Superset later).
         .target(name: "Integrations", dependencies: ["CCurl", "JSONValues"]),
         // Exports: reading tables out of the warehouse (COPY) and writing .xlsx (libxlsxwriter,
-        // constant memory), PDF (cairo + pango), zip (libzip); the export job.
+        // constant memory), PDF (cairo + pango), zip (libzip); the export job. Dashboards are
+        // exported too: their widgets' data and charts (SVG drawn through librsvg).
         .target(
             name: "Exporters",
-            dependencies: ["CXlsxWriter", "CPangoCairo", "CZip", "Data", "Jobs", "JSONValues",
+            dependencies: ["CXlsxWriter", "CPangoCairo", "CRsvg", "CZip", "Data", "Jobs", "JSONValues", "Dashboards", "Charts",
                            .product(name: "Logging", package: "swift-log")]
         ),
         // Query specs checked against a table's columns and run (analytics' one query layer).

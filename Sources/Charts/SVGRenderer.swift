@@ -4,8 +4,19 @@ import Foundation
 /// Content-Security-Policy allows) and also CSS classes with variables (`--assay-series-0`,
 /// `--assay-fg`…) in a `<style>` scoped to the chart, so a page that allows it can restyle.
 public enum SVGRenderer {
-    public static func render(_ chart: ChartData, theme: ChartTheme = .light, width: Int = 640, height: Int = 360) -> String {
-        var svg = SVGWriter(chart: chart, theme: theme, width: Double(width), height: Double(height))
+    /// How colours are written.
+    public enum Colours: Sendable {
+        /// Attributes, and the `<style>` of CSS variables a page can override: for browsers.
+        case cssVariables
+        /// Attributes only, the theme's colours resolved: for renderers that know no CSS custom
+        /// properties (librsvg 2.54 drops a `var()` declaration, so it would fall back to the
+        /// attributes anyway) and for files that must look the same wherever they are opened.
+        case resolved
+    }
+
+    public static func render(_ chart: ChartData, theme: ChartTheme = .light, width: Int = 640, height: Int = 360,
+                              colours: Colours = .cssVariables) -> String {
+        var svg = SVGWriter(chart: chart, theme: theme, width: Double(width), height: Double(height), colours: colours)
         svg.draw()
         return svg.finish()
     }
@@ -16,14 +27,16 @@ struct SVGWriter {
     let theme: ChartTheme
     let width: Double
     let height: Double
+    let colours: SVGRenderer.Colours
     let scope: String
     var body: [String] = []
 
-    init(chart: ChartData, theme: ChartTheme, width: Double, height: Double) {
+    init(chart: ChartData, theme: ChartTheme, width: Double, height: Double, colours: SVGRenderer.Colours) {
         self.chart = chart
         self.theme = theme
         self.width = width
         self.height = height
+        self.colours = colours
         // A stable id from the content, so charts inlined together keep distinct ids.
         var hash: UInt64 = 0xcbf29ce484222325
         for byte in "\(chart.kind.rawValue)|\(chart.title)|\(chart.labels.joined(separator: "\u{1}"))".utf8 {
@@ -34,7 +47,8 @@ struct SVGWriter {
 
     // MARK: Document
 
-    func finish() -> String {
+    /// The CSS variables a page can set, scoped to this chart, with the theme's colours as fallbacks.
+    var styleSheet: String {
         var css = ".\(scope) .bg{fill:var(--assay-bg,\(theme.background))}"
         css += ".\(scope) .fg{fill:var(--assay-fg,\(theme.foreground))}"
         css += ".\(scope) .muted{fill:var(--assay-muted,\(theme.muted))}"
@@ -42,6 +56,11 @@ struct SVGWriter {
         for (index, colour) in theme.palette.enumerated() {
             css += ".\(scope) .s\(index){fill:var(--assay-series-\(index),\(colour));stroke:var(--assay-series-\(index),\(colour))}"
         }
+        return css
+    }
+
+    func finish() -> String {
+        let style = colours == .cssVariables ? "<style>\(styleSheet)</style>\n" : ""
         let count = chart.kind == .table ? chart.rows.count : chart.labels.count
         let description = "\(kindWords) with \(count) \(count == 1 ? "value" : "values")"
             + (chart.series.count > 1 ? " in \(chart.series.count) series" : "")
@@ -51,8 +70,7 @@ struct SVGWriter {
             role="img" aria-labelledby="\(scope)-t \(scope)-d" font-family="sans-serif" font-size="12">
             <title id="\(scope)-t">\(SVGWriter.escape(chart.title))</title>
             <desc id="\(scope)-d">\(SVGWriter.escape(description))</desc>
-            <style>\(css)</style>
-            <rect class="bg" x="0" y="0" width="\(SVGWriter.n(width))" height="\(SVGWriter.n(height))" fill="\(theme.background)"/>
+            \(style)<rect class="bg" x="0" y="0" width="\(SVGWriter.n(width))" height="\(SVGWriter.n(height))" fill="\(theme.background)"/>
             \(body.joined(separator: "\n"))
             </svg>
 

@@ -100,6 +100,47 @@ public struct Dashboards {
         return ["widgets": .array(widgets), "filters": .array(filters)]
     }
 
+    /// At most how many rows the widgets' queries return, known before any runs: each widget's
+    /// `limit` (the query layer's default without one) capped by its table's rows, and one row
+    /// for a widget of measures alone. Exports decide from it whether to stream or make a job.
+    public static func rowBound(config: JSON, rowCounts: [UUID: Int64]) -> Int64 {
+        guard case .array(let widgets)? = config["widgets"] else { return 0 }
+        return widgets.reduce(Int64(0)) { total, widget in
+            let query = widget["query"] ?? .null
+            let measures: Bool = if case .array(let items)? = query["measures"] { !items.isEmpty } else { false }
+            let dimensions: Bool = if case .array(let items)? = query["dimensions"] { !items.isEmpty } else { false }
+            if measures && !dimensions { return total + 1 }
+            let limit: Int64 = if case .int(let value)? = query["limit"] { value } else { Int64(QuerySpec.defaultLimit) }
+            let table: UUID? = if case .string(let text)? = widget["table"] { UUID(uuidString: text) } else { nil }
+            return total + min(limit, table.flatMap { rowCounts[$0] } ?? 0)
+        }
+    }
+
+    /// The dashboard as `GET /api/dashboards/{id}` shows it and its JSON export writes it: the
+    /// configuration and, with `data`, each widget's result beside it.
+    public func document(_ record: DashboardRecord, team: UUID, data: Bool) throws -> JSON {
+        let config = (try? JSON.parse(Array(record.config.utf8))) ?? .null
+        return Dashboards.document(record, config: config, results: data ? try self.data(config: config, team: team) : nil)
+    }
+
+    /// The document of a dashboard whose widgets' `results` (in widget order) were run already.
+    public static func document(_ record: DashboardRecord, config: JSON, results: [JSON]?) -> JSON {
+        var widgets: [JSON] = if case .array(let items)? = config["widgets"] { items } else { [] }
+        if let results {
+            widgets = zip(widgets, results).map { widget, result in
+                guard case .object(var members) = widget else { return widget }
+                members.append(("data", result))
+                return .object(members)
+            }
+        }
+        return [
+            "id": .string(record.id.lower), "title": .string(record.title), "theme": .string(record.theme),
+            "sources": (try? JSON.parse(Array(record.sources.utf8))) ?? .object([]),
+            "widgets": .array(widgets), "filters": config["filters"] ?? .array([]),
+            "created_at": .string(PostgresTime.format(record.createdAt)), "updated_at": .string(PostgresTime.format(record.updatedAt)),
+        ]
+    }
+
     /// Each widget's data: its query with the dashboard's filters that concern its table (a
     /// filter naming a `table`, or without one any table that has the column), run through
     /// the query layer. A widget that cannot run (its table deleted, a filter that does not

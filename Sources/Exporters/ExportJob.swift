@@ -21,7 +21,9 @@ public enum ExportJob {
         guard let record = try exports.find(id: id, team: nil) else { throw PermanentJobError("the export was deleted") }
         let directory = (settings.directory as NSString).appendingPathComponent(id.lower)
         do {
-            return try produce(record, directory: directory, context: context, settings: settings)
+            return record.kind == .dashboard
+                ? try produceDashboard(record, directory: directory, context: context, settings: settings)
+                : try produce(record, directory: directory, context: context, settings: settings)
         } catch {
             if error is PermanentJobError || context.job.attempts >= context.job.maxAttempts {
                 try? FileManager.default.removeItem(atPath: directory)
@@ -91,18 +93,50 @@ public enum ExportJob {
             contentType = spec.contentType
         }
         try? FileManager.default.removeItem(atPath: temp)
+        return try succeed(record, file: relative, name: fileName, contentType: contentType, rows: rowsBefore, tables: refs.count,
+                           db: db, settings: settings)
+    }
+
+    /// A dashboard's file (`DashboardExport`): the widgets' data is read and drawn again, with
+    /// the dashboard as it is when the job runs.
+    private static func produceDashboard(_ record: ExportRecord, directory: String, context: JobContext,
+                                         settings: ExportSettings) throws -> JSON {
+        let db = context.database
+        let options = (try? JSON.parse(Array(record.options.utf8))) ?? [:]
+        guard let spec = DashboardExportSpec.stored(format: record.format, options: options) else {
+            throw PermanentJobError("the export's options are no longer valid")
+        }
+        guard let id = record.dashboardID, let dashboard = try DashboardRepository(db).find(id: id, team: record.teamID) else {
+            throw PermanentJobError("the dashboard was deleted before it was exported")
+        }
+        // A retried attempt starts again from nothing.
+        try? FileManager.default.removeItem(atPath: directory)
+        let temp = (directory as NSString).appendingPathComponent("tmp")
+        try FileManager.default.createDirectory(atPath: temp, withIntermediateDirectories: true)
+        try ExportRepository(db).markRunning(id: record.id)
+        context.progress(done: 0, total: 1, note: dashboard.title)
+        let export = try DashboardExport(dashboard, db: db, data: spec.format != .json || spec.includeData)
+        let relative = relativePath(record.id, extension: spec.fileExtension)
+        let rows = try export.write(spec, to: (settings.directory as NSString).appendingPathComponent(relative), tempDirectory: temp)
+        try? FileManager.default.removeItem(atPath: temp)
+        return try succeed(record, file: relative, name: "\(export.baseName).\(spec.fileExtension)", contentType: spec.contentType,
+                           rows: Int64(rows), tables: record.tableIDs.count, db: db, settings: settings)
+    }
+
+    /// Records the finished file (its size read from disk) and returns the job's result.
+    private static func succeed(_ record: ExportRecord, file relative: String, name: String, contentType: String, rows: Int64,
+                                tables: Int, db: Database, settings: ExportSettings) throws -> JSON {
         let absolute = (settings.directory as NSString).appendingPathComponent(relative)
         let bytes = ((try? FileManager.default.attributesOfItem(atPath: absolute))?[.size] as? NSNumber)?.int64Value ?? 0
-        try exports.succeed(id: record.id, rows: rowsBefore, tables: refs.count, fileName: fileName, filePath: relative,
-                            contentType: contentType, bytes: bytes, ttlSeconds: settings.ttlSeconds)
-        return ["export_id": .string(record.id.lower), "rows": .int(rowsBefore), "tables": .int(Int64(refs.count)),
-                "bytes": .int(bytes)]
+        try ExportRepository(db).succeed(id: record.id, rows: rows, tables: tables, fileName: name, filePath: relative,
+                                         contentType: contentType, bytes: bytes, ttlSeconds: settings.ttlSeconds)
+        return ["export_id": .string(record.id.lower), "rows": .int(rows), "tables": .int(Int64(tables)), "bytes": .int(bytes)]
     }
 
     /// The spec the request was validated into, read back from what was stored.
     static func storedSpec(_ record: ExportRecord) -> ExportSpec? {
         let options = (try? JSON.parse(Array(record.options.utf8))) ?? [:]
-        var reader = FieldReader(["format": .string(record.format.rawValue), "options": options])
+        var reader = FieldReader(["format": .string(record.format), "options": options])
         let spec = ExportSpec.read(&reader)
         return reader.errors.isEmpty ? spec : nil
     }

@@ -69,12 +69,7 @@ public struct ExportSpec {
         // Options are checked against a format that was given and valid.
         guard let format, var options = reader.object("options", required: false) else { return spec }
         spec.options = options.value
-        let allowed = optionNames[format] ?? []
-        if case .object(let members) = options.value {
-            for (name, _) in members where !allowed.contains(name) {
-                options.fail(name, "is not an option of \(format.rawValue); valid: \(allowed.joined(separator: ", "))")
-            }
-        }
+        options.rejectUnknown(allowed: optionNames[format] ?? [], of: format.rawValue)
         switch format {
         case .csv:
             if let delimiter = options.choice("delimiter", delimiters, required: false) { spec.csv.delimiter = delimiter }
@@ -88,10 +83,7 @@ public struct ExportSpec {
             if let threshold = options.double("low_confidence", required: false, range: 0...1) { spec.xlsx.lowConfidence = threshold }
             spec.xlsx.metadataSheet = options.bool("metadata_sheet", required: false) ?? true
         case .pdf:
-            if let size = options.choice("page_size", as: PDFOptions.PageSize.self, required: false) { spec.pdf.pageSize = size }
-            if let orientation = options.choice("orientation", as: PDFOptions.Orientation.self, required: false) {
-                spec.pdf.orientation = orientation
-            }
+            spec.pdf.readPage(&options)
             if let size = options.double("font_size", required: false, range: 5...14) { spec.pdf.fontSize = size }
             spec.title = options.string("title", required: false, maxLength: 200)
         }
@@ -101,4 +93,24 @@ public struct ExportSpec {
 
     /// Cells below this confidence are marked in Excel and PDF.
     var lowConfidence: Double { format == .excel ? xlsx.lowConfidence : 0.6 }
+}
+
+extension FieldReader {
+    /// Names every member of this options object that is not in `allowed`, listing the valid
+    /// ones, so a misspelt option is never ignored silently.
+    mutating func rejectUnknown(allowed: [String], of format: String) {
+        guard case .object(let members) = value else { return }
+        for (name, _) in members where !allowed.contains(name) {
+            let valid = allowed.isEmpty ? "it takes none" : "valid: \(allowed.joined(separator: ", "))"
+            fail(name, "is not an option of \(format); \(valid)")
+        }
+    }
+}
+
+extension PDFOptions {
+    /// Reads `page_size` and `orientation` from an export's options, where given.
+    mutating func readPage(_ options: inout FieldReader) {
+        if let size = options.choice("page_size", as: PageSize.self, required: false) { pageSize = size }
+        if let orientation = options.choice("orientation", as: Orientation.self, required: false) { self.orientation = orientation }
+    }
 }

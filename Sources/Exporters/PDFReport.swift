@@ -29,30 +29,19 @@ public struct PDFOptions: Sendable {
 /// try report.close()
 /// ```
 public final class PDFReport {
-    private enum Block {
-        case title(String)
-        case keyValues([(label: String, value: String)])
-        /// What the shading of low-confidence cells means, above a table that has some.
-        case legend
-    }
-
-    /// Something drawn as one piece: a title, or one label/value pair.
-    private struct Item {
-        let height: Double
-        let draw: (_ y: Double) -> Void
-    }
-
     private let surface: OpaquePointer
     /// The output file, written by cairo through a callback (see `init`); nil once closed.
     private var file: UnsafeMutablePointer<FILE>?
     fileprivate let cr: OpaquePointer
-    private let context: OpaquePointer
+    /// Titles, key-value blocks and figures, drawn on `cr`.
+    private let canvas: ReportCanvas
+    private var context: OpaquePointer { canvas.context }
+    private var fonts: PDFFonts { canvas.fonts }
     private let options: PDFOptions
-    private let fonts: PDFFonts
     private let footer: PDFTextBox
     /// The open page's plain ASCII table text, drawn when the page ends.
     private let batch: PDFGlyphBatch?
-    private var pending: [Block] = []
+    private var pending: [ReportCanvas.Block] = []
     private var closed = false
 
     /// The size the surface has now (set per page) and whether a page is being drawn.
@@ -74,11 +63,7 @@ public final class PDFReport {
         guard let file = fopen(path, "wb") else {
             throw ExportError("cannot create the PDF at \(path): \(String(cString: strerror(errno)))")
         }
-        let surface = cairo_pdf_surface_create_for_stream({ file, data, length in
-            guard let file, let data else { return CAIRO_STATUS_WRITE_ERROR }
-            let written = fwrite(data, 1, Int(length), file.assumingMemoryBound(to: FILE.self))
-            return written == Int(length) ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR
-        }, file, page.width, page.height)
+        let surface = cairo_pdf_surface_create_for_stream(writeToFile, file, page.width, page.height)
         // On failure cairo returns an inert surface carrying the error, not nil.
         let status = cairo_surface_status(surface)
         guard let surface, status == CAIRO_STATUS_SUCCESS else {
@@ -90,12 +75,10 @@ public final class PDFReport {
         self.file = file
         cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_CREATOR, "Assay")
         cr = cairo_create(surface)
-        // Pango's default 96 dpi would make an 8-point font 10.7 PDF points tall.
-        context = pango_cairo_create_context(cr)
-        pango_cairo_context_set_resolution(context, 72)
-        fonts = PDFFonts(bodySize: options.fontSize)
-        batch = PDFASCIIFont(context: context, font: fonts.body).map(PDFGlyphBatch.init)
-        footer = PDFTextBox(context: context, font: fonts.small, width: nil)
+        let canvas = ReportCanvas(cr: cr, fontSize: options.fontSize, left: PDFPage.margin)
+        self.canvas = canvas
+        batch = PDFASCIIFont(context: canvas.context, font: canvas.fonts.body).map(PDFGlyphBatch.init)
+        footer = PDFTextBox(context: canvas.context, font: canvas.fonts.small, width: nil)
     }
 
     /// Without `close` the PDF is still finished (destroying the surface writes the rest),
@@ -103,7 +86,6 @@ public final class PDFReport {
     deinit {
         cairo_destroy(cr)
         cairo_surface_destroy(surface)
-        g_object_unref(UnsafeMutableRawPointer(context))
         if let file { fclose(file) }
     }
 
@@ -121,6 +103,23 @@ public final class PDFReport {
     /// Labels in bold with their values beside them, e.g. where a table came from.
     public func keyValues(_ items: [(label: String, value: String)]) {
         pending.append(.keyValues(items))
+    }
+
+    /// A smaller heading, e.g. above one widget's data.
+    public func heading(_ text: String) {
+        pending.append(.heading(text))
+    }
+
+    /// Figures side by side in a band `height` points tall across a page of this size — a
+    /// row of a dashboard's grid — kept on one page with the blocks pending above it. Each
+    /// figure's box is relative to the band's top-left corner (the left margin).
+    func band(height: Double, on page: PDFPage, figures: [(figure: ReportCanvas.Figure, box: PDFBox)]) throws {
+        try drawPending(on: page, keepWith: height)
+        try makeRoom(height, on: page)
+        for (figure, box) in figures {
+            try canvas.draw(figure, x: PDFPage.margin + box.x, y: y + box.y, width: box.width, height: box.height)
+        }
+        y += height
     }
 
     /// A table paginated with its header repeated at the top of every page; returns rows written.
@@ -200,7 +199,7 @@ public final class PDFReport {
 
     // MARK: - Pages
 
-    private let sectionGap = 12.0
+    private let sectionGap = ReportCanvas.sectionGap
 
     /// Makes sure `height` points fit below `y` on a page of this size, starting a new page
     /// if they do not (or the size differs).
@@ -256,70 +255,38 @@ public final class PDFReport {
     /// Draws the pending blocks, kept together with `following` points of what comes next
     /// when they all fit on one page.
     private func drawPending(on page: PDFPage, keepWith following: Double) throws {
-        let pieces = pending.flatMap { items(for: $0, width: page.contentWidth) }
+        let pieces = pending.flatMap { canvas.items(for: $0, width: page.contentWidth) }
         pending = []
         let together = pieces.reduce(following) { $0 + $1.height }
-        try makeRoom(min(together, page.bottom - PDFPage.margin), on: page)
+        try makeRoom(min(together, page.contentHeight), on: page)
         for item in pieces {
             try makeRoom(item.height, on: page)
             item.draw(y)
             y += item.height
         }
     }
+}
 
-    private func items(for block: Block, width: Double) -> [Item] {
-        switch block {
-        case .title(let text):
-            let box = PDFTextBox(context: context, font: fonts.heading, width: width, maxLines: 3)
-            box.setText(text)
-            return [item(height: box.size.height + options.fontSize, boxes: [(box, 0)])]
-        case .keyValues(let pairs):
-            return keyValueItems(pairs, width: width)
-        case .legend:
-            return [legendItem(width: width)]
-        }
-    }
+/// cairo's write callback for a stream surface whose closure is an open `FILE *`: a short
+/// write is an error cairo keeps, so it is seen rather than ending in a truncated file.
+let writeToFile: cairo_write_func_t = { file, data, length in
+    guard let file, let data else { return CAIRO_STATUS_WRITE_ERROR }
+    let written = fwrite(data, 1, Int(length), file.assumingMemoryBound(to: FILE.self))
+    return written == Int(length) ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR
+}
 
-    /// A swatch of the low-confidence shading and what it means.
-    private func legendItem(width: Double) -> Item {
-        let swatch = options.fontSize
-        let box = PDFTextBox(context: context, font: fonts.small, width: width - 2 * swatch, maxLines: 2)
-        let percent = Int(PDFTableLayout.lowConfidence * 100)
-        box.setText("Shaded cells: extraction confidence below \(percent)%; check them against the source.")
-        let text = item(height: box.size.height + options.fontSize * 0.5, boxes: [(box, 2 * swatch)])
-        return Item(height: text.height) { [cr] y in
-            PDFTableLayout.fill(cr, x: PDFPage.margin, y: y + 1, width: swatch, height: swatch * 0.9,
-                                color: PDFTableLayout.doubtful)
-            text.draw(y)
-        }
-    }
+/// A rectangle in points, from the top-left.
+public struct PDFBox: Equatable, Sendable {
+    public var x: Double
+    public var y: Double
+    public var width: Double
+    public var height: Double
 
-    /// One item per pair: labels in a column as wide as the widest (at most a third of the
-    /// page), values wrapped beside them.
-    private func keyValueItems(_ pairs: [(label: String, value: String)], width: Double) -> [Item] {
-        let measure = PDFTextBox(context: context, font: fonts.bold, width: nil)
-        let labelWidth = pairs.reduce(0.0) { widest, pair in
-            measure.setText(pair.label)
-            return max(widest, min(measure.size.width, width / 3))
-        }
-        let gap = options.fontSize
-        let items = pairs.map { pair in
-            let label = PDFTextBox(context: context, font: fonts.bold, width: labelWidth, maxLines: 2)
-            let value = PDFTextBox(context: context, font: fonts.body, width: width - labelWidth - gap, maxLines: 3)
-            label.setText(pair.label)
-            value.setText(PDFTableLayout.cellText(pair.value))
-            let height = max(label.size.height, value.size.height) + options.fontSize * 0.3
-            return item(height: height, boxes: [(label, 0), (value, labelWidth + gap)])
-        }
-        return items + [Item(height: sectionGap, draw: { _ in })]
-    }
-
-    /// An item drawing `boxes` at their offsets from the left margin.
-    private func item(height: Double, boxes: [(box: PDFTextBox, x: Double)]) -> Item {
-        Item(height: height) { [cr] y in
-            cairo_set_source_rgb(cr, 0, 0, 0)
-            for (box, x) in boxes { box.draw(cr, x: PDFPage.margin + x, y: y) }
-        }
+    public init(x: Double, y: Double, width: Double, height: Double) {
+        self.x = x
+        self.y = y
+        self.width = width
+        self.height = height
     }
 }
 
@@ -340,6 +307,8 @@ struct PDFPage: Equatable {
     var contentWidth: Double { width - 2 * PDFPage.margin }
     /// The lowest point content may reach.
     var bottom: Double { height - PDFPage.margin - PDFPage.footerSpace }
+    /// The most a page can hold between its margins.
+    var contentHeight: Double { bottom - PDFPage.margin }
 }
 
 /// Streams one table's rows onto the report's pages, repeating the header after each break.

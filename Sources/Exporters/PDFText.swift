@@ -14,17 +14,19 @@ final class PDFFonts {
     let body: OpaquePointer
     let bold: OpaquePointer
     let heading: OpaquePointer
+    let subheading: OpaquePointer
     let small: OpaquePointer
 
     init(bodySize: Double) {
         body = PDFFonts.description("", size: bodySize)
         bold = PDFFonts.description("Bold", size: bodySize)
         heading = PDFFonts.description("Bold", size: bodySize * 2)
+        subheading = PDFFonts.description("Bold", size: bodySize * 1.4)
         small = PDFFonts.description("", size: max(bodySize - 1, 5))
     }
 
     deinit {
-        for font in [body, bold, heading, small] { pango_font_description_free(font) }
+        for font in [body, bold, heading, subheading, small] { pango_font_description_free(font) }
     }
 
     private static func description(_ style: String, size: Double) -> OpaquePointer {

@@ -18,7 +18,7 @@ struct XLSXTableWriter {
     private let rowsPerSheet: Int
     private var widths: XLSXColumnWidths
     private var sheet: Sheet
-    private var sheets: [Sheet] = []
+    private(set) var sheets: [Sheet] = []
     private(set) var sheetNames: [String] = []
     private var rowInSheet = 0
     private(set) var rowsWritten = 0

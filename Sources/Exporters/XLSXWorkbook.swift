@@ -32,7 +32,7 @@ public struct XLSXOptions: Sendable {
 /// `ExportError` carrying `lxw_strerror`'s message.
 public final class XLSXWorkbook {
     /// Nil once closed: `workbook_close` frees it, even when it fails.
-    private var workbook: UnsafeMutablePointer<lxw_workbook>?
+    private(set) var workbook: UnsafeMutablePointer<lxw_workbook>?
     private let path: String
     /// Our own copy of the temp directory path, kept for the workbook's lifetime because the
     /// options struct hands libxlsxwriter a bare `char *`.
@@ -43,13 +43,17 @@ public final class XLSXWorkbook {
     /// What the metadata sheet lists: each table added, in order.
     private var tables: [(title: String, metadata: [(label: String, value: String)], rows: Int, sheets: [String])] = []
 
-    public init(path: String, tempDirectory: String, options: XLSXOptions) throws {
+    /// - Parameter constantMemory: false keeps every cell in memory until `close`, which a
+    ///   chart needs for its data cache (in constant-memory mode libxlsxwriter writes charts
+    ///   without cached values, and viewers that do not recalculate show them empty). Only
+    ///   for small tables, such as a dashboard's widgets.
+    public init(path: String, tempDirectory: String, options: XLSXOptions, constantMemory: Bool = true) throws {
         guard Self.isWritableDirectory(tempDirectory) else {
             throw ExportError("xlsx: temp directory \(tempDirectory) is not a writable directory")
         }
         guard let directory = strdup(tempDirectory) else { throw ExportError("xlsx: out of memory") }
         var libraryOptions = lxw_workbook_options()
-        libraryOptions.constant_memory = UInt8(LXW_TRUE.rawValue)
+        libraryOptions.constant_memory = UInt8((constantMemory ? LXW_TRUE : LXW_FALSE).rawValue)
         libraryOptions.tmpdir = directory
         guard let workbook = workbook_new_opt(path, &libraryOptions) else {
             free(directory)
@@ -77,6 +81,12 @@ public final class XLSXWorkbook {
     /// Writes one table (one or more sheets named from table.title), returns rows written.
     @discardableResult
     public func addTable(_ table: ExportTable, rows: RowStream, progress: ExportProgress?) throws -> Int {
+        try addTableSheets(table, rows: rows, progress: progress).rows
+    }
+
+    /// `addTable`, also giving the sheets the table went on (a chart refers to them).
+    func addTableSheets(_ table: ExportTable, rows: RowStream,
+                        progress: ExportProgress?) throws -> (rows: Int, sheets: [(sheet: XLSXCells.Sheet, name: String)]) {
         guard workbook != nil else { throw ExportError("xlsx: the workbook is already closed") }
         var writer = try XLSXTableWriter(book: self, table: table, formats: formats, options: options)
         try rows { values in
@@ -86,7 +96,7 @@ public final class XLSXWorkbook {
         try writer.finish()
         if writer.rowsWritten % Self.progressInterval != 0 { progress?(writer.rowsWritten) }
         tables.append((table.title, table.metadata, writer.rowsWritten, writer.sheetNames))
-        return writer.rowsWritten
+        return (writer.rowsWritten, Array(zip(writer.sheets, writer.sheetNames)).map { ($0, $1) })
     }
 
     /// Adds the metadata sheet (label/value pairs of every table added, plus row counts and

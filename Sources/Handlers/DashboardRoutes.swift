@@ -178,21 +178,6 @@ struct DashboardRoutes: RouteGroup {
 
     /// The configuration, and with `data` each widget's result.
     private func present(_ record: DashboardRecord, team: UUID, data: Bool) throws -> JSON {
-        let config = (try? JSON.parse(Array(record.config.utf8))) ?? .null
-        var widgets: [JSON] = if case .array(let items)? = config["widgets"] { items } else { [] }
-        if data {
-            let results = try Dashboards(db).data(config: config, team: team)
-            widgets = zip(widgets, results).map { widget, result in
-                guard case .object(var members) = widget else { return widget }
-                members.append(("data", result))
-                return .object(members)
-            }
-        }
-        return [
-            "id": .string(record.id.lower), "title": .string(record.title), "theme": .string(record.theme),
-            "sources": (try? JSON.parse(Array(record.sources.utf8))) ?? .object([]),
-            "widgets": .array(widgets), "filters": config["filters"] ?? .array([]),
-            "created_at": Present.time(record.createdAt), "updated_at": Present.time(record.updatedAt),
-        ]
+        try Dashboards(db).document(record, team: team, data: data)
     }
 }

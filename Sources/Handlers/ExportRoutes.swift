@@ -3,11 +3,13 @@ import Exporters
 import Foundation
 import JSONValues
 
-/// Exports of warehouse tables (extracted from documents or copied by ETL):
+/// Exports of warehouse tables (extracted from documents or copied by ETL) and dashboards:
 /// - `POST /api/export/table/{id}` streams CSV and JSON straight from PostgreSQL's COPY and
 ///   small Excel/PDF files from a scratch file; larger ones (or `"delivery": "job"`) become
 ///   an export job (202);
 /// - `POST /api/export/batch` makes one zip of several tables, always as a job;
+/// - `POST /api/export/dashboard/{id}` draws a dashboard as PDF, Excel, JSON or PNG, delivered
+///   by the same rule (its widgets' data decides the size);
 /// - `GET /api/exports`, `GET /api/exports/{id}` show jobs and progress, and
 ///   `GET /api/exports/{id}/download` hands the file to nginx (`X-Accel-Redirect`);
 /// - `GET /api/warehouse/tables` lists every exportable table with its id.
@@ -19,6 +21,7 @@ struct ExportRoutes: RouteGroup {
     func register(on router: Router) {
         router.post("/api/export/table/{id}", access.protect(scope: .export, quota: .export, exportTable))
         router.post("/api/export/batch", access.protect(scope: .export, quota: .export, exportBatch))
+        router.post("/api/export/dashboard/{id}", access.protect(scope: .export, quota: .export, exportDashboard))
         router.get("/api/exports", access.protect(scope: .export, list))
         router.get("/api/exports/{id}", access.protect(scope: .export, show))
         router.get("/api/exports/{id}/download", access.protect(scope: .export, download))
@@ -36,12 +39,10 @@ struct ExportRoutes: RouteGroup {
             throw APIError.notFound("no such table")
         }
         let large = !spec.streamsFromCopy && ref.rowCount > Int64(settings.syncRows)
-        if spec.delivery == .download, large {
-            throw APIError.validation([("delivery", "this table has \(ref.rowCount) rows; \(spec.format.rawValue) exports of more "
-                                         + "than \(settings.syncRows) rows run as jobs (delivery auto or job)")])
-        }
-        if spec.delivery == .job || (spec.delivery == .auto && large) {
-            return try queue(request, principal, kind: .table, spec: spec, refs: [ref])
+        if try runsAsJob(spec.delivery, large: large,
+                         size: "this table has \(ref.rowCount) rows; \(spec.format.rawValue) exports") {
+            return try queue(request, principal, kind: .table, format: spec.format.rawValue, fileExtension: spec.fileExtension,
+                             options: spec.options, tables: [ref.id], rowsTotal: ref.rowCount)
         }
         let export = TableExport(ref)
         access.audit(request, principal: principal, action: "table.exported", resourceType: "table", resourceID: id.lower,
@@ -111,24 +112,69 @@ struct ExportRoutes: RouteGroup {
             let missing = ids.filter { !found.contains($0) }.map(\.lower)
             throw APIError(status: 404, code: "not_found", message: "no such table: \(missing.joined(separator: ", "))")
         }
-        return try queue(request, principal, kind: .batch, spec: spec, refs: refs)
+        return try queue(request, principal, kind: .batch, format: spec.format.rawValue, fileExtension: spec.fileExtension,
+                         options: spec.options, tables: refs.map(\.id), rowsTotal: refs.reduce(0) { $0 + $1.rowCount })
+    }
+
+    // MARK: Dashboards
+
+    /// A dashboard's widgets with their data (its filters applied) as PDF, Excel, JSON or PNG:
+    /// streamed when its widgets can return at most `ASSAY_EXPORT_SYNC_ROWS` rows, else (or
+    /// with `"delivery": "job"`) an export job, as for a table's Excel and PDF.
+    func exportDashboard(_ request: Request, _ principal: Principal) throws -> Response {
+        let id = try request.uuidParameter("id")
+        var reader = try request.jsonObject(limit: context.settings.maxJSONBody)
+        let spec = DashboardExportSpec.read(&reader)
+        try reader.finish()
+        guard let dashboard = try DashboardRepository(db).find(id: id, team: principal.teamID) else {
+            throw APIError.notFound("no such dashboard")
+        }
+        let plan = try DashboardExport.plan(dashboard, db: db)
+        if try runsAsJob(spec.delivery, large: plan.rowBound > Int64(settings.syncRows),
+                         size: "this dashboard's widgets return up to \(plan.rowBound) rows; exports") {
+            return try queue(request, principal, kind: .dashboard, format: spec.format.rawValue, fileExtension: spec.fileExtension,
+                             options: spec.stored, tables: plan.tables, dashboard: id, rowsTotal: plan.rowBound)
+        }
+        access.audit(request, principal: principal, action: "dashboard.exported", resourceType: "dashboard", resourceID: id.lower,
+                     detail: ["format": .string(spec.fileExtension), "include_data": .bool(spec.includeData)])
+        return try streamRenderedFile(headers: [
+            ("Content-Type", spec.contentType),
+            ("Content-Disposition", ExportRoutes.disposition(dashboard.title, extension: spec.fileExtension)),
+            ("X-Content-Type-Options", "nosniff"),
+        ]) { path, temp in
+            let export = try DashboardExport(dashboard, db: db, data: spec.format != .json || spec.includeData)
+            try export.write(spec, to: path, tempDirectory: temp)
+        }
+    }
+
+    // MARK: Jobs
+
+    /// Whether an export becomes a job: when asked, or when `large` and delivery is `auto`.
+    /// `download` of something large is refused (422) rather than tie up a FastCGI worker
+    /// past the request timeout; `size` says how large, for that message.
+    private func runsAsJob(_ delivery: ExportSpec.Delivery, large: Bool, size: @autoclosure () -> String) throws -> Bool {
+        if delivery == .download, large {
+            throw APIError.validation([("delivery", "\(size()) of more than \(settings.syncRows) rows run as jobs (delivery auto or job)")])
+        }
+        return delivery == .job || (delivery == .auto && large)
     }
 
     /// Creates the export and its job in one transaction; 202 with where to follow it.
-    private func queue(_ request: Request, _ principal: Principal, kind: ExportRecord.Kind, spec: ExportSpec,
-                       refs: [WarehouseTableRef]) throws -> Response {
+    private func queue(_ request: Request, _ principal: Principal, kind: ExportRecord.Kind, format: String, fileExtension: String,
+                       options: JSON, tables: [UUID], dashboard: UUID? = nil, rowsTotal: Int64) throws -> Response {
         let id = UUID()
         let record = try db.transaction { db in
             let job = try JobRepository(db).enqueue(kind: .exportRun, team: principal.teamID,
                                                     payload: JSON.object([("export_id", .string(id.lower))]).serializedText)
             return try ExportRepository(db).create(
-                id: id, team: principal.teamID, user: principal.userID, kind: kind, format: spec.format,
-                options: spec.options.serializedText, tables: refs.map(\.id),
-                rowsTotal: refs.reduce(0) { $0 + $1.rowCount }, job: job.id)
+                id: id, team: principal.teamID, user: principal.userID, kind: kind, format: format,
+                options: options.serializedText, tables: tables, dashboard: dashboard, rowsTotal: rowsTotal, job: job.id)
         }
+        var detail: [(String, JSON)] = [("format", .string(fileExtension)), ("kind", .string(kind.rawValue)),
+                                        ("tables", .array(tables.map { .string($0.lower) }))]
+        if let dashboard { detail.append(("dashboard_id", .string(dashboard.lower))) }
         access.audit(request, principal: principal, action: "export.created", resourceType: "export", resourceID: id.lower,
-                     detail: ["format": .string(spec.fileExtension), "kind": .string(kind.rawValue),
-                              "tables": .array(refs.map { .string($0.id.lower) })])
+                     detail: .object(detail))
         return .json(present(record), status: 202, headers: [("Location", "/api/exports/\(id.lower)")])
     }
 
@@ -192,9 +238,10 @@ struct ExportRoutes: RouteGroup {
             ? ["name": JSON(record.fileName), "bytes": record.bytes.map(JSON.int) ?? .null, "content_type": JSON(record.contentType)]
             : .null
         return [
-            "id": .string(record.id.lower), "kind": .string(record.kind.rawValue), "format": .string(record.format.rawValue),
+            "id": .string(record.id.lower), "kind": .string(record.kind.rawValue), "format": .string(record.format),
             "options": (try? JSON.parse(Array(record.options.utf8))) ?? [:],
             "table_ids": .array(record.tableIDs.map { .string($0.lower) }),
+            "dashboard_id": record.dashboardID.map { .string($0.lower) } ?? .null,
             "status": .string(record.status.rawValue), "progress": .object(progress), "file": file,
             "download_url": record.status == .succeeded ? .string("/api/exports/\(record.id.lower)/download") : .null,
             "job_id": record.jobID.map { .string($0.lower) } ?? .null,

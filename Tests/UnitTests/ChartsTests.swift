@@ -79,6 +79,19 @@ final class ChartsTests: XCTestCase {
         }
     }
 
+    func testResolvedColoursDropOnlyTheStyleSheet() {
+        for (name, chart) in Self.samples {
+            for theme in [ChartTheme.light, .dark] {
+                let web = SVGRenderer.render(chart, theme: theme)
+                let resolved = SVGRenderer.render(chart, theme: theme, colours: .resolved)
+                XCTAssertFalse(resolved.contains("<style") || resolved.contains("var("), "\(name): no CSS variables for librsvg")
+                XCTAssertTrue(resolved.contains("fill=\"\(theme.background)\""), "\(name): the theme's colours are attributes")
+                let withoutStyle = web.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("<style>") }.joined(separator: "\n")
+                XCTAssertEqual(resolved, withoutStyle, "\(name): everything else is the web's chart")
+            }
+        }
+    }
+
     func testEmptyAndSinglePointData() {
         let empty = SVGRenderer.render(ChartData(kind: .line, title: "Nothing", labels: [], series: []))
         XCTAssertTrue(empty.contains(">No data<"))

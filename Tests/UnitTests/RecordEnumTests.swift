@@ -32,13 +32,13 @@ final class RecordEnumTests: XCTestCase {
     }
 
     func testTheCasesAreTheValuesTheSchemaAllows() {
-        // The CHECK constraints of migrations 0003, 0004, 0006, 0007, 0008 and 0009.
+        // The CHECK constraints of migrations 0003, 0004, 0006, 0007, 0008, 0009 and 0017.
         XCTAssertEqual(JobStatus.allCases.map(\.rawValue), ["queued", "running", "succeeded", "failed", "cancelled"])
         XCTAssertEqual(DocumentStatus.allCases.map(\.rawValue), ["queued", "processing", "done", "failed"])
         XCTAssertEqual(SourceEngine.allCases.map(\.rawValue), ["postgresql", "mysql"])
         XCTAssertEqual(ETLTrigger.allCases.map(\.rawValue), ["manual", "schedule"])
         XCTAssertEqual(ETLRunStatus.allCases.map(\.rawValue), ["queued", "running", "succeeded", "failed"])
-        XCTAssertEqual(ExportRecord.Kind.allCases.map(\.rawValue), ["table", "batch"])
+        XCTAssertEqual(ExportRecord.Kind.allCases.map(\.rawValue), ["table", "batch", "dashboard"])
         XCTAssertEqual(ExportStatus.allCases.map(\.rawValue), ["queued", "running", "succeeded", "failed", "expired"])
         XCTAssertEqual(SyncMode.allCases.map(\.rawValue), ["full_refresh", "incremental_append", "incremental_dedup"])
         XCTAssertEqual(ExportFormat.allCases.map(\.rawValue), ["csv", "excel", "json", "pdf"])

@@ -57,6 +57,8 @@ ASSAY_DEB_PACKAGES+=" libxlsxwriter-dev libpango1.0-dev libzip-dev fonts-dejavu-
 # Spreadsheet uploads: libxml2's streaming reader (xmlTextReader) for the XML parts of .xlsx
 # workbooks, which libzip (above) opens.
 ASSAY_DEB_PACKAGES+=" libxml2-dev"
+# Dashboard exports: librsvg draws the charts' SVG onto the cairo PDF (as vectors) and PNG surfaces.
+ASSAY_DEB_PACKAGES+=" librsvg2-dev"
 
 # The integration tests are pytest + requests. These Debian packages are installed only when no
 # usable interpreter already has both modules (see ensure_python_test_env): this machine's pyenv

@@ -12,6 +12,19 @@ public struct DashboardRecord: Sendable {
     public let createdAt: Date
     public let updatedAt: Date
 
+    /// A dashboard not read from the database (an export's tests draw one).
+    public init(id: UUID, teamID: UUID, title: String, theme: String, config: String, sources: String = "{}",
+                createdAt: Date = Date(), updatedAt: Date = Date()) {
+        self.id = id
+        self.teamID = teamID
+        self.title = title
+        self.theme = theme
+        self.config = config
+        self.sources = sources
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
     init(_ row: Row) throws {
         id = try row.decode("id")
         teamID = try row.decode("team_id")

@@ -1,7 +1,7 @@
 import Foundation
 
 
-/// The file formats tables are exported as (`exports.format`).
+/// The file formats tables are exported as (`exports.format` of table and batch exports).
 public enum ExportFormat: String, CaseIterable, Sendable, SQLDecodable, SQLBindable {
     case csv, excel, json, pdf
 }
@@ -13,19 +13,23 @@ public enum ExportStatus: String, CaseIterable, Sendable, SQLDecodable, SQLBinda
 
 /// An export that runs as a job: the request, its progress and the file it produced.
 public struct ExportRecord: Sendable {
-    /// One table's file, or a zip of several tables (`exports.kind`).
+    /// One table's file, a zip of several tables, or a dashboard's file (`exports.kind`).
     public enum Kind: String, CaseIterable, Sendable, SQLDecodable, SQLBindable {
-        case table, batch
+        case table, batch, dashboard
     }
 
     public let id: UUID
     public let teamID: UUID
     public let createdBy: UUID?
     public let kind: Kind
-    public let format: ExportFormat
+    /// As requested: an `ExportFormat` for tables, a dashboard format (`pdf`, `excel`,
+    /// `json`, `png`) for dashboards. The job reads it back through the kind's spec.
+    public let format: String
     /// The options as given, as JSON.
     public let options: String
     public let tableIDs: [UUID]
+    /// The dashboard a dashboard export draws; nil for tables (and once it is deleted).
+    public let dashboardID: UUID?
     public let jobID: UUID?
     public let status: ExportStatus
     public let rowsDone: Int64
@@ -50,6 +54,7 @@ public struct ExportRecord: Sendable {
         format = try row.decode("format")
         options = try row.decode("options")
         tableIDs = try (row.decode("table_ids") as [String]).compactMap(UUID.init(uuidString:))
+        dashboardID = try row.decode("dashboard_id", as: UUID?.self)
         jobID = try row.decode("job_id", as: UUID?.self)
         status = try row.decode("status")
         rowsDone = try row.decode("rows_done")
@@ -78,17 +83,17 @@ public struct ExportRepository {
     }
 
     static let columns = SQL(unsafeSQL: """
-        id, team_id, created_by, kind, format, options::text AS options, table_ids::text[] AS table_ids, job_id, status,
+        id, team_id, created_by, kind, format, options::text AS options, table_ids::text[] AS table_ids, dashboard_id, job_id, status,
         rows_done, rows_total, tables_done, file_name, file_path, content_type, bytes, error, created_at, started_at,
         finished_at, expires_at
         """)
 
-    public func create(id: UUID, team: UUID, user: UUID?, kind: ExportRecord.Kind, format: ExportFormat, options: String, tables: [UUID],
-                       rowsTotal: Int64, job: UUID) throws -> ExportRecord {
+    public func create(id: UUID, team: UUID, user: UUID?, kind: ExportRecord.Kind, format: String, options: String, tables: [UUID],
+                       dashboard: UUID? = nil, rowsTotal: Int64, job: UUID) throws -> ExportRecord {
         try ExportRecord(db.query("""
-            INSERT INTO exports (id, team_id, created_by, kind, format, options, table_ids, job_id, rows_total)
+            INSERT INTO exports (id, team_id, created_by, kind, format, options, table_ids, dashboard_id, job_id, rows_total)
             VALUES (\(id), \(team), \(user), \(kind), \(format), \(JSONText(options))::jsonb, \(tables.map { $0.uuidString.lowercased() })::uuid[],
-                    \(job), \(rowsTotal))
+                    \(dashboard), \(job), \(rowsTotal))
             RETURNING \(ExportRepository.columns)
             """)[0])
     }
