@@ -29,6 +29,11 @@ struct DashboardRoutes: RouteGroup {
         guard file.hasSuffix(".svg") else { throw APIError.notFound("widgets are served as <widget id>.svg") }
         let widgetID = String(file.dropLast(4))
         let record = try dashboard(request, principal)
+        let key = DashboardRoutes.cacheKey(record, "svg|\(widgetID)")
+        let headers = [("Content-Type", "image/svg+xml; charset=utf-8"), ("Cache-Control", "private, max-age=60")]
+        if let kept = try DerivedResultCache.value(key, team: principal.teamID, db: db) {
+            return Response(status: 200, headers: headers, body: .bytes(kept))
+        }
         let config = (try? JSON.parse(Array(record.config.utf8))) ?? .null
         let widgets: [JSON] = if case .array(let items)? = config["widgets"] { items } else { [] }
         guard let index = widgets.firstIndex(where: { $0["id"] == .string(widgetID) }) else {
@@ -37,9 +42,9 @@ struct DashboardRoutes: RouteGroup {
         let one: JSON = ["widgets": .array([widgets[index]]), "filters": config["filters"] ?? .array([])]
         let data = try Dashboards(db).data(config: one, team: principal.teamID).first ?? .null
         let chart = WidgetChart.chart(widget: widgets[index], data: data)
-        let svg = SVGRenderer.render(chart, theme: .named(record.theme))
-        return Response(status: 200, headers: [("Content-Type", "image/svg+xml; charset=utf-8"), ("Cache-Control", "private, max-age=60")],
-                        body: .bytes(Array(svg.utf8)))
+        let svg = Array(SVGRenderer.render(chart, theme: .named(record.theme)).utf8)
+        if data["error"] == nil { DerivedResultCache.store(svg, key: key, team: principal.teamID, tables: DashboardRoutes.tables(of: record), db: db) }
+        return Response(status: 200, headers: headers, body: .bytes(svg))
     }
 
     func generate(_ request: Request, _ principal: Principal) throws -> Response {
@@ -136,7 +141,29 @@ struct DashboardRoutes: RouteGroup {
         let flag = request.query("data", as: DataFlag.self, problems: &problems)
         if !problems.isEmpty { throw APIError.validation(problems) }
         let record = try dashboard(request, principal)
-        return .json(try present(record, team: principal.teamID, data: flag != .false))
+        guard flag != .false else { return .json(try present(record, team: principal.teamID, data: false)) }
+        // With its data, the document is kept until a table of its widgets changes or the dashboard does.
+        let key = DashboardRoutes.cacheKey(record, "document")
+        if let kept = try DerivedResultCache.value(key, team: principal.teamID, db: db) { return .json(bytes: kept) }
+        let document = try present(record, team: principal.teamID, data: true)
+        let bytes = document.serialized()
+        // A widget that failed (a slow query) is asked again next time.
+        let widgets: [JSON] = if case .array(let items)? = document["widgets"] { items } else { [] }
+        if !widgets.contains(where: { $0["data"]?["error"] != nil }) {
+            DerivedResultCache.store(bytes, key: key, team: principal.teamID, tables: DashboardRoutes.tables(of: record), db: db)
+        }
+        return .json(bytes: bytes)
+    }
+
+    /// What a dashboard's derived documents depend on besides its tables: its version, and the
+    /// day (relative date filters).
+    static func cacheKey(_ record: DashboardRecord, _ what: String) -> String {
+        "dashboard|\(record.id.lower)|\(record.updatedAt.timeIntervalSince1970)|\(Int(Date().timeIntervalSince1970 / 86_400))|\(what)"
+    }
+
+    static func tables(of record: DashboardRecord) -> Set<UUID> {
+        guard case .array(let widgets)? = (try? JSON.parse(Array(record.config.utf8)))?["widgets"] else { return [] }
+        return Set(widgets.compactMap { widget in if case .string(let id)? = widget["table"] { UUID(uuidString: id) } else { nil } })
     }
 
     func update(_ request: Request, _ principal: Principal) throws -> Response {

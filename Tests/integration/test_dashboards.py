@@ -154,3 +154,38 @@ def test_each_widget_is_served_as_an_svg_chart(sales):  # noqa: F811
     assert_envelope(account.get(f"/api/dashboards/{board['id']}/widgets/w99.svg"), 404, "not_found")
     assert_envelope(account.get(f"/api/dashboards/{board['id']}/widgets/w1.png"), 404, "not_found")
     assert_envelope(register().get(first), 404, "not_found")
+
+
+def test_a_dashboard_and_its_svgs_are_kept_until_a_table_or_the_dashboard_changes():
+    from test_etl import connect, insert, make_table, run
+    account = register()
+    connection = connect(account, "postgresql")
+    name = make_table("postgresql", [(1, "a", "1.50"), (2, "b", "2.00")])
+    first = run(account, connection, {"tables": [{"name": name, "sync_mode": "full_refresh"}]})
+    assert first["status"] == "succeeded", first
+    board = generate(account, connection_id=connection)
+    kpi = next(w for w in board["widgets"] if w["title"] == "Number of rows")
+
+    def rows_count():
+        return next(w for w in account.get(f"/api/dashboards/{board['id']}").json()["widgets"] if w["id"] == kpi["id"])["data"]["rows"]
+
+    def svg():
+        r = account.get(f"/api/dashboards/{board['id']}/widgets/{kpi['id']}.svg")
+        assert r.status_code == 200, r.text
+        return r.text
+
+    # Asked often enough that every worker answers from what it kept.
+    assert [rows_count() for _ in range(6)] == [[[2]]] * 6
+    before = {svg() for _ in range(6)}
+    assert len(before) == 1
+    # A sync changes the table: no worker answers from before.
+    insert("postgresql", name, [(3, "c", "10.00")])
+    assert run(account, connection, {"tables": [{"name": name, "sync_mode": "full_refresh"}]})["status"] == "succeeded"
+    assert [rows_count() for _ in range(6)] == [[[3]]] * 6
+    after = {svg() for _ in range(6)}
+    assert len(after) == 1 and after != before
+    # Neither does an edit of the dashboard (its theme).
+    assert account.put(f"/api/dashboards/{board['id']}", {"theme": "dark"}).status_code == 200
+    assert all("#111827" in svg() for _ in range(6))
+    # Another team never sees what one team's request kept.
+    assert_envelope(register().get(f"/api/dashboards/{board['id']}"), 404, "not_found")

@@ -43,6 +43,14 @@ final class TablePageCache: @unchecked Sendable {
         let stored: Date
     }
 
+    /// Something computed from several tables (a dashboard's document, a widget's SVG).
+    struct Derived {
+        let team: UUID
+        let tables: Set<UUID>
+        let value: [UInt8]
+        let stored: Date
+    }
+
     struct Page {
         let team: UUID
         let table: ExtractedTableRecord
@@ -90,6 +98,8 @@ final class TablePageCache: @unchecked Sendable {
     private var order: [Key] = []
     private var results: [ResultKey: Result] = [:]
     private var resultOrder: [ResultKey] = []
+    private var derived: [String: Derived] = [:]
+    private var derivedOrder: [String] = []
     private var bytes = 0
     /// The connection the cache is kept for, and its generation when LISTEN was sent.
     private weak var database: Database?
@@ -158,6 +168,35 @@ final class TablePageCache: @unchecked Sendable {
         }
     }
 
+    func derived(_ key: String, team: UUID, db: Database) throws -> [UInt8]? {
+        try synchronize(with: db)
+        return lock.withLock {
+            guard let entry = derived[key], entry.team == team,
+                  Date().timeIntervalSince(entry.stored) < TablePageCache.lifetime else { return nil }
+            return entry.value
+        }
+    }
+
+    func store(_ entry: Derived, for key: String, db: Database) {
+        guard database === db, db.generation == generation else { return }
+        let size = entry.value.count + key.utf8.count
+        guard size <= TablePageCache.budget / 8 else { return }
+        lock.withLock {
+            if let old = derived.updateValue(entry, forKey: key) {
+                bytes -= old.value.count + key.utf8.count
+            } else {
+                derivedOrder.append(key)
+            }
+            bytes += size
+            var dropped = 0
+            while bytes > TablePageCache.budget, dropped < derivedOrder.count {
+                if let old = derived.removeValue(forKey: derivedOrder[dropped]) { bytes -= old.value.count + derivedOrder[dropped].utf8.count }
+                dropped += 1
+            }
+            if dropped > 0 { derivedOrder.removeFirst(dropped) }
+        }
+    }
+
     /// The shape kept for a table (`page` has applied the notifications just before).
     func shape(of id: UUID) -> Shape? { lock.withLock { shapes[id] } }
 
@@ -195,7 +234,27 @@ final class TablePageCache: @unchecked Sendable {
                 if let old = results.removeValue(forKey: key) { bytes -= old.rowsJSON.utf8.count + key.statement.utf8.count }
             }
             resultOrder.removeAll { results[$0] == nil }
+            for (key, entry) in derived where entry.tables.contains(where: matches) {
+                derived.removeValue(forKey: key)
+                bytes -= entry.value.count + key.utf8.count
+            }
+            derivedOrder.removeAll { derived[$0] == nil }
             shapes = shapes.filter { !matches($0.key) }
         }
+    }
+}
+
+/// Values computed from warehouse tables — a dashboard's document with its data, a widget's
+/// SVG — kept per process like query results: until one of their tables changes (the same
+/// notifications), for at most five minutes, and only for the team that computed them. The
+/// key must say everything else the value depends on (the record's version, the day for
+/// relative dates, the theme).
+public enum DerivedResultCache {
+    public static func value(_ key: String, team: UUID, db: Database) throws -> [UInt8]? {
+        try TablePageCache.shared.derived(key, team: team, db: db)
+    }
+
+    public static func store(_ value: [UInt8], key: String, team: UUID, tables: Set<UUID>, db: Database) {
+        TablePageCache.shared.store(TablePageCache.Derived(team: team, tables: tables, value: value, stored: Date()), for: key, db: db)
     }
 }

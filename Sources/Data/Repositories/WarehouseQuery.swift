@@ -134,7 +134,9 @@ public struct WarehouseQuery: Sendable {
             case .dimension(.value(let column)):
                 expression = "\(identifier: column)"
             case .dimension(.bucket(let column, let bucket)):
-                expression = "date_trunc(\(unsafeSQL: SQL.quoteLiteral(bucket.rawValue)), \(identifier: column))::date"
+                // As a timestamp without zone (a date column would otherwise become timestamptz, row by
+                // row); timestamptz columns read in the session's zone, as date_trunc would.
+                expression = "date_trunc(\(unsafeSQL: SQL.quoteLiteral(bucket.rawValue)), \(identifier: column)::timestamp)::date"
             case .dimension(.bins(let column, let count)):
                 let alias = "b\(bins.count)"
                 bins.append((alias, column, count))
