@@ -3,7 +3,8 @@ import Foundation
 import JSONValues
 
 /// A widget's data (`Dashboards.data`) as a chart: the first dimension gives the labels,
-/// measures give the series; a KPI takes the first value; a table shows the rows as text.
+/// measures give the series; a KPI takes the first value (or, over a dimension, the last with
+/// its change against the one before and a sparkline); a table shows the rows as text.
 public enum WidgetChart {
     public static func chart(widget: JSON, data: JSON) -> ChartData {
         let type = WidgetType(rawValue: stringValue(widget["type"]) ?? "") ?? .table
@@ -21,8 +22,15 @@ public enum WidgetChart {
 
         switch type {
         case .kpi:
-            let value = rows.first.flatMap { row in measures.first.flatMap { row[safeIndex: $0] } }.flatMap(number)
-            return ChartData(kind: .kpi, title: title, series: [.init(name: title, values: [value])], valueFormat: valueFormat)
+            guard let measure = measures.first else { return ChartData(kind: .kpi, title: title, valueFormat: valueFormat) }
+            let series = rows.map { $0[safeIndex: measure].flatMap(number) }
+            // Over a dimension (a date bucketed by month, say): the latest period's value, its
+            // change against the period before, and every period as a sparkline.
+            if dimension != nil, rows.count > 1 {
+                return ChartData(kind: .kpi, title: title, series: [.init(name: title, values: [series.last ?? nil])],
+                                 valueFormat: valueFormat, previous: series[series.count - 2], sparkline: series.compactMap { $0 })
+            }
+            return ChartData(kind: .kpi, title: title, series: [.init(name: title, values: [series.first ?? nil])], valueFormat: valueFormat)
         case .table:
             return ChartData(kind: .table, title: title, headers: labels,
                              rows: rows.map { $0.map { cell in text(cell) } })

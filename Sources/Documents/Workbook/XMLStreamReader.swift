@@ -1,4 +1,4 @@
-import CXML2
+internal import CXML2
 import Foundation
 
 /// An XML part of a zip read node by node with libxml2's streaming reader (xmlTextReader),
