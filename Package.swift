@@ -128,6 +128,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The charts' tests parse SVG with FoundationXML. Foundation's ICU must not meet the
+        // system ICU that libxml2's headers (CXML2, under Documents) bring into UnitTests.
+        .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
         .testTarget(
             name: "UnitTests",
             dependencies: ["Handlers", "Data", "JSONValues", "Credentials", "Jobs", "Documents", "Extraction", "ETL",
