@@ -162,15 +162,22 @@ public struct ChatService {
         if let fallback { reply.append(("llm_fallback", .string(fallback))) }
         reply.append(("table", ["id": .string(table.id.lower), "name": .string(table.tableName)]))
         reply.append(("understood", FollowUp.understood(reading, table: vocabulary)))
-        guard reading.answerable else {
-            return reply + [
+        func unanswered(_ problem: String) -> [(String, JSON)] {
+            reply + [
                 ("answered", false),
-                ("answer", ["text": .string("I could not answer that from \(table.tableName): \(reading.problem ?? "")."), "values": []]),
+                ("answer", ["text": .string("I could not answer that from \(table.tableName): \(problem)."), "values": []]),
                 ("confidence", 0),
             ]
         }
+        guard reading.answerable else { return unanswered(reading.problem ?? "") }
         let spec = ChatQuery.spec(reading, table: vocabulary)
-        let result = try QueryRunner(db).run(spec, on: table, team: team, today: today)
+        let result: QueryResult
+        do {
+            result = try QueryRunner(db).run(spec, on: table, team: team, today: today)
+        } catch let failure as ValidationFailure {
+            // A reading the query layer refuses is a question not understood, not a bad request.
+            return unanswered("the question reads as a query this table cannot run (\(failure.fields.map { "\($0.0) \($0.1)" }.joined(separator: "; ")))")
+        }
         let answer = ChatQuery.answer(reading, result: result, table: vocabulary)
         return reply + ChatService.members(answer: answer, spec: spec, result: result,
                                            confidence: max(0.05, min(1, reading.confidence)))
