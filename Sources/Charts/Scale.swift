@@ -44,7 +44,7 @@ struct LinearScale {
 
 /// Numbers, money, shares and dates as readers expect them: thousands separators, two
 /// decimals for money, fixed formatting (no locale), so output is deterministic.
-enum ValueFormat {
+public enum ValueFormat {
     static let symbols = ["EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF ", "INR": "₹"]
 
     static func value(_ number: Double, _ format: ChartData.Format) -> String {
@@ -91,6 +91,16 @@ enum ValueFormat {
     static func trim(_ number: Double) -> String {
         var text = String(format: "%.1f", number)
         if text.hasSuffix(".0") { text.removeLast(2) }
+        return text
+    }
+
+    /// A number for a sentence: thousands grouped, at most four decimals, no trailing zeros.
+    public static func sentence(_ number: Double) -> String {
+        guard number.isFinite else { return String(number) }
+        var text = grouped(number, decimals: 4)
+        guard text.contains(".") else { return text }
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
         return text
     }
 

@@ -192,21 +192,8 @@ enum ChatQuery {
     }
 }
 
-/// A number for a sentence: thousands grouped, at most four decimals, no trailing zeros.
-func plain(_ number: Double) -> String {
-    guard number.isFinite else { return String(number) }
-    var text = String(format: "%.4f", abs(number))
-    while text.hasSuffix("0") { text.removeLast() }
-    if text.hasSuffix(".") { text.removeLast() }
-    let parts = text.split(separator: ".", maxSplits: 1)
-    var whole = String(parts[0])
-    var grouped = ""
-    while whole.count > 3 {
-        grouped = "," + whole.suffix(3) + grouped
-        whole.removeLast(3)
-    }
-    return (number < 0 ? "-" : "") + whole + grouped + (parts.count > 1 ? "." + parts[1] : "")
-}
+/// A number for a sentence (the charts' formatting: thousands grouped, no trailing zeros).
+func plain(_ number: Double) -> String { ValueFormat.sentence(number) }
 
 extension Array {
     subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }

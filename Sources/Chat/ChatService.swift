@@ -94,12 +94,12 @@ public struct ChatService {
         return [
             "id": .string(found.id.lower), "title": .string(found.title),
             "subject": (try? JSON.parse(Array(found.subject.utf8))) ?? .null,
-            "created_at": .string(ISO8601DateFormatter().string(from: found.createdAt)),
-            "updated_at": .string(ISO8601DateFormatter().string(from: found.updatedAt)),
+            "created_at": .string(PostgresTime.format(found.createdAt)),
+            "updated_at": .string(PostgresTime.format(found.updatedAt)),
             "turns": .array(turns.map { turn in
                 [
                     "turn": .int(Int64(turn.position)), "question": .string(turn.question),
-                    "asked_at": .string(ISO8601DateFormatter().string(from: turn.createdAt)),
+                    "asked_at": .string(PostgresTime.format(turn.createdAt)),
                     "reply": (try? JSON.parse(Array(turn.answer.utf8))) ?? .null,
                 ]
             }),

@@ -1,4 +1,5 @@
 import Data
+import Documents
 import Foundation
 
 /// Reads a question about one table into an `Interpretation`, with no network: the table's own
@@ -124,8 +125,24 @@ struct Reading {
         return first..<(last + 1)
     }
 
+    /// The parser's patterns, compiled once per process (every question uses them all).
+    private final class Compiled: @unchecked Sendable {
+        let lock = NSLock()
+        var regexes: [String: NSRegularExpression] = [:]
+    }
+    private static let compiled = Compiled()
+
+    static func regex(_ pattern: String) -> NSRegularExpression? {
+        compiled.lock.withLock {
+            if let kept = compiled.regexes[pattern] { return kept }
+            let made = try? NSRegularExpression(pattern: pattern)
+            compiled.regexes[pattern] = made
+            return made
+        }
+    }
+
     func matches(_ pattern: String) -> [(range: Range<String.Index>, groups: [String])] {
-        guard let regex = try? NSRegularExpression(pattern: pattern) else { return [] }
+        guard let regex = Reading.regex(pattern) else { return [] }
         return regex.matches(in: folded, range: NSRange(folded.startIndex..., in: folded)).compactMap { match in
             guard let range = Range(match.range, in: folded) else { return nil }
             let groups = (1..<match.numberOfRanges).map { index -> String in
@@ -217,7 +234,8 @@ struct Reading {
 
     /// "last 30 days", "this year", "last month", "yesterday": a range on a date column.
     mutating func findRelativeDates(today: Date) {
-        guard let dateColumns = Optional(table.columns.indices.filter { table.columns[$0].isDate }), !dateColumns.isEmpty else { return }
+        let dateColumns = table.columns.indices.filter { table.columns[$0].isDate }
+        guard !dateColumns.isEmpty else { return }
         let named: [(pattern: String, name: String?)] = [
             (#"\b(?:in |over |during )?the (?:last|past) (\d{1,4}) (day|week|month|year)s?\b"#, nil),
             (#"\b(?:in |over |during )?(?:the )?(?:last|past) (\d{1,4}) (day|week|month|year)s?\b"#, nil),
@@ -256,20 +274,20 @@ struct Reading {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let parts = calendar.dateComponents([.year, .month, .day], from: date)
-        return String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
+        return ValueParser.isoDate(year: parts.year!, month: parts.month!, day: parts.day!)
     }
 
     /// Dates written out ("January 9, 2005", "11 april 2011", "1/27/1974", "2004-12-21"); a date
     /// column holding one of the readings is the candidate, else every date column.
     mutating func findDates() {
         let dateColumns = table.columns.indices.filter { table.columns[$0].isDate }
-        let month = Words.months.keys.sorted { $0.count > $1.count }.joined(separator: "|")
+        let month = ValueParser.monthNames.keys.sorted { $0.count > $1.count }.joined(separator: "|")
         var found: [(Range<String.Index>, [(Int, Int, Int)])] = []
         for match in matches(#"\b("# + month + #")\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b"#) {
-            found.append((match.range, [(Int(match.groups[2])!, Words.months[match.groups[0]]!, Int(match.groups[1])!)]))
+            found.append((match.range, [(Int(match.groups[2])!, ValueParser.monthNames[match.groups[0]]!, Int(match.groups[1])!)]))
         }
         for match in matches(#"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?("# + month + #")\.?,?\s+(\d{4})\b"#) {
-            found.append((match.range, [(Int(match.groups[2])!, Words.months[match.groups[1]]!, Int(match.groups[0])!)]))
+            found.append((match.range, [(Int(match.groups[2])!, ValueParser.monthNames[match.groups[1]]!, Int(match.groups[0])!)]))
         }
         for match in matches(#"\b(\d{4})-(\d{1,2})-(\d{1,2})\b"#) {
             found.append((match.range, [(Int(match.groups[0])!, Int(match.groups[1])!, Int(match.groups[2])!)]))

@@ -121,15 +121,4 @@ enum Words {
     static let identifierHeaderWords: Set<String> = Set("""
         no number num year season episode game week round pick rank position code id series seed heat lane race tie ep overall
         """.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
-
-    static let months: [String: Int] = {
-        var names: [String: Int] = [:]
-        for (index, name) in ["january", "february", "march", "april", "may", "june", "july", "august", "september",
-                              "october", "november", "december"].enumerated() {
-            names[name] = index + 1
-            names[String(name.prefix(3))] = index + 1
-        }
-        names["sept"] = 9
-        return names
-    }()
 }

@@ -123,7 +123,8 @@ public enum ValueParser {
         return parseNumber(String(text.dropLast()))
     }
 
-    static let monthNames: [String: Int] = {
+    /// English month names and their three-letter forms ("sept" too), lower case.
+    public static let monthNames: [String: Int] = {
         var names: [String: Int] = [:]
         let english = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"]
         for (index, name) in english.enumerated() {
@@ -178,7 +179,7 @@ public enum ValueParser {
     }
 
     /// `2017-12-31`; written by hand, as `String(format:)` costs more than the parsing around it.
-    static func isoDate(year: Int, month: Int, day: Int) -> String {
+    public static func isoDate(year: Int, month: Int, day: Int) -> String {
         padded(year, 4) + "-" + padded(month, 2) + "-" + padded(day, 2)
     }
 

@@ -76,9 +76,8 @@ struct ChatRoutes: RouteGroup {
     }
 
     func remove(_ request: Request, _ principal: Principal) throws -> Response {
-        guard try ChatRepository(db).delete(id: try request.uuidParameter("id"), team: principal.teamID) else {
-            throw APIError.notFound("no such conversation")
-        }
-        return .json(["id": .string(try request.uuidParameter("id").lower), "status": "deleted"])
+        let id = try request.uuidParameter("id")
+        guard try ChatRepository(db).delete(id: id, team: principal.teamID) else { throw APIError.notFound("no such conversation") }
+        return .json(["id": .string(id.lower), "status": "deleted"])
     }
 }

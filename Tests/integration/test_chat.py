@@ -400,3 +400,13 @@ def test_a_slow_model_times_out_and_the_parser_answers(llm, orders):
     assert reply["method"] == "parser" and reply["answer"]["values"] == [len(ORDERS)], reply
     # Two attempts of LLM_TIMEOUT (2 s) and one backoff (1 s), not the model's 6 s each.
     assert elapsed < 8, elapsed
+
+
+def test_conversation_routes_answer_bad_ids_with_the_envelope(orders):
+    account, document, table = orders
+    assert_envelope(account.get("/api/chat/conversations/not-a-uuid"), 404, "not_found")
+    assert_envelope(account.delete("/api/chat/conversations/00000000-0000-4000-8000-000000000000"), 404, "not_found")
+    assert_invalid(account.get("/api/chat/conversations?limit=0"), "limit")
+    r = account.get(f"/api/chat/conversations/{ask(account, 'How many orders are there?', table_id=table['id'])['conversation_id']}")
+    # Times as every other route writes them.
+    assert r.json()["created_at"].endswith("Z") and r.json()["turns"][0]["asked_at"].endswith("Z")
