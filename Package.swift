@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
         // SHA-256, HMAC, secure random bytes (API keys, invite tokens); AES-GCM later.
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        // Share and embed pages: logic-less templates that HTML-escape every value by default.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // C libraries, one system-library target each.
@@ -102,6 +104,15 @@ let package = Package(
             name: "Chat",
             dependencies: ["Query", "Charts", "Dashboards", "Data", "Documents", "Integrations", "JSONValues"]
         ),
+        // Share links and embeddable widgets: their rules, the pages viewers see (Mustache
+        // templates, inline SVG charts, a strict CSP), signed cookies and embed tokens, views.
+        .target(
+            name: "Sharing",
+            dependencies: ["Dashboards", "Charts", "Query", "Exporters", "Credentials", "Data", "JSONValues",
+                           .product(name: "Mustache", package: "swift-mustache"),
+                           .product(name: "Crypto", package: "swift-crypto")],
+            resources: [.copy("Templates")]
+        ),
         // multipart/form-data parsing, streamed (vendored; see its header).
         .target(
             name: "Multipart",
@@ -112,7 +123,7 @@ let package = Package(
             name: "Handlers",
             dependencies: [
                 "Data", "JSONValues", "Credentials", "Jobs", "Extraction", "ETL", "Integrations", "Documents",
-                "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts", "Chat",
+                "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts", "Chat", "Sharing",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -134,7 +145,7 @@ let package = Package(
         .testTarget(
             name: "UnitTests",
             dependencies: ["Handlers", "Data", "JSONValues", "Credentials", "Jobs", "Documents", "Extraction", "ETL",
-                           "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts", "Chat", "Integrations"]
+                           "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts", "Chat", "Sharing", "Integrations"]
         ),
     ],
     swiftLanguageModes: [.v6]
