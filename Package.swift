@@ -133,7 +133,7 @@ let package = Package(
         .executableTarget(
             name: "FCGIApp",
             dependencies: [
-                "Handlers", "Data", "JSONValues", "Jobs", "Documents", "Extraction", "ETL", "Exporters", "Integrations",
+                "Handlers", "Data", "JSONValues", "Jobs", "Documents", "Extraction", "ETL", "Exporters", "Integrations", "Sharing",
                 "CFastCGI", "CShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -235,6 +235,19 @@ extension Array: SQLBindable where Element == String {
     }
 }
 
+/// A `text[]` whose elements may be NULL (`unnest` of several such arrays inserts many rows
+/// in one statement).
+public struct NullableTextArray: SQLBindable, Sendable {
+    public let items: [String?]
+    public init(_ items: [String?]) { self.items = items }
+
+    public var sqlText: String {
+        "{" + items.map { item in
+            item.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" } ?? "NULL"
+        }.joined(separator: ",") + "}"
+    }
+}
+
 extension Array where Element == SQL {
     /// The statements one after another with `separator` (raw text) between them; their
     /// parameters keep their order.

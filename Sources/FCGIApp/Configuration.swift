@@ -8,6 +8,7 @@ import Integrations
 import Handlers
 import JSONValues
 import Logging
+import Sharing
 
 /// The settings of `assay serve`, from environment variables overridden by flags.
 /// Each setting is validated once here so a typo fails at start with its name.
@@ -32,6 +33,7 @@ struct Configuration: Sendable {
     var extraction: ExtractionSettings
     var connections: ConnectionSettings
     var exports: ExportSettings
+    var sharing: SharingSettings
 
     struct Invalid: Error, CustomStringConvertible {
         let description: String
@@ -87,6 +89,12 @@ struct Configuration: Sendable {
           ASSAY_EXPORT_TTL        seconds a finished export job's file stays downloadable (default 86400)
           ASSAY_EXPORT_SYNC_ROWS  Excel/PDF exports of bigger tables run as jobs (default 100000)
           ASSAY_EXPORT_MAX_BATCH  most tables in one batch export (default 50)
+          SHARE_BASE_URL          where share and embed links point (default ASSAY_PUBLIC_URL)
+          SHARE_DEFAULT_EXPIRY    expiry of a secure link made with neither password nor expiry: 24h, 7d, 90m; none refuses them (default 24h)
+          SHARE_ACCESS_LOG        on or off: log every view of share and embed pages (default on)
+          SHARE_LOG_RETENTION_DAYS days the access log keeps raw addresses and user agents (default 30)
+          SHARE_PASSWORD_MAX_FAILURES wrong share-link passwords per link and address before a lock (default 5)
+          SHARE_PASSWORD_LOCK_SECONDS length of that lock, and the window failures count in (default 900)
         """
 
     /// Reads the environment, then applies the flags that were given.
@@ -157,6 +165,33 @@ struct Configuration: Sendable {
         } catch {
             throw Invalid(description: "\(error)")
         }
+        let defaultExpiry: Int?
+        do {
+            defaultExpiry = try ShareRules.hours(environment["SHARE_DEFAULT_EXPIRY"] ?? "24h")
+        } catch {
+            throw Invalid(description: "SHARE_DEFAULT_EXPIRY: \(error)")
+        }
+        let accessLogText = (environment["SHARE_ACCESS_LOG"] ?? "on").lowercased()
+        guard ["on", "off", "1", "0", "true", "false", ""].contains(accessLogText) else {
+            throw Invalid(description: "SHARE_ACCESS_LOG=\(accessLogText) must be on or off")
+        }
+        /// The seed's SHARE_* names carry no ASSAY_ prefix.
+        func shareInt(_ variable: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+            guard let raw = environment[variable], !raw.isEmpty else { return value }
+            guard let number = Int(raw), range.contains(number) else {
+                throw Invalid(description: "\(variable)=\(raw) must be a whole number between \(range.lowerBound) and \(range.upperBound)")
+            }
+            return number
+        }
+        let passwordLock = try shareInt("SHARE_PASSWORD_LOCK_SECONDS", default: 900, range: 1...86_400)
+        let sharing = SharingSettings(
+            secret: access.jwtSecret,
+            baseURL: environment["SHARE_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? access.publicURL,
+            defaultExpiryHours: defaultExpiry,
+            accessLog: !["off", "0", "false"].contains(accessLogText),
+            logRetentionDays: try shareInt("SHARE_LOG_RETENTION_DAYS", default: 30, range: 1...3650),
+            passwordMaxFailures: try shareInt("SHARE_PASSWORD_MAX_FAILURES", default: 5, range: 1...1000),
+            passwordWindowSeconds: passwordLock, passwordLockSeconds: passwordLock)
         return Configuration(
             databaseURL: url,
             socketPath: options.socket ?? environment["ASSAY_SOCKET"] ?? "var/run/assay.sock",
@@ -188,7 +223,8 @@ struct Configuration: Sendable {
                 directory: environment["ASSAY_EXPORTS_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "var/exports",
                 ttlSeconds: try int(nil, "export-ttl", default: 86_400, range: 10...(90 * 86_400)),
                 syncRows: try int(nil, "export-sync-rows", default: 100_000, range: 0...10_000_000),
-                maxBatchTables: try int(nil, "export-max-batch", default: 50, range: 1...1000))
+                maxBatchTables: try int(nil, "export-max-batch", default: 50, range: 1...1000)),
+            sharing: sharing
         )
     }
 

@@ -34,7 +34,7 @@ struct FastCGIWorker {
             settings: AppSettings(testRoutes: configuration.testRoutes, maxJSONBody: configuration.maxJSONBody,
                                   access: configuration.access, documents: configuration.documents,
                                   extraction: configuration.extraction, connections: configuration.connections,
-                                  exports: configuration.exports),
+                                  exports: configuration.exports, sharing: configuration.sharing),
             pool: scoreboard, migrations: migrations)
         let application = Application(router: buildRouter(context), logger: logger)
         // Connect before taking traffic so the first request does not pay for it;
@@ -71,6 +71,7 @@ struct FastCGIWorker {
             let response = application.respond(to: httpRequest)
             let status = send(response, requestID: httpRequest.requestID, to: &request)
             FCGX_Finish_r(&request)
+            for task in httpRequest.afterResponse { task() }
 
             scoreboard.store(slot, .requestStarted, 0)
             scoreboard.increment(slot, .requestsServed)

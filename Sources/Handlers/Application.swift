@@ -5,6 +5,7 @@ import Extraction
 import Foundation
 import JSONValues
 import Logging
+import Sharing
 
 /// What the pool tells a worker about itself, for `/health`.
 public protocol PoolStatus: AnyObject {
@@ -26,10 +27,12 @@ public struct AppSettings: Sendable {
     public var extraction: ExtractionSettings
     public var connections: ConnectionSettings
     public var exports: ExportSettings
+    public var sharing: SharingSettings
 
     public init(testRoutes: Bool = false, maxJSONBody: Int = 1 << 20, access: AccessSettings,
                 documents: DocumentSettings = DocumentSettings(), extraction: ExtractionSettings = ExtractionSettings(),
-                connections: ConnectionSettings = ConnectionSettings(), exports: ExportSettings = ExportSettings()) {
+                connections: ConnectionSettings = ConnectionSettings(), exports: ExportSettings = ExportSettings(),
+                sharing: SharingSettings? = nil) {
         self.testRoutes = testRoutes
         self.maxJSONBody = maxJSONBody
         self.access = access
@@ -37,6 +40,7 @@ public struct AppSettings: Sendable {
         self.extraction = extraction
         self.connections = connections
         self.exports = exports
+        self.sharing = sharing ?? SharingSettings(secret: access.jwtSecret, baseURL: access.publicURL)
     }
 }
 
@@ -86,6 +90,9 @@ public func buildRouter(_ context: AppContext) -> Router {
     QueryRoutes(access: access).register(on: router)
     DashboardRoutes(access: access).register(on: router)
     ChatRoutes(access: access).register(on: router)
+    ShareRoutes(access: access).register(on: router)
+    EmbedRoutes(access: access).register(on: router)
+    SharePageRoutes(access: access).register(on: router)
     // Unknown /api/ routes still count against the caller's address and carry quota headers.
     router.unmatched = { request, error in
         (try? access.anonymous { _ in throw error }(request)) ?? .error(error, answering: request)

@@ -24,6 +24,10 @@ public final class Request {
     public var route: Router.Route?
     /// Values computed by middleware (the authenticated principal, for example).
     public var attributes: [String: any Sendable] = [:]
+    /// Work to do once the response has been sent, before the worker takes the next request
+    /// (a share page's access log row): the viewer does not wait for it, and a worker that
+    /// is stopped or recycled still does it first.
+    public var afterResponse: [() -> Void] = []
 
     private let source: RequestSource
     private var bodyConsumed = false
