@@ -215,7 +215,7 @@ public struct SharingRepository {
         w.require_token, w.expires_at, w.access_count, w.last_accessed_at, w.created_at, w.updated_at
         """)
     static let dashboardColumns = SQL(unsafeSQL: """
-        d.id, d.team_id AS d_team_id, d.title, d.theme, d.config::text AS config, d.sources::text AS sources,
+        d.id, d.team_id AS d_team_id, d.title AS d_title, d.theme AS d_theme, d.config::text AS config, d.sources::text AS sources,
         d.created_at AS d_created_at, d.updated_at AS d_updated_at
         """)
 
@@ -340,7 +340,7 @@ public struct SharingRepository {
 
     static func dashboard(_ row: Row) throws -> DashboardRecord? {
         guard let id = try row.decode("id", as: UUID?.self) else { return nil }
-        return DashboardRecord(id: id, teamID: try row.decode("d_team_id"), title: try row.decode("title"), theme: try row.decode("theme"),
+        return DashboardRecord(id: id, teamID: try row.decode("d_team_id"), title: try row.decode("d_title"), theme: try row.decode("d_theme"),
                                config: try row.decode("config"), sources: try row.decode("sources"),
                                createdAt: try row.decode("d_created_at"), updatedAt: try row.decode("d_updated_at"))
     }
