@@ -21,6 +21,7 @@ struct SharePageRoutes {
         router.get("/share/{id}", page(sharePage))
         router.post("/share/{id}", page(unlock))
         router.get("/share/{id}/widgets/{file}", page(shareDownload))
+        router.post("/share/{id}/edit", page(edit))
         router.get("/embed/{id}", page(embedPage))
         router.get("/embed/{id}/widgets/{file}", page(embedDownload))
     }
@@ -110,6 +111,67 @@ struct SharePageRoutes {
         guard permissions.contains(.export) else { throw PageError.forbidden("This link does not allow downloads.") }
         return try download(request, dashboard: dashboard, choices: SharedDashboard.Choices(
             values: request.query, interact: permissions.contains(.interact)))
+    }
+
+    /// `POST /share/{id}/edit` (links with `edit`): renames the dashboard (`title`) and its
+    /// widgets (`widget.<id>`), and with `save_filters` keeps the filter values given (`f0`…)
+    /// as the dashboard's own. A form (then a redirect to the page) or JSON (then the
+    /// dashboard as JSON). A form must come from this site (`Origin`), so another site
+    /// cannot make a viewer's browser edit.
+    func edit(_ request: Request) throws -> Response {
+        let (link, dashboard, viewer) = try openLink(request)
+        guard link.permissions.contains(SharePermission.edit.rawValue) else { throw PageError.forbidden("This link does not allow editing.") }
+        if let origin = request.header("Origin"), let host = request.header("Host"), origin != "https://\(host)" {
+            throw PageError.forbidden("Edits must come from this site's own page.")
+        }
+        let isJSON = (request.header("Content-Type") ?? "").lowercased().hasPrefix("application/json")
+        var fields: [String: String] = [:]
+        if isJSON {
+            guard case .object(let members) = try request.jsonObject(limit: 65_536).value else { throw APIError.validation([("body", "must be an object")]) }
+            for (name, value) in members {
+                switch value {
+                case .string(let text): fields[name] = text
+                case .int, .double, .bool: fields[name] = SharedText.text(value)
+                default: throw APIError.validation([(name, "must be a string")])
+                }
+            }
+        } else {
+            fields = try SharePageRoutes.form(request)
+        }
+        let config = (try? JSON.parse(Array(dashboard.config.utf8))) ?? .null
+        var widgets: [JSON] = if case .array(let items)? = config["widgets"] { items } else { [] }
+        var filters: [JSON] = if case .array(let items)? = config["filters"] { items } else { [] }
+        var problems: [(String, String)] = []
+        var title = dashboard.title
+        if let given = fields["title"]?.trimmingCharacters(in: .whitespacesAndNewlines) {
+            if given.isEmpty || given.count > 200 { problems.append(("title", "must be 1 to 200 characters")) } else { title = given }
+        }
+        for (index, widget) in widgets.enumerated() {
+            guard case .string(let id)? = widget["id"], let given = fields["widget.\(id)"]?.trimmingCharacters(in: .whitespacesAndNewlines),
+                  case .object(var members) = widget else { continue }
+            if given.isEmpty || given.count > 200 { problems.append(("widget.\(id)", "must be 1 to 200 characters")); continue }
+            members.removeAll { $0.0 == "title" }
+            members.append(("title", .string(given)))
+            widgets[index] = .object(members)
+        }
+        if ["1", "true", "on"].contains(fields["save_filters"] ?? "") {
+            let shared = try sharedDashboard(dashboard, choices: SharedDashboard.Choices(values: fields, interact: true))
+            for filter in shared.filters {
+                guard let index = filter.index else { continue }
+                if let problem = filter.problem { problems.append(("f\(index)", problem)) } else { filters[index] = filter.condition }
+            }
+        }
+        if !problems.isEmpty { throw APIError.validation(problems) }
+        guard let updated = try DashboardRepository(db).update(id: dashboard.id, team: dashboard.teamID, title: title, theme: dashboard.theme,
+                                                               config: (["widgets": .array(widgets), "filters": .array(filters)] as JSON).serializedText)
+        else { throw PageError.gone }
+        access.audit(request, principal: nil, action: "dashboard.updated", resourceType: "dashboard", resourceID: dashboard.id.lower,
+                     detail: ["via": "share_link"], userID: viewer, teamID: link.teamID)
+        if isJSON {
+            let permissions = Set(link.permissions.compactMap(SharePermission.init(rawValue:)))
+            return .json(try sharedDashboard(updated, choices: SharedDashboard.Choices()).json(permissions: permissions))
+        }
+        return redirect(to: "/share/\(link.shareID)")
     }
 
     /// The link, its dashboard and the signed-in member (team links), or the error page to
@@ -249,7 +311,9 @@ struct SharePageRoutes {
         }
     }
 
+    /// JSON clients: they ask for JSON, or they send it.
     private func wantsJSON(_ request: Request) -> Bool {
+        if (request.header("Content-Type") ?? "").lowercased().hasPrefix("application/json") { return true }
         guard let accept = request.header("Accept")?.lowercased() else { return false }
         return accept.contains("application/json") && !accept.contains("text/html")
     }

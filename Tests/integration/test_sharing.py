@@ -342,3 +342,64 @@ def test_views_are_logged_and_summed_up(board):
     rows = psql(f"SELECT client_address, user_agent, viewer_hash FROM share_access_log WHERE share_id = '{link['share_id']}'")
     assert a.address in rows and "Viewer A" in rows
     assert_invalid(account.get(f"/api/share/links/{link['share_id']}/analytics", params={"days": 0}), "days")
+
+
+def test_edit_permission_renames_and_saves_filters_only_when_given(board):
+    account, table, _ = board
+    dashboard = generate(account, table_ids=[table], options={"title": "Editable"})
+    account.put(f"/api/dashboards/{dashboard['id']}", {"filters": [{"column": "customer", "op": "=", "value": "Acme"}]})
+    first = dashboard["widgets"][0]["id"]
+    viewer = share(account, dashboard["id"], share_type="secure_link", expires_in_hours=1, permissions=["view", "interact"])
+    r = client().post(url(f"/share/{viewer['share_id']}/edit"), data={"title": "Hijacked"}, allow_redirects=False)
+    assert r.status_code == 403
+    editor = share(account, dashboard["id"], share_type="secure_link", password="secure123", permissions=["view", "interact", "edit"])
+    http = client()
+    # Locked until the password is given.
+    assert http.post(url(f"/share/{editor['share_id']}/edit"), data={"title": "X"}, allow_redirects=False).status_code == 200
+    assert unlock(http, editor, password="secure123").status_code == 303
+    # Another site's form is refused.
+    r = http.post(url(f"/share/{editor['share_id']}/edit"), data={"title": "X"}, headers={"Origin": "https://evil.example"},
+                  allow_redirects=False)
+    assert r.status_code == 403
+    r = http.post(url(f"/share/{editor['share_id']}/edit"), data={"title": "Renamed by a viewer", f"widget.{first}": "Rows",
+                                                                   "f0": "Beta", "save_filters": "1"}, allow_redirects=False)
+    assert r.status_code == 303, r.text
+    saved = account.get(f"/api/dashboards/{dashboard['id']}").json()
+    assert saved["title"] == "Renamed by a viewer" and saved["widgets"][0]["title"] == "Rows"
+    assert saved["filters"][0]["value"] == "Beta" and saved["widgets"][0]["data"]["rows"] == [[2]]
+    # JSON works too; bad values are named.
+    r = http.post(url(f"/share/{editor['share_id']}/edit"), json={"title": ""}, allow_redirects=False)
+    assert_invalid(r, "title")
+    r = http.post(url(f"/share/{editor['share_id']}/edit"), json={"title": "Via JSON"}, headers={"Accept": "application/json"},
+                  allow_redirects=False)
+    assert r.status_code == 200 and r.json()["title"] == "Via JSON"
+    audit = psql(f"SELECT count(*) FROM audit_logs WHERE resource_id = '{dashboard['id']}' AND action = 'dashboard.updated'")
+    assert int(audit) >= 2
+
+
+def test_views_are_not_lost_when_workers_recycle(board, pool):
+    account, _, dashboard = board
+    link = share(account, dashboard["id"])
+    pool.restart(ASSAY_MAX_REQUESTS="1")
+    try:
+        http = client()
+        for _ in range(6):
+            assert page(link, http).status_code == 200
+        time.sleep(1)
+        assert int(psql(f"SELECT count(*) FROM share_access_log WHERE share_id = '{link['share_id']}'")) == 6
+    finally:
+        pool.restart()
+
+
+def test_the_access_log_can_be_switched_off(board, pool):
+    account, _, dashboard = board
+    link = share(account, dashboard["id"], max_access=3)
+    pool.restart(SHARE_ACCESS_LOG="off")
+    try:
+        assert page(link).status_code == 200 and page(link).status_code == 200
+        time.sleep(0.5)
+        assert int(psql(f"SELECT count(*) FROM share_access_log WHERE share_id = '{link['share_id']}'")) == 0
+        # max_access still counts.
+        assert page(link).status_code == 200 and page(link).status_code == 410
+    finally:
+        pool.restart()
