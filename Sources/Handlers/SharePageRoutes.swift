@@ -34,19 +34,24 @@ struct SharePageRoutes {
             throw PageError.gone
         }
         let permissions = Set(link.permissions.compactMap(SharePermission.init(rawValue:)))
-        let shared = try sharedDashboard(dashboard, choices: SharedDashboard.Choices(
-            values: request.query, interact: permissions.contains(.interact)))
         logView(request, team: link.teamID, shareID: link.shareID, user: viewer, counted: link.maxAccess != nil)
-        if wantsJSON(request) { return .json(shared.json(permissions: permissions), headers: [("Cache-Control", "no-store")]) }
-        let path = "/share/\(link.shareID)"
-        var notes = ["Shared dashboard · updated \(PostgresTime.format(dashboard.updatedAt))"]
-        let fixed = shared.fixedFilters
-        if !fixed.isEmpty { notes.append("Filters: " + fixed.joined(separator: "; ")) }
-        let model = DashboardPageModel(
-            title: dashboard.title, theme: PageTheme.named(dashboard.theme) ?? .light, layout: .dashboard,
-            widgets: shared.pageWidgets(downloadBase: permissions.contains(.export) ? "\(path)/widgets" : nil),
-            filters: shared.pageFilters(), formAction: path, note: notes.joined(separator: " · "))
-        return html(PageRenderer.dashboard(model))
+        let choices = SharedDashboard.Choices(values: request.query, interact: permissions.contains(.interact))
+        if wantsJSON(request) {
+            return .json(try sharedDashboard(dashboard, choices: choices).json(permissions: permissions), headers: [("Cache-Control", "no-store")])
+        }
+        let key = "share|\(link.shareID)|\(link.updatedAt.timeIntervalSince1970)|\(SharePageRoutes.variant(request, dashboard))"
+        return try cachedPage(key, dashboard: dashboard) {
+            let shared = try sharedDashboard(dashboard, choices: choices)
+            let path = "/share/\(link.shareID)"
+            var notes = ["Shared dashboard · updated \(PostgresTime.format(dashboard.updatedAt))"]
+            let fixed = shared.fixedFilters
+            if !fixed.isEmpty { notes.append("Filters: " + fixed.joined(separator: "; ")) }
+            let model = DashboardPageModel(
+                title: dashboard.title, theme: PageTheme.named(dashboard.theme) ?? .light, layout: .dashboard,
+                widgets: shared.pageWidgets(downloadBase: permissions.contains(.export) ? "\(path)/widgets" : nil),
+                filters: shared.pageFilters(), formAction: path, note: notes.joined(separator: " · "))
+            return (PageRenderer.dashboard(model), !shared.results.contains { $0["error"] != nil })
+        }
     }
 
     /// `POST /share/{id}`: the password form of a secure link, or a team member's sign-in.
@@ -213,18 +218,23 @@ struct SharePageRoutes {
 
     func embedPage(_ request: Request) throws -> Response {
         let (widget, dashboard, choices) = try openEmbed(request)
-        let shared = try sharedDashboard(dashboard, choices: choices)
         logView(request, team: widget.teamID, widgetID: widget.widgetID, user: nil, counted: false)
         let permissions = Set(widget.permissions.compactMap(SharePermission.init(rawValue:)))
-        if wantsJSON(request) { return .json(shared.json(permissions: permissions), headers: [("Cache-Control", "no-store")]) }
-        let path = "/embed/\(widget.widgetID)"
+        if wantsJSON(request) {
+            return .json(try sharedDashboard(dashboard, choices: choices).json(permissions: permissions), headers: [("Cache-Control", "no-store")])
+        }
         let token = request.query["token"].flatMap { $0.isEmpty ? nil : $0 }
-        let model = DashboardPageModel(
-            title: widget.title ?? dashboard.title, theme: try theme(of: widget), layout: .embed(width: widget.width, height: widget.height),
-            widgets: shared.pageWidgets(downloadBase: permissions.contains(.export) ? "\(path)/widgets" : nil),
-            filters: shared.pageFilters(), formAction: path, hiddenFields: token.map { [("token", $0)] } ?? [],
-            frameAncestors: widget.allowedOrigins)
-        return html(PageRenderer.dashboard(model))
+        let key = "embed|\(widget.widgetID)|\(widget.updatedAt.timeIntervalSince1970)|\(token ?? "")|\(SharePageRoutes.variant(request, dashboard))"
+        return try cachedPage(key, dashboard: dashboard) {
+            let shared = try sharedDashboard(dashboard, choices: choices)
+            let path = "/embed/\(widget.widgetID)"
+            let model = DashboardPageModel(
+                title: widget.title ?? dashboard.title, theme: try theme(of: widget), layout: .embed(width: widget.width, height: widget.height),
+                widgets: shared.pageWidgets(downloadBase: permissions.contains(.export) ? "\(path)/widgets" : nil),
+                filters: shared.pageFilters(), formAction: path, hiddenFields: token.map { [("token", $0)] } ?? [],
+                frameAncestors: widget.allowedOrigins)
+            return (PageRenderer.dashboard(model), !shared.results.contains { $0["error"] != nil })
+        }
     }
 
     func embedDownload(_ request: Request) throws -> Response {
@@ -312,6 +322,35 @@ struct SharePageRoutes {
     }
 
     /// JSON clients: they ask for JSON, or they send it.
+    /// A page drawn once and kept by this worker until the dashboard's tables change (the
+    /// table notifications the API's caches use), the dashboard or the link changes, or the
+    /// day turns (relative date filters). Pages whose widgets failed are not kept.
+    private func cachedPage(_ key: String, dashboard: DashboardRecord,
+                            render: () throws -> (page: RenderedPage, keep: Bool)) throws -> Response {
+        if let kept = try DerivedResultCache.value(key, team: dashboard.teamID, db: db), let newline = kept.firstIndex(of: 0x0A) {
+            return htmlBytes(Array(kept[(newline + 1)...]), csp: String(decoding: kept[..<newline], as: UTF8.self))
+        }
+        let (page, keep) = try render()
+        let body = Array(page.html.utf8)
+        if keep {
+            DerivedResultCache.store(Array(page.contentSecurityPolicy.utf8) + [0x0A] + body, key: key, team: dashboard.teamID,
+                                     tables: DashboardRoutes.tables(of: dashboard), db: db)
+        }
+        return htmlBytes(body, csp: page.contentSecurityPolicy)
+    }
+
+    /// What else a page depends on: the dashboard's version, the day, the filter values asked.
+    static func variant(_ request: Request, _ dashboard: DashboardRecord) -> String {
+        let values = request.query.filter { $0.key.hasPrefix("f") && Int($0.key.dropFirst()) != nil }
+            .sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+        return "\(dashboard.id.lower)|\(dashboard.updatedAt.timeIntervalSince1970)|\(Int(Date().timeIntervalSince1970 / 86_400))|\(values)"
+    }
+
+    private func htmlBytes(_ body: [UInt8], csp: String) -> Response {
+        Response(status: 200, headers: [("Content-Type", "text/html; charset=utf-8"), ("Content-Security-Policy", csp),
+                                        ("Cache-Control", "no-store")], body: .bytes(body))
+    }
+
     private func wantsJSON(_ request: Request) -> Bool {
         if (request.header("Content-Type") ?? "").lowercased().hasPrefix("application/json") { return true }
         guard let accept = request.header("Accept")?.lowercased() else { return false }
@@ -319,9 +358,10 @@ struct SharePageRoutes {
     }
 
     private func html(_ page: RenderedPage, status: Int = 200, headers: [(String, String)] = []) -> Response {
-        Response(status: status, headers: [("Content-Type", "text/html; charset=utf-8"), ("Content-Security-Policy", page.contentSecurityPolicy),
-                                           ("Cache-Control", "no-store")] + headers,
-                 body: .bytes(Array(page.html.utf8)))
+        var response = htmlBytes(Array(page.html.utf8), csp: page.contentSecurityPolicy)
+        response.status = status
+        response.headers += headers
+        return response
     }
 
     private func redirect(to path: String, headers: [(String, String)] = []) -> Response {
@@ -342,13 +382,21 @@ struct SharePageRoutes {
     private func page(_ body: @escaping (Request) throws -> Response) -> Handler {
         { [self] request in
             do {
-                return try body(request)
+                let response = try body(request)
+                // A view is logged only when the page was shown.
+                if response.status >= 400 { request.afterResponse.removeAll() }
+                return response
             } catch let error as PageError {
+                request.afterResponse.removeAll()
                 return errorPage(error, request: request)
             } catch let error as APIError where error.status < 500 {
+                request.afterResponse.removeAll()
                 if wantsJSON(request) { return .error(error, answering: request) }
                 return html(PageRenderer.message(MessagePageModel(status: error.status, heading: "This page cannot be shown",
                                                                   message: error.message)), status: error.status, headers: error.headers)
+            } catch {
+                request.afterResponse.removeAll()
+                throw error
             }
         }
     }
