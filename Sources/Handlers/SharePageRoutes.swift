@@ -230,7 +230,8 @@ struct SharePageRoutes {
             let path = "/embed/\(widget.widgetID)"
             let model = DashboardPageModel(
                 title: widget.title ?? dashboard.title, theme: try theme(of: widget), layout: .embed(width: widget.width, height: widget.height),
-                widgets: shared.pageWidgets(downloadBase: permissions.contains(.export) ? "\(path)/widgets" : nil),
+                widgets: shared.pageWidgets(downloadBase: permissions.contains(.export) ? "\(path)/widgets" : nil,
+                                            carry: token.map { [("token", $0)] } ?? []),
                 filters: shared.pageFilters(), formAction: path, hiddenFields: token.map { [("token", $0)] } ?? [],
                 frameAncestors: widget.allowedOrigins)
             return (PageRenderer.dashboard(model), !shared.results.contains { $0["error"] != nil })

@@ -141,8 +141,10 @@ public struct SharedDashboard {
 
     /// The widgets as a page draws them; downloads under `downloadBase` (`/share/ID/widgets`)
     /// when exporting is allowed.
-    public func pageWidgets(downloadBase: String?) -> [PageWidget] {
-        let query = self.query
+    /// `carry`: parameters the links keep besides the filters (an embed's token).
+    public func pageWidgets(downloadBase: String?, carry: [(name: String, value: String)] = []) -> [PageWidget] {
+        let query = ([self.query] + carry.map { "\($0.name)=" + ($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") })
+            .filter { !$0.isEmpty }.joined(separator: "&")
         return zip(widgets, results).enumerated().map { index, pair in
             let (widget, data) = pair
             let id: String = if case .string(let text)? = widget["id"] { text } else { "w\(index + 1)" }

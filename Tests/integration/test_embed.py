@@ -155,7 +155,17 @@ def test_signed_tokens_lock_filter_values(board):
     r = view(widget, params={"token": good, "f0": "Acme"}, headers={"Accept": "application/json"})
     assert r.json()["widgets"][0]["data"]["rows"] == [[2]]
     html = view(widget, params={"token": good}).text
-    assert 'name="f0"' not in html and f'value="{good}"' in html.replace("&#61;", "=")
+    assert 'name="f0"' not in html and "Beta" not in html, "a locked value is neither shown nor changeable"
+    # With a filter left to change, the form carries the token along; downloads keep it too.
+    both = embed(account, dashboard_id=dashboard["id"], widget_kind="kpi", chart_id=kpi["id"], signed=True, require_token=True,
+                 permissions=["view", "interact", "export"])
+    free = token(both["embed_secret"], {"widget": both["widget_id"], "exp": int(time.time()) + 600, "params": {"paid": True}})
+    html = view(both, params={"token": free}).text
+    assert 'name="f0"' in html and f'name="token" value="{free}"' in html
+    link = re.search(r'href="(/embed/[^"]+\.csv[^"]*)"', html).group(1).replace("&amp;", "&")
+    assert "token=" in link
+    csv = client().get(url(link), timeout=30)
+    assert csv.status_code == 200 and csv.text.splitlines()[1] == "1", csv.text
     for bad, why in [(token(secret, {"widget": widget["widget_id"], "exp": int(time.time()) - 1}), "expired"),
                      (token(secret, {"widget": "x" * 43, "exp": int(time.time()) + 600}), "another widget"),
                      (token("A" * 43, {"widget": widget["widget_id"], "exp": int(time.time()) + 600}), "signature"),
