@@ -49,7 +49,7 @@ struct SharePageRoutes {
             let model = DashboardPageModel(
                 title: dashboard.title, theme: PageTheme.named(dashboard.theme) ?? .light, layout: .dashboard,
                 widgets: shared.pageWidgets(downloadBase: permissions.contains(.export) ? "\(path)/widgets" : nil),
-                filters: shared.pageFilters(), formAction: path, note: notes.joined(separator: " · "))
+                filters: try shared.pageFilters(db: db), formAction: path, note: notes.joined(separator: " · "))
             return (PageRenderer.dashboard(model), !shared.results.contains { $0["error"] != nil })
         }
     }
@@ -232,7 +232,7 @@ struct SharePageRoutes {
                 title: widget.title ?? dashboard.title, theme: try theme(of: widget), layout: .embed(width: widget.width, height: widget.height),
                 widgets: shared.pageWidgets(downloadBase: permissions.contains(.export) ? "\(path)/widgets" : nil,
                                             carry: token.map { [("token", $0)] } ?? []),
-                filters: shared.pageFilters(), formAction: path, hiddenFields: token.map { [("token", $0)] } ?? [],
+                filters: try shared.pageFilters(db: db), formAction: path, hiddenFields: token.map { [("token", $0)] } ?? [],
                 frameAncestors: widget.allowedOrigins)
             return (PageRenderer.dashboard(model), !shared.results.contains { $0["error"] != nil })
         }

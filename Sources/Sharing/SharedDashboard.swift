@@ -4,6 +4,7 @@ import Data
 import Exporters
 import Foundation
 import JSONValues
+import Query
 
 /// A dashboard as a share link or an embed shows it: the widgets it may show, the filters in
 /// force — the dashboard's own, values a signed embed token locks, and values the viewer
@@ -168,13 +169,25 @@ public struct SharedDashboard {
         }
     }
 
-    /// The filters a viewer may change, as the page's form shows them.
-    public func pageFilters() -> [PageFilter] {
-        filters.compactMap { filter in
+    /// The filters a viewer may change, as the page's form shows them. An equality filter on
+    /// a text column of few values (at most `maxChoices`) offers them in a list.
+    public func pageFilters(db: Database, maxChoices: Int = 50) throws -> [PageFilter] {
+        let ids = Set(widgets.compactMap { widget -> UUID? in if case .string(let text)? = widget["table"] { UUID(uuidString: text) } else { nil } })
+        let tables = try WarehouseCatalogRepository(db).tables(ids: ids.sorted { $0.uuidString < $1.uuidString }, team: record.teamID)
+        return try filters.compactMap { filter in
             guard filter.changeable, let index = filter.index, case .string(let column)? = filter.condition["column"] else { return nil }
             let op: String = if case .string(let text)? = filter.condition["op"] { text } else { "=" }
             let value = filter.condition["value"].map(SharedDashboard.text) ?? ""
-            return PageFilter(name: "f\(index)", label: "\(column) \(SharedDashboard.words(op))", value: value, problem: filter.problem)
+            var choices: [String] = []
+            if ["=", "!="].contains(op), let table = tables.first(where: { table in
+                QueryColumn.list(fromCatalog: table.columns).contains { $0.name == column && $0.type == .text }
+            }), let found = try WarehouseValuesRepository(db).distinctValues(tableName: table.tableName, columns: [column], limit: maxChoices).first,
+               found.complete {
+                choices = found.values.sorted()
+                if !value.isEmpty && !choices.contains(value) { choices.insert(value, at: 0) }
+            }
+            return PageFilter(name: "f\(index)", label: "\(column) \(SharedDashboard.words(op))", value: value, choices: choices,
+                              problem: filter.problem)
         }
     }
 
