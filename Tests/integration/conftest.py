@@ -183,3 +183,9 @@ def pool():
             p.wait_healthy(timeout=5)
         except AssertionError:
             p.restart()
+
+
+# The real browser (headless Chromium) and the other origins that embed Assay's pages: see
+# browser_helpers.py. Imported here so that every test module can ask for them.
+from browser_helpers import (  # noqa: E402,F401 (fixtures and a hook, found by name)
+    _browser_per_test, artifact_dir, browser, other_origin, pytest_runtest_makereport, second_origin)

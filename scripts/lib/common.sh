@@ -14,6 +14,8 @@
 #   VAR/log/                assay.log, postgres.log, nginx-error.log, nginx-access.log, build.log
 #   VAR/nginx/              rendered nginx.conf, tls/{cert,key}.pem, tmp/ (nginx temp dirs)
 #   VAR/uploads/, VAR/exports/
+#   VAR/artifacts/          what tests leave for people to look at (the browser tests' screenshots);
+#                           emptied by reset_instance_state
 #   VAR/bin/pg_ctl          pg_ctl wrapper that runs as the cluster owner (see write_pg_ctl_wrapper)
 #   VAR/source-pg/data      "source" PostgreSQL on 127.0.0.1:ASSAY_SOURCE_PG_PORT: a customer's
 #                           database for connection/ETL tests and scripts/sample-data
@@ -63,7 +65,11 @@ ASSAY_DEB_PACKAGES+=" librsvg2-dev"
 # The integration tests are pytest + requests. These Debian packages are installed only when no
 # usable interpreter already has both modules (see ensure_python_test_env): this machine's pyenv
 # python3 has them from pip, a fresh Debian has neither.
-ASSAY_PY_TEST_DEB_PACKAGES="python3-pytest python3-requests python3-openpyxl python3-jsonschema"
+ASSAY_PY_TEST_DEB_PACKAGES="python3-pytest python3-requests python3-openpyxl python3-jsonschema python3-selenium"
+
+# The browser tests (Tests/integration/browser_helpers.py) drive Debian's headless Chromium
+# through its chromedriver; the test profile only (see ensure_browser).
+ASSAY_BROWSER_DEB_PACKAGES="chromium chromium-driver"
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 IS_ROOT=0
@@ -151,6 +157,17 @@ show_log_tails() {
         tail -n 25 "$f" >&2
     done
     printf '%s\n' "-----" >&2
+}
+
+# Says where the tests left files for people to look at (screenshots), if they left any.
+show_artifacts() {
+    [[ -d $ASSAY_ARTIFACTS_DIR ]] || return 0
+    local files=() shown
+    mapfile -t files < <(find "$ASSAY_ARTIFACTS_DIR" -type f -printf '%P\n' | sort)
+    ((${#files[@]})) || return 0
+    shown="${files[*]:0:10}"
+    ((${#files[@]} <= 10)) || shown+=" ..."
+    log "artifacts: ${#files[@]} file(s) in $ASSAY_ARTIFACTS_DIR: $shown"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -285,6 +302,7 @@ assay_layout() {
     ASSAY_PID_FILE=$ASSAY_RUN_DIR/assay.pid
     ASSAY_UPLOADS_DIR=$VAR/uploads
     ASSAY_EXPORTS_DIR=$VAR/exports
+    ASSAY_ARTIFACTS_DIR=$VAR/artifacts
     ASSAY_NGINX_PREFIX=$VAR/nginx
     ASSAY_NGINX_CONF=$ASSAY_NGINX_PREFIX/nginx.conf
     ASSAY_TLS_CERT=$ASSAY_NGINX_PREFIX/tls/cert.pem
@@ -349,29 +367,51 @@ ensure_packages() {
         "${missing[@]}" >/dev/null
 }
 
-# Sets PYTHON to an interpreter that can import pytest and requests. Choice: the first python3
-# on PATH if it already has both (a developer's pyenv/venv), else Debian's /usr/bin/python3 with
-# python3-pytest + python3-requests from apt. apt rather than pip: no PEP 668 "externally
-# managed" refusal, no PyPI access needed, and the versions match the distribution.
+# Selenium for the browser tests, pinned where it comes from PyPI: 4.51.0 is the newest whose
+# requirements PyPI can meet (4.52.0 and 4.53.0 ask for a certifi that is not published).
+SELENIUM_VERSION=4.51.0
+
+# Sets PYTHON to an interpreter that can import pytest, requests, openpyxl (reads the .xlsx
+# exports back), jsonschema (checks the JSON export) and selenium (the browser tests). Choice:
+# the first python3 on PATH if it has pytest and requests (a developer's pyenv/venv) and pip
+# can add the rest, else Debian's /usr/bin/python3 with all five from apt. apt rather than pip
+# there: no PEP 668 "externally managed" refusal, no PyPI access needed, and the versions match
+# the distribution. That holds for selenium too, although Debian 12's python3-selenium is
+# 4.8.3 (pinned by the release): pip's selenium 4.51.0 needs urllib3 2, and Debian 12's
+# requests 2.28 requires urllib3 < 1.27, so pip's selenium in a venv over Debian's packages
+# would run every other test on an urllib3 their requests was never made for. The browser
+# helpers use only what both selenium versions offer.
 ensure_python_test_env() {
     local candidate
     for candidate in "$(command -v python3 || true)" /usr/bin/python3; do
         [[ -n $candidate && -x $candidate ]] || continue
-        if "$candidate" -c 'import pytest, requests' 2>/dev/null; then
-            # openpyxl reads the .xlsx exports back and jsonschema checks the JSON export: pip
-            # where the interpreter is pip's, else Debian's.
-            if "$candidate" -c 'import openpyxl, jsonschema' 2>/dev/null \
-                || "$candidate" -m pip install -q openpyxl jsonschema >/dev/null 2>&1; then
-                PYTHON=$candidate
-                return 0
-            fi
+        "$candidate" -c 'import pytest, requests' 2>/dev/null || continue
+        # Debian's own interpreter (no venv): its packages come from apt, below.
+        "$candidate" -c 'import sys; sys.exit(sys.prefix == "/usr")' || break
+        if python_has_test_modules "$candidate" ||
+            "$candidate" -m pip install -q --disable-pip-version-check openpyxl jsonschema \
+                "selenium==$SELENIUM_VERSION" >/dev/null 2>&1; then
+            PYTHON=$candidate
+            return 0
         fi
     done
     # shellcheck disable=SC2086 # word splitting of the package list is intended
     ensure_packages python3 $ASSAY_PY_TEST_DEB_PACKAGES
-    /usr/bin/python3 -c 'import pytest, requests, openpyxl, jsonschema' \
-        || die "pytest/requests/openpyxl/jsonschema still missing for /usr/bin/python3"
+    /usr/bin/python3 -c 'import pytest, requests, openpyxl, jsonschema, selenium' \
+        || die "pytest/requests/openpyxl/jsonschema/selenium still missing for /usr/bin/python3"
     PYTHON=/usr/bin/python3
+}
+
+# Does PYTHON have openpyxl, jsonschema and the pinned selenium?
+python_has_test_modules() {
+    "$1" -c "import openpyxl, jsonschema, selenium, sys; sys.exit(selenium.__version__ != '$SELENIUM_VERSION')" 2>/dev/null
+}
+
+# Debian's chromium and chromium-driver for the browser tests. Nothing is ever downloaded at
+# run time: the helpers hand Selenium this chromedriver, so Selenium Manager never runs.
+ensure_browser() {
+    # shellcheck disable=SC2086 # word splitting of the package list is intended
+    ensure_packages $ASSAY_BROWSER_DEB_PACKAGES
 }
 
 # schemathesis (property-based testing of the OpenAPI document against the live API), pinned,
@@ -405,7 +445,7 @@ make_dirs() {
     [[ $ASSAY_SOCKET == "$ASSAY_RUN_DIR/assay.sock" ]] ||
         log "FastCGI socket path under $VAR is too long for a unix socket: using $ASSAY_SOCKET"
     mkdir -p "$VAR" "$ASSAY_RUN_DIR" "$ASSAY_LOG_DIR" "$ASSAY_UPLOADS_DIR" "$ASSAY_EXPORTS_DIR" \
-        "$ASSAY_NGINX_PREFIX/tls" "$ASSAY_NGINX_PREFIX/tmp" "$VAR/bin" "$(dirname "$ASSAY_SOCKET")"
+        "$ASSAY_ARTIFACTS_DIR" "$ASSAY_NGINX_PREFIX/tls" "$ASSAY_NGINX_PREFIX/tmp" "$VAR/bin" "$(dirname "$ASSAY_SOCKET")"
     # nginx workers run as www-data when we are root: they need to traverse to the FastCGI socket
     # and into the nginx temp dirs, and to read exports (served through X-Accel-Redirect).
     chmod 0755 "$VAR" "$ASSAY_RUN_DIR" "$ASSAY_NGINX_PREFIX" "$ASSAY_NGINX_PREFIX/tmp" "$(dirname "$ASSAY_SOCKET")"
@@ -616,14 +656,14 @@ wipe_private_pg() {
 }
 
 # A clean slate for scripts/test and scripts/bench: stop a leftover instance, fresh clusters
-# and MariaDB (a few seconds, so every run is reproducible), empty uploads/exports, fresh logs. Secrets and the
-# TLS certificate are kept.
+# and MariaDB (a few seconds, so every run is reproducible), empty uploads/exports/artifacts, fresh
+# logs. Secrets and the TLS certificate are kept.
 reset_instance_state() {
     stop_all
     wipe_private_pg
     wipe_source_databases
     local dir f
-    for dir in "$ASSAY_UPLOADS_DIR" "$ASSAY_EXPORTS_DIR"; do
+    for dir in "$ASSAY_UPLOADS_DIR" "$ASSAY_EXPORTS_DIR" "$ASSAY_ARTIFACTS_DIR"; do
         if [[ -d $dir ]]; then find "$dir" -mindepth 1 -delete; fi
     done
     for f in "$ASSAY_LOG_DIR"/*.log "$ASSAY_LOG_DIR"/*.txt; do
@@ -1069,7 +1109,7 @@ write_env() {
         ASSAY_BASE_URL ASSAY_HTTP_URL ASSAY_HTTPS_PORT ASSAY_HTTP_PORT ASSAY_TLS_CERT ASSAY_TLS_KEY
         DATABASE_URL ASSAY_SOCKET ASSAY_SOCKET_MODE ASSAY_SOCKET_GROUP ASSAY_PID_FILE
         ASSAY_WORKERS ASSAY_MAX_REQUESTS ASSAY_REQUEST_TIMEOUT ASSAY_SHUTDOWN_TIMEOUT ASSAY_TEST_ROUTES
-        JWT_SECRET_KEY ENCRYPTION_KEY ASSAY_UPLOADS_DIR ASSAY_EXPORTS_DIR ASSAY_STATIC_DIR
+        JWT_SECRET_KEY ENCRYPTION_KEY ASSAY_UPLOADS_DIR ASSAY_EXPORTS_DIR ASSAY_ARTIFACTS_DIR ASSAY_STATIC_DIR
         ASSAY_RATE_LIMIT ASSAY_RATE_BURST ASSAY_MAX_BODY ASSAY_CLIENT_HEADER_TIMEOUT ASSAY_CLIENT_BODY_TIMEOUT
         ASSAY_CONNECTIONS_PER_ADDRESS ASSAY_SCHEMATHESIS
         ASSAY_LOG_DIR ASSAY_LOG ASSAY_NGINX_PREFIX ASSAY_NGINX_CONF NGINX_PID_FILE
