@@ -49,7 +49,8 @@ struct SharePageRoutes {
             let model = DashboardPageModel(
                 title: dashboard.title, theme: PageTheme.named(dashboard.theme) ?? .light, layout: .dashboard,
                 widgets: shared.pageWidgets(downloadBase: permissions.contains(.export) ? "\(path)/widgets" : nil),
-                filters: try shared.pageFilters(db: db), formAction: path, note: notes.joined(separator: " · "))
+                filters: try shared.pageFilters(db: db), formAction: path, note: notes.joined(separator: " · "),
+                editAction: permissions.contains(.edit) ? "\(path)/edit" : nil)
             return (PageRenderer.dashboard(model), !shared.results.contains { $0["error"] != nil })
         }
     }

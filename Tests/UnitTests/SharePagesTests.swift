@@ -247,6 +247,21 @@ final class SharePagesTests: XCTestCase {
         XCTAssertTrue(html.contains("<option value=\"\" selected>(any)</option>\n<option value=\"North\">North</option>"), html)
     }
 
+    func testTheEditFormAppearsOnlyWithAnEditActionAndEscapesTheTitles() {
+        XCTAssertFalse(Self.page().html.contains("method=\"post\""), "no edit action: nothing edits")
+        let model = DashboardPageModel(title: Self.hostile, theme: .light, layout: .dashboard,
+                                       widgets: [Self.widget("w1", title: Self.hostile)],
+                                       filters: [PageFilter(name: "f0", label: "Region =", value: "North")],
+                                       formAction: "/share/abc", editAction: "/share/abc/edit")
+        let html = PageRenderer.dashboard(model).html
+        XCTAssertTrue(html.contains("<form class=\"edit-form\" method=\"post\" action=\"/share/abc/edit\">"), html)
+        XCTAssertTrue(html.contains("name=\"title\" value=\"\(Self.hostileEscaped)\""))
+        XCTAssertTrue(html.contains("name=\"widget.w1\" value=\"\(Self.hostileEscaped)\""))
+        XCTAssertTrue(html.contains("<input type=\"hidden\" name=\"f0\" value=\"North\">"))
+        XCTAssertTrue(html.contains("name=\"save_filters\""))
+        XCTAssertFalse(html.contains("<script>alert"))
+    }
+
     func testDownloadLinksAppearOnlyWhenGiven() {
         let withLinks = Self.page([Self.widget("1", downloads: [PageLink(label: "CSV", href: "/share/abc/widgets/1.csv"),
                                                                 PageLink(label: "Excel", href: "/share/abc/widgets/1.xlsx")]),

@@ -361,6 +361,10 @@ def test_edit_permission_renames_and_saves_filters_only_when_given(board):
     r = http.post(url(f"/share/{editor['share_id']}/edit"), data={"title": "X"}, headers={"Origin": "https://evil.example"},
                   allow_redirects=False)
     assert r.status_code == 403
+    # The page offers the form only with edit.
+    html = page(editor, http).text
+    assert f'action="/share/{editor["share_id"]}/edit"' in html and 'name="title"' in html and f'name="widget.{first}"' in html
+    assert "/edit" not in page(viewer).text
     r = http.post(url(f"/share/{editor['share_id']}/edit"), data={"title": "Renamed by a viewer", f"widget.{first}": "Rows",
                                                                    "f0": "Beta", "save_filters": "1"}, allow_redirects=False)
     assert r.status_code == 303, r.text

@@ -22,6 +22,7 @@ struct DashboardPageContext {
             "embedTitle": embed && cells.count > 1,
             "note": PageRenderer.optional(embed ? nil : model.note),
             "filterForm": model.filters.isEmpty ? [] : [filterForm],
+            "editForm": model.editAction.flatMap(PageAttributes.url).map { [editForm($0)] } ?? [],
             "widgets": cells.map(widget),
             "empty": cells.isEmpty,
         ]
@@ -32,6 +33,20 @@ struct DashboardPageContext {
             "formAction": PageAttributes.url(model.formAction) ?? "",
             "hiddenFields": model.hiddenFields.map { ["name": $0.name, "value": $0.value] },
             "filters": model.filters.enumerated().map { index, filter in filterField(filter, id: "filter-\(index)") },
+        ]
+    }
+
+    /// Renaming the dashboard and its widgets; the filter values in force go along, kept as
+    /// the dashboard's own when the box is ticked.
+    func editForm(_ action: String) -> [String: Any] {
+        [
+            "editAction": action,
+            "dashboardTitle": model.title,
+            "titles": model.widgets.enumerated().map { index, widget in
+                ["fieldID": "edit-widget-\(index)", "fieldName": "widget.\(widget.id)", "widgetTitle": widget.title]
+            },
+            "filterValues": model.filters.map { ["name": $0.name, "value": $0.value] },
+            "hasFilterValues": !model.filters.isEmpty,
         ]
     }
 

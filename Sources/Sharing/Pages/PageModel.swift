@@ -124,10 +124,14 @@ public struct DashboardPageModel: Sendable {
     public let note: String?
     /// The origins allowed to frame the page (`https://example.com`); empty: none may.
     public let frameAncestors: [String]
+    /// Links with `edit`: where the form that renames the dashboard and its widgets (and keeps
+    /// the filter values in force) POSTs. Nil: nothing on the page edits anything.
+    public let editAction: String?
 
     public init(title: String, theme: PageTheme, layout: Layout, widgets: [PageWidget], filters: [PageFilter] = [],
                 formAction: String, hiddenFields: [(name: String, value: String)] = [], note: String? = nil,
-                frameAncestors: [String] = []) {
+                frameAncestors: [String] = [], editAction: String? = nil) {
+        self.editAction = editAction
         self.title = title
         self.theme = theme
         self.layout = layout

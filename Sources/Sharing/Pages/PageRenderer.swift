@@ -16,7 +16,7 @@ public enum PageRenderer {
     nonisolated(unsafe) public static var assetVersion = staticFilesVersion
 
     /// The first 12 hex digits of the SHA-256 of `static/share.css` followed by `static/share.js`.
-    public static let staticFilesVersion = "6e7f8f6f33b1"
+    public static let staticFilesVersion = "14bbb1996abf"
 
     /// A shared dashboard (`layout: .dashboard`) or an embed (`.embed(width:height:)`).
     public static func dashboard(_ model: DashboardPageModel) -> RenderedPage {
