@@ -237,10 +237,16 @@ def test_permissions_decide_filters_and_downloads(board):
     r = account.put(f"/api/dashboards/{dashboard['id']}", {"filters": [{"column": "customer", "op": "=", "value": "Acme"}]})
     assert r.status_code == 200, r.text
     count = dashboard["widgets"][0]["id"]
-    for permissions in (["view"], ["view", "interact"], ["view", "export"], ["view", "interact", "export"]):
-        link = share(account, dashboard["id"], permissions=permissions)
+    combinations = [["view"] + [p for p, on in zip(("interact", "export", "edit"), bits) if on]
+                    for bits in __import__("itertools").product((False, True), repeat=3)]
+    assert len(combinations) == 8
+    for permissions in combinations:
+        # edit is for secure (and team) links: every combination on a secure link with an expiry.
+        link = share(account, dashboard["id"], share_type="secure_link", expires_in_hours=1, permissions=permissions)
+        assert link["permissions"] == permissions
         http = client()
         html = page(link, http).text
+        assert ('class="edit-form"' in html) == ("edit" in permissions), permissions
         data = page(link, http, params={"f0": "Beta"}, headers={"Accept": "application/json"}).json()
         rows = data["widgets"][0]["data"]["rows"]
         if "interact" in permissions:
