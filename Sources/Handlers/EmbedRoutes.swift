@@ -114,14 +114,7 @@ struct EmbedRoutes: RouteGroup {
     }
 
     func list(_ request: Request, _ principal: Principal) throws -> Response {
-        var problems: [(String, String)] = []
-        let paging = Pagination(request, problems: &problems)
-        var dashboard: UUID?
-        if let raw = request.query["dashboard_id"], !raw.isEmpty {
-            dashboard = UUID(uuidString: raw)
-            if dashboard == nil { problems.append(("dashboard_id", "must be a dashboard id (a UUID)")) }
-        }
-        if !problems.isEmpty { throw APIError.validation(problems) }
+        let (paging, dashboard) = try ShareRoutes.listing(request)
         let rows = try SharingRepository(db).widgets(team: principal.teamID, dashboard: dashboard, limit: paging.limit + 1, after: paging.cursor)
         let (page, next) = paging.page(rows) { ($0.createdAt, $0.seq) }
         return .json(["items": .array(page.map(present)), "next_cursor": next])

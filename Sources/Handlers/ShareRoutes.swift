@@ -70,14 +70,7 @@ struct ShareRoutes: RouteGroup {
     }
 
     func list(_ request: Request, _ principal: Principal) throws -> Response {
-        var problems: [(String, String)] = []
-        let paging = Pagination(request, problems: &problems)
-        var dashboard: UUID?
-        if let raw = request.query["dashboard_id"], !raw.isEmpty {
-            dashboard = UUID(uuidString: raw)
-            if dashboard == nil { problems.append(("dashboard_id", "must be a dashboard id (a UUID)")) }
-        }
-        if !problems.isEmpty { throw APIError.validation(problems) }
+        let (paging, dashboard) = try ShareRoutes.listing(request)
         let rows = try SharingRepository(db).links(team: principal.teamID, dashboard: dashboard, limit: paging.limit + 1, after: paging.cursor)
         let (page, next) = paging.page(rows) { ($0.createdAt, $0.seq) }
         return .json(["items": .array(page.map(present)), "next_cursor": next])
@@ -203,6 +196,19 @@ struct ShareRoutes: RouteGroup {
 
     static func passwordProblem(_ password: String) -> String? {
         password.count < 6 ? "must be at least 6 characters" : nil
+    }
+
+    /// A list request's page and its optional `dashboard_id`; one 422 names every bad parameter.
+    static func listing(_ request: Request) throws -> (Pagination, UUID?) {
+        var problems: [(String, String)] = []
+        let paging = Pagination(request, problems: &problems)
+        var dashboard: UUID?
+        if let raw = request.query["dashboard_id"], !raw.isEmpty {
+            dashboard = UUID(uuidString: raw)
+            if dashboard == nil { problems.append(("dashboard_id", "must be a dashboard id (a UUID)")) }
+        }
+        if !problems.isEmpty { throw APIError.validation(problems) }
+        return (paging, dashboard)
     }
 
     /// `days` (1–365, default 30) of an analytics request.
