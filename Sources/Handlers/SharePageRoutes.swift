@@ -30,7 +30,8 @@ struct SharePageRoutes {
 
     func sharePage(_ request: Request) throws -> Response {
         let (link, dashboard, viewer) = try openLink(request)
-        if let limit = link.maxAccess, limit > 0, !(try SharingRepository(db).takeLimitedView(link.shareID)) {
+        // A HEAD is no view: it neither counts nor is logged.
+        if request.method == "GET", let limit = link.maxAccess, limit > 0, !(try SharingRepository(db).takeLimitedView(link.shareID)) {
             throw PageError.gone
         }
         let permissions = Set(link.permissions.compactMap(SharePermission.init(rawValue:)))
