@@ -3,7 +3,8 @@
 
 Registers a user, makes an API key, uploads a text PDF holding one 6-column, 150-row
 table, waits until it is processed, generates a 6-widget dashboard from the table and prints
-`TABLE_ID API_KEY ROWS COLUMNS DASHBOARD_ID CHART_WIDGET_ID`.
+`TABLE_ID API_KEY ROWS COLUMNS DASHBOARD_ID CHART_WIDGET_ID`. The key also has the `share`
+scope: the share part shares that dashboard with it.
 Standard library only; reads the instance's address from ASSAY_BASE_URL.
 """
 import json
@@ -63,8 +64,8 @@ def main():
     session = request("POST", "/api/auth/register", {"email": email, "username": email.split("@")[0],
                                                      "password": "Bench-Passw0rd!", "full_name": "Bench"})
     token = session["access_token"]
-    key = request("POST", "/api/api-keys", {"name": "bench", "scopes": ["documents:read", "documents:write", "dashboards:read", "dashboards:write"]},
-                  token=token)["key"]
+    scopes = ["documents:read", "documents:write", "dashboards:read", "dashboards:write", "share"]
+    key = request("POST", "/api/api-keys", {"name": "bench", "scopes": scopes}, token=token)["key"]
     boundary = uuid.uuid4().hex
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"bench.pdf\"\r\n"
             f"Content-Type: application/pdf\r\n\r\n").encode() + table_pdf() + f"\r\n--{boundary}--\r\n".encode()
