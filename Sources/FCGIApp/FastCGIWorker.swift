@@ -72,6 +72,7 @@ struct FastCGIWorker {
             let status = send(response, requestID: httpRequest.requestID, to: &request)
             FCGX_Finish_r(&request)
             for task in httpRequest.afterResponse { task() }
+            application.betweenRequests()
 
             scoreboard.store(slot, .requestStarted, 0)
             scoreboard.increment(slot, .requestsServed)
@@ -97,6 +98,7 @@ struct FastCGIWorker {
             }
         }
         scoreboard.setState(slot, .stopping)
+        application.betweenRequests(force: true)
         return 0
     }
 

@@ -113,6 +113,12 @@ public final class Application {
         self.logger = logger
     }
 
+    /// Work the worker does between requests: a full batch of share page views written (or
+    /// every view kept, `force`d, before the worker stops).
+    public func betweenRequests(force: Bool = false) {
+        ViewBuffer.shared.flushReporting(force: force)
+    }
+
     public func respond(to request: Request) -> Response {
         var response: Response
         do {

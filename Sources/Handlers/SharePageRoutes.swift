@@ -308,19 +308,17 @@ struct SharePageRoutes {
                         body: .bytes(bytes))
     }
 
-    /// Logs the view once the page is out (unless the access log is off).
+    /// Logs the view once the page is out (unless the access log is off): the worker keeps it
+    /// with others and writes them together (`ViewBuffer`).
     private func logView(_ request: Request, team: UUID, shareID: String? = nil, widgetID: String? = nil, user: UUID?, counted: Bool) {
         guard settings.accessLog, request.method == "GET" else { return }
-        let log = ViewLog(db, settings: settings)
-        let entry = log.entry(team: team, shareID: shareID, widgetID: widgetID, address: request.clientAddress,
+        let entry = ViewLog(db, settings: settings).entry(team: team, shareID: shareID, widgetID: widgetID, address: request.clientAddress,
                               userAgent: request.header("User-Agent"), referer: request.header("Referer"), user: user, counted: counted)
-        let logger = context.logger
+        let (url, settings, logger) = (db.url, settings, context.logger)
         request.afterResponse.append {
-            do {
-                try log.write([entry])
-            } catch {
+            ViewBuffer.shared.add(entry, makeWriter: { ViewLog(Database(url: url), settings: settings).write }, onError: { error in
                 logger.error("share access log write failed", metadata: ["error": "\(error)"])
-            }
+            })
         }
     }
 

@@ -30,3 +30,79 @@ public struct ViewLog {
         if Int.random(in: 0..<500) == 0 { try SharingRepository(db).forgetRawViewers(olderThanDays: settings.logRetentionDays) }
     }
 }
+
+/// Views waiting to be written, per worker process: written together when 64 have gathered
+/// (by the worker, after the response that made 64), when the oldest is a second old (by a
+/// small thread of the worker's with its own database connection, so a worker waiting for
+/// its next request still writes them), and when the worker stops or is recycled. One
+/// statement per batch instead of one per view, off the request path: the log costs the
+/// pages little. A worker killed outright loses at most its last second of views.
+public final class ViewBuffer: @unchecked Sendable {
+    public static let shared = ViewBuffer()
+    public static let batchSize = 64
+    public static let maxAge: TimeInterval = 1
+    /// Views kept while the database cannot take them; older ones beyond this are dropped.
+    static let limit = 10_000
+
+    private let lock = NSLock()
+    /// One batch written at a time (the writer's connection is not shared).
+    private let writing = NSLock()
+    private var entries: [AccessLogEntry] = []
+    private var oldest: Date?
+    private var writer: (([AccessLogEntry]) throws -> Void)?
+    private var onError: ((Error) -> Void)?
+
+    public init() {}
+
+    /// Keeps a view. The first one starts the thread that writes views when due, with the
+    /// writer `makeWriter` gives (on a connection of its own); `onError` hears of failures.
+    public func add(_ entry: AccessLogEntry, makeWriter: () -> ([AccessLogEntry]) throws -> Void, onError: @escaping (Error) -> Void) {
+        let start: Bool = lock.withLock {
+            if entries.isEmpty { oldest = Date() }
+            entries.append(entry)
+            if entries.count > ViewBuffer.limit { entries.removeFirst(entries.count - ViewBuffer.limit) }
+            return writer == nil
+        }
+        guard start else { return }
+        let write = makeWriter()
+        lock.withLock {
+            writer = write
+            self.onError = onError
+        }
+        let thread = Thread { [self] in
+            while true {
+                Thread.sleep(forTimeInterval: ViewBuffer.maxAge / 4)
+                flushReporting(force: false)
+            }
+        }
+        thread.name = "assay-view-log"
+        thread.start()
+    }
+
+    /// Writes the views kept when `force`d, when a batch is full or the oldest is due; a
+    /// failure is reported and the views stay for the next try.
+    public func flushReporting(force: Bool, now: Date = Date()) {
+        // Unforced, a batch being written already is enough: the caller does not wait for it.
+        if force { writing.lock() } else if !writing.try() { return }
+        defer { writing.unlock() }
+        let (batch, write, report): ([AccessLogEntry], (([AccessLogEntry]) throws -> Void)?, ((Error) -> Void)?) = lock.withLock {
+            guard let oldest, force || entries.count >= ViewBuffer.batchSize || now.timeIntervalSince(oldest) >= ViewBuffer.maxAge
+            else { return ([], nil, nil) }
+            let batch = entries
+            entries.removeAll(keepingCapacity: true)
+            self.oldest = nil
+            return (batch, writer, onError)
+        }
+        guard !batch.isEmpty, let write else { return }
+        do {
+            try write(batch)
+        } catch {
+            lock.withLock {
+                entries.insert(contentsOf: batch, at: 0)
+                if entries.count > ViewBuffer.limit { entries.removeFirst(entries.count - ViewBuffer.limit) }
+                oldest = min(oldest ?? now, now)
+            }
+            report?(error)
+        }
+    }
+}

@@ -14,7 +14,7 @@ from access_helpers import assert_invalid, client, psql, register
 from conftest import assert_envelope, url
 from test_dashboards import generate
 from test_query import sales  # noqa: F401 (the fixture)
-from test_sharing import ID
+from test_sharing import ID, logged
 
 
 def embed(account, status=201, **body):
@@ -181,7 +181,7 @@ def test_embed_views_are_logged(board):
     widget = embed(account, dashboard_id=dashboard["id"], allowed_origins=["https://example.com"])
     view(widget, client(user_agent="A"), headers={"Referer": "https://example.com/page?x=1"})
     view(widget, client(user_agent="B"), headers={"Referer": "https://example.com/other"})
-    time.sleep(0.5)
+    assert logged(widget_id=widget["widget_id"], at_least=2) == 2
     stats = account.get(f"/api/embed/widgets/{widget['widget_id']}/analytics").json()
     assert stats["views"] == 2 and stats["unique_viewers"] == 2 and stats["access_count"] == 2
     assert stats["top_referrers"] == [{"referrer": "https://example.com", "views": 2}]
