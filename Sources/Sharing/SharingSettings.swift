@@ -21,6 +21,8 @@ public struct SharingSettings: Sendable {
     /// without the server's secret).
     let cookieKey: SymmetricKey
     let viewerKey: SymmetricKey
+    /// The viewer key of the current day, derived once a day.
+    let dayKeys = DayKeyCache()
 
     public init(secret: [UInt8], baseURL: String, defaultExpiryHours: Int? = 24, accessLog: Bool = true, logRetentionDays: Int = 30,
                 passwordMaxFailures: Int = 5, passwordWindowSeconds: Int = 900, passwordLockSeconds: Int = 900) {

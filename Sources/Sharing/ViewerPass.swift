@@ -66,17 +66,45 @@ public struct ViewerPass: Sendable, Equatable {
 /// of different days cannot be linked.
 public enum ViewerHash {
     public static func compute(address: String, userAgent: String, settings: SharingSettings, now: Date = Date()) -> String {
-        let day = Int(now.timeIntervalSince1970 / 86_400)
-        let dayKey = SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(for: Array("day \(day)".utf8), using: settings.viewerKey)))
-        let code = HMAC<SHA256>.authenticationCode(for: Array("\(address)\n\(userAgent)".utf8), using: dayKey)
-        return Array(code).prefix(16).map { String(format: "%02x", $0) }.joined()
+        let key = settings.dayKeys.key(day: Int(now.timeIntervalSince1970 / 86_400), root: settings.viewerKey)
+        let code = HMAC<SHA256>.authenticationCode(for: Array("\(address)\n\(userAgent)".utf8), using: key)
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        hex.reserveCapacity(32)
+        for byte in Array(code).prefix(16) {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
 
-    /// The origin of a `Referer` (scheme, host, port), or nil: paths and queries may carry
-    /// tokens and are not kept.
+    /// The origin of a `Referer` (scheme, host, port), lower-cased, or nil: paths and queries
+    /// may carry tokens and are not kept.
     public static func referrerOrigin(_ referer: String?) -> String? {
-        guard let referer, let url = URLComponents(string: referer), let scheme = url.scheme?.lowercased(),
-              ["http", "https"].contains(scheme), let host = url.host?.lowercased(), !host.isEmpty else { return nil }
-        return "\(scheme)://\(host)" + (url.port.map { ":\($0)" } ?? "")
+        guard let referer else { return nil }
+        let lowered = referer.lowercased()
+        guard let scheme = ["https://", "http://"].first(where: { lowered.hasPrefix($0) }) else { return nil }
+        let rest = lowered.dropFirst(scheme.count)
+        var authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        guard !authority.isEmpty, authority.count <= 261,
+              authority.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || ".-:[]".contains($0)) }),
+              !authority.hasPrefix(":") else { return nil }
+        return scheme + authority
+    }
+}
+
+/// The viewer-hash key of the current UTC day, kept until the day turns.
+final class DayKeyCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: (day: Int, key: SymmetricKey)?
+
+    func key(day: Int, root: SymmetricKey) -> SymmetricKey {
+        lock.withLock {
+            if let current, current.day == day { return current.key }
+            let key = SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(for: Array("day \(day)".utf8), using: root)))
+            current = (day, key)
+            return key
+        }
     }
 }

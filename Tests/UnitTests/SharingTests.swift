@@ -76,7 +76,11 @@ final class SharingTests: XCTestCase {
         XCTAssertEqual(a.count, 32)
         XCTAssertFalse(a.contains("10.0.0.1"))
         XCTAssertEqual(ViewerHash.referrerOrigin("https://Blog.Example.com:8443/post?token=secret"), "https://blog.example.com:8443")
+        XCTAssertEqual(ViewerHash.referrerOrigin("http://user:pw@Intranet:80#x"), "http://intranet:80")
+        XCTAssertEqual(ViewerHash.referrerOrigin("https://[::1]:9/"), "https://[::1]:9")
         XCTAssertNil(ViewerHash.referrerOrigin("android-app://x"))
+        XCTAssertNil(ViewerHash.referrerOrigin("https://a b.example/"))
+        XCTAssertNil(ViewerHash.referrerOrigin("https:///path"))
         XCTAssertNil(ViewerHash.referrerOrigin(nil))
     }
 }
