@@ -24,6 +24,20 @@ public struct ViewLog {
                               count: !counted)
     }
 
+    /// A writer of batches on this log's connection, which then commits asynchronously (it
+    /// must be a connection of its own).
+    public func batchWriter() -> ([AccessLogEntry]) throws -> Void {
+        // The setting lasts as long as the connection: made again after a reconnect.
+        var connection = -1
+        return { [self] entries in
+            if connection != db.generation || db.generation == 0 {
+                try SharingRepository(db).commitViewsAsynchronously()
+                connection = db.generation
+            }
+            try write(entries)
+        }
+    }
+
     /// Writes the views; now and then also clears raw viewer data past the retention period.
     public func write(_ entries: [AccessLogEntry]) throws {
         try SharingRepository(db).record(entries)

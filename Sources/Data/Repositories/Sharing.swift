@@ -347,39 +347,38 @@ public struct SharingRepository {
 
     // MARK: Access log
 
-    /// Writes views (and counts those not counted yet on their link or widget), committed
-    /// without waiting for the WAL flush: a view is not worth a disk sync, and a crash of
-    /// PostgreSQL itself loses at most its last fraction of a second of views.
+    /// Makes this connection commit without waiting for the WAL flush: a view is not worth a
+    /// disk sync, and a crash of PostgreSQL itself loses at most its last fraction of a second
+    /// of views. For a connection that writes only the access log.
+    public func commitViewsAsynchronously() throws {
+        try db.query("SELECT set_config('synchronous_commit', 'off', false)")
+    }
+
+    /// Writes views: the rows in one statement, then each link's and widget's count of the
+    /// views not counted yet (a statement per link or widget, not per view).
     public func record(_ entries: [AccessLogEntry]) throws {
         guard !entries.isEmpty else { return }
         func column(_ pick: (AccessLogEntry) -> String?) -> NullableTextArray { NullableTextArray(entries.map(pick)) }
-        let teams = entries.map { $0.team.uuidString.lowercased() }
-        let counts = entries.map { $0.count ? "t" : "f" }
         try db.query("""
-            WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),
-            v AS (
-                SELECT * FROM unnest(\(teams)::uuid[], \(column { $0.shareID })::text[], \(column { $0.widgetID })::text[],
-                                     \(column { $0.clientAddress })::text[], \(column { $0.userAgent })::text[],
-                                     \(column { $0.referrer })::text[], \(column { $0.user?.uuidString.lowercased() })::uuid[],
-                                     \(entries.map(\.viewerHash))::text[], \(counts)::boolean[])
-                    AS v(team_id, share_id, widget_id, client_address, user_agent, referrer, user_id, viewer_hash, counted)
-                WHERE EXISTS (SELECT FROM async)
-            ),
-            links AS (
-                UPDATE share_links l SET access_count = l.access_count + c.n, last_accessed_at = now()
-                FROM (SELECT share_id, count(*) AS n FROM v WHERE share_id IS NOT NULL AND counted GROUP BY share_id) c
-                WHERE l.share_id = c.share_id
-            ),
-            widgets AS (
-                UPDATE embed_widgets w SET access_count = w.access_count + c.n, last_accessed_at = now()
-                FROM (SELECT widget_id, count(*) AS n FROM v WHERE widget_id IS NOT NULL GROUP BY widget_id) c
-                WHERE w.widget_id = c.widget_id
-            )
             INSERT INTO share_access_log (team_id, share_id, widget_id, client_address, user_agent, referrer, user_id, viewer_hash)
-            SELECT v.team_id, v.share_id, v.widget_id, v.client_address::inet, v.user_agent, v.referrer, v.user_id, v.viewer_hash FROM v
-            WHERE (v.share_id IS NULL OR EXISTS (SELECT FROM share_links l WHERE l.share_id = v.share_id))
-              AND (v.widget_id IS NULL OR EXISTS (SELECT FROM embed_widgets w WHERE w.widget_id = v.widget_id))
+            SELECT * FROM unnest(\(entries.map { $0.team.uuidString.lowercased() })::uuid[], \(column { $0.shareID })::text[],
+                                 \(column { $0.widgetID })::text[], \(column { $0.clientAddress })::inet[], \(column { $0.userAgent })::text[],
+                                 \(column { $0.referrer })::text[], \(column { $0.user?.uuidString.lowercased() })::uuid[],
+                                 \(entries.map(\.viewerHash))::text[])
             """, prepared: true)
+        var links: [String: Int] = [:], widgets: [String: Int] = [:]
+        for entry in entries where entry.count {
+            if let id = entry.shareID { links[id, default: 0] += 1 }
+            if let id = entry.widgetID { widgets[id, default: 0] += 1 }
+        }
+        for (id, views) in links {
+            try db.query("UPDATE share_links SET access_count = access_count + \(views), last_accessed_at = now() WHERE share_id = \(id)",
+                         prepared: true)
+        }
+        for (id, views) in widgets {
+            try db.query("UPDATE embed_widgets SET access_count = access_count + \(views), last_accessed_at = now() WHERE widget_id = \(id)",
+                         prepared: true)
+        }
     }
 
     /// Clears addresses and user agents older than `days` (the hashes stay for the counts).
