@@ -51,6 +51,12 @@ final class DatabaseTests: XCTestCase {
         XCTAssertEqual(try db.query(select(2), prepared: true).first?.decode("name", as: String.self), "two")
     }
 
+    func testTextArraysRoundTripQuotesAndBackslashes() throws {
+        let items = [#"say "hi""#, #"C:\dir\"#, "{a,b}", "NULL", "", "Größe ∑ 😀", "new\nline"]
+        let texts = try db.query("SELECT unnest(\(items)::text[]) AS t").map { try $0.decode("t", as: String.self) }
+        XCTAssertEqual(texts, items)
+    }
+
     func testTypedDecodingAndNulls() throws {
         let when = Date(timeIntervalSince1970: 1_795_000_000.25)
         try db.query("INSERT INTO \(identifier: table) (id, name, at) VALUES (\(7), \(nil as String?), \(when))")

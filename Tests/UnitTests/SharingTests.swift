@@ -1,3 +1,4 @@
+import Data
 import Foundation
 import Sharing
 import XCTest
@@ -82,5 +83,40 @@ final class SharingTests: XCTestCase {
         XCTAssertNil(ViewerHash.referrerOrigin("https://a b.example/"))
         XCTAssertNil(ViewerHash.referrerOrigin("https:///path"))
         XCTAssertNil(ViewerHash.referrerOrigin(nil))
+    }
+
+    /// The per-worker buffer of views: kept until a second old or forced out, a failed write
+    /// keeps its views for the next try, nothing written twice.
+    func testViewBufferWritesWhenDueOrForcedAndKeepsViewsAFailedWriteHad() {
+        final class Sink: @unchecked Sendable {
+            let lock = NSLock()
+            var batches: [[AccessLogEntry]] = []
+            var failNext = false
+        }
+        let sink = Sink()
+        let buffer = ViewBuffer()
+        let writer: ([AccessLogEntry]) throws -> Void = { batch in
+            try sink.lock.withLock {
+                if sink.failNext { sink.failNext = false; throw CocoaError(.fileWriteUnknown) }
+                sink.batches.append(batch)
+            }
+        }
+        nonisolated(unsafe) var errors = 0
+        func view(_ n: Int) -> AccessLogEntry {
+            AccessLogEntry(team: UUID(), shareID: "link\(n)", widgetID: nil, clientAddress: "127.0.0.1", userAgent: nil, referrer: nil,
+                           user: nil, viewerHash: "h", count: true)
+        }
+        for n in 0..<3 { buffer.add(view(n), makeWriter: { writer }, onError: { _ in errors += 1 }) }
+        buffer.flushReporting(force: false)
+        XCTAssertTrue(sink.lock.withLock { sink.batches.isEmpty }, "three fresh views wait for more or for their second")
+        sink.lock.withLock { sink.failNext = true }
+        buffer.flushReporting(force: false, now: Date().addingTimeInterval(2))
+        XCTAssertEqual(errors, 1)
+        XCTAssertTrue(sink.lock.withLock { sink.batches.isEmpty })
+        buffer.add(view(3), makeWriter: { writer }, onError: { _ in errors += 1 })
+        buffer.flushReporting(force: true)
+        XCTAssertEqual(sink.lock.withLock { sink.batches.map { $0.map(\.shareID) } }, [["link0", "link1", "link2", "link3"]])
+        buffer.flushReporting(force: true)
+        XCTAssertEqual(sink.lock.withLock { sink.batches.count }, 1, "an empty buffer writes nothing")
     }
 }
