@@ -113,6 +113,9 @@ let package = Package(
                            .product(name: "Crypto", package: "swift-crypto")],
             resources: [.copy("Templates")]
         ),
+        // The API described for its clients beyond the OpenAPI document: the Postman collection
+        // made from it.
+        .target(name: "APIDocs", dependencies: ["JSONValues"]),
         // multipart/form-data parsing, streamed (vendored; see its header).
         .target(
             name: "Multipart",
@@ -123,7 +126,7 @@ let package = Package(
             name: "Handlers",
             dependencies: [
                 "Data", "JSONValues", "Credentials", "Jobs", "Extraction", "ETL", "Integrations", "Documents",
-                "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts", "Chat", "Sharing",
+                "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts", "Chat", "Sharing", "APIDocs",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -145,7 +148,7 @@ let package = Package(
         .testTarget(
             name: "UnitTests",
             dependencies: ["Handlers", "Data", "JSONValues", "Credentials", "Jobs", "Documents", "Extraction", "ETL",
-                           "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts", "Chat", "Sharing", "Integrations"]
+                           "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts", "Chat", "Sharing", "Integrations", "APIDocs"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,8 +1,9 @@
+import APIDocs
 import Data
 import Foundation
 import JSONValues
 
-/// `GET /health`, `GET /api/version` and `GET /openapi.json`.
+/// `GET /health`, `GET /api/version`, `GET /openapi.json` and `GET /api/postman.json`.
 struct HealthRoutes {
     let context: AppContext
     /// Both bodies never change, so they are serialised once per worker.
@@ -23,6 +24,13 @@ struct HealthRoutes {
         router.get("/openapi.json") { _ in
             guard let openAPIBody else { throw APIError.notFound("the OpenAPI document is missing from this build") }
             return .json(bytes: openAPIBody, headers: [("Cache-Control", "public, max-age=300")])
+        }
+        router.get("/api/postman.json") { [context] _ in
+            guard let collection = OpenAPIDocument.postmanCollection(baseURL: context.settings.access.publicURL) else {
+                throw APIError.notFound("the OpenAPI document is missing from this build")
+            }
+            return .json(bytes: collection, headers: [("Cache-Control", "public, max-age=300"),
+                                                      ("Content-Disposition", "attachment; filename=\"assay.postman_collection.json\"")])
         }
     }
 
@@ -68,8 +76,20 @@ struct HealthRoutes {
     }
 }
 
-/// The OpenAPI 3.1 document shipped with this build.
+/// The OpenAPI 3.1 document shipped with this build, and the Postman collection made from it.
 public enum OpenAPIDocument {
+    nonisolated(unsafe) private static var postman: (baseURL: String, bytes: [UInt8])?
+
+    /// The Postman collection (v2.1) of this build's operations, made once per worker.
+    public static func postmanCollection(baseURL: String) -> [UInt8]? {
+        if let postman, postman.baseURL == baseURL { return postman.bytes }
+        guard let bytes, let document = try? JSON.parse(bytes) else { return nil }
+        let trimmed = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        let collection = PostmanCollection.make(from: document, baseURL: trimmed).serialized()
+        postman = (baseURL, collection)
+        return collection
+    }
+
     public static let bytes: [UInt8]? = {
         guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"),
               let data = try? Data(contentsOf: url) else { return nil }

@@ -415,20 +415,66 @@ ensure_browser() {
 }
 
 # schemathesis (property-based testing of the OpenAPI document against the live API), pinned,
-# from PyPI into its own venv under var/tools/ that later runs reuse. Sets ASSAY_SCHEMATHESIS.
+# from PyPI into its own venv under var/tools/ that later runs reuse, with the two checkers of
+# the API's descriptions: openapi-spec-validator (the OpenAPI document) and postmanparser (a
+# reader of Postman's collection format v2.1, for GET /api/postman.json; Postman's JSON schema
+# itself is only published on its web site, which a test machine may not reach). Sets
+# ASSAY_SCHEMATHESIS (its python is the tests' ASSAY_TOOLS_PYTHON).
 SCHEMATHESIS_VERSION=4.32.5
+OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
+POSTMANPARSER_VERSION=0.1.9
 ensure_schemathesis() {
     local venv=$REPO/var/tools/schemathesis
     ASSAY_SCHEMATHESIS=$venv/bin/schemathesis
-    if [[ -x $ASSAY_SCHEMATHESIS ]] && "$ASSAY_SCHEMATHESIS" --version 2>/dev/null | grep -q "version $SCHEMATHESIS_VERSION\$"; then
+    if [[ -x $ASSAY_SCHEMATHESIS ]] && "$ASSAY_SCHEMATHESIS" --version 2>/dev/null | grep -q "version $SCHEMATHESIS_VERSION\$" &&
+        "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('openapi-spec-validator') != '$OPENAPI_SPEC_VALIDATOR_VERSION' or m.version('postmanparser') != '$POSTMANPARSER_VERSION')" 2>/dev/null; then
         return 0
     fi
     ensure_packages python3-venv
-    log "installing schemathesis $SCHEMATHESIS_VERSION into $venv (from PyPI, once)"
+    log "installing schemathesis $SCHEMATHESIS_VERSION, openapi-spec-validator and postmanparser into $venv (from PyPI, once)"
     rm -rf "$venv"
     /usr/bin/python3 -m venv "$venv" || die "could not make a venv in $venv"
     "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" \
-        || die "could not install schemathesis $SCHEMATHESIS_VERSION from PyPI into $venv"
+        "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION" "postmanparser==$POSTMANPARSER_VERSION" \
+        || die "could not install schemathesis $SCHEMATHESIS_VERSION and the API checkers from PyPI into $venv"
+}
+
+# Swagger UI and ReDoc for /docs and /redoc, offline: the builds the drf-spectacular-sidecar
+# wheel ships (pinned, hash-checked), downloaded from PyPI once and unpacked under
+# var/tools/api-docs/VERSION/ (swagger-ui-dist/, redoc/), which nginx serves. No CDN at run
+# time. A machine that cannot reach PyPI still runs: /docs and /redoc then answer 404 and a
+# warning says why. Sets ASSAY_API_DOCS_DIR.
+API_DOCS_SIDECAR_VERSION=2026.10.1
+API_DOCS_SIDECAR_SHA256=fe1d005d8ac9b5d0472f2fe5deeb2e7d6dcffaa24118044f22578b4b8c4b31f2
+ensure_api_docs() {
+    ASSAY_API_DOCS_DIR=$REPO/var/tools/api-docs/$API_DOCS_SIDECAR_VERSION
+    [[ -r $ASSAY_API_DOCS_DIR/swagger-ui-dist/swagger-ui-bundle.js && -r $ASSAY_API_DOCS_DIR/redoc/bundles/redoc.standalone.js ]] && return 0
+    local wheel_dir=$REPO/var/tools/api-docs/download wheel python
+    python=$(command -v python3 || echo /usr/bin/python3)
+    log "fetching Swagger UI and ReDoc (drf-spectacular-sidecar $API_DOCS_SIDECAR_VERSION, from PyPI, once)"
+    rm -rf "$wheel_dir" && mkdir -p "$wheel_dir"
+    printf 'drf-spectacular-sidecar==%s --hash=sha256:%s\n' "$API_DOCS_SIDECAR_VERSION" "$API_DOCS_SIDECAR_SHA256" >"$wheel_dir/requirements.txt"
+    if ! "$python" -m pip download -q --disable-pip-version-check --no-deps --only-binary :all: --require-hashes \
+        -r "$wheel_dir/requirements.txt" -d "$wheel_dir" >/dev/null 2>&1; then
+        warn "could not download drf-spectacular-sidecar $API_DOCS_SIDECAR_VERSION from PyPI: /docs and /redoc will answer 404"
+        return 0
+    fi
+    wheel=$(find "$wheel_dir" -name 'drf_spectacular_sidecar-*.whl' | head -n 1)
+    rm -rf "$ASSAY_API_DOCS_DIR.tmp" && mkdir -p "$ASSAY_API_DOCS_DIR.tmp"
+    "$python" - "$wheel" "$ASSAY_API_DOCS_DIR.tmp" <<'PY' || die "could not unpack $wheel"
+import os, sys, zipfile
+prefix = "drf_spectacular_sidecar/static/drf_spectacular_sidecar/"
+with zipfile.ZipFile(sys.argv[1]) as wheel:
+    for name in wheel.namelist():
+        if name.startswith(prefix) and not name.endswith("/") and not name.endswith(".map") and ".." not in name:
+            target = sys.argv[2] + "/" + name[len(prefix):]
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with wheel.open(name) as source, open(target, "wb") as out:
+                out.write(source.read())
+PY
+    chmod -R a+rX "$ASSAY_API_DOCS_DIR.tmp"
+    rm -rf "$ASSAY_API_DOCS_DIR" && mv "$ASSAY_API_DOCS_DIR.tmp" "$ASSAY_API_DOCS_DIR"
+    rm -rf "$wheel_dir"
 }
 
 # Puts a toolchain found in its usual place on PATH when the environment lacks it.
@@ -1240,6 +1286,7 @@ render_nginx() {
         [HTTP_PORT]=$ASSAY_HTTP_PORT
         [ASSAY_SOCKET]=$ASSAY_SOCKET
         [STATIC_DIR]=$REPO/static
+        [API_DOCS_DIR]=${ASSAY_API_DOCS_DIR:-$REPO/var/tools/api-docs/$API_DOCS_SIDECAR_VERSION}
         [EXPORTS_DIR]=$ASSAY_EXPORTS_DIR
         [TLS_CERT]=$ASSAY_TLS_CERT
         [TLS_KEY]=$ASSAY_TLS_KEY
@@ -1446,6 +1493,7 @@ bring_up() {
     setup_source_databases
     write_env
     migrate
+    ensure_api_docs
     render_nginx
     start_assay
     start_nginx
