@@ -60,7 +60,8 @@ def test_request_counts_are_exact_across_all_workers(pool):
     pids = []
 
     def one(path):
-        r = session().get(url(path), timeout=30)
+        # Each from its own loopback address: unknown /api/ paths count against the address's quota.
+        r = client().get(url(path), timeout=30)
         return r.status_code, (r.json().get("pid") if r.status_code == 200 else None)
 
     paths = ["/api/_test/pid"] * 90 + ["/api/no/such/route/%d" % i for i in range(25)] + ["/nothing-here"] * 5
@@ -187,6 +188,28 @@ def test_an_extraction_job_shows_its_duration_pages_and_the_queue(pool):
     assert {("document.extract", "queued"), ("document.extract", "running"), ("export.run", "queued")} <= queue
 
 
+def test_exported_rows_are_counted_by_format(pool):
+    account = register()
+    rows = "".join(f"Item {i},{i},{i * 1.5:.2f}\n" for i in range(1, 8))
+    r = call(client(), "POST", "/api/documents/upload", token=account.access,
+             files={"file": ("m.csv", ("Name,Units,Amount\n" + rows).encode(), "application/octet-stream")})
+    assert r.status_code == 202, r.text
+    document = r.json()["id"]
+    assert wait_for(lambda: account.get(f"/api/documents/{document}/status").json()["status"] == "done")
+    [table] = account.get(f"/api/documents/{document}/tables").json()["items"]
+    before = scrape()
+    for body in ({"format": "csv"}, {"format": "json"}, {"format": "csv"}):
+        r = account.post(f"/api/export/table/{table['id']}", body)
+        assert r.status_code == 200, r.text
+    after = scrape()
+
+    def exported(families, fmt):
+        return value(families, "assay_export_rows", "assay_export_rows_total", format=fmt)
+
+    assert exported(after, "csv") - exported(before, "csv") == 14
+    assert exported(after, "json") - exported(before, "json") == 7
+
+
 def test_from_elsewhere_metrics_need_an_admin_api_key(pool):
     owner = register()
     admin_key = create_key(owner, scopes=("admin",))["key"]
@@ -207,8 +230,10 @@ def test_from_elsewhere_metrics_need_an_admin_api_key(pool):
     families = scrape(http, headers={**ELSEWHERE, "X-API-Key": admin_key})
     assert "assay_http_requests" in families
     scrape(http, headers={**ELSEWHERE, "Authorization": f"Bearer {admin_key}"})
-    # From this machine nothing is needed (the header above is what made the difference).
+    # From this machine nothing is needed (the header above is what made the difference),
+    # from any loopback address.
     scrape(http)
+    scrape(client())
 
 
 def test_each_request_logs_one_line_with_route_status_duration_and_who(pool):
@@ -217,7 +242,7 @@ def test_each_request_logs_one_line_with_route_status_duration_and_who(pool):
     r = call(client(), "GET", "/api/auth/me", token=account.access, headers={"X-Request-ID": request_id})
     assert r.status_code == 200
     missing_id = "metricslog" + uuid.uuid4().hex[:16]
-    assert session().get(url("/api/no/such/thing"), headers={"X-Request-ID": missing_id}).status_code == 404
+    assert client().get(url("/api/no/such/thing"), headers={"X-Request-ID": missing_id}).status_code == 404
 
     def lines(rid):
         return [line for line in pool.log_lines() if line.get("request.id") == rid and line.get("msg") == "request"]
