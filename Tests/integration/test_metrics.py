@@ -9,7 +9,7 @@ import uuid
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from access_helpers import call, client, create_key, register
+from access_helpers import call, client, create_key, psql, register
 from conftest import ENV, assert_envelope, session, url
 from documents_helpers import make_pdf
 
@@ -208,6 +208,41 @@ def test_exported_rows_are_counted_by_format(pool):
 
     assert exported(after, "csv") - exported(before, "csv") == 14
     assert exported(after, "json") - exported(before, "json") == 7
+
+
+def test_rows_copied_by_etl_are_counted(pool):
+    from test_etl import connect, make_table, run
+    account = register()
+    connection = connect(account, "postgresql")
+    table = make_table("postgresql", [(1, "a", "1.50"), (2, "b", "2.00"), (3, "c", "3.25"), (4, "d", "4.00")])
+    before = scrape()
+    done = run(account, connection, {"tables": [{"name": table, "sync_mode": "full_refresh"}]})
+    assert done["status"] == "succeeded", done
+    after = wait_for(lambda: (lambda f: f if value(f, "assay_job_duration_seconds", "assay_job_duration_seconds_count",
+                                                   kind="etl.sync", outcome="succeeded") > value(
+        before, "assay_job_duration_seconds", "assay_job_duration_seconds_count", kind="etl.sync",
+        outcome="succeeded") else None)(scrape()))
+    assert after, "the ETL job's duration was not observed"
+    assert value(after, "assay_etl_rows", "assay_etl_rows_total") - value(before, "assay_etl_rows", "assay_etl_rows_total") == 4
+
+
+def test_a_database_error_in_a_request_is_counted(pool):
+    account = register()
+    name = "metrics-" + uuid.uuid4().hex[:12]
+    # A constraint only this key's name breaks: the INSERT fails in PostgreSQL (23514).
+    psql(f"ALTER TABLE api_keys ADD CONSTRAINT metrics_test_{name[8:]} CHECK (name <> '{name}') NOT VALID;")
+    try:
+        before = scrape()
+        r = account.post("/api/api-keys", {"name": name, "scopes": ["admin"]})
+        assert_envelope(r, 500, "internal_error")
+        after = scrape()
+    finally:
+        psql(f"ALTER TABLE api_keys DROP CONSTRAINT metrics_test_{name[8:]};")
+    errors = value(after, "assay_database_errors", "assay_database_errors_total", kind="server") - value(
+        before, "assay_database_errors", "assay_database_errors_total", kind="server")
+    assert errors == 1
+    assert requests_of(after, "/api/api-keys", 500, method="POST") - requests_of(before, "/api/api-keys", 500,
+                                                                              method="POST") == 1
 
 
 def test_from_elsewhere_metrics_need_an_admin_api_key(pool):
