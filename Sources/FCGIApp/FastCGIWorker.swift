@@ -150,7 +150,7 @@ struct FastCGIWorker {
 
 /// Counts each request in the pool's metrics: requests by method, route template and status,
 /// and the duration by method and route template. The series of a route are looked up in the
-/// shared table once per process, so a request costs a dictionary lookup and three atomic adds.
+/// shared table once per process, so a request costs two dictionary lookups and three atomic adds.
 struct RequestMetrics {
     /// The route label of a request no route matched (404, 405): one value, whatever the path.
     static let unmatched = "unmatched"
