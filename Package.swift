@@ -42,6 +42,9 @@ let package = Package(
         .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         // Atomics on shared memory and other things Swift cannot express directly.
         .target(name: "CShims"),
+        // Metrics shared by all the pool's processes (a table of atomic counters in a shared
+        // mapping) and their Prometheus text exposition; domain modules count through it.
+        .target(name: "Observability", dependencies: ["CShims"]),
 
         .target(
             name: "Data",
@@ -64,7 +67,7 @@ let package = Package(
         // field results (rule-based or LLM), run by the jobs and by `assay extract --bench`.
         .target(
             name: "Extraction",
-            dependencies: ["Data", "Documents", "Integrations", "Jobs", "JSONValues",
+            dependencies: ["Data", "Documents", "Integrations", "Jobs", "JSONValues", "Observability",
                            .product(name: "Logging", package: "swift-log")]
         ),
         // Customer databases Assay reads from: PostgreSQL (libpq) and MySQL/MariaDB (libmariadb),
@@ -73,7 +76,7 @@ let package = Package(
         // Copying customer tables into the warehouse: the sync engine, its job and schedules.
         .target(
             name: "ETL",
-            dependencies: ["Connectors", "Credentials", "Data", "Jobs", "JSONValues",
+            dependencies: ["Connectors", "Credentials", "Data", "Jobs", "JSONValues", "Observability",
                            .product(name: "Logging", package: "swift-log")]
         ),
         // Clients of outside services through libcurl (SMTP now; LLM and Superset later).
@@ -83,7 +86,7 @@ let package = Package(
         // exported too: their widgets' data and charts (SVG drawn through librsvg).
         .target(
             name: "Exporters",
-            dependencies: ["CXlsxWriter", "CPangoCairo", "CRsvg", "CZip", "Data", "Jobs", "JSONValues", "Dashboards", "Charts",
+            dependencies: ["CXlsxWriter", "CPangoCairo", "CRsvg", "CZip", "Data", "Jobs", "JSONValues", "Dashboards", "Charts", "Observability",
                            .product(name: "Logging", package: "swift-log")]
         ),
         // Query specs checked against a table's columns and run (analytics' one query layer).
@@ -127,6 +130,7 @@ let package = Package(
             dependencies: [
                 "Data", "JSONValues", "Credentials", "Jobs", "Extraction", "ETL", "Integrations", "Documents",
                 "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts", "Chat", "Sharing", "APIDocs",
+                "Observability",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -137,7 +141,7 @@ let package = Package(
             name: "FCGIApp",
             dependencies: [
                 "Handlers", "Data", "JSONValues", "Jobs", "Documents", "Extraction", "ETL", "Exporters", "Integrations", "Sharing",
-                "CFastCGI", "CShims",
+                "Observability", "CFastCGI", "CShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -148,7 +152,8 @@ let package = Package(
         .testTarget(
             name: "UnitTests",
             dependencies: ["Handlers", "Data", "JSONValues", "Credentials", "Jobs", "Documents", "Extraction", "ETL",
-                           "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts", "Chat", "Sharing", "Integrations", "APIDocs"]
+                           "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts", "Chat", "Sharing", "Integrations",
+                           "APIDocs", "Observability"]
         ),
     ],
     swiftLanguageModes: [.v6]

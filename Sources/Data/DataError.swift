@@ -36,3 +36,29 @@ public enum DataError: Error, CustomStringConvertible, CustomDebugStringConverti
         }
     }
 }
+
+extension DataError {
+    /// The error's kind as one word, for counting: `unavailable`, `unique_violation`,
+    /// `foreign_key_violation`, `server`, `decoding`, `migration`.
+    public var kind: String {
+        switch self {
+        case .unavailable: "unavailable"
+        case .uniqueViolation: "unique_violation"
+        case .foreignKeyViolation: "foreign_key_violation"
+        case .server: "server"
+        case .decoding: "decoding"
+        case .migration: "migration"
+        }
+    }
+
+    /// Called with each error a connection reports, just before it is thrown. The pool sets
+    /// it to count database errors, so Data needs no metrics module; set it once, before any
+    /// thread exists.
+    nonisolated(unsafe) public static var observer: (@Sendable (DataError) -> Void)?
+
+    /// `error`, after telling the observer.
+    static func observed(_ error: DataError) -> DataError {
+        observer?(error)
+        return error
+    }
+}

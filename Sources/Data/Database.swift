@@ -64,7 +64,7 @@ public final class Database {
         guard PQstatus(newConnection) == CONNECTION_OK else {
             let message = String(cString: PQerrorMessage(newConnection)).trimmingCharacters(in: .whitespacesAndNewlines)
             PQfinish(newConnection)
-            throw DataError.unavailable(message)
+            throw DataError.observed(.unavailable(message))
         }
         DatabaseNotices.route(newConnection)
         connection = newConnection
@@ -301,7 +301,7 @@ public final class Database {
         guard let result else {
             let message = String(cString: PQerrorMessage(conn))
             if PQstatus(conn) != CONNECTION_OK { close() }
-            throw DataError.unavailable(message)
+            throw DataError.observed(.unavailable(message))
         }
         switch PQresultStatus(result) {
         case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY, PGRES_COPY_IN, PGRES_COPY_OUT:
@@ -311,7 +311,7 @@ public final class Database {
             if PQstatus(conn) != CONNECTION_OK {
                 let message = String(cString: PQerrorMessage(conn))
                 close()
-                throw DataError.unavailable(message.trimmingCharacters(in: .whitespacesAndNewlines))
+                throw DataError.observed(.unavailable(message.trimmingCharacters(in: .whitespacesAndNewlines)))
             }
             func field(_ code: Character) -> String {
                 guard let value = PQresultErrorField(result, Int32(code.asciiValue!)) else { return "" }
@@ -322,14 +322,14 @@ public final class Database {
             let detail = field("D")
             let constraint = field("n")
             switch state {
-            case "23505": throw DataError.uniqueViolation(constraint: constraint, detail: detail)
-            case "23503": throw DataError.foreignKeyViolation(constraint: constraint, detail: detail)
+            case "23505": throw DataError.observed(.uniqueViolation(constraint: constraint, detail: detail))
+            case "23503": throw DataError.observed(.foreignKeyViolation(constraint: constraint, detail: detail))
             // Connection-class errors and "server shutting down" mean the database is unavailable.
             case _ where state.hasPrefix("08"), "57P01", "57P02", "57P03":
                 close()
-                throw DataError.unavailable(message)
+                throw DataError.observed(.unavailable(message))
             default:
-                throw DataError.server(sqlState: state, message: message, detail: detail)
+                throw DataError.observed(.server(sqlState: state, message: message, detail: detail))
             }
         }
     }

@@ -4,6 +4,7 @@ import Foundation
 import JSONValues
 import Jobs
 import Logging
+import Observability
 
 /// The `etl.sync` job: copies a connection's tables into the warehouse.
 ///
@@ -169,6 +170,7 @@ public enum ETLSync {
             outcome.seconds = Date().timeIntervalSince(started)
             totals.read += outcome.rowsRead
             totals.written += outcome.rowsWritten
+            Metrics.counter(.etlRows).add(UInt64(max(0, outcome.rowsWritten)))
             totals.bytes += outcome.bytes
             outcomes[outcomes.count - 1] = outcome
             report()

@@ -1,6 +1,7 @@
 import Data
 import Foundation
 import JSONValues
+import Observability
 
 /// One warehouse table on its way out: its columns, where it came from, and the COPY that
 /// reads its rows in a stable order. Every format is written from here, to an HTTP body or
@@ -157,10 +158,12 @@ public struct TableExport {
     /// Writes CSV or JSON from a COPY that has started; returns the rows written.
     public func writeStreamed(_ spec: ExportSpec, copy: Database.CopyOut, to writer: BodyWriter,
                        progress: ExportProgress? = nil) throws -> Int {
-        switch spec.format {
+        let rows = switch spec.format {
         case .csv: try writeCSV(copy, options: spec.csv, to: writer, progress: progress)
         default: try writeJSON(copy, ndjson: spec.ndjson, to: writer, progress: progress)
         }
+        Metrics.counter(.exportRows, ["format": spec.fileExtension]).add(UInt64(rows))
+        return rows
     }
 
     /// Starts the COPY a streamed format reads from (so a failure is still an error response).
@@ -193,6 +196,7 @@ public struct TableExport {
                                                                                             columnCount: columns.count),
                                              progress: progress)
             try workbook.close()
+            Metrics.counter(.exportRows, ["format": spec.fileExtension]).add(UInt64(rows))
             return rows
         case .pdf:
             let table = try exportTable(db: db, lowConfidence: spec.lowConfidence, title: spec.title)
@@ -203,6 +207,7 @@ public struct TableExport {
                                                                                     columnCount: columns.count),
                                         progress: progress)
             try report.close()
+            Metrics.counter(.exportRows, ["format": spec.fileExtension]).add(UInt64(rows))
             return rows
         }
     }

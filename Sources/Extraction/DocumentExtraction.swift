@@ -4,6 +4,7 @@ import Foundation
 import JSONValues
 import Jobs
 import Logging
+import Observability
 
 /// The `document.extract` job: reads every page into the page model and stores it.
 ///
@@ -43,6 +44,7 @@ public enum DocumentExtraction {
                         progress: (Int, Int) -> Void) throws -> (pages: [PageModel], summary: JSON) {
         let documents = DocumentRepository(database)
         let id = document.id
+        let started = Date()
         try documents.markProcessing(id: id)
         let path = "\(uploadsDirectory)/\(document.sha256)"
         var counts: [String: Int] = ["text": 0, "ocr": 0, "none": 0]
@@ -53,6 +55,7 @@ public enum DocumentExtraction {
                 try save(page, document: id, in: documents)
                 models.append(page)
                 counts[page.source.rawValue, default: 0] += 1
+                Metrics.counter(.extractionPages, ["source": page.source.rawValue]).add()
                 progress(done, total)
             }
         } catch let problem as DocumentProblem {
@@ -61,6 +64,7 @@ public enum DocumentExtraction {
         }
         let tables = try storeTables(path: path, type: type, pages: models, document: document, database: database, logger: logger)
         try documents.finish(id: id, error: nil)
+        Metrics.histogram(.extractionDuration).observe(seconds: Date().timeIntervalSince(started))
         return (models, [
             "document_id": .string(id.lower),
             "tables": .int(Int64(tables)),

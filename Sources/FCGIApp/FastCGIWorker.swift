@@ -5,7 +5,9 @@ import Foundation
 import Exporters
 import Handlers
 import Integrations
+import JSONValues
 import Logging
+import Observability
 
 /// Set by SIGTERM in a worker; `FCGX_ShutdownPending` makes libfcgi's accept return.
 nonisolated(unsafe) private var shutdownRequested: sig_atomic_t = 0
@@ -51,6 +53,7 @@ struct FastCGIWorker {
             return 70
         }
         let pid = Int64(getpid())
+        var requestMetrics = RequestMetrics()
         var served = 0
         scoreboard.setState(slot, .idle)
         while shutdownRequested == 0 {
@@ -70,6 +73,11 @@ struct FastCGIWorker {
             let httpRequest = Request(source: source)
             let response = application.respond(to: httpRequest)
             let status = send(response, requestID: httpRequest.requestID, to: &request)
+            // Counted before the response's last bytes leave (FCGX_Finish_r flushes them): a
+            // client that has its answer finds it in a scrape that follows.
+            let micros = (monotonicNanos() - started) / 1000
+            let route = httpRequest.route?.template ?? RequestMetrics.unmatched
+            requestMetrics.record(method: httpRequest.method, route: route, status: status, seconds: Double(micros) / 1_000_000)
             FCGX_Finish_r(&request)
             for task in httpRequest.afterResponse { task() }
             application.betweenRequests()
@@ -78,19 +86,22 @@ struct FastCGIWorker {
             scoreboard.increment(slot, .requestsServed)
             scoreboard.setState(slot, .idle)
             served += 1
-            let micros = (monotonicNanos() - started) / 1000
             if logger.logLevel <= .info {
                 // The line `logger.info("request", metadata: …)` would write, without building
                 // swift-log's metadata dictionaries on every request.
-                JSONLogHandler.write(level: .info, message: "request", metadata: [
+                var metadata: [(String, JSON)] = [
                     ("client.address", .string(httpRequest.clientAddress)),
                     ("duration_ms", .double(Double(micros) / 1000)),
                     ("http.method", .string(httpRequest.method)),
-                    ("http.path", .string(httpRequest.path)),
+                    ("http.path", .string(RequestMetrics.loggablePath(httpRequest.path, route: route))),
+                    ("http.route", .string(route)),
                     ("http.status", .int(Int64(status))),
                     ("request.id", .string(httpRequest.requestID)),
-                    ("worker.pid", .int(pid)),
-                ])
+                ]
+                if let team = httpRequest.teamID { metadata.append(("team.id", .string(team.lower))) }
+                if let user = httpRequest.userID { metadata.append(("user.id", .string(user.lower))) }
+                metadata.append(("worker.pid", .int(pid)))
+                JSONLogHandler.write(level: .info, message: "request", metadata: metadata)
             }
             if configuration.maxRequests > 0, served >= configuration.maxRequests {
                 logger.info("worker recycling after max_requests", metadata: ["requests": .stringConvertible(served)])
@@ -134,6 +145,48 @@ struct FastCGIWorker {
     static func headerSafe(_ value: String) -> String {
         value.contains(where: { $0 == "\r" || $0 == "\n" })
             ? value.filter { $0 != "\r" && $0 != "\n" } : value
+    }
+}
+
+/// Counts each request in the pool's metrics: requests by method, route template and status,
+/// and the duration by method and route template. The series of a route are looked up in the
+/// shared table once per process, so a request costs two dictionary lookups and three atomic adds.
+struct RequestMetrics {
+    /// The route label of a request no route matched (404, 405): one value, whatever the path.
+    static let unmatched = "unmatched"
+    private struct Key: Hashable {
+        let method: String
+        let route: String
+        let status: Int
+    }
+    private var counters: [Key: Counter] = [:]
+    private var histograms: [Key: Histogram] = [:]
+
+    /// The path as the log shows it: the route template instead where the path holds a secret
+    /// (a share or embed link's id, an invite token), since anyone holding it gets in.
+    static func loggablePath(_ path: String, route: String) -> String {
+        route.hasPrefix("/share/") || route.hasPrefix("/embed/") || route.contains("{token}") ? route : path
+    }
+
+    mutating func record(method raw: String, route: String, status: Int, seconds: Double) {
+        // A client may send any method: unknown ones share one label value.
+        let method = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"].contains(raw) ? raw : "other"
+        let key = Key(method: method, route: route, status: status)
+        if let counter = counters[key] {
+            counter.add()
+        } else {
+            let counter = Metrics.counter(.httpRequests, ["method": method, "route": route, "status": String(status)])
+            counters[key] = counter
+            counter.add()
+        }
+        let timing = Key(method: method, route: route, status: 0)
+        if let histogram = histograms[timing] {
+            histogram.observe(seconds: seconds)
+        } else {
+            let histogram = Metrics.histogram(.httpDuration, ["method": method, "route": route])
+            histograms[timing] = histogram
+            histogram.observe(seconds: seconds)
+        }
     }
 }
 

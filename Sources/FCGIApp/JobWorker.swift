@@ -6,6 +6,7 @@ import Handlers
 import Integrations
 import Jobs
 import Logging
+import Observability
 
 nonisolated(unsafe) private var jobWorkerStopping: sig_atomic_t = 0
 /// Written by the SIGTERM handler so a wait for notifications ends at once.
@@ -120,7 +121,11 @@ struct JobWorker {
             metadata["job.status"] = .string(status?.rawValue ?? "unknown")
             metadata["error"] = "\(error)"
         }
-        metadata["duration_ms"] = .stringConvertible(Int(Date().timeIntervalSince(started) * 1000))
+        let seconds = Date().timeIntervalSince(started)
+        // Outcome: succeeded, queued (to be retried), failed or cancelled.
+        let outcome = metadata["job.status"].map { "\($0)" } ?? "unknown"
+        Metrics.histogram(.jobDuration, ["kind": job.kind.rawValue, "outcome": outcome]).observe(seconds: seconds)
+        metadata["duration_ms"] = .stringConvertible(Int(seconds * 1000))
         logger.info("job finished", metadata: metadata)
     }
 }

@@ -2,6 +2,7 @@ import CShims
 import Data
 import Foundation
 import Logging
+import Observability
 
 /// The write end of the master's self-pipe: signal handlers only write the signal
 /// number there, and the main loop does the work.
@@ -36,6 +37,8 @@ final class Master {
     private var listenFD: Int32 = -1
     private var signalPipeRead: Int32 = -1
     private var scoreboard: Scoreboard!
+    /// The pool's metrics, shared with every worker (fd 4); it outlives the workers it counts for.
+    private var metrics: MetricsStore!
 
     /// Respawns waiting for their time (crash throttling), by monotonic deadline.
     private var pendingRespawns: [(at: UInt64, kind: Scoreboard.Kind)] = []
@@ -55,11 +58,15 @@ final class Master {
         try migrate()
         try openSocket()
         defer { cleanup() }
+        let directory = (configuration.socketPath as NSString).deletingLastPathComponent.isEmpty
+            ? "." : (configuration.socketPath as NSString).deletingLastPathComponent
         scoreboard = try Scoreboard(
-            directory: (configuration.socketPath as NSString).deletingLastPathComponent.isEmpty
-                ? "." : (configuration.socketPath as NSString).deletingLastPathComponent,
+            directory: directory,
             slots: (configuration.workers + configuration.jobWorkers) * 2 + 2,
             configuredWorkers: configuration.workers, configuredJobWorkers: configuration.jobWorkers)
+        metrics = try MetricsStore.create(directory: directory)
+        Metrics.install(metrics)
+        Metrics.registerStandardSeries()
         try installSignals()
         if let pidFile = configuration.pidFile {
             try "\(getpid())\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
@@ -204,7 +211,8 @@ final class Master {
             let pid = try spawn(
                 executable: executable, arguments: [kind == .fastcgi ? "worker" : "job-worker", "--slot", String(slot)],
                 environment: configuration.workerEnvironment(),
-                fileDescriptors: [(0, listenFD), (Scoreboard.inheritedDescriptor, scoreboard.fd)])
+                fileDescriptors: [(0, listenFD), (Scoreboard.inheritedDescriptor, scoreboard.fd),
+                                  (Scoreboard.metricsDescriptor, metrics.fd)])
             scoreboard.claim(slot, pid: pid, kind: kind)
             children[pid] = Child(pid: pid, kind: kind, slot: slot, started: monotonicNanos())
             logger.debug("worker started", metadata: ["worker.pid": .stringConvertible(pid), "worker.slot": .stringConvertible(slot)])
@@ -236,6 +244,7 @@ final class Master {
             if exit.isClean {
                 // Recycled after max_requests: replace at once.
                 logger.info("worker recycled", metadata: ["worker.pid": .stringConvertible(pid)])
+                Metrics.counter(.workerRecycles, ["kind": child.kind.label]).add()
                 startWorker(child.kind)
             } else {
                 let reason = child.killedForTimeout ? "killed after request timeout" : "died"
@@ -243,6 +252,7 @@ final class Master {
                     "worker.pid": .stringConvertible(pid), "worker.kind": "\(child.kind)", "exit": "\(exit)",
                     "worker.uptime_ms": .stringConvertible((monotonicNanos() - child.started) / 1_000_000),
                 ])
+                Metrics.counter(.workerRestarts, ["kind": child.kind.label]).add()
                 scheduleRespawn(child.kind, crashed: !child.killedForTimeout)
             }
         }

@@ -1,8 +1,10 @@
 import CShims
+import Data
 import Foundation
 import Handlers
 import Integrations
 import Logging
+import Observability
 
 /// Shared memory in which each worker publishes its state, so the master can spot a
 /// request stuck past its timeout and any worker can report the pool for `/health`.
@@ -17,6 +19,9 @@ final class Scoreboard: PoolStatus {
 
     enum Kind: UInt64 {
         case fastcgi = 0, job = 1
+
+        /// Its name in metrics' labels.
+        var label: String { self == .fastcgi ? "fastcgi" : "job" }
     }
 
     enum Field: Int {
@@ -24,6 +29,8 @@ final class Scoreboard: PoolStatus {
     }
 
     static let inheritedDescriptor: Int32 = 3
+    /// Where a worker finds the pool's metrics store (`MetricsStore`).
+    static let metricsDescriptor: Int32 = 4
     private static let headerWords = 8
     private static let slotWords = 8
 
@@ -59,12 +66,19 @@ final class Scoreboard: PoolStatus {
 
     /// Start-up shared by both worker kinds: libcurl initialised before any thread
     /// exists, SIGPIPE ignored, the stop handlers installed (without SA_RESTART), and the
-    /// inherited scoreboard mapped. Nil (after logging) when the scoreboard is unusable.
+    /// inherited scoreboard and metrics store mapped. Nil (after logging) when the scoreboard
+    /// is unusable; without the metrics store the worker runs on and counts nothing.
     static func startWorkerProcess(onStop: @convention(c) (Int32) -> Void, logger: Logger) -> Scoreboard? {
         Curl.globalInit()
         signal(SIGPIPE, SIG_IGN)
         assay_install_handler(SIGTERM, onStop)
         assay_install_handler(SIGINT, onStop)
+        do {
+            Metrics.install(try MetricsStore.attach(fd: metricsDescriptor))
+            DataError.observer = { error in Metrics.counter(.databaseErrors, ["kind": error.kind]).add() }
+        } catch {
+            logger.error("worker cannot map the metrics store; its work is not counted", metadata: ["error": "\(error)"])
+        }
         do {
             return try Scoreboard(inherited: inheritedDescriptor)
         } catch {
@@ -119,6 +133,9 @@ final class Scoreboard: PoolStatus {
     }
 
     var liveWorkers: Int { live(.fastcgi) }
+    var busyWorkers: Int {
+        (0..<slotCount).filter { load($0, .pid) != 0 && load($0, .kind) == Kind.fastcgi.rawValue && state($0) == .busy }.count
+    }
     var liveJobWorkers: Int { live(.job) }
     var configuredWorkers: Int { Int(assay_atomic_load_u64(words + 2)) }
     var configuredJobWorkers: Int { Int(assay_atomic_load_u64(words + 4)) }

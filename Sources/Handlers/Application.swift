@@ -10,6 +10,8 @@ import Sharing
 /// What the pool tells a worker about itself, for `/health`.
 public protocol PoolStatus: AnyObject {
     var liveWorkers: Int { get }
+    /// FastCGI workers answering a request now.
+    var busyWorkers: Int { get }
     var configuredWorkers: Int { get }
     var liveJobWorkers: Int { get }
     var configuredJobWorkers: Int { get }
@@ -77,6 +79,7 @@ public func buildRouter(_ context: AppContext) -> Router {
     let router = Router()
     let access = AccessControl(context: context)
     HealthRoutes(context).register(on: router)
+    MetricsRoutes(access: access).register(on: router)
     AuthRoutes(access: access).register(on: router)
     APIKeyRoutes(access: access).register(on: router)
     TeamRoutes(access: access).register(on: router)

@@ -32,6 +32,21 @@ final class DatabaseTests: XCTestCase {
         XCTAssertEqual(received, ["WARNING:  assay notice test"])
     }
 
+    /// How the pool counts database errors: every error a connection reports reaches the
+    /// observer, once, with its kind, before it is thrown.
+    func testEachErrorReachesTheObserverWithItsKind() throws {
+        let previous = DataError.observer
+        defer { DataError.observer = previous }
+        nonisolated(unsafe) var kinds: [String] = []
+        DataError.observer = { kinds.append($0.kind) }
+        try db.query("INSERT INTO \(identifier: table) (id, name) VALUES (\(1), \("a"))")
+        XCTAssertThrowsError(try db.query("INSERT INTO \(identifier: table) (id, name) VALUES (\(2), \("a"))"))
+        XCTAssertThrowsError(try db.query("INSERT INTO \(identifier: table) (id, parent) VALUES (\(3), \(99))"))
+        XCTAssertThrowsError(try db.query("SELECT 1/0"))
+        XCTAssertThrowsError(try Database(url: "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1").query("SELECT 1"))
+        XCTAssertEqual(kinds, ["unique_violation", "foreign_key_violation", "server", "unavailable"])
+    }
+
     func testValuesAreBoundNotInlined() throws {
         let hostile = "x'); DROP TABLE users; --"
         try db.query("INSERT INTO \(identifier: table) (id, name) VALUES (\(1), \(hostile))")

@@ -8,6 +8,7 @@ import XCTest
 final class OpenAPITests: XCTestCase {
     final class StubPool: PoolStatus {
         var liveWorkers: Int { 1 }
+        var busyWorkers: Int { 0 }
         var configuredWorkers: Int { 1 }
         var liveJobWorkers: Int { 1 }
         var configuredJobWorkers: Int { 1 }

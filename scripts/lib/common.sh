@@ -65,7 +65,7 @@ ASSAY_DEB_PACKAGES+=" librsvg2-dev"
 # The integration tests are pytest + requests. These Debian packages are installed only when no
 # usable interpreter already has both modules (see ensure_python_test_env): this machine's pyenv
 # python3 has them from pip, a fresh Debian has neither.
-ASSAY_PY_TEST_DEB_PACKAGES="python3-pytest python3-requests python3-openpyxl python3-jsonschema python3-selenium"
+ASSAY_PY_TEST_DEB_PACKAGES="python3-pytest python3-requests python3-openpyxl python3-jsonschema python3-selenium python3-prometheus-client"
 
 # The browser tests (Tests/integration/browser_helpers.py) drive Debian's headless Chromium
 # through its chromedriver; the test profile only (see ensure_browser).
@@ -370,11 +370,14 @@ ensure_packages() {
 # Selenium for the browser tests, pinned where it comes from PyPI: 4.51.0 is the newest whose
 # requirements PyPI can meet (4.52.0 and 4.53.0 ask for a certifi that is not published).
 SELENIUM_VERSION=4.51.0
+# The Prometheus text parser that checks /metrics (test_metrics.py); Debian 12 has 0.16.0.
+PROMETHEUS_CLIENT_VERSION=0.21.1
 
 # Sets PYTHON to an interpreter that can import pytest, requests, openpyxl (reads the .xlsx
-# exports back), jsonschema (checks the JSON export) and selenium (the browser tests). Choice:
+# exports back), jsonschema (checks the JSON export), selenium (the browser tests) and
+# prometheus_client (parses /metrics). Choice:
 # the first python3 on PATH if it has pytest and requests (a developer's pyenv/venv) and pip
-# can add the rest, else Debian's /usr/bin/python3 with all five from apt. apt rather than pip
+# can add the rest, else Debian's /usr/bin/python3 with all six from apt. apt rather than pip
 # there: no PEP 668 "externally managed" refusal, no PyPI access needed, and the versions match
 # the distribution. That holds for selenium too, although Debian 12's python3-selenium is
 # 4.8.3 (pinned by the release): pip's selenium 4.51.0 needs urllib3 2, and Debian 12's
@@ -390,21 +393,21 @@ ensure_python_test_env() {
         "$candidate" -c 'import sys; sys.exit(sys.prefix == "/usr")' || break
         if python_has_test_modules "$candidate" ||
             "$candidate" -m pip install -q --disable-pip-version-check openpyxl jsonschema \
-                "selenium==$SELENIUM_VERSION" >/dev/null 2>&1; then
+                "selenium==$SELENIUM_VERSION" "prometheus-client==$PROMETHEUS_CLIENT_VERSION" >/dev/null 2>&1; then
             PYTHON=$candidate
             return 0
         fi
     done
     # shellcheck disable=SC2086 # word splitting of the package list is intended
     ensure_packages python3 $ASSAY_PY_TEST_DEB_PACKAGES
-    /usr/bin/python3 -c 'import pytest, requests, openpyxl, jsonschema, selenium' \
-        || die "pytest/requests/openpyxl/jsonschema/selenium still missing for /usr/bin/python3"
+    /usr/bin/python3 -c 'import pytest, requests, openpyxl, jsonschema, selenium, prometheus_client' \
+        || die "pytest/requests/openpyxl/jsonschema/selenium/prometheus_client still missing for /usr/bin/python3"
     PYTHON=/usr/bin/python3
 }
 
-# Does PYTHON have openpyxl, jsonschema and the pinned selenium?
+# Does PYTHON have openpyxl, jsonschema, the pinned selenium and prometheus_client?
 python_has_test_modules() {
-    "$1" -c "import openpyxl, jsonschema, selenium, sys; sys.exit(selenium.__version__ != '$SELENIUM_VERSION')" 2>/dev/null
+    "$1" -c "import openpyxl, jsonschema, selenium, prometheus_client, sys; sys.exit(selenium.__version__ != '$SELENIUM_VERSION')" 2>/dev/null
 }
 
 # Debian's chromium and chromium-driver for the browser tests. Nothing is ever downloaded at

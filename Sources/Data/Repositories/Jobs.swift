@@ -113,6 +113,15 @@ public struct JobRepository {
             """).first.map(JobRecord.init)
     }
 
+    /// Jobs waiting or running, by kind and status (the queue's depth, for `/metrics`). Both
+    /// statuses have a partial index, so this stays cheap however many jobs have finished.
+    public func pendingCounts() throws -> [(kind: JobKind, status: JobStatus, count: Int)] {
+        try db.query("""
+            SELECT kind, status, count(*) AS jobs FROM jobs WHERE status IN ('queued', 'running')
+            GROUP BY kind, status ORDER BY kind, status
+            """).map { row in (try row.decode("kind"), try row.decode("status"), Int(try row.decode("jobs", as: Int64.self))) }
+    }
+
     /// Fails running jobs whose lease lapsed with no attempts left.
     @discardableResult
     public func failAbandoned() throws -> Int {

@@ -29,6 +29,8 @@ public final class AccessControl {
                 let principal: Principal
                 do {
                     principal = try authenticate(request)
+                    request.userID = principal.userID
+                    request.teamID = principal.teamID
                 } catch {
                     quotaHeaders = try charge(principal: "addr:\(request.clientAddress)", quota: .general, override: nil)
                     throw error

@@ -22,6 +22,12 @@ public final class Request {
     public var pathParameters: [String: String] = [:]
     /// The route that matched, set by the application before the handler runs.
     public var route: Router.Route?
+    /// Who made the request, once authenticated (for its log line).
+    public var userID: UUID?
+    public var teamID: UUID?
+    /// True when nginx marked the caller as on this machine (`ASSAY_LOOPBACK=1`, set from
+    /// `$remote_addr`; a client cannot send FastCGI parameters, only `HTTP_*` headers).
+    public var fromLoopback: Bool { source.parameter("ASSAY_LOOPBACK") == "1" }
     /// Values computed by middleware (the authenticated principal, for example).
     public var attributes: [String: any Sendable] = [:]
     /// Work to do once the response has been sent, before the worker takes the next request

@@ -1,0 +1,178 @@
+import CShims
+import Foundation
+
+/// The pool's metrics: a fixed-size table of series in a shared file mapping, so that every
+/// worker process adds to the same counters and a scrape in any worker sees them all.
+///
+/// The master creates the file (unlinked at once, like the scoreboard) before it starts any
+/// worker; each worker inherits the descriptor and maps it. Counts live only in the mapping:
+/// a worker that crashes or is recycled loses nothing it already counted.
+///
+/// Layout, in 64-bit words: a header of 8 words (magic, version, capacity, entries claimed),
+/// then `capacity` entries of 64 words each:
+///
+///     0 state (0 = being written, 1 = published)   1 type (1 counter, 2 histogram)
+///     2 bucket layout (`HistogramBuckets` raw value) 3 identity length in bytes
+///     4..<20 values: a counter's total in word 4; a histogram's per-bucket counts (not
+///            cumulative; the last bucket is +Inf) and its sum in micro-units in word 19
+///     20..<64 identity: `family{label="value",…}` in UTF-8, at most 352 bytes
+///
+/// A series is found by its identity in a per-process cache, or else by a scan of the table,
+/// or else claimed with one atomic add on the header's count: no lock, so a process that
+/// dies at any point cannot block the others. Two processes claiming the same new series at
+/// the same moment may both get an entry; a scrape adds entries of one identity together.
+public final class MetricsStore: @unchecked Sendable {
+    public enum Kind: UInt64, Sendable { case counter = 1, histogram = 2 }
+
+    static let magic: UInt64 = 0x4153_5341_594D_4554  // "ASSAYMET"
+    static let version: UInt64 = 1
+    static let headerWords = 8
+    static let entryWords = 64
+    static let valueOffset = 4
+    static let valueWords = 16
+    static let nameOffset = 20
+    static let nameBytes = (entryWords - nameOffset) * 8
+    /// Entries in a store made by `create`: routes × statuses, histograms and domain series fit.
+    public static let defaultCapacity = 4096
+
+    /// The descriptor of the shared file; workers inherit it.
+    public let fd: Int32
+    public let capacity: Int
+    private let words: UnsafeMutablePointer<UInt64>
+    private let lock = NSLock()
+    private var cache: [String: Int] = [:]
+
+    /// Creates an empty store in an unlinked file under `directory` (the master, before it
+    /// starts any worker). The file is sparse: only pages that hold series use memory.
+    public static func create(directory: String, capacity: Int = defaultCapacity) throws -> MetricsStore {
+        var template = Array((directory + "/.assay-metrics-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw MetricsStoreError(call: "mkstemp", errno: errno) }
+        unlink(template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+        let size = (headerWords + capacity * entryWords) * 8
+        guard ftruncate(fd, off_t(size)) == 0 else {
+            let code = errno
+            close(fd)
+            throw MetricsStoreError(call: "ftruncate", errno: code)
+        }
+        let store = try MetricsStore(fd: fd, size: size)
+        store.words[1] = version
+        store.words[2] = UInt64(capacity)
+        assay_atomic_store_u64(store.words, magic)
+        return store
+    }
+
+    /// Maps a store created by another process (a worker, with the inherited descriptor).
+    public static func attach(fd: Int32) throws -> MetricsStore {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw MetricsStoreError(call: "fstat", errno: errno) }
+        let store = try MetricsStore(fd: fd, size: Int(info.st_size))
+        guard assay_atomic_load_u64(store.words) == magic, store.words[1] == version else {
+            throw MetricsStoreError(call: "attach (not a metrics store of this version)", errno: EINVAL)
+        }
+        return store
+    }
+
+    private init(fd: Int32, size: Int) throws {
+        guard size >= MetricsStore.headerWords * 8,
+              let raw = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), raw != MAP_FAILED else {
+            throw MetricsStoreError(call: "mmap", errno: errno)
+        }
+        self.fd = fd
+        words = raw.bindMemory(to: UInt64.self, capacity: size / 8)
+        capacity = (size / 8 - MetricsStore.headerWords) / MetricsStore.entryWords
+    }
+
+    private func entry(_ index: Int) -> UnsafeMutablePointer<UInt64> {
+        words + MetricsStore.headerWords + index * MetricsStore.entryWords
+    }
+
+    // MARK: Writing
+
+    /// The entry of the series `identity`, claimed if no process has it yet; nil when the
+    /// table is full or the identity too long (the sample is then dropped, never a crash).
+    func series(_ identity: String, kind: Kind, buckets: HistogramBuckets?) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let index = cache[identity] { return index }
+        let bytes = Array(identity.utf8)
+        guard bytes.count <= MetricsStore.nameBytes else { return nil }
+        if let index = find(bytes) {
+            cache[identity] = index
+            return index
+        }
+        let index = Int(assay_atomic_add_u64(words + 3, 1) - 1)
+        guard index < capacity else { return nil }
+        let slot = entry(index)
+        slot[1] = kind.rawValue
+        slot[2] = UInt64(buckets?.rawValue ?? 0)
+        slot[3] = UInt64(bytes.count)
+        UnsafeMutableRawPointer(slot + MetricsStore.nameOffset).copyMemory(from: bytes, byteCount: bytes.count)
+        assay_atomic_store_u64(slot, 1)
+        cache[identity] = index
+        return index
+    }
+
+    private func find(_ bytes: [UInt8]) -> Int? {
+        let claimed = min(capacity, Int(assay_atomic_load_u64(words + 3)))
+        for index in 0..<claimed {
+            let slot = entry(index)
+            guard assay_atomic_load_u64(slot) == 1, slot[3] == UInt64(bytes.count) else { continue }
+            let equal = bytes.withUnsafeBytes { memcmp($0.baseAddress!, slot + MetricsStore.nameOffset, bytes.count) == 0 }
+            if equal { return index }
+        }
+        return nil
+    }
+
+    func add(_ index: Int, value word: Int, _ amount: UInt64) {
+        _ = assay_atomic_add_u64(entry(index) + MetricsStore.valueOffset + word, amount)
+    }
+
+    // MARK: Reading
+
+    /// One series as a scrape reads it, entries of the same identity added together.
+    public struct Series: Sendable {
+        public let family: String
+        /// The label pairs as written, `key="value",…`, or empty.
+        public let labels: String
+        public let kind: Kind
+        public let buckets: HistogramBuckets?
+        /// A counter's total, or a histogram's per-bucket counts (not cumulative) then its sum
+        /// in micro-units.
+        public var values: [UInt64]
+    }
+
+    /// Every published series, in the order they were first claimed.
+    public func snapshot() -> [Series] {
+        let claimed = min(capacity, Int(assay_atomic_load_u64(words + 3)))
+        var order: [String] = []
+        var byIdentity: [String: Series] = [:]
+        for index in 0..<claimed {
+            let slot = entry(index)
+            guard assay_atomic_load_u64(slot) == 1, let kind = Kind(rawValue: slot[1]) else { continue }
+            let length = min(Int(slot[3]), MetricsStore.nameBytes)
+            let identity = String(decoding: UnsafeRawBufferPointer(start: slot + MetricsStore.nameOffset, count: length), as: UTF8.self)
+            let values = (0..<MetricsStore.valueWords).map { assay_atomic_load_u64(slot + MetricsStore.valueOffset + $0) }
+            if var existing = byIdentity[identity] {
+                existing.values = zip(existing.values, values).map { $0 &+ $1 }
+                byIdentity[identity] = existing
+                continue
+            }
+            let brace = identity.firstIndex(of: "{")
+            let family = String(identity[..<(brace ?? identity.endIndex)])
+            let labels = brace.map { String(identity[identity.index(after: $0)...].dropLast()) } ?? ""
+            order.append(identity)
+            byIdentity[identity] = Series(family: family, labels: labels, kind: kind,
+                                          buckets: kind == .histogram ? HistogramBuckets(rawValue: Int(slot[2])) : nil,
+                                          values: values)
+        }
+        return order.map { byIdentity[$0]! }
+    }
+}
+
+/// A system call on the store failed.
+public struct MetricsStoreError: Error, CustomStringConvertible {
+    public let call: String
+    public let errno: Int32
+    public var description: String { "\(call) failed: \(String(cString: strerror(errno)))" }
+}
