@@ -113,6 +113,12 @@ let package = Package(
                            .product(name: "Crypto", package: "swift-crypto")],
             resources: [.copy("Templates")]
         ),
+        // Apache Superset through its REST API (libcurl via Integrations): databases for customer
+        // connections and for a team's warehouse tables, datasets, dashboards pushed as charts.
+        .target(
+            name: "Superset",
+            dependencies: ["ETL", "Connectors", "Integrations", "Data", "JSONValues"]
+        ),
         // multipart/form-data parsing, streamed (vendored; see its header).
         .target(
             name: "Multipart",
@@ -123,7 +129,7 @@ let package = Package(
             name: "Handlers",
             dependencies: [
                 "Data", "JSONValues", "Credentials", "Jobs", "Extraction", "ETL", "Integrations", "Documents",
-                "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts", "Chat", "Sharing",
+                "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts", "Chat", "Sharing", "Superset",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -134,7 +140,7 @@ let package = Package(
             name: "FCGIApp",
             dependencies: [
                 "Handlers", "Data", "JSONValues", "Jobs", "Documents", "Extraction", "ETL", "Exporters", "Integrations", "Sharing",
-                "CFastCGI", "CShims",
+                "Superset", "CFastCGI", "CShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -145,7 +151,7 @@ let package = Package(
         .testTarget(
             name: "UnitTests",
             dependencies: ["Handlers", "Data", "JSONValues", "Credentials", "Jobs", "Documents", "Extraction", "ETL",
-                           "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts", "Chat", "Sharing", "Integrations"]
+                           "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts", "Chat", "Sharing", "Integrations", "Superset"]
         ),
     ],
     swiftLanguageModes: [.v6]
