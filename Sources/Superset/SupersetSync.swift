@@ -210,13 +210,12 @@ public struct SupersetSync {
             var query: [(String, String)] = []
             if let override = client.settings.databaseURIHost, !override.isEmpty {
                 (host, port) = SupersetURI.splitHost(override)
-            } else if let socket = address.socketDirectory {
-                host = ""
-                query = [("host", socket), ("port", String(address.port))]
-                port = nil
+            } else if let own = SupersetURI.hostOf(databaseURL: client.settings.warehouseURL) {
+                host = own.host
             } else {
-                host = SupersetURI.hostOf(databaseURL: client.settings.warehouseURL)?.host ?? "127.0.0.1"
+                host = "127.0.0.1"
             }
+            // A unix socket directory (Superset on the same machine): libpq's `host` parameter.
             if host.hasPrefix("/") {
                 query = [("host", host), ("port", String(port ?? address.port))]
                 host = ""

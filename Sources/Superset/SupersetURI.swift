@@ -40,7 +40,16 @@ public enum SupersetURI {
     /// The host and port of a `postgresql://` URL (Assay's DATABASE_URL), or its `host` query
     /// member (a socket directory) when the authority has none.
     public static func hostOf(databaseURL: String) -> (host: String, port: Int?)? {
-        guard let components = URLComponents(string: databaseURL) else { return nil }
+        guard databaseURL.hasPrefix("postgres"), let components = URLComponents(string: databaseURL) else {
+            // A conninfo string: `host=… port=… dbname=…`.
+            var values: [String: String] = [:]
+            for pair in databaseURL.split(separator: " ") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                if parts.count == 2 { values[String(parts[0])] = String(parts[1]).trimmingCharacters(in: CharacterSet(charactersIn: "'")) }
+            }
+            guard let host = values["host"], !host.isEmpty else { return nil }
+            return (host, values["port"].flatMap(Int.init))
+        }
         let items = components.queryItems ?? []
         let port = components.port ?? items.first { $0.name == "port" }.flatMap { $0.value.flatMap(Int.init) }
         if let host = components.host, !host.isEmpty { return (host, port) }

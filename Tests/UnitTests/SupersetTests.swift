@@ -121,6 +121,8 @@ final class SupersetTests: XCTestCase {
         XCTAssertTrue(SupersetURI.splitHost("/var/run/pg") == ("/var/run/pg", nil))
         XCTAssertTrue(SupersetURI.hostOf(databaseURL: "postgresql://a:b@/assay?host=/tmp/s&port=19432")! == ("/tmp/s", 19432))
         XCTAssertTrue(SupersetURI.hostOf(databaseURL: "postgresql://a:b@db.internal:5433/assay")! == ("db.internal", 5433))
+        XCTAssertTrue(SupersetURI.hostOf(databaseURL: "host=/run/pg port=6000 dbname=assay")! == ("/run/pg", 6000))
+        XCTAssertNil(SupersetURI.hostOf(databaseURL: "dbname=assay"))
     }
 
     func testRisonQuotesAndEscapes() {

@@ -240,14 +240,9 @@ public struct SupersetRepository {
         }
     }
 
-    /// Where Assay's own database listens, as the server sees it: for a unix socket, its directory.
-    public func serverAddress() throws -> (socketDirectory: String?, port: Int, database: String) {
-        let row = try db.query("""
-            SELECT current_database() AS name, current_setting('port')::int AS port,
-                   split_part(current_setting('unix_socket_directories'), ',', 1) AS sockets, inet_server_addr() IS NULL AS local
-            """)[0]
-        let local: Bool = try row.decode("local")
-        let sockets: String = try row.decode("sockets")
-        return (local ? sockets.trimmingCharacters(in: .whitespaces) : nil, try row.decode("port"), try row.decode("name"))
+    /// The database Assay is connected to and the port its server listens on.
+    public func serverAddress() throws -> (port: Int, database: String) {
+        let row = try db.query("SELECT current_database() AS name, current_setting('port')::int AS port")[0]
+        return (try row.decode("port"), try row.decode("name"))
     }
 }
