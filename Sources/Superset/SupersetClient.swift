@@ -230,8 +230,11 @@ public struct SupersetClient: Sendable {
                 }
                 return SupersetResponse(response)
             } catch let error as CurlError {
-                let neverArrived = error.code == 7 || error.code == 6 // couldn't connect, couldn't resolve
-                if attempt < 3, neverArrived || (idempotent && [28, 52, 55, 56].contains(error.code)) {
+                // Refused or unresolvable: the request never arrived. An empty reply or a broken
+                // connection may have been handled: only idempotent requests go again. A timeout
+                // has used its time already and is not retried.
+                let neverArrived = error.code == 7 || error.code == 6
+                if attempt < 3, neverArrived || (idempotent && [52, 55, 56].contains(error.code)) {
                     usleep(UInt32(100_000 * attempt))
                     continue
                 }

@@ -30,6 +30,12 @@ public struct SupersetError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "\(kind.rawValue): \(message)" }
 
+    /// The same error with `secret` (a password Assay sent) blanked out of Superset's words.
+    public func redacting(_ secret: String) -> SupersetError {
+        guard secret.count >= 4, message.contains(secret) else { return self }
+        return SupersetError(kind, message.replacingOccurrences(of: secret, with: "****"), status: status)
+    }
+
     /// Whether Superset refused the request for something the caller sent (a duplicate, a
     /// table that does not exist, a database it cannot connect to) rather than failing itself.
     public var isCallersMistake: Bool { kind == .rejected && (status == 400 || status == 409 || status == 422) }

@@ -117,7 +117,12 @@ public struct SupersetSync {
         }
         let name = "\(record.name) (Assay \(record.id.uuidString.lowercased().prefix(8)))"
         let existing = try repository.database(connection: record.id, team: record.teamID)
-        let (id, created) = try upsertDatabase(existing: existing?.supersetDatabaseID, name: name, uri: uri, extra: extra)
+        let (id, created): (Int, Bool)
+        do {
+            (id, created) = try upsertDatabase(existing: existing?.supersetDatabaseID, name: name, uri: uri, extra: extra)
+        } catch let error as SupersetError {
+            throw error.redacting(password)
+        }
         let saved = try repository.saveDatabase(team: record.teamID, user: user, kind: .connection, connection: record.id,
                                                 warehouseRole: nil, supersetID: id, name: name)
         if existing?.supersetDatabaseID != id { try repository.forgetDatasets(database: saved.id) }
@@ -127,7 +132,7 @@ public struct SupersetSync {
         case .tables(let list): wanted = list
         case .all:
             // A source that cannot be read is the caller's (422, as in the connection test).
-            wanted = try opener.open(record).schema().filter { $0.kind != "view" }.prefix(200).map { ($0.schema, $0.name) }
+            wanted = try opener.open(record).schema().filter { $0.kind != "view" }.prefix(100).map { ($0.schema, $0.name) }
         }
         let made = try ensureDatasets(database: saved, tables: wanted)
         return SyncResult(database: try repository.database(connection: record.id, team: record.teamID) ?? saved, created: created, datasets: made)
@@ -223,8 +228,12 @@ public struct SupersetSync {
             }
             let uri = SupersetURI.make(driver: "postgresql+psycopg2", user: role, password: password, host: host, port: port,
                                        database: address.database, query: query)
-            (id, created) = try upsertDatabase(existing: existing?.supersetDatabaseID, name: name, uri: uri,
-                                               extra: [("extra", .string(#"{"schemas_allowed_for_file_upload": []}"#))])
+            do {
+                (id, created) = try upsertDatabase(existing: existing?.supersetDatabaseID, name: name, uri: uri,
+                                                   extra: [("extra", .string(#"{"schemas_allowed_for_file_upload": []}"#))])
+            } catch let error as SupersetError {
+                throw error.redacting(password)
+            }
         }
         let saved = try repository.saveDatabase(team: team, user: user, kind: .warehouse, connection: nil, warehouseRole: role,
                                                 supersetID: id, name: name)

@@ -27,6 +27,12 @@ final class SupersetTests: XCTestCase {
         XCTAssertLessThanOrEqual(message(#"{"message": "\#(long)"}"#).count, 501)
     }
 
+    func testAPasswordInSupersetsWordsIsBlankedOut() {
+        let error = SupersetError(.rejected, "could not connect as u:s3cret-pw@db", status: 422).redacting("s3cret-pw")
+        XCTAssertEqual(error.message, "could not connect as u:****@db")
+        XCTAssertEqual(error.status, 422)
+    }
+
     func testOnlyRefusedCallerInputCountsAsTheCallersMistake() {
         XCTAssertTrue(SupersetError(.rejected, "dup", status: 422).isCallersMistake)
         XCTAssertFalse(SupersetError(.rejected, "boom", status: 500).isCallersMistake)

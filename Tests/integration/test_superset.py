@@ -11,7 +11,7 @@ import requests
 
 from access_helpers import psql, register
 from conftest import ENV, assert_envelope
-from sources_helpers import pg_admin, pg_body, unique_table
+from sources_helpers import mysql_admin, mysql_body, pg_admin, pg_body, unique_table
 from test_query import sales  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.skipif(not ENV.get("SUPERSET_URL"), reason="no Superset (SUPERSET_URL) in this instance")
@@ -41,9 +41,9 @@ class Superset:
         rows = self.get("/api/v1/database/", params={"q": "(page_size:100)"})["result"]
         return [row for row in rows if row["database_name"] == name]
 
-    def sql(self, database_id, sql):
+    def sql(self, database_id, sql, schema="warehouse"):
         r = self.http.post(f"{self.base}/api/v1/sqllab/execute/", json={
-            "database_id": database_id, "sql": sql, "runAsync": False, "schema": "warehouse", "queryLimit": 100})
+            "database_id": database_id, "sql": sql, "runAsync": False, "schema": schema, "queryLimit": 100})
         return r
 
 
@@ -91,13 +91,36 @@ def test_syncing_a_connection_twice_updates_one_superset_database(superset):
     detail = superset.get(f"/api/v1/database/{database['id']}")["result"]
     assert detail["backend"] == "postgresql" and detail["expose_in_sqllab"] is True
     # Superset can read the customer's table through it.
-    r = superset.sql(database["id"], f"SELECT count(*) AS n FROM public.{table}")
+    r = superset.sql(database["id"], f"SELECT count(*) AS n FROM public.{table}", schema="public")
     assert r.status_code == 200, r.text
     assert r.json()["data"] == [{"n": 3}]
     # The team's listing has it, with its dataset.
     listed = account.get("/api/superset/databases").json()
     assert [d["id"] for d in listed["items"]] == [database["id"]] and listed["items"][0]["datasets"] == 1
     assert listed["next_cursor"] is None
+
+
+def test_a_mysql_connection_is_synced_with_a_table_as_a_dataset(superset):
+    account = register()
+    name = unique_table("ss_my")
+    mysql_admin(f"CREATE TABLE {name} (id int PRIMARY KEY, label varchar(20)); INSERT INTO {name} VALUES (1, 'a'), (2, 'b');")
+    r = account.post("/api/connections/", mysql_body(name=f"Shop {name}"))
+    assert r.status_code == 201, r.text
+    connection = r.json()
+    # (`"datasets": true` would make one of every table other tests left in source_test.)
+    tables = [f"{ENV['ASSAY_MYSQL_DATABASE']}.{name}"]
+    r = account.post(f"/api/superset/sync/{connection['id']}", {"datasets": tables})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert name in [d["table_name"] for d in body["datasets"]]
+    assert ENV["ASSAY_MYSQL_PASSWORD"] not in r.text
+    detail = superset.get(f"/api/v1/database/{body['database']['id']}")["result"]
+    assert detail["backend"] == "mysql"
+    r = superset.sql(body["database"]["id"], f"SELECT count(*) AS n FROM {name}", schema=ENV["ASSAY_MYSQL_DATABASE"])
+    assert r.status_code == 200 and r.json()["data"] == [{"n": 2}], r.text
+    # Datasets asked for again are the same ones, not duplicates.
+    again = account.post(f"/api/superset/sync/{connection['id']}", {"datasets": tables}).json()
+    assert sorted(d["id"] for d in again["datasets"]) == sorted(d["id"] for d in body["datasets"])
 
 
 def test_datasets_are_created_listed_filtered_and_duplicates_refused(superset):
@@ -273,6 +296,11 @@ def test_superset_down_or_refusing_the_login_is_a_clear_502(pool):
         r = account.post(f"/api/superset/sync/{connection['id']}")
         assert_envelope(r, 502, "superset_auth_failed")
         assert "not-the-password" not in r.text
+
+        pool.restart(SUPERSET_URL="")
+        status = account.get("/api/superset/status").json()
+        assert status["configured"] is False and status["reachable"] is False
+        assert_envelope(account.post(f"/api/superset/sync/{connection['id']}"), 503, "superset_not_configured")
     finally:
         pool.restart()
     log = ENV["ASSAY_LOG"]

@@ -87,6 +87,10 @@ RESULTS_BACKEND = None
 CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache"}
 DATA_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
 THUMBNAIL_SELENIUM_USER = None
+# Assay's MySQL connections name the pure-Python PyMySQL driver; parts of Superset's MySQL
+# support import MySQLdb (mysqlclient, which needs a C build) by name.
+import pymysql
+pymysql.install_as_MySQLdb()
 PY
     )
     local started=$SECONDS pid
