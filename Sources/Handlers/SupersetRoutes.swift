@@ -65,8 +65,12 @@ struct SupersetRoutes: RouteGroup {
         }
         let status = SupersetSync(client: SupersetClient(settings: settings), db: db).status()
         let error: JSON = status.error.map { ["code": .string($0.kind.rawValue), "message": .string($0.message)] } ?? .null
+        // A URL with credentials in it is shown without them.
+        var shown = URLComponents(string: settings.url)
+        shown?.user = nil
+        shown?.password = nil
         return .json(["configured": true, "reachable": .bool(status.reachable), "logged_in": .bool(status.loggedIn),
-                      "version": JSON(status.version), "url": .string(settings.url), "error": error])
+                      "version": JSON(status.version), "url": .string(shown?.string ?? "(set)"), "error": error])
     }
 
     // MARK: Sync

@@ -67,7 +67,7 @@ setup_superset() {
         [[ -s $ASSAY_SECRETS_DIR/$name ]] || (umask 077 && openssl rand -hex 32 | tr -d '\n' >"$ASSAY_SECRETS_DIR/$name")
     done
     SUPERSET_URL=http://127.0.0.1:$ASSAY_SUPERSET_PORT
-    SUPERSET_USERNAME=admin
+    SUPERSET_USERNAME="admin"
     SUPERSET_PASSWORD=$(<"$ASSAY_SECRETS_DIR/superset_admin_password")
     local db_password
     db_password=$(<"$ASSAY_SECRETS_DIR/superset_db_password")
@@ -132,7 +132,7 @@ SQL
     fi
     (
         if [[ -n ${ASSAY_LOCK_FD:-} ]]; then exec {ASSAY_LOCK_FD}>&-; fi
-        cd "$dir"
+        cd "$dir" || exit 1
         exec setsid "$REPO/var/tools/superset/bin/superset" run -h 127.0.0.1 -p "$ASSAY_SUPERSET_PORT" --with-threads
     ) </dev/null >>"$ASSAY_LOG_DIR/superset.log" 2>&1 &
     pid=$!
