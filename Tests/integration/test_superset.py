@@ -123,6 +123,24 @@ def test_a_mysql_connection_is_synced_with_a_table_as_a_dataset(superset):
     assert sorted(d["id"] for d in again["datasets"]) == sorted(d["id"] for d in body["datasets"])
 
 
+def test_datasets_true_makes_a_dataset_of_every_table_of_the_connection(superset):
+    account = register()
+    database = unique_table("ssall")
+    mysql_admin(f"""CREATE DATABASE {database};
+                    GRANT SELECT ON {database}.* TO 'source'@'127.0.0.1';
+                    CREATE TABLE {database}.a (id int); CREATE TABLE {database}.b (id int);
+                    CREATE VIEW {database}.v AS SELECT id FROM {database}.a;""")
+    r = account.post("/api/connections/", mysql_body(name=f"All {database}", credentials={"database": database}))
+    assert r.status_code == 201, r.text
+    r = account.post(f"/api/superset/sync/{r.json()['id']}", {"datasets": True})
+    assert r.status_code == 201, r.text
+    # Tables, not views.
+    assert sorted((d["schema"], d["table_name"]) for d in r.json()["datasets"]) == [(database, "a"), (database, "b")]
+    assert r.json()["database"]["datasets"] == 2
+    for d in r.json()["datasets"]:
+        assert superset.get(f"/api/v1/dataset/{d['id']}")["result"]["table_name"] == d["table_name"]
+
+
 def test_datasets_are_created_listed_filtered_and_duplicates_refused(superset):
     account = register()
     connection, table = connection_with_table(account)
