@@ -119,6 +119,12 @@ let package = Package(
         // The API described for its clients beyond the OpenAPI document: the Postman collection
         // made from it.
         .target(name: "APIDocs", dependencies: ["JSONValues"]),
+        // Apache Superset through its REST API (libcurl via Integrations): databases for customer
+        // connections and for a team's warehouse tables, datasets, dashboards pushed as charts.
+        .target(
+            name: "Superset",
+            dependencies: ["ETL", "Connectors", "Integrations", "Data", "JSONValues"]
+        ),
         // multipart/form-data parsing, streamed (vendored; see its header).
         .target(
             name: "Multipart",
@@ -129,7 +135,7 @@ let package = Package(
             name: "Handlers",
             dependencies: [
                 "Data", "JSONValues", "Credentials", "Jobs", "Extraction", "ETL", "Integrations", "Documents",
-                "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts", "Chat", "Sharing", "APIDocs",
+                "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts", "Chat", "Sharing", "Superset", "APIDocs",
                 "Observability",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -141,7 +147,7 @@ let package = Package(
             name: "FCGIApp",
             dependencies: [
                 "Handlers", "Data", "JSONValues", "Jobs", "Documents", "Extraction", "ETL", "Exporters", "Integrations", "Sharing",
-                "Observability", "CFastCGI", "CShims",
+                "Observability", "Superset", "CFastCGI", "CShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -153,7 +159,7 @@ let package = Package(
             name: "UnitTests",
             dependencies: ["Handlers", "Data", "JSONValues", "Credentials", "Jobs", "Documents", "Extraction", "ETL",
                            "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts", "Chat", "Sharing", "Integrations",
-                           "APIDocs", "Observability"]
+                           "APIDocs", "Observability", "Superset"]
         ),
     ],
     swiftLanguageModes: [.v6]

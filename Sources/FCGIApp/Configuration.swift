@@ -9,6 +9,7 @@ import Handlers
 import JSONValues
 import Logging
 import Sharing
+import Superset
 
 /// The settings of `assay serve`, from environment variables overridden by flags.
 /// Each setting is validated once here so a typo fails at start with its name.
@@ -34,6 +35,7 @@ struct Configuration: Sendable {
     var connections: ConnectionSettings
     var exports: ExportSettings
     var sharing: SharingSettings
+    var superset: SupersetSettings?
 
     struct Invalid: Error, CustomStringConvertible {
         let description: String
@@ -78,6 +80,11 @@ struct Configuration: Sendable {
           LLM_BASE_URL, LLM_MODEL any OpenAI-compatible chat-completions server and model (e.g. a local Ollama)
           LLM_API_KEY             bearer token for LLM_BASE_URL (optional)
           LLM_TIMEOUT             seconds per LLM request (default 30)
+          SUPERSET_URL            Apache Superset to sync databases, datasets and dashboards to (optional)
+          SUPERSET_USERNAME, SUPERSET_PASSWORD  Assay's account there (a database login, Admin role)
+          SUPERSET_DATABASE_URI_HOST  host[:port] Superset reaches Assay's PostgreSQL at for the
+                                  warehouse database (default: DATABASE_URL's host or unix socket)
+          SUPERSET_TIMEOUT        seconds per request to Superset (default 30)
           LLM_MAX_RETRIES         retries after a 429, a 5xx or no answer (default 2)
           ENCRYPTION_KEY          base64 of 32 bytes: encrypts connection passwords (required)
           ENCRYPTION_KEY_PREVIOUS earlier keys, comma-separated, still accepted for decryption
@@ -183,6 +190,20 @@ struct Configuration: Sendable {
             }
             return number
         }
+        var superset: SupersetSettings?
+        if let supersetURL = environment["SUPERSET_URL"], !supersetURL.isEmpty {
+            guard supersetURL.hasPrefix("http://") || supersetURL.hasPrefix("https://") else {
+                throw Invalid(description: "SUPERSET_URL=\(supersetURL) must be an http:// or https:// URL")
+            }
+            guard let username = environment["SUPERSET_USERNAME"], !username.isEmpty,
+                  let password = environment["SUPERSET_PASSWORD"], !password.isEmpty else {
+                throw Invalid(description: "SUPERSET_URL needs SUPERSET_USERNAME and SUPERSET_PASSWORD")
+            }
+            superset = SupersetSettings(
+                url: supersetURL, username: username, password: password,
+                databaseURIHost: environment["SUPERSET_DATABASE_URI_HOST"].flatMap { $0.isEmpty ? nil : $0 },
+                warehouseURL: url, timeout: Double(try shareInt("SUPERSET_TIMEOUT", default: 30, range: 1...600)))
+        }
         let passwordLock = try shareInt("SHARE_PASSWORD_LOCK_SECONDS", default: 900, range: 1...86_400)
         let sharing = SharingSettings(
             secret: access.jwtSecret,
@@ -224,7 +245,8 @@ struct Configuration: Sendable {
                 ttlSeconds: try int(nil, "export-ttl", default: 86_400, range: 10...(90 * 86_400)),
                 syncRows: try int(nil, "export-sync-rows", default: 100_000, range: 0...10_000_000),
                 maxBatchTables: try int(nil, "export-max-batch", default: 50, range: 1...1000)),
-            sharing: sharing
+            sharing: sharing,
+            superset: superset
         )
     }
 

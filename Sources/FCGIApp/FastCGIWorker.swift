@@ -36,7 +36,8 @@ struct FastCGIWorker {
             settings: AppSettings(testRoutes: configuration.testRoutes, maxJSONBody: configuration.maxJSONBody,
                                   access: configuration.access, documents: configuration.documents,
                                   extraction: configuration.extraction, connections: configuration.connections,
-                                  exports: configuration.exports, sharing: configuration.sharing),
+                                  exports: configuration.exports, sharing: configuration.sharing,
+                                  superset: configuration.superset),
             pool: scoreboard, migrations: migrations)
         let application = Application(router: buildRouter(context), logger: logger)
         // Connect before taking traffic so the first request does not pay for it;

@@ -6,6 +6,7 @@ import Foundation
 import JSONValues
 import Logging
 import Sharing
+import Superset
 
 /// What the pool tells a worker about itself, for `/health`.
 public protocol PoolStatus: AnyObject {
@@ -30,11 +31,13 @@ public struct AppSettings: Sendable {
     public var connections: ConnectionSettings
     public var exports: ExportSettings
     public var sharing: SharingSettings
+    /// nil when no SUPERSET_URL is configured: the Superset routes answer 503.
+    public var superset: SupersetSettings?
 
     public init(testRoutes: Bool = false, maxJSONBody: Int = 1 << 20, access: AccessSettings,
                 documents: DocumentSettings = DocumentSettings(), extraction: ExtractionSettings = ExtractionSettings(),
                 connections: ConnectionSettings = ConnectionSettings(), exports: ExportSettings = ExportSettings(),
-                sharing: SharingSettings? = nil) {
+                sharing: SharingSettings? = nil, superset: SupersetSettings? = nil) {
         self.testRoutes = testRoutes
         self.maxJSONBody = maxJSONBody
         self.access = access
@@ -43,6 +46,7 @@ public struct AppSettings: Sendable {
         self.connections = connections
         self.exports = exports
         self.sharing = sharing ?? SharingSettings(secret: access.jwtSecret, baseURL: access.publicURL)
+        self.superset = superset
     }
 }
 
@@ -96,6 +100,7 @@ public func buildRouter(_ context: AppContext) -> Router {
     ShareRoutes(access: access).register(on: router)
     EmbedRoutes(access: access).register(on: router)
     SharePageRoutes(access: access).register(on: router)
+    SupersetRoutes(access: access).register(on: router)
     // Unknown /api/ routes still count against the caller's address and carry quota headers.
     router.unmatched = { request, error in
         (try? access.anonymous { _ in throw error }(request)) ?? .error(error, answering: request)

@@ -70,7 +70,10 @@ public enum HTTPClient {
             if line.hasPrefix("HTTP/") { headers = [:]; return }
             guard let colon = line.firstIndex(of: ":") else { return }
             let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
-            headers[name] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+            // Several Set-Cookie headers are kept, one per line.
+            if name == "set-cookie", let earlier = headers[name] { headers[name] = earlier + "\n" + value; return }
+            headers[name] = value
         }
     }
 }

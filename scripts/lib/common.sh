@@ -681,7 +681,7 @@ setup_private_pg() {
     # stdin, not argv, so `ps` doesn't show it.
     "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -d postgres >/dev/null <<SQL || die "could not create the assay role/database"
 SELECT 'CREATE ROLE assay' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'assay') \gexec
-ALTER ROLE assay WITH LOGIN CREATEDB NOSUPERUSER PASSWORD '$PG_PASSWORD';
+ALTER ROLE assay WITH LOGIN CREATEDB CREATEROLE NOSUPERUSER PASSWORD '$PG_PASSWORD';
 SELECT 'CREATE DATABASE assay OWNER assay' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'assay') \gexec
 SQL
     DATABASE_URL="postgresql://assay:$PG_PASSWORD@/assay?host=$ASSAY_PG_SOCKET_DIR&port=$ASSAY_PG_PORT"
@@ -1181,6 +1181,12 @@ write_env() {
             ASSAY_MYSQL_PID_FILE ASSAY_MYSQL_LOG)
     fi
     names+=(ASSAY_SOURCE_DBS)
+    if [[ -n ${SUPERSET_URL:-} ]]; then
+        # Superset's address and the account Assay uses there (started by setup_superset, or the caller's).
+        names+=(SUPERSET_URL SUPERSET_USERNAME SUPERSET_PASSWORD)
+        [[ -n ${ASSAY_SUPERSET_PORT:-} ]] && names+=(ASSAY_SUPERSET_PORT)
+        [[ -n ${SUPERSET_DATABASE_URI_HOST:-} ]] && names+=(SUPERSET_DATABASE_URI_HOST)
+    fi
     ASSAY_ENV_NAMES="${names[*]}"
     names+=(ASSAY_ENV_NAMES)
 
@@ -1468,6 +1474,7 @@ stop_private_pg() {
 stop_all() {
     stop_nginx
     stop_assay
+    stop_superset
     stop_private_pg
     stop_source_databases
 }
@@ -1481,6 +1488,7 @@ instance_running() {
     [[ -n $pid ]] && pid_matches "$pid" assay && return 0
     [[ -f $PGDATA/postmaster.pid ]] && return 0
     source_databases_running && return 0
+    [[ -n $(superset_pid) ]] && return 0
     return 1
 }
 
@@ -1494,6 +1502,7 @@ bring_up() {
     make_dirs
     setup_database
     setup_source_databases
+    setup_superset
     write_env
     migrate
     ensure_api_docs
@@ -1502,3 +1511,7 @@ bring_up() {
     start_nginx
     wait_healthy || die "the instance in $VAR did not become healthy"
 }
+
+# The Superset the integration tests use (and scripts/run with ASSAY_SUPERSET=1).
+# shellcheck source=scripts/lib/superset.sh
+. "$REPO/scripts/lib/superset.sh"
