@@ -7,6 +7,20 @@ final class Image {
     private(set) var pix: UnsafeMutablePointer<PIX>
 
     /// Takes ownership of `pix`.
+    /// A copy of cairo's RGB24 pixels (a 32-bit word per pixel, 0x00RRGGBB) in leptonica's
+    /// order (0xRRGGBB00).
+    convenience init?(cairoRGB24 data: UnsafeMutablePointer<UInt8>, width: Int, height: Int, stride: Int) {
+        guard let pix = pixCreate(Int32(width), Int32(height), 32), let target = pixGetData(pix) else { return nil }
+        let targetWords = Int(pixGetWpl(pix))
+        data.withMemoryRebound(to: UInt32.self, capacity: stride / 4 * height) { source in
+            for y in 0..<height {
+                let row = source + y * (stride / 4), out = target + y * targetWords
+                for x in 0..<width { out[x] = row[x] << 8 }
+            }
+        }
+        self.init(owning: pix)
+    }
+
     init(owning pix: UnsafeMutablePointer<PIX>) {
         self.pix = pix
     }

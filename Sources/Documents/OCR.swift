@@ -59,9 +59,40 @@ public final class OCREngine {
             let upright = result.looksSideways && !second.looksSideways && second.score >= 0.8 * result.score
             if upright || second.score > result.score { (prepared, result) = (turned, second) }
         }
+        if result.words.isEmpty, let again = try readAgain(prepared.image, scale: 1 / prepared.scale) { result = again }
         return PageModel(number: number, width: Double(prepared.image.width) / prepared.scale,
                          height: Double(prepared.image.height) / prepared.scale, source: .ocr,
                          words: result.words, text: result.text)
+    }
+
+    /// A page that gave no words is read again other ways before it counts as empty (the
+    /// document then says so: `no_text_found`): with tesseract's sparse-text segmentation
+    /// (scattered words its layout analysis dropped), as black and white by Otsu's threshold
+    /// (faint or uneven scans), inverted (light print on a dark ground), and at twice the size
+    /// (small print). The first reading with words wins; nil when none has any.
+    func readAgain(_ image: Image, scale: Double) throws -> Recognition? {
+        TessBaseAPISetPageSegMode(api, PSM_SPARSE_TEXT)
+        let sparse = try read(image, scale: scale)
+        TessBaseAPISetPageSegMode(api, PSM_AUTO)
+        if !sparse.words.isEmpty { return sparse }
+        guard let greyPix = pixConvertTo8(image.pix, 0) else { return nil }
+        let grey = Image(owning: greyPix)
+        var binaryPix: UnsafeMutablePointer<PIX>?
+        if pixOtsuAdaptiveThreshold(grey.pix, 2000, 2000, 0, 0, 0.1, nil, &binaryPix) == 0, let binaryPix {
+            let binary = Image(owning: binaryPix)
+            let reading = try read(binary, scale: scale)
+            if !reading.words.isEmpty { return reading }
+        }
+        if let invertedPix = pixInvert(nil, grey.pix) {
+            let reading = try read(Image(owning: invertedPix), scale: scale)
+            if !reading.words.isEmpty { return reading }
+        }
+        // Twice the size, only for pages small enough that it stays cheap (≤ 12 MP after).
+        if grey.width * grey.height <= 3_000_000, let largerPix = pixScale(grey.pix, 2, 2) {
+            let reading = try read(Image(owning: largerPix), scale: scale / 2)
+            if !reading.words.isEmpty { return reading }
+        }
+        return nil
     }
 
     /// tesseract's orientation model, loaded on first use (most pages never need it).
@@ -229,8 +260,13 @@ extension PDFDocument {
         cairo_destroy(cr)
         cairo_surface_flush(surface)
         guard let data = cairo_image_surface_get_data(surface) else { throw DocumentProblem("ocr_failed", "the page did not render") }
-        let result = try engine.recognize(pixels: data, width: pixelWidth, height: pixelHeight,
-                                          bytesPerLine: Int(cairo_image_surface_get_stride(surface)), ppi: dpi, scale: 1 / scale)
+        let stride = Int(cairo_image_surface_get_stride(surface))
+        var result = try engine.recognize(pixels: data, width: pixelWidth, height: pixelHeight,
+                                          bytesPerLine: stride, ppi: dpi, scale: 1 / scale)
+        if result.words.isEmpty, let image = Image(cairoRGB24: data, width: pixelWidth, height: pixelHeight, stride: stride),
+           let again = try engine.readAgain(image, scale: 1 / scale) {
+            result = again
+        }
         return PageModel(number: index + 1, width: width, height: height, source: result.words.isEmpty ? .none : .ocr,
                          words: result.words, text: result.text)
     }

@@ -63,14 +63,25 @@ public enum DocumentExtraction {
             throw PermanentJobError(problem.description)
         }
         let tables = try storeTables(path: path, type: type, pages: models, document: document, database: database, logger: logger)
-        try documents.finish(id: id, error: nil)
+        let warnings = DocumentExtraction.warnings(models)
+        try documents.finish(id: id, error: nil, warningsJSON: JSON.array(warnings).serializedText)
         Metrics.histogram(.extractionDuration).observe(seconds: Date().timeIntervalSince(started))
         return (models, [
             "document_id": .string(id.lower),
             "tables": .int(Int64(tables)),
             "pages": .int(Int64(models.count)),
             "pages_by_source": .object(counts.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) }),
+            "warnings": .array(warnings),
         ])
+    }
+
+    /// What the reading of `pages` should tell the user although the document is done: each
+    /// page that gave no text, not even after OCR tried again (`no_text_found`).
+    public static func warnings(_ pages: [PageModel]) -> [JSON] {
+        pages.filter { $0.words.isEmpty && $0.text.allSatisfy(\.isWhitespace) }.map { page in
+            ["code": "no_text_found", "page": .int(Int64(page.number)),
+             "message": .string("page \(page.number) gave no text, also after OCR was tried again with other preprocessing: a blank page, or too faint or blurred to read")]
+        }
     }
 
     /// The stored page model of a processed document.

@@ -110,7 +110,7 @@ struct DocumentRoutes: RouteGroup {
         return .json([
             "id": .string(document.id.lower), "status": .string(document.status.rawValue),
             "pages_done": .int(Int64(document.pagesDone)), "pages_total": .int(Int64(document.pageCount)),
-            "error": JSON(document.error), "job_id": JSON(document.jobID?.lower),
+            "error": JSON(document.error), "warnings": DocumentRoutes.warnings(document), "job_id": JSON(document.jobID?.lower),
             "updated_at": Present.time(document.updatedAt), "processed_at": Present.time(document.processedAt),
         ])
     }
@@ -218,10 +218,15 @@ struct DocumentRoutes: RouteGroup {
             "size_bytes": .int(d.sizeBytes), "sha256": .string(d.sha256), "page_count": .int(Int64(d.pageCount)),
             "status": .string(d.status.rawValue),
             "progress": ["pages_done": .int(Int64(d.pagesDone)), "pages_total": .int(Int64(d.pageCount))],
-            "error": JSON(d.error), "job_id": JSON(d.jobID?.lower),
+            "error": JSON(d.error), "warnings": warnings(d), "job_id": JSON(d.jobID?.lower),
             "created_at": Present.time(d.createdAt), "updated_at": Present.time(d.updatedAt),
             "processed_at": Present.time(d.processedAt),
         ]
+    }
+
+    /// The document's warnings as stored (an array; empty when there are none).
+    static func warnings(_ d: DocumentRecord) -> JSON {
+        (try? JSON.parse(Array(d.warningsJSON.utf8))) ?? []
     }
 }
 

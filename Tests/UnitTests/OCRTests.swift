@@ -1,6 +1,8 @@
 import CPoppler
 import CTesseract
 import Documents
+import Extraction
+import JSONValues
 import Foundation
 import XCTest
 
@@ -148,6 +150,20 @@ final class OCRTests: TemporaryFolderTestCase {
 
         XCTAssertTrue(page.text.contains("TOTAL RM 49.40"), page.text)
         XCTAssertTrue(page.text.contains("PLEASE COME AGAIN"), page.text)
+    }
+
+    func testABlankPageGivesNoWordsAndAWarningAfterTheRetries() throws {
+        let png = try drawPage([], width: 1000, height: 1400, darkFrame: 0, name: "blank")
+        let text = try drawPage(["Invoice number 4711"], name: "text")
+
+        let blank = try XCTUnwrap(DocumentReader.pages(path: png, type: .png).first)
+        let page = try XCTUnwrap(DocumentReader.pages(path: text, type: .png).first)
+
+        XCTAssertTrue(blank.words.isEmpty, blank.text)
+        let warnings = DocumentExtraction.warnings([page, blank])
+        XCTAssertEqual(warnings.count, 1)
+        XCTAssertEqual(warnings.first?["code"], "no_text_found")
+        XCTAssertEqual(warnings.first?["page"], .int(Int64(blank.number)))
     }
 
     func testSkewedPageIsStraightened() throws {

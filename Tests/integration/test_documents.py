@@ -373,3 +373,31 @@ def test_a_non_ascii_byte_in_a_part_header_name_is_400_not_a_dead_worker(pool):
              headers={"Content-Type": "multipart/form-data; boundary=d32d"})
     assert_envelope(r, 400, "invalid_multipart")
     assert set(pool.worker_pids()) == pids
+
+
+@pytest.mark.parametrize("kind", ["png", "scanned pdf"])
+def test_a_blank_page_is_done_with_a_no_text_found_warning(kind):
+    """A page that gives no text, also after OCR tried again, is not silent: the document is
+    done (nothing failed) and says which page, in the document, its status and the job."""
+    account = register()
+    blank = make_png(width=1240, height=1754, gray=255)
+    content = blank if kind == "png" else make_scanned_pdf(blank)
+    r = upload(account, content, filename=f"blank.{'png' if kind == 'png' else 'pdf'}")
+    assert r.status_code == 202, r.text
+    document = r.json()
+    assert document["warnings"] == []
+    status = wait_done(account, document["id"], timeout=60)
+    assert status["status"] == "done" and status["error"] is None
+    assert [(w["code"], w["page"]) for w in status["warnings"]] == [("no_text_found", 1)]
+    assert "page 1" in status["warnings"][0]["message"]
+    shown = call(client(), "GET", f"/api/documents/{document['id']}", token=account.access).json()
+    assert shown["warnings"] == status["warnings"]
+    job = call(client(), "GET", f"/api/jobs/{document['job_id']}", token=account.access).json()
+    assert job["result"]["warnings"] == status["warnings"], job
+
+
+def test_a_page_with_text_has_no_warnings():
+    account = register()
+    r = upload(account, make_pdf([["Invoice 1001", "Total 42.50 EUR"]]))
+    status = wait_done(account, r.json()["id"])
+    assert status["status"] == "done" and status["warnings"] == []

@@ -21,6 +21,8 @@ public struct DocumentRecord: Sendable {
     public let createdAt: Date
     public let updatedAt: Date
     public let processedAt: Date?
+    /// Problems that did not stop the document (a JSON array of `{code, page, message}`).
+    public let warningsJSON: String
 
     init(_ row: Row) throws {
         id = try row.decode("id")
@@ -37,6 +39,7 @@ public struct DocumentRecord: Sendable {
         createdAt = try row.decode("created_at")
         updatedAt = try row.decode("updated_at")
         processedAt = try row.decode("processed_at", as: Date?.self)
+        warningsJSON = try row.decode("warnings", as: String?.self) ?? "[]"
     }
 }
 
@@ -53,7 +56,7 @@ public struct DocumentRepository {
 
     static let columns = SQL(unsafeSQL: """
         id, team_id, filename, content_type, size_bytes, sha256, page_count, status, pages_done, error, job_id,
-        created_at, updated_at, processed_at
+        created_at, updated_at, processed_at, warnings
         """)
 
     public func create(id: UUID, team: UUID, user: UUID, filename: String, contentType: String, size: Int64,
@@ -110,10 +113,12 @@ public struct DocumentRepository {
         try db.query("UPDATE documents SET pages_done = \(page), updated_at = now() WHERE id = \(document)")
     }
 
-    public func finish(id: UUID, error: String?) throws {
+    /// Marks the document done (or failed with `error`), with the warnings of its reading
+    /// (a JSON array) replacing any earlier ones.
+    public func finish(id: UUID, error: String?, warningsJSON: String = "[]") throws {
         try db.query("""
             UPDATE documents SET status = \(error == nil ? DocumentStatus.done : .failed), error = \(error), updated_at = now(),
-                processed_at = now()
+                processed_at = now(), warnings = \(JSONText(warningsJSON))::jsonb
             WHERE id = \(id)
             """)
     }
