@@ -112,9 +112,10 @@ public enum TableExtraction {
     static func table(_ table: DetectedTable) -> ExtractedTable {
         var taken: Set<String> = ["_row"]
         let types = table.header.indices.map { position in ValueParser.inferType(table.rows.map { $0[position].text }) }
-        let columns = zip(table.header, types).map { header, type in
-            WarehouseColumn(name: ValueParser.columnName(header, taken: &taken), header: header, sqlType: type.sqlType,
-                            type: type.rawValue)
+        let columns = zip(table.header, types).enumerated().map { position, pair in
+            WarehouseColumn(name: ValueParser.columnName(pair.0, taken: &taken), header: pair.0, sqlType: pair.1.sqlType,
+                            type: pair.1.rawValue,
+                            currency: pair.1 == .currency ? commonCurrency(table.rows.map { $0[position].text }) : nil)
         }
         let monthFirst = types.indices.map { position in
             types[position] == .date && ValueParser.monthFirst(table.rows.map { $0[position].text })
