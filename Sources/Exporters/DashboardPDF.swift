@@ -3,9 +3,16 @@
 /// so no widget is cut by a page break — then, with `includeData`, each widget's data as a
 /// table whose header repeats on every page it runs to.
 enum DashboardPDF {
-    /// Writes the report; returns the data rows written.
+    /// Writes the report; returns the data rows written. It is drawn twice, first only to
+    /// count its pages for the "Page N of M" footers.
     static func write(_ export: DashboardExport, options: PDFOptions, includeData: Bool, to path: String) throws -> Int {
-        let report = try PDFReport(path: path, options: options)
+        let pages = try draw(export, options: options, includeData: includeData, to: "/dev/null", totalPages: nil).pages
+        return try draw(export, options: options, includeData: includeData, to: path, totalPages: pages).rows
+    }
+
+    private static func draw(_ export: DashboardExport, options: PDFOptions, includeData: Bool, to path: String,
+                             totalPages: Int?) throws -> (rows: Int, pages: Int) {
+        let report = try PDFReport(path: path, options: options, totalPages: totalPages)
         report.title(export.record.title)
         report.keyValues(export.metadata)
         // A dashboard is wide: its charts go on landscape pages unless portrait is asked for.
@@ -31,6 +38,6 @@ enum DashboardPDF {
             }
         }
         try report.close()
-        return rows
+        return (rows, report.pageCount)
     }
 }

@@ -57,6 +57,8 @@ public enum ExportJob {
         var lastReport = Date.distantPast
         var parts: [(path: String, name: String)] = []
         let now = Date()
+        // Zip entries are named after the tables as people know them, unique and safe on any OS.
+        let entryNames = ExportFileName.unique(refs.map { TableExport($0).humanName }, extension: spec.fileExtension)
         for (index, ref) in refs.enumerated() {
             let export = TableExport(ref, exportedAt: now)
             let path = record.kind == .batch
@@ -71,7 +73,7 @@ public enum ExportJob {
                 context.progress(done: Int(sofar), total: Int(total), note: ref.tableName)
             }
             rowsBefore += Int64(rows)
-            parts.append((path, "\(export.baseName).\(spec.fileExtension)"))
+            parts.append((path, record.kind == .batch ? entryNames[index] : "\(export.baseName).\(spec.fileExtension)"))
             try exports.progress(id: record.id, rowsDone: rowsBefore, tablesDone: index + 1)
         }
 

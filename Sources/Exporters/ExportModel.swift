@@ -34,11 +34,14 @@ public struct ExportColumn: Sendable, Equatable {
     /// What the document or source called it: the header a reader sees.
     public let header: String
     public let kind: ExportKind
+    /// The ISO code of the currency a money column is in, when the source says.
+    public let currency: String?
 
-    public init(name: String, header: String, kind: ExportKind) {
+    public init(name: String, header: String, kind: ExportKind, currency: String? = nil) {
         self.name = name
         self.header = header
         self.kind = kind
+        self.currency = currency
     }
 }
 

@@ -108,6 +108,8 @@ final class PDFCell: PDFDrawable {
     /// The value last set if it is plain ASCII on one line, with its width in points.
     private var plain: String?
     private var plainWidth = 0.0
+    /// Whether the value last set was cut to fit (it ends in "…").
+    var shortened: Bool { plain == nil && box.shortened }
 
     init(context: OpaquePointer, font: OpaquePointer, batch: PDFGlyphBatch?, width: Double, maxLines: Int,
          rightAligned: Bool) {

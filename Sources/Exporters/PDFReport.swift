@@ -47,6 +47,11 @@ public final class PDFReport {
     /// The size the surface has now (set per page) and whether a page is being drawn.
     fileprivate private(set) var page: PDFPage
     private var pageNumber = 0
+    /// The number of pages the finished report has, when known (from an earlier run of the
+    /// same report), for "Page N of M".
+    private let totalPages: Int?
+    /// Whether a cell on the open page was cut to fit, so the footer says so.
+    fileprivate var pageShortened = false
     private var pageOpen = false
     /// Where the next section starts on the open page, in points from the top.
     fileprivate var y = 0.0
@@ -57,8 +62,13 @@ public final class PDFReport {
     /// The report opens the file itself and hands cairo a write callback: cairo 1.16 does not
     /// turn a failed write into a surface error, so a full disk would end in a truncated PDF
     /// and success. Here the file's error flag is checked after every page and at the end.
-    public init(path: String, options: PDFOptions) throws {
+    ///
+    /// A report has "Page N of M" in its footer when `totalPages` is given: the pages are
+    /// written as they fill, so the count comes from drawing the same report once before
+    /// (into `/dev/null`) and reading `pageCount`.
+    public init(path: String, options: PDFOptions, totalPages: Int? = nil) throws {
         self.options = options
+        self.totalPages = totalPages
         page = PDFPage(options.pageSize, landscape: options.orientation == .landscape)
         guard let file = fopen(path, "wb") else {
             throw ExportError("cannot create the PDF at \(path): \(String(cString: strerror(errno)))")
@@ -88,6 +98,12 @@ public final class PDFReport {
         cairo_surface_destroy(surface)
         if let file { fclose(file) }
     }
+
+    /// The pages begun so far; after `close`, the report's page count.
+    public var pageCount: Int { pageNumber }
+
+    /// Says what a "…" in a cell means, on the pages that have one.
+    static let shortenedNote = "… marks a value shortened to fit; CSV, JSON and Excel exports have it in full"
 
     // MARK: - Sections
 
@@ -230,9 +246,14 @@ public final class PDFReport {
     private func endPage() throws {
         guard pageOpen else { return }
         batch?.flush(cr)
-        footer.setText("Page \(pageNumber)")
-        let size = footer.size
         cairo_set_source_rgb(cr, 0.35, 0.35, 0.35)
+        if pageShortened {
+            footer.setText(Self.shortenedNote)
+            footer.draw(cr, x: PDFPage.margin, y: page.height - PDFPage.margin - footer.size.height)
+            pageShortened = false
+        }
+        footer.setText(totalPages.map { "Page \(pageNumber) of \(max($0, pageNumber))" } ?? "Page \(pageNumber)")
+        let size = footer.size
         footer.draw(cr, x: page.width - PDFPage.margin - size.width, y: page.height - PDFPage.margin - size.height)
         cairo_show_page(cr)
         pageOpen = false
@@ -339,6 +360,7 @@ private final class PDFTableWriter {
         }
         layout.drawRow(report.cr, x: PDFPage.margin, y: report.y, height: height,
                        striped: written % 2 == 1, notes: notes[written])
+        if layout.rowShortened { report.pageShortened = true }
         report.y += height
         written += 1
         if written % 1000 == 0 { progress?(written) }

@@ -111,12 +111,17 @@ final class PDFTableLayout {
         return value
     }
 
+    /// Whether a value of the row last given to `setRow` was cut to fit its cell.
+    private(set) var rowShortened = false
+
     /// Sets a row's values into the column boxes and returns the row's height in points.
     func setRow(_ values: [String?]) -> Double {
         var tallest = 0.0
+        rowShortened = false
         for (index, box) in cells.enumerated() {
             let value = index < values.count ? Self.display(values[index], kind: columns[index].kind) : ""
             tallest = max(tallest, box.setText(Self.cellText(value)))
+            if box.shortened { rowShortened = true }
         }
         return tallest + 2 * Self.verticalPadding
     }

@@ -23,7 +23,8 @@ public struct TableExport {
                 guard case .string(let name)? = item["name"] else { continue }
                 let header: String = if case .string(let h)? = item["header"] { h } else { name }
                 let type: String = if case .string(let t)? = item["type"] { t } else { "text" }
-                columns.append(ExportColumn(name: name, header: header, kind: ExportKind(declaredType: type)))
+                let currency: String? = if case .string(let c)? = item["currency"] { c } else { nil }
+                columns.append(ExportColumn(name: name, header: header, kind: ExportKind(declaredType: type), currency: currency))
                 types.append(type)
             }
         }
@@ -34,11 +35,28 @@ public struct TableExport {
     /// The file name a download gets (without extension).
     public var baseName: String { ref.tableName }
 
+    /// The name a reader knows the table by: the document's file name with the table's place
+    /// in it (`invoice.pdf, table 2, page 1`), or the connection's name with the source table
+    /// (`Shop, public.orders`); never the internal warehouse name. PDF titles, Excel sheets
+    /// and batch zip entries use it.
+    public var humanName: String {
+        switch ref.source {
+        case .document:
+            var parts = [ref.sourceName ?? "document \(ref.sourceID.lower.prefix(8))"]
+            if let number = ref.tableNumber { parts.append("table \(number)") }
+            if let from = ref.pageFrom, let to = ref.pageTo { parts.append(from == to ? "page \(from)" : "pages \(from)–\(to)") }
+            return parts.joined(separator: ", ")
+        case .connection:
+            let name = ref.sourceName ?? "connection \(ref.sourceID.lower.prefix(8))"
+            return ref.sourceTable.map { "\(name), \($0)" } ?? name
+        }
+    }
+
     // MARK: Metadata
 
     /// For people (PDF block, Excel metadata sheet).
     var metadataPairs: [(label: String, value: String)] {
-        var pairs: [(label: String, value: String)] = [("Table", ref.tableName)]
+        var pairs: [(label: String, value: String)] = [("Warehouse table", ref.tableName)]
         switch ref.source {
         case .document:
             pairs.append(("Source document", ref.sourceName ?? ref.sourceID.lower))
@@ -77,7 +95,7 @@ public struct TableExport {
 
     /// The renderers' view, with the cells extraction was unsure of.
     public func exportTable(db: Database, lowConfidence: Double, title: String? = nil) throws -> ExportTable {
-        ExportTable(title: title ?? ref.tableName, columns: columns, metadata: metadataPairs,
+        ExportTable(title: title ?? humanName, columns: columns, metadata: metadataPairs,
                     notes: try notes(db: db, below: lowConfidence), rowCount: Int(ref.rowCount))
     }
 
@@ -200,16 +218,25 @@ public struct TableExport {
             return rows
         case .pdf:
             let table = try exportTable(db: db, lowConfidence: spec.lowConfidence, title: spec.title)
-            let report = try PDFReport(path: path, options: spec.pdf)
-            report.title(table.title)
-            report.keyValues(table.metadata)
-            let rows = try report.table(table, rows: TableExport.prefetchedRowStream(try startCopyOut(.text, db: db),
-                                                                                    columnCount: columns.count),
-                                        progress: progress)
-            try report.close()
+            // Pages are written as they fill, so the page count for "Page N of M" comes from
+            // laying the table out once before, into nothing.
+            let pages = try renderPDF(table, options: spec.pdf, db: db, to: "/dev/null", totalPages: nil, progress: nil).pages
+            let rows = try renderPDF(table, options: spec.pdf, db: db, to: path, totalPages: pages, progress: progress).rows
             Metrics.counter(.exportRows, ["format": spec.fileExtension]).add(UInt64(rows))
             return rows
         }
+    }
+
+    private func renderPDF(_ table: ExportTable, options: PDFOptions, db: Database, to path: String, totalPages: Int?,
+                           progress: ExportProgress?) throws -> (rows: Int, pages: Int) {
+        let report = try PDFReport(path: path, options: options, totalPages: totalPages)
+        report.title(table.title)
+        report.keyValues(table.metadata)
+        let rows = try report.table(table, rows: TableExport.prefetchedRowStream(try startCopyOut(.text, db: db),
+                                                                                columnCount: columns.count),
+                                    progress: progress)
+        try report.close()
+        return (rows, report.pageCount)
     }
 
     private func writeCSV(_ copy: Database.CopyOut, options: ExportSpec.CSVOptions, to writer: BodyWriter,

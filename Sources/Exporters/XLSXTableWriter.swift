@@ -31,8 +31,8 @@ struct XLSXTableWriter {
         title = table.title
         headers = table.columns.map(\.header)
         kinds = table.columns.map(\.kind)
-        formats = kinds.map {
-            (cellFormats.cell($0, shaded: false), cellFormats.cell($0, shaded: true),
+        formats = try table.columns.map {
+            (try cellFormats.cell($0, shaded: false), try cellFormats.cell($0, shaded: true),
              cellFormats.cell(.text, shaded: false), cellFormats.cell(.text, shaded: true))
         }
         notes = table.notes

@@ -139,7 +139,10 @@ public final class XLSXWorkbook {
         var writer = try XLSXTableWriter(book: self, table: ExportTable(title: "Metadata", columns: columns),
                                          formats: formats, options: XLSXOptions())
         for table in tables {
-            for pair in table.metadata { try writer.write([table.title, pair.label, pair.value]) }
+            // Rows and sheets are the ones written, listed once below.
+            for pair in table.metadata where pair.label != "Rows" && pair.label != "Sheets" {
+                try writer.write([table.title, pair.label, pair.value])
+            }
             try writer.write([table.title, "Rows", String(table.rows)])
             try writer.write([table.title, "Sheets", table.sheets.joined(separator: ", ")])
         }

@@ -31,6 +31,7 @@ public struct ExtractedTable: Sendable {
         .array(columns.map { column in
             var members: [(String, JSON)] = [("name", .string(column.name)), ("header", .string(column.header)), ("type", .string(column.type))]
             if let format = column.format { members.append(("format", .string(format))) }
+            if let currency = column.currency { members.append(("currency", .string(currency))) }
             return .object(members)
         })
     }
@@ -41,6 +42,12 @@ public struct ExtractedTable: Sendable {
 
 /// The one path from page models to warehouse tables.
 public enum TableExtraction {
+    /// The one currency a column's values name (`€`, `EUR`…), nil if none or several.
+    static func commonCurrency(_ cells: [String]) -> String? {
+        let codes = Set(cells.compactMap { ValueParser.parseCurrency($0)?.currency })
+        return codes.count == 1 ? codes.first : nil
+    }
+
     /// Every table of a document, tables continuing across pages joined, with column names
     /// and types inferred from the header and the body's values.
     public static func tables(_ pages: [PageModel]) -> [ExtractedTable] {
@@ -68,9 +75,11 @@ public enum TableExtraction {
         }
         let columns = zip(header, types).enumerated().map { position, pair in
             let (header, type) = pair
-            let format = type == .date ? DateStyle.common(body.map { position < $0.count ? $0[position] : "" }) : nil
+            let cells = body.map { position < $0.count ? $0[position] : "" }
+            let format = type == .date ? DateStyle.common(cells) : nil
             return WarehouseColumn(name: ValueParser.columnName(header, taken: &taken), header: header, sqlType: type.sqlType,
-                                   type: type.rawValue, format: format)
+                                   type: type.rawValue, format: format,
+                                   currency: type == .currency ? TableExtraction.commonCurrency(cells) : nil)
         }
         let monthFirst = header.indices.map { position in
             types[position] == .date && ValueParser.monthFirst(body.map { position < $0.count ? $0[position] : "" })
@@ -103,9 +112,10 @@ public enum TableExtraction {
     static func table(_ table: DetectedTable) -> ExtractedTable {
         var taken: Set<String> = ["_row"]
         let types = table.header.indices.map { position in ValueParser.inferType(table.rows.map { $0[position].text }) }
-        let columns = zip(table.header, types).map { header, type in
-            WarehouseColumn(name: ValueParser.columnName(header, taken: &taken), header: header, sqlType: type.sqlType,
-                            type: type.rawValue)
+        let columns = zip(table.header, types).enumerated().map { position, pair in
+            WarehouseColumn(name: ValueParser.columnName(pair.0, taken: &taken), header: pair.0, sqlType: pair.1.sqlType,
+                            type: pair.1.rawValue,
+                            currency: pair.1 == .currency ? commonCurrency(table.rows.map { $0[position].text }) : nil)
         }
         let monthFirst = types.indices.map { position in
             types[position] == .date && ValueParser.monthFirst(table.rows.map { $0[position].text })

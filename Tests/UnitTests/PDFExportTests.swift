@@ -79,6 +79,64 @@ final class PDFExportTests: TemporaryFolderTestCase {
         XCTAssertFalse(tokens.contains("t") || tokens.contains("f"), "booleans should read true/false")
     }
 
+    // MARK: - Words that never break
+
+    /// Identifiers in a column sized from short ones: later, longer ids are drawn smaller to
+    /// fit, and ones far too long are cut with "…" — never broken across lines, where
+    /// `INV-2024-0000` / `1` would read as two other numbers. A JSON column wraps between its
+    /// members only. The footer reads "Page N of M" and names the cut on pages that have one.
+    func testIdentifiersNeverBreakInsideThemselves() throws {
+        let columns = [ExportColumn(name: "id", header: "Invoice", kind: .text),
+                       ExportColumn(name: "payload", header: "Payload", kind: .text)]
+            + (1...6).map { ExportColumn(name: "c\($0)", header: "C\($0)", kind: .text) }
+        func id(_ index: Int) -> String {
+            switch index {
+            case ..<200: "INV-\(index)"                               // the sample: a narrow column
+            case ..<230: "INV-\(10_000 + index)"                       // a little too wide: shrunk
+            default: "INV-2024-000000000000000000000000\(10_000 + index)" // far too wide: cut
+            }
+        }
+        func row(_ index: Int) -> [String?] {
+            [id(index), #"{"sku": "SKU-\#(index)-XL", "lines": [{"qty": 2, "note": "rush order"}], "ref": "REF-2024-\#(index)"}"#]
+                + (1...6).map { _ in "x" }
+        }
+        let table = ExportTable(title: "Identifiers", columns: columns)
+        var options = PDFOptions()
+        options.orientation = .portrait
+        func render(_ path: String, totalPages: Int?) throws -> Int {
+            let report = try PDFReport(path: path, options: options, totalPages: totalPages)
+            report.title(table.title)
+            try report.table(table, rows: { each in for index in 0..<260 { try each(row(index)) } }, progress: nil)
+            try report.close()
+            return report.pageCount
+        }
+        let path = "\(folder!)/ids.pdf"
+        let counted = try render("/dev/null", totalPages: nil)
+        XCTAssertEqual(try render(path, totalPages: counted), counted)
+
+        let text = try pdfText(path)
+        let pages = text.components(separatedBy: "\u{0C}").filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
+        XCTAssertEqual(pages.count, counted)
+        for (number, page) in pages.enumerated() {
+            XCTAssertTrue(page.contains("Page \(number + 1) of \(counted)"), "no \"Page N of M\" on page \(number + 1)")
+        }
+        let tokens = text.split(whereSeparator: \.isWhitespace).map(String.init)
+        let ids = Set((0..<260).map(id))
+        for token in tokens where token.contains("INV") {
+            XCTAssertTrue(ids.contains(token) || (token.hasSuffix("…") && ids.contains { $0.hasPrefix(String(token.dropLast())) }),
+                          "\(token) is a piece of an identifier")
+        }
+        for token in tokens {
+            XCTAssertFalse(token.allSatisfy(\.isNumber) && token.count >= 3, "\(token) is the tail of a broken identifier")
+        }
+        for index in 0..<230 { XCTAssertTrue(tokens.contains(id(index)), "\(id(index)) should show whole") }
+        XCTAssertTrue(tokens.contains { $0.hasPrefix("INV-") && $0.hasSuffix("…") }, "far too long ids end in …")
+        for index in 0..<260 {
+            XCTAssertTrue(tokens.contains("\"REF-2024-\(index)\"}"), "REF-2024-\(index) split or lost")
+        }
+        XCTAssertTrue(pages.last?.contains("shortened to fit") ?? false, "the page with cut ids should say so")
+    }
+
     // MARK: - Orientation
 
     func testWideTablesGoLandscapeAndNarrowOnesPortrait() throws {

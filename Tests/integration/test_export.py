@@ -316,14 +316,16 @@ def test_batch_zip_lists_every_table():
     d = account.get(done["download_url"])
     assert d.headers["Content-Type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(d.content))
-    assert sorted(archive.namelist()) == sorted(f"{t['name']}.csv" for t in tables)
-    for t in tables:
-        rows = list(csv.reader(io.StringIO(archive.read(f"{t['name']}.csv").decode(), newline="")))
+    # Named for people: both tables come from a doc.pdf, so the second is numbered.
+    names = ["doc.pdf, table 1, page 1.csv", "doc.pdf, table 1, page 1 (2).csv"]
+    assert archive.namelist() == names
+    for name in names:
+        rows = list(csv.reader(io.StringIO(archive.read(name).decode(), newline="")))
         assert rows[0] == ["Customer", "Note", "Units", "Price"] and len(rows) == 4
     r = account.post("/api/export/batch", {"table_ids": [tables[0]["id"]], "format": "excel"})
     done = wait_export(account, r.json()["id"])
     names = zipfile.ZipFile(io.BytesIO(account.get(done["download_url"]).content)).namelist()
-    assert names == [f"{tables[0]['name']}.xlsx"]
+    assert names == ["doc.pdf, table 1, page 1.xlsx"]
 
 
 def test_batch_errors():

@@ -8,13 +8,17 @@ public struct WarehouseColumn: Sendable {
     public let type: String
     /// How the document writes a date column's values (a `DateStyle` template), if not ISO.
     public let format: String?
+    /// A currency column's ISO code when every value that names a currency names this one.
+    public let currency: String?
 
-    public init(name: String, header: String, sqlType: String, type: String, format: String? = nil) {
+    public init(name: String, header: String, sqlType: String, type: String, format: String? = nil,
+                currency: String? = nil) {
         self.name = name
         self.header = header
         self.sqlType = sqlType
         self.type = type
         self.format = format
+        self.currency = currency
     }
 }
 

@@ -18,6 +18,9 @@ public struct WarehouseTableRef: Sendable {
     public let pageFrom: Int?
     public let pageTo: Int?
     public let confidence: Double?
+    /// Document tables: the table's place among its document's tables (1 for the first),
+    /// in the order extraction found them.
+    public let tableNumber: Int?
     /// Connection tables: the source table and when it was last synced.
     public let sourceTable: String?
     public let lastSyncAt: Date?
@@ -37,6 +40,7 @@ public struct WarehouseTableRef: Sendable {
         pageFrom = try row.decode("page_from", as: Int?.self)
         pageTo = try row.decode("page_to", as: Int?.self)
         confidence = try row.decode("confidence", as: Double?.self)
+        tableNumber = try row.decode("table_number", as: Int?.self)
         sourceTable = try row.decode("source_table", as: String?.self)
         lastSyncAt = try row.decode("last_sync_at", as: Date?.self)
         orderColumns = try row.decode("order_columns")
@@ -54,12 +58,14 @@ public struct WarehouseCatalogRepository {
     static let tablesView = SQL(unsafeSQL: """
         SELECT t.id, t.team_id, 'document' AS source, t.table_name, t.columns::text AS columns, t.row_count::bigint AS row_count,
                t.document_id AS source_id, d.filename AS source_name, t.page_from, t.page_to, t.confidence,
-               NULL::text AS source_table, NULL::timestamptz AS last_sync_at, ARRAY['_row'] AS order_columns, t.created_at
+               NULL::text AS source_table, NULL::timestamptz AS last_sync_at, ARRAY['_row'] AS order_columns, t.created_at,
+               (SELECT count(*)::int FROM extracted_tables o
+                WHERE o.document_id = t.document_id AND (o.created_at, o.id) <= (t.created_at, t.id)) AS table_number
         FROM extracted_tables t JOIN documents d ON d.id = t.document_id
         UNION ALL
         SELECT e.id, e.team_id, 'connection', e.warehouse_table, e.columns::text, e.row_count,
                e.connection_id, c.name, NULL, NULL, NULL,
-               e.source_schema || '.' || e.source_table, e.last_sync_at, e.primary_key, e.created_at
+               e.source_schema || '.' || e.source_table, e.last_sync_at, e.primary_key, e.created_at, NULL
         FROM etl_tables e JOIN connections c ON c.id = e.connection_id
         """)
 
