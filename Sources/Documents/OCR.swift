@@ -71,9 +71,11 @@ public final class OCREngine {
     /// (faint or uneven scans), inverted (light print on a dark ground), and at twice the size
     /// (small print). The first reading with words wins; nil when none has any.
     func readAgain(_ image: Image, scale: Double) throws -> Recognition? {
-        TessBaseAPISetPageSegMode(api, PSM_SPARSE_TEXT)
-        let sparse = try read(image, scale: scale)
-        TessBaseAPISetPageSegMode(api, PSM_AUTO)
+        let sparse: Recognition = try {
+            TessBaseAPISetPageSegMode(api, PSM_SPARSE_TEXT)
+            defer { TessBaseAPISetPageSegMode(api, PSM_AUTO) }
+            return try read(image, scale: scale)
+        }()
         if !sparse.words.isEmpty { return sparse }
         guard let greyPix = pixConvertTo8(image.pix, 0) else { return nil }
         let grey = Image(owning: greyPix)
