@@ -5,6 +5,8 @@ that its own schema accepts and the error envelope on every operation, and the P
 collection made from it (read by postmanparser, every operation in it)."""
 import json
 import subprocess
+import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import jsonschema
@@ -16,7 +18,7 @@ from conftest import BASE, ENV
 
 ASSAY = f"https://localhost:{urlsplit(BASE).port}"
 METHODS = ("get", "post", "put", "patch", "delete")
-TOOLS_PYTHON = str(__import__("pathlib").Path(ENV["ASSAY_SCHEMATHESIS"]).with_name("python"))
+TOOLS_PYTHON = str(Path(ENV["ASSAY_SCHEMATHESIS"]).with_name("python"))
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +71,7 @@ def test_swagger_ui_lists_every_operation_and_tries_one_with_an_api_key(browser,
              message=f"{count} operations listed")
     # Authorize with the API key (apiKeyHeader), then try GET /api/auth/me.
     browser.find_element(By.CSS_SELECTOR, "button.authorize").click()
-    field = wait_for(browser, lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, ".auth-container input")
+    wait_for(browser, lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, ".auth-container input")
                                          if e.get_attribute("type") == "text" and e.is_displayed()], message="the API key field")
     containers = browser.find_elements(By.CSS_SELECTOR, ".auth-container")
     box = next(c for c in containers if "X-API-Key" in c.text)
@@ -88,7 +90,6 @@ def test_swagger_ui_lists_every_operation_and_tries_one_with_an_api_key(browser,
     assert status.startswith("200"), status
     assert account.email in body
     assert csp_problems(browser) == []
-    del field
 
 
 def test_redoc_renders_every_operation(browser, document):
@@ -157,8 +158,7 @@ def test_every_operation_answers_errors_with_the_envelope(document):
 def test_the_seed_example_bodies_are_the_documented_ones(document):
     """The examples are what a client sends: a registration example registers."""
     example = document["paths"]["/api/auth/register"]["post"]["requestBody"]["content"]["application/json"]["example"]
-    body = dict(example, email=f"docs-{__import__('uuid').uuid4().hex[:10]}@example.com",
-                username=f"docs_{__import__('uuid').uuid4().hex[:10]}")
+    body = dict(example, email=f"docs-{uuid.uuid4().hex[:10]}@example.com", username=f"docs_{uuid.uuid4().hex[:10]}")
     r = call(client(), "POST", "/api/auth/register", json=body)
     assert r.status_code == 201, r.text
 
