@@ -28,6 +28,14 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation, CustomStringConve
         parts = [.text(text)]
     }
 
+    /// A one-row relation whose evaluation sets `synchronous_commit = off` until the end of the
+    /// transaction (`set_config(…, is_local => true)`): a single statement outside a transaction
+    /// that reads `FROM` it commits without waiting for its WAL to reach the disk. The WAL writer
+    /// flushes it within three `wal_writer_delay`s (600 ms by default); a crash of PostgreSQL
+    /// may lose it until then. For counters and stamps written on every request only.
+    public static let asynchronousCommit: SQL =
+        "(SELECT set_config('synchronous_commit', 'off', true)) AS asynchronous_commit"
+
     /// Appends another statement; its parameters are numbered after this one's.
     public mutating func append(_ other: SQL) {
         parts += other.parts

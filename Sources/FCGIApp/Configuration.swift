@@ -149,7 +149,8 @@ struct Configuration: Sendable {
             inviteTTLDays: try int(nil, "invite-ttl-days", default: 7, range: 1...365),
             smtpURL: environment["SMTP_URL"].flatMap { $0.isEmpty ? nil : $0 },
             smtpFrom: environment["SMTP_FROM"].flatMap { $0.isEmpty ? nil : $0 } ?? "assay@localhost",
-            publicURL: environment["ASSAY_PUBLIC_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://127.0.0.1:8443")
+            publicURL: environment["ASSAY_PUBLIC_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://127.0.0.1:8443",
+            authCacheSeconds: try int(nil, "auth-cache-seconds", default: 5, range: 0...3600))
         let cipher: CredentialCipher
         let policy: ConnectionPolicy
         do {

@@ -58,6 +58,7 @@ struct FastCGIWorker {
         var served = 0
         scoreboard.setState(slot, .idle)
         while shutdownRequested == 0 {
+            if request.ipcFd >= 0, !awaitKeptConnection(&request) { break }
             let accepted = FCGX_Accept_r(&request)
             if accepted < 0 {
                 if shutdownRequested != 0 { break }
@@ -73,12 +74,16 @@ struct FastCGIWorker {
             let source = FastCGIRequestSource(request: &request)
             let httpRequest = Request(source: source)
             let response = application.respond(to: httpRequest)
+            // Whatever a write changed (a logout, a deleted key, a new role), no worker may
+            // answer from what it kept once this response is out (AccessCache).
+            if !FastCGIWorker.readOnlyMethods.contains(httpRequest.method) { scoreboard.bumpAccessGeneration() }
             let status = send(response, requestID: httpRequest.requestID, to: &request)
             // Counted before the response's last bytes leave (FCGX_Finish_r flushes them): a
             // client that has its answer finds it in a scrape that follows.
             let micros = (monotonicNanos() - started) / 1000
             let route = httpRequest.route?.template ?? RequestMetrics.unmatched
             requestMetrics.record(method: httpRequest.method, route: route, status: status, seconds: Double(micros) / 1_000_000)
+            if request.keepConnection != 0 { FastCGIWorker.discardUnreadInput(request.in) }
             FCGX_Finish_r(&request)
             for task in httpRequest.afterResponse { task() }
             application.betweenRequests()
@@ -110,8 +115,40 @@ struct FastCGIWorker {
             }
         }
         scoreboard.setState(slot, .stopping)
+        // A kept connection is closed the way libfcgi closes any: half-close, then read until
+        // nginx closes its end (it notices at once: the connection is idle in its cache).
+        if request.ipcFd >= 0 { FCGX_Free(&request, 1) }
         application.betweenRequests(force: true)
         return 0
+    }
+
+    /// Waits, between two requests, on the connection nginx keeps open (`fastcgi_keep_conn`)
+    /// for its next request. The connection is given up when another one waits in the listen
+    /// queue while it is idle: each worker serves one connection at a time, so if every worker
+    /// sat on an idle kept connection, a connection nginx opened meanwhile (its cache of idle
+    /// connections was empty) would wait until one of them closed. Returns false when the
+    /// worker is to stop.
+    private func awaitKeptConnection(_ request: inout FCGX_Request) -> Bool {
+        var descriptors = [pollfd(fd: request.ipcFd, events: Int16(POLLIN), revents: 0),
+                           pollfd(fd: 0, events: Int16(POLLIN), revents: 0)]
+        while shutdownRequested == 0 {
+            let ready = poll(&descriptors, 2, -1)
+            if ready < 0, errno == EINTR { continue }
+            // The next request (or nginx closing the connection: libfcgi then accepts anew).
+            if ready > 0, descriptors[0].revents != 0 { return true }
+            if ready < 0 { logger.warning("poll on a kept connection failed", metadata: ["errno": "\(errno)"]) }
+            FCGX_Free(&request, 1) // sets ipcFd to -1: FCGX_Accept_r accepts the waiting one
+            return true
+        }
+        return false
+    }
+
+    /// Reads what is left of a request's body (and its end), so that the next request on a
+    /// kept connection starts at a record boundary; libfcgi leaves unread input in the socket.
+    private static func discardUnreadInput(_ input: UnsafeMutablePointer<FCGX_Stream>?) {
+        guard let input else { return }
+        var sink = [CChar](repeating: 0, count: 8192)
+        while FCGX_GetStr(&sink, Int32(sink.count), input) > 0 {}
     }
 
     /// Writes status line, headers and body; returns the status sent (the handler's,
@@ -141,6 +178,9 @@ struct FastCGIWorker {
         }
         return response.status
     }
+
+    /// Methods that change nothing, so they leave the workers' access caches alone.
+    static let readOnlyMethods: Set<String> = ["GET", "HEAD", "OPTIONS"]
 
     /// Drops CR and LF so a value can never start a new header.
     static func headerSafe(_ value: String) -> String {

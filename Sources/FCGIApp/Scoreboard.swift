@@ -10,7 +10,8 @@ import Observability
 /// request stuck past its timeout and any worker can report the pool for `/health`.
 ///
 /// The master creates an unlinked file, maps it MAP_SHARED and passes the descriptor
-/// to each worker as fd 3. Layout, in 64-bit words: a header of 8 words, then one
+/// to each worker as fd 3. Layout, in 64-bit words: a header of 8 words (1: start time,
+/// 2: configured workers, 3: slots, 4: configured job workers, 5: access generation), then one
 /// slot of 8 words per worker position.
 final class Scoreboard: PoolStatus {
     enum State: UInt64 {
@@ -141,4 +142,11 @@ final class Scoreboard: PoolStatus {
     var configuredJobWorkers: Int { Int(assay_atomic_load_u64(words + 4)) }
 
     var startedAt: Date { Date(timeIntervalSince1970: TimeInterval(assay_atomic_load_u64(words + 1))) }
+
+    /// Header word 5: moved by `bumpAccessGeneration` (see `AccessCache`).
+    var accessGeneration: UInt64 { assay_atomic_load_u64(words + 5) }
+
+    /// Tells every worker to forget the sessions and API keys it kept: called after a request
+    /// that may have changed them, before its response leaves.
+    func bumpAccessGeneration() { _ = assay_atomic_add_u64(words + 5, 1) }
 }

@@ -17,6 +17,14 @@ public protocol PoolStatus: AnyObject {
     var liveJobWorkers: Int { get }
     var configuredJobWorkers: Int { get }
     var startedAt: Date { get }
+    /// Moves whenever a worker of the pool served a request that may have changed who may do
+    /// what (`AccessCache`); read on every authenticated request, so it must be cheap.
+    var accessGeneration: UInt64 { get }
+}
+
+extension PoolStatus {
+    /// A pool without shared state: nothing moves it.
+    public var accessGeneration: UInt64 { 0 }
 }
 
 /// Settings the handlers need, resolved once at start-up.

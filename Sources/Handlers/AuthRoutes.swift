@@ -191,8 +191,9 @@ struct AuthRoutes: RouteGroup {
     // MARK: Profile
 
     func me(_ request: Request, _ principal: Principal) throws -> Response {
-        guard let user = try UserRepository(db).find(id: principal.userID) else { throw AccessError.tokenRevoked }
-        let teams = try TeamRepository(db).memberships(user: user.id)
+        guard let (user, teams) = try UserRepository(db).findWithMemberships(id: principal.userID) else {
+            throw AccessError.tokenRevoked
+        }
         return .json([
             "user": Present.user(user),
             "team": Present.team(id: principal.teamID, name: principal.teamName, role: principal.role.rawValue),

@@ -226,9 +226,11 @@ assay_profile() {
         ;;
     bench)
         VAR=$REPO/var/bench
-        ASSAY_HTTPS_PORT=28443
-        ASSAY_HTTP_PORT=28080
-        ASSAY_PG_PORT=25432
+        # Fixed unless ASSAY_BENCH_*_PORT say otherwise (the run profile's ASSAY_*_PORT are
+        # not taken: two clones can benchmark side by side only on purpose).
+        ASSAY_HTTPS_PORT=${ASSAY_BENCH_HTTPS_PORT:-28443}
+        ASSAY_HTTP_PORT=${ASSAY_BENCH_HTTP_PORT:-28080}
+        ASSAY_PG_PORT=${ASSAY_BENCH_PG_PORT:-25432}
         ASSAY_RATE_LIMIT=${ASSAY_RATE_LIMIT:-1000000} # effectively off
         ASSAY_RATE_BURST=${ASSAY_RATE_BURST:-1000000}
         ASSAY_WORKERS=${ASSAY_WORKERS:-4}
@@ -243,6 +245,10 @@ assay_profile() {
     esac
     ASSAY_REQUEST_TIMEOUT=${ASSAY_REQUEST_TIMEOUT:-60}    # overridable; a stuck worker is killed after it
     ASSAY_SHUTDOWN_TIMEOUT=${ASSAY_SHUTDOWN_TIMEOUT:-10}  # overridable
+    # nginx keeps FastCGI connections to the pool open (on|off), up to this many idle ones per
+    # nginx worker.
+    ASSAY_FASTCGI_KEEP_CONN=${ASSAY_FASTCGI_KEEP_CONN:-on}     # overridable
+    ASSAY_FASTCGI_KEEPALIVE=${ASSAY_FASTCGI_KEEPALIVE:-${ASSAY_WORKERS:-4}} # overridable
     ASSAY_SOCKET_MODE=${ASSAY_SOCKET_MODE:-0660}          # overridable
     ASSAY_MAX_BODY=${ASSAY_MAX_BODY:-50m}                 # overridable; nginx size syntax
     # nginx: a connection must send its whole request header (TLS handshake included) within
@@ -1160,6 +1166,7 @@ write_env() {
         ASSAY_BASE_URL ASSAY_HTTP_URL ASSAY_PUBLIC_URL ASSAY_HTTPS_PORT ASSAY_HTTP_PORT ASSAY_TLS_CERT ASSAY_TLS_KEY
         DATABASE_URL ASSAY_SOCKET ASSAY_SOCKET_MODE ASSAY_SOCKET_GROUP ASSAY_PID_FILE
         ASSAY_WORKERS ASSAY_MAX_REQUESTS ASSAY_REQUEST_TIMEOUT ASSAY_SHUTDOWN_TIMEOUT ASSAY_TEST_ROUTES
+        ASSAY_FASTCGI_KEEP_CONN ASSAY_FASTCGI_KEEPALIVE
         JWT_SECRET_KEY ENCRYPTION_KEY ASSAY_UPLOADS_DIR ASSAY_EXPORTS_DIR ASSAY_ARTIFACTS_DIR ASSAY_STATIC_DIR
         ASSAY_RATE_LIMIT ASSAY_RATE_BURST ASSAY_MAX_BODY ASSAY_CLIENT_HEADER_TIMEOUT ASSAY_CLIENT_BODY_TIMEOUT
         ASSAY_CONNECTIONS_PER_ADDRESS ASSAY_SCHEMATHESIS
@@ -1309,6 +1316,10 @@ render_nginx() {
         [CLIENT_BODY_TIMEOUT]=$ASSAY_CLIENT_BODY_TIMEOUT
         [CONNECTIONS_PER_ADDRESS]=$ASSAY_CONNECTIONS_PER_ADDRESS
         [TEST_LOCATIONS]=$test_locations
+        [FASTCGI_KEEP_CONN]=$ASSAY_FASTCGI_KEEP_CONN
+        [FASTCGI_KEEPALIVE]=$ASSAY_FASTCGI_KEEPALIVE
+        [BENCH_UPSTREAMS]=${NGINX_BENCH_UPSTREAMS:-# (none)}
+        [BENCH_LOCATIONS]=${NGINX_BENCH_LOCATIONS:-# (none)}
     )
     mkdir -p "$ASSAY_NGINX_PREFIX"
     local text name

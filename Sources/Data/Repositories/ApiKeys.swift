@@ -80,10 +80,11 @@ public struct ApiKeyRepository {
                           role: try row.decode("role", as: String?.self), teamName: try row.decode("team_name", as: String?.self))
     }
 
-    /// Records use at most once a minute per key, so authentication rarely writes.
+    /// Records use at most once a minute per key, so authentication rarely writes; and then
+    /// not durably (`SQL.asynchronousCommit`): a crash may lose the last second's stamps.
     public func touch(id: UUID) throws {
         try db.query("""
-            UPDATE api_keys SET last_used_at = now()
+            UPDATE api_keys SET last_used_at = now() FROM \(SQL.asynchronousCommit)
             WHERE id = \(id) AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')
             """)
     }

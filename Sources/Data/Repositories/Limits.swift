@@ -7,6 +7,13 @@ public struct QuotaUsage: Sendable {
 }
 
 /// Hourly quota counters shared by every worker host through PostgreSQL.
+///
+/// Counting is on every authenticated request, so it is not a durable write: the statement
+/// commits with `synchronous_commit = off` (`SQL.asynchronousCommit`), which returns without
+/// waiting for the WAL flush. The WAL writer flushes it within three `wal_writer_delay`s
+/// (200 ms by default): a crash of PostgreSQL loses at most that much counting, never more than
+/// a second. The count itself stays exact: the row lock of the upsert orders concurrent
+/// requests of all workers and hosts, so a burst cannot pass a quota at all.
 public struct QuotaRepository {
     let db: Database
     public init(_ db: Database) { self.db = db }
@@ -15,7 +22,7 @@ public struct QuotaRepository {
     public func charge(principal: String, quotaClass: String) throws -> QuotaUsage {
         let row = try db.query("""
             INSERT INTO quota_counters AS q (principal, class, window_start, count)
-            VALUES (\(principal), \(quotaClass), date_trunc('hour', now()), 1)
+            SELECT \(principal), \(quotaClass), date_trunc('hour', now()), 1 FROM \(SQL.asynchronousCommit)
             ON CONFLICT (principal, class, window_start) DO UPDATE SET count = q.count + 1
             RETURNING count, window_start + interval '1 hour' AS window_end
             """, prepared: true)[0]

@@ -56,6 +56,20 @@ public struct UserRepository {
         try db.query("SELECT \(UserRepository.columns) FROM users WHERE id = \(id)").first.map(UserRecord.init)
     }
 
+    /// The user and every team they belong to (personal team first), in one round trip: what
+    /// `GET /api/auth/me` shows.
+    public func findWithMemberships(id: UUID) throws -> (user: UserRecord, memberships: [MembershipRecord])? {
+        let rows = try db.query("""
+            SELECT u.id, u.email, u.username, u.full_name, u.password_hash, u.is_active, u.personal_team_id,
+                   u.created_at, u.updated_at, u.last_login_at, m.team_id, t.name AS team_name, m.user_id, m.role, m.joined_at
+            FROM users u LEFT JOIN team_members m ON m.user_id = u.id LEFT JOIN teams t ON t.id = m.team_id
+            WHERE u.id = \(id) ORDER BY t.personal DESC, m.joined_at
+            """, prepared: true)
+        guard let first = rows.first else { return nil }
+        let memberships = try rows.filter { try $0.decode("team_id", as: UUID?.self) != nil }.map(MembershipRecord.init)
+        return (try UserRecord(first), memberships)
+    }
+
     public func find(email: String) throws -> UserRecord? {
         try db.query("SELECT \(UserRepository.columns) FROM users WHERE lower(email) = lower(\(email))").first.map(UserRecord.init)
     }

@@ -10,10 +10,12 @@ import Logging
 public final class AccessControl {
     let context: AppContext
     let tokens: TokenService
+    let cache: AccessCache
     var settings: AccessSettings { context.settings.access }
 
     init(context: AppContext) {
         self.context = context
+        cache = AccessCache(lifetime: TimeInterval(context.settings.access.authCacheSeconds))
         tokens = TokenService(secret: context.settings.access.jwtSecret,
                               accessTTL: context.settings.access.accessTTL, refreshTTL: context.settings.access.refreshTTL)
     }
@@ -98,8 +100,16 @@ public final class AccessControl {
         let credential = parts[1].trimmingCharacters(in: .whitespaces)
         if credential.hasPrefix(APIKeyFormat.prefix) { return try authenticateAPIKey(credential) }
         let token = try tokens.verify(credential, type: "access")
-        let check = try SessionRepository(context.database).check(session: token.sessionID, jti: token.tokenID,
-                                                                   user: token.userID, team: token.teamID)
+        let key = AccessCache.TokenKey(session: token.sessionID, jti: token.tokenID, user: token.userID, team: token.teamID)
+        let generation = cache.synchronize(context.pool.accessGeneration)
+        let check: AccessCheck
+        if let kept = cache.check(key) {
+            check = kept
+        } else {
+            check = try SessionRepository(context.database).check(session: token.sessionID, jti: token.tokenID,
+                                                                  user: token.userID, team: token.teamID)
+            cache.store(check, for: key, readAt: generation, current: context.pool.accessGeneration)
+        }
         guard check.sessionActive, !check.tokenRevoked else { throw AccessError.tokenRevoked }
         guard check.userActive else { throw AccessError.forbidden("this account is disabled") }
         guard let roleName = check.role, let role = Role(rawValue: roleName), let teamName = check.teamName else {
@@ -111,16 +121,28 @@ public final class AccessControl {
     }
 
     private func authenticateAPIKey(_ presented: String) throws -> Principal {
-        guard let parsed = APIKeyFormat.parse(presented),
-              let found = try ApiKeyRepository(context.database).forAuthentication(prefix: parsed.prefix),
-              constantTimeEqual(found.key.keyHash, APIKeyFormat.hash(presented)),
+        guard let parsed = APIKeyFormat.parse(presented) else { throw AccessError.invalidAPIKey }
+        let generation = cache.synchronize(context.pool.accessGeneration)
+        let found: ApiKeyAuth, touched: Date?
+        if let kept = cache.apiKey(prefix: parsed.prefix) {
+            (found, touched) = kept
+        } else {
+            guard let read = try ApiKeyRepository(context.database).forAuthentication(prefix: parsed.prefix) else {
+                throw AccessError.invalidAPIKey
+            }
+            (found, touched) = (read, nil)
+            cache.store(read, prefix: parsed.prefix, readAt: generation, current: context.pool.accessGeneration)
+        }
+        guard constantTimeEqual(found.key.keyHash, APIKeyFormat.hash(presented)),
               found.key.revokedAt == nil, found.key.expiresAt.map({ $0 > Date() }) ?? true
         else { throw AccessError.invalidAPIKey }
         guard found.userActive, let roleName = found.role, let role = Role(rawValue: roleName), let teamName = found.teamName else {
             throw AccessError.invalidAPIKey
         }
-        if found.key.lastUsedAt.map({ Date().timeIntervalSince($0) > 60 }) ?? true {
+        let now = Date()
+        if (touched ?? found.key.lastUsedAt).map({ now.timeIntervalSince($0) > 60 }) ?? true {
             try ApiKeyRepository(context.database).touch(id: found.key.id)
+            cache.touched(prefix: parsed.prefix, at: now)
         }
         return Principal(userID: found.key.userID, teamID: found.key.teamID, teamName: teamName, role: role,
                          sessionID: nil, tokenID: nil, tokenExpiresAt: nil, apiKeyID: found.key.id,

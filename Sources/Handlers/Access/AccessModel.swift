@@ -100,11 +100,15 @@ public struct AccessSettings: Sendable {
     public var smtpURL: String?
     public var smtpFrom: String
     public var publicURL: String
+    /// Seconds a worker keeps what it read about a session or API key (`AccessCache`); 0: none.
+    public var authCacheSeconds: Int
 
     public init(jwtSecret: [UInt8], accessTTL: Int = 900, refreshTTL: Int = 30 * 86_400,
                 quotas: [QuotaClass: Int] = [:], loginMaxFailures: Int = 5, loginAddressMaxFailures: Int = 20,
                 loginWindowSeconds: Int = 900, loginLockSeconds: Int = 900, inviteTTLDays: Int = 7,
-                smtpURL: String? = nil, smtpFrom: String = "assay@localhost", publicURL: String = "https://127.0.0.1:8443") {
+                smtpURL: String? = nil, smtpFrom: String = "assay@localhost", publicURL: String = "https://127.0.0.1:8443",
+                authCacheSeconds: Int = 5) {
+        self.authCacheSeconds = authCacheSeconds
         self.jwtSecret = jwtSecret
         self.accessTTL = accessTTL
         self.refreshTTL = refreshTTL
