@@ -184,9 +184,28 @@ public enum PostgresTime {
         let micros = Int((date.timeIntervalSince1970 - Double(seconds)) * 1_000_000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-                      parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-                      parts.tm_hour, parts.tm_min, parts.tm_sec, micros)
+        // "YYYY-MM-DDTHH:MM:SS.ffffffZ" digit by digit: String(format:) went through
+        // CFString's format parser, a visible part of a small response's time.
+        var text = [UInt8]()
+        text.reserveCapacity(27)
+        func digits(_ value: Int, _ count: Int) {
+            var divisor = 1
+            for _ in 1..<count { divisor *= 10 }
+            var rest = value
+            while divisor > 0 {
+                text.append(UInt8(48 + (rest / divisor) % 10))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        digits(Int(parts.tm_year) + 1900, 4); text.append(45)
+        digits(Int(parts.tm_mon) + 1, 2); text.append(45)
+        digits(Int(parts.tm_mday), 2); text.append(84)
+        digits(Int(parts.tm_hour), 2); text.append(58)
+        digits(Int(parts.tm_min), 2); text.append(58)
+        digits(Int(parts.tm_sec), 2); text.append(46)
+        digits(micros, 6); text.append(90)
+        return String(decoding: text, as: UTF8.self)
     }
 
     public static func parse(_ text: String) -> Date? {

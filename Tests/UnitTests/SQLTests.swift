@@ -42,4 +42,16 @@ final class SQLTests: XCTestCase {
         let sql: SQL = "SELECT \(true), \(false), \(Int64(-3)), \(2.5)"
         XCTAssertEqual(sql.binds, ["t", "f", "-3", "2.5"])
     }
+
+    func testPostgresTimeFormatsISO8601WithMicrosecondsInUTC() {
+        XCTAssertEqual(PostgresTime.format(Date(timeIntervalSince1970: 0)), "1970-01-01T00:00:00.000000Z")
+        XCTAssertEqual(PostgresTime.format(Date(timeIntervalSince1970: 1_717_171_717.25)), "2024-05-31T16:08:37.250000Z")
+        XCTAssertEqual(PostgresTime.format(Date(timeIntervalSince1970: 1_798_761_599.5)), "2026-12-31T23:59:59.500000Z")
+    }
+
+    func testAsynchronousCommitIsAOneRowRelationWithoutBinds() {
+        let sql: SQL = "UPDATE t SET n = n + 1 FROM \(SQL.asynchronousCommit) WHERE id = \(3)"
+        XCTAssertTrue(sql.text.contains("set_config('synchronous_commit', 'off', true)"))
+        XCTAssertEqual(sql.binds, ["3"])
+    }
 }

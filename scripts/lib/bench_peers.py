@@ -24,8 +24,6 @@ import time
 import urllib.parse
 import uuid
 
-sys.path.insert(0, os.path.dirname(__file__))
-from bench_rows_setup import request  # noqa: E402
 
 E = os.environ
 PEERS_DIR = E.get("BENCH_PEERS_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "peers"))
@@ -82,6 +80,9 @@ def wait_for(what, probe, timeout=300):
 
 
 def setup():
+    sys.path.insert(0, os.path.dirname(__file__))
+    from bench_rows_setup import request
+
     email = f"peers-{uuid.uuid4().hex[:10]}@example.com"
     token = request("POST", "/api/auth/register", {"email": email, "username": email.split("@")[0],
                                                    "password": "Bench-Passw0rd!", "full_name": "Bench"})["access_token"]

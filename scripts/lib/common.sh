@@ -245,9 +245,10 @@ assay_profile() {
     esac
     ASSAY_REQUEST_TIMEOUT=${ASSAY_REQUEST_TIMEOUT:-60}    # overridable; a stuck worker is killed after it
     ASSAY_SHUTDOWN_TIMEOUT=${ASSAY_SHUTDOWN_TIMEOUT:-10}  # overridable
-    # nginx keeps FastCGI connections to the pool open (on|off), up to this many idle ones per
-    # nginx worker.
-    ASSAY_FASTCGI_KEEP_CONN=${ASSAY_FASTCGI_KEEP_CONN:-on}     # overridable
+    # on: nginx keeps FastCGI connections to the pool open, up to ASSAY_FASTCGI_KEEPALIVE idle
+    # ones per nginx worker. Off by default: see the README (a request nginx sends on a kept
+    # connection at the moment its worker gives it up fails, and under load that happens).
+    ASSAY_FASTCGI_KEEP_CONN=${ASSAY_FASTCGI_KEEP_CONN:-off}    # overridable
     ASSAY_FASTCGI_KEEPALIVE=${ASSAY_FASTCGI_KEEPALIVE:-${ASSAY_WORKERS:-4}} # overridable
     ASSAY_SOCKET_MODE=${ASSAY_SOCKET_MODE:-0660}          # overridable
     ASSAY_MAX_BODY=${ASSAY_MAX_BODY:-50m}                 # overridable; nginx size syntax

@@ -183,7 +183,8 @@ run_peers() {
     local memory
     memory="{\"assay workers\":$(tree_rss_json ' worker --slot ' "$master"),\"assay all\":$(tree_rss_json '' "$master")"
     memory+=",\"flask\":$(tree_rss_json '' "$FLASK_PID"),\"fastapi\":$(tree_rss_json '' "$FASTAPI_PID")}"
-    python3 scripts/lib/bench_peers.py summarize <<<"{\"threads\":$THREADS,\"connections\":$CONNECTIONS,\"duration\":\"$DURATION\",\"repetitions\":$reps,\"results\":\"$VAR/results-peers.json\",\"memory\":$memory,\"runs\":[$runs]}" |
+    printf '%s\n' "{\"threads\":$THREADS,\"connections\":$CONNECTIONS,\"duration\":\"$DURATION\",\"repetitions\":$reps,\"results\":\"$VAR/results-peers.json\",\"memory\":$memory,\"runs\":[$runs]}" >"$VAR/peers-runs.json"
+    python3 scripts/lib/bench_peers.py summarize <"$VAR/peers-runs.json" |
         tee "$VAR/peers-table.txt"
     log "results: $VAR/results-peers.json"
     grep -q 'peers: PASS' "$VAR/peers-table.txt"
