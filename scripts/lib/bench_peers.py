@@ -187,12 +187,13 @@ def summarize():
                   f"{'-' if ratio is None else format(ratio, '.2f'):>14} "
                   f"{'-' if not static else format(rps / static, '.4f'):>15} {'-' if target is None else target:>7}  {verdict}")
     memory = data.get("memory", {})
-    print("\nResident memory after the run (MB):")
+    print("\nResident memory after the run (MB; VmRSS unless marked PSS; pools: master first):")
     for stack, workers in memory.items():
         values = ", ".join(f"{kb / 1024:.1f}" for kb in workers.values())
-        print(f"  {stack:<16} {values or 'none found'}")
+        print(f"  {stack:<20} {values or 'none found'}")
     limit_kb = 50 * 1024
-    rss_ok = all(kb <= limit_kb for kb in memory.get("assay workers", {}).values())
+    workers = memory.get("assay workers", {})
+    rss_ok = bool(workers) and all(kb <= limit_kb for kb in workers.values())
     print(f"  Assay FastCGI workers <= 50 MB each: {'PASS' if rss_ok else 'FAIL'}")
     failed |= not rss_ok
     print(f"  peers: {'PASS' if not failed else 'FAIL'}")

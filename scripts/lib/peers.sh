@@ -110,13 +110,18 @@ cpu_ticks() {
 
 postmaster_pid() { [[ -r $1/postmaster.pid ]] && head -n 1 "$1/postmaster.pid"; }
 
-# VmRSS in kB of each process of a tree as "pid":kb JSON members; $1 filters command lines.
+# VmRSS (or, with $1 = pss, the proportional set size) in kB of each process of a tree as
+# "pid":kb JSON members; $2 filters command lines (arguments joined by spaces).
 tree_rss_json() {
-    local filter=$1 pid kb out=""
-    shift
+    local measure=$1 filter=$2 pid kb out=""
+    shift 2
     for pid in $(process_tree "$@"); do
-        [[ -z $filter ]] || grep -qa -- "$filter" "/proc/$pid/cmdline" 2>/dev/null || continue
-        kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+        [[ -z $filter ]] || [[ " $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" == *"$filter"* ]] || continue
+        if [[ $measure == pss ]]; then
+            kb=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null || true)
+        else
+            kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+        fi
         [[ -n $kb ]] && out+="${out:+,}\"$pid\":$kb"
     done
     printf '{%s}' "$out"
@@ -181,8 +186,10 @@ run_peers() {
         done
     done
     local memory
-    memory="{\"assay workers\":$(tree_rss_json ' worker --slot ' "$master"),\"assay all\":$(tree_rss_json '' "$master")"
-    memory+=",\"flask\":$(tree_rss_json '' "$FLASK_PID"),\"fastapi\":$(tree_rss_json '' "$FASTAPI_PID")}"
+    memory="{\"assay workers\":$(tree_rss_json rss ' worker --slot ' "$master")"
+    memory+=",\"assay workers (PSS)\":$(tree_rss_json pss ' worker --slot ' "$master")"
+    memory+=",\"assay job workers\":$(tree_rss_json rss ' job-worker ' "$master")"
+    memory+=",\"flask\":$(tree_rss_json rss '' "$FLASK_PID"),\"fastapi\":$(tree_rss_json rss '' "$FASTAPI_PID")}"
     printf '%s\n' "{\"threads\":$THREADS,\"connections\":$CONNECTIONS,\"duration\":\"$DURATION\",\"repetitions\":$reps,\"results\":\"$VAR/results-peers.json\",\"memory\":$memory,\"runs\":[$runs]}" >"$VAR/peers-runs.json"
     python3 scripts/lib/bench_peers.py summarize <"$VAR/peers-runs.json" |
         tee "$VAR/peers-table.txt"
