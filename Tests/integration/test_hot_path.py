@@ -12,7 +12,7 @@ import time
 import pytest
 
 from access_helpers import (NEW_PASSWORD, PASSWORD, assert_unauthorized, call, client, create_key, login, me,
-                            register)
+                            register, team_with_member)
 from conftest import ENV, session, url
 
 # Requests enough that every worker (ASSAY_WORKERS of them) has served, and so cached, the credential.
@@ -59,6 +59,22 @@ def test_password_change_refuses_other_sessions_at_once_on_every_worker():
     assert r.status_code == 200, r.text
     assert_unauthorized(me(other.access), "token_revoked")
     _all_refused(lambda: me(other.access), "token_revoked")
+
+
+def test_role_change_and_removal_apply_at_once_on_every_worker():
+    owner, member = team_with_member("admin")
+    # As an admin the member may list the team's invites; every worker learns that.
+    _warm(lambda: member.get("/api/team/invites"))
+    r = owner.patch(f"/api/team/members/{member.id}", {"role": "viewer"})
+    assert r.status_code == 200, r.text
+    with futures.ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda _: member.get("/api/team/invites").status_code, range(SPREAD)))
+    assert set(codes) == {403}, codes
+    _warm(lambda: member.get("/api/auth/me"))
+    assert owner.delete(f"/api/team/members/{member.id}").status_code == 200
+    with futures.ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda _: member.get("/api/auth/me").status_code, range(SPREAD)))
+    assert set(codes) == {403}, codes
 
 
 def test_no_success_after_the_revocation_answered_under_load():
