@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/lib/peers.sh: the reference stacks of `scripts/bench --peers` (sourced by scripts/bench
 # after common.sh). Flask/gunicorn and FastAPI/uvicorn from ../shared/peers, each as its README
 # says, on loopback behind the benchmark's nginx.
@@ -35,6 +36,7 @@ prepare_peers() {
         [[ $name == flask ]] && port=$FLASK_PORT || port=$FASTAPI_PORT
         NGINX_BENCH_UPSTREAMS+="upstream peers_$name { server 127.0.0.1:$port; keepalive 32; }
     "
+        # shellcheck disable=SC2089 # nginx configuration text: its quotes are meant literally
         NGINX_BENCH_LOCATIONS+="location /_peers/$name/ {
             proxy_pass http://peers_$name/;
             proxy_http_version 1.1;
@@ -42,6 +44,7 @@ prepare_peers() {
         }
         "
     done
+    # shellcheck disable=SC2090 # render_nginx pastes the text as it is
     export NGINX_BENCH_UPSTREAMS NGINX_BENCH_LOCATIONS
 }
 
@@ -167,7 +170,7 @@ run_peers() {
         WRK_HEADER=$header wrk_run "peers-warm-up" "$path" "$(per_thread 1000)" >/dev/null
     done
 
-    local reps=${BENCH_PEERS_REPETITIONS:-3} rep runs="" r before after responses cpu
+    local reps=${BENCH_PEERS_REPETITIONS:-3} rep runs="" r before after
     for ((rep = 1; rep <= reps; rep++)); do
         log "peers: repetition $rep of $reps"
         before=$(cpu_ticks "$nginx_pid")
