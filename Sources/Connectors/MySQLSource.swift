@@ -185,6 +185,24 @@ final class MySQLSource: SourceDatabase {
             tables[tables.count - 1].columns.append(SourceColumn(
                 name: row[4] ?? "", type: row[5] ?? "", nullable: row[6] == "YES", primaryKey: row[7] == "PRI"))
         }
+        let keys = SourceKey.choose(from: try uniqueIndexColumns())
+        for index in tables.indices {
+            tables[index].key = keys[SourceTableRef(schema: tables[index].schema, name: tables[index].name)]
+        }
         return tables
+    }
+
+    /// The columns of the connection's database's PRIMARY and UNIQUE keys, one row per
+    /// column (MySQL 8's functional key parts have no column).
+    func uniqueIndexColumns() throws -> [SourceKey.IndexColumn] {
+        try execute("""
+            SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX, COLUMN_NAME, NULLABLE
+            FROM information_schema.STATISTICS
+            WHERE TABLE_SCHEMA = DATABASE() AND NON_UNIQUE = 0
+            ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX
+            """).map { row in
+            SourceKey.IndexColumn(schema: row[0] ?? "", table: row[1] ?? "", index: row[2] ?? "", primary: row[2] == "PRIMARY",
+                                  position: Int(row[3] ?? "") ?? 0, column: row[4], notNull: (row[5] ?? "") != "YES")
+        }
     }
 }

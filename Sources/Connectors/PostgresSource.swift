@@ -186,7 +186,33 @@ final class PostgresSource: SourceDatabase {
             tables[tables.count - 1].columns.append(SourceColumn(
                 name: row[4] ?? "", type: row[5] ?? "", nullable: row[6] == "t", primaryKey: row[7] == "t"))
         }
+        let keys = SourceKey.choose(from: try uniqueIndexColumns())
+        for index in tables.indices {
+            tables[index].key = keys[SourceTableRef(schema: tables[index].schema, name: tables[index].name)]
+        }
         return tables
+    }
+
+    /// The key columns (not INCLUDE columns) of every valid primary key and unique index that
+    /// is not partial, one row per column; an expression's position has no column.
+    func uniqueIndexColumns() throws -> [SourceKey.IndexColumn] {
+        try query("""
+            SELECT n.nspname, c.relname, x.relname, i.indisprimary, s.pos, a.attname, COALESCE(a.attnotnull, false)
+            FROM pg_index i
+            JOIN pg_class c ON c.oid = i.indrelid
+            JOIN pg_class x ON x.oid = i.indexrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            CROSS JOIN LATERAL generate_series(0, i.indnkeyatts - 1) s(pos)
+            LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[s.pos] AND a.attnum > 0
+            WHERE (i.indisprimary OR i.indisunique) AND i.indisvalid AND i.indpred IS NULL
+              AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+              AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+              AND has_table_privilege(c.oid, 'SELECT')
+            ORDER BY 1, 2, 3, 5
+            """).map { row in
+            SourceKey.IndexColumn(schema: row[0] ?? "", table: row[1] ?? "", index: row[2] ?? "", primary: row[3] == "t",
+                                  position: Int(row[4] ?? "") ?? 0, column: row[5], notNull: row[6] == "t")
+        }
     }
 }
 

@@ -213,14 +213,22 @@ public enum ETLSync {
             guard let cursor else { throw TableFailure("\(request.mode.rawValue) needs a cursor_field (e.g. an updated_at column)") }
             guard columnNames.contains(cursor) else { throw TableFailure("the cursor field \(cursor) is not a column of the table") }
         }
-        let keys = request.primaryKey ?? table.columns.filter(\.primaryKey).map(\.name)
+        let keys = request.primaryKey ?? table.key?.columns ?? []
         if request.mode == .incrementalDedup {
             guard !keys.isEmpty else { throw TableFailure("incremental_dedup needs a primary key (the table has none; give primary_key)") }
-            guard keys.allSatisfy(columnNames.contains) else { throw TableFailure("the primary key names a column the table lacks") }
+        }
+        if let requested = request.primaryKey, !requested.allSatisfy(columnNames.contains) {
+            throw TableFailure("the primary key names a column the table lacks")
+        }
+        var key = WarehouseKey.choose(mode: request.mode, requested: request.primaryKey, source: table.key)
+        if key.isSurrogate, columnNames.contains(WarehouseLoadRepository.surrogateKey) {
+            throw TableFailure("the table has no key Assay can use and a column named \(WarehouseLoadRepository.surrogateKey), "
+                + "the name of the key Assay would add; give primary_key")
         }
         let load = WarehouseLoadRepository(db, table: name)
         let exists = try load.tableExists()
-        let firstLoad = !incremental || state == nil || !exists || state?.mode != request.mode
+        // A table whose key would change is loaded afresh, with its new key.
+        let firstLoad = !incremental || state == nil || !exists || state?.mode != request.mode || state?.primaryKey != key.columns
         let columnList = mappings.map(\.name)
 
         // An abandoned staging table (a worker died mid-copy) goes first.
@@ -228,7 +236,7 @@ public enum ETLSync {
         // A first load's staging table becomes the table: written to the WAL once, as COPY
         // does (an unlogged table set logged afterwards would be written twice). An
         // incremental load's staging table is only merged from, so it skips the WAL.
-        try load.createStaging(columns: mappings.map(\.definition), unlogged: !firstLoad)
+        try load.createStaging(columns: mappings.map(\.definition), unlogged: !firstLoad, surrogateKey: firstLoad && key.isSurrogate)
         var filter: CursorFilter?
         if !firstLoad, let cursor { filter = CursorFilter(column: cursor, after: state?.cursorValue) }
         var copied: CopyCount?
@@ -258,18 +266,34 @@ public enum ETLSync {
             + "\(request.mode.rawValue), synced \(PostgresTime.format(Date())) by run \(run.id.lower)"
 
         if firstLoad {
+            // The key's index is built once the rows are in, before the swap.
+            do {
+                try load.addStagingPrimaryKey(key.columns)
+            } catch let error as DataError where !key.isSurrogate {
+                if case .unavailable = error { throw error }
+                // Repeated or NULL values (a key the source does not enforce the way
+                // PostgreSQL does, a type without an index): number the rows instead, unless
+                // the merge needs the key.
+                if request.mode == .incrementalDedup {
+                    try? load.dropStaging()
+                    throw TableFailure("the key (\(key.columns.joined(separator: ", "))) does not identify the rows: \(error)")
+                }
+                try load.addStagingSurrogateKey()
+                key = .surrogate
+            } catch {
+                try? load.dropStaging()
+                throw error
+            }
             try db.transaction { db in
                 let load = WarehouseLoadRepository(db, table: name)
                 try load.replaceWithStaging()
-                if request.mode == .incrementalDedup {
-                    try load.createUniqueIndex(key: keys)
-                }
                 try load.comment(comment)
                 let rows = count.rows
                 try ETLRepository(db).saveTableState(
                     connection: connection.id, team: connection.teamID, schema: table.schema, table: table.name,
                     state: ETLTableState(warehouseTable: name, mode: request.mode, cursorColumn: cursor, cursorValue: newCursor,
-                                         primaryKey: keys, columns: columnsJSON, rowCount: rows, lastSyncAt: nil),
+                                         primaryKey: key.columns, keySource: key.source, columns: columnsJSON, rowCount: rows,
+                                         lastSyncAt: nil),
                     run: run.id)
             }
             outcome.rowsWritten = count.rows
@@ -323,11 +347,37 @@ public enum ETLSync {
             try ETLRepository(db).saveTableState(
                 connection: connection.id, team: connection.teamID, schema: table.schema, table: table.name,
                 state: ETLTableState(warehouseTable: name, mode: request.mode, cursorColumn: cursor,
-                                     cursorValue: newCursor ?? state?.cursorValue, primaryKey: keys, columns: columnsJSON,
-                                     rowCount: rows, lastSyncAt: nil),
+                                     cursorValue: newCursor ?? state?.cursorValue, primaryKey: key.columns,
+                                     keySource: key.source, columns: columnsJSON, rowCount: rows, lastSyncAt: nil),
                 run: run.id)
         }
         outcome.rowsWritten = count.rows + deletions
         outcome.addedColumns = added.map(\.name)
+    }
+}
+
+/// The primary key of an ETL'd warehouse table, which its rows are read in and paged by.
+public struct WarehouseKey: Equatable, Sendable {
+    /// In key order; `_assay_row` alone for the surrogate key.
+    public let columns: [String]
+    /// `primary_key` or `unique` (the source's), `requested` (the run's `primary_key`), `surrogate`.
+    public let source: String
+
+    public init(columns: [String], source: String) {
+        self.columns = columns
+        self.source = source
+    }
+
+    public static let surrogate = WarehouseKey(columns: [WarehouseLoadRepository.surrogateKey], source: "surrogate")
+    public var isSurrogate: Bool { source == WarehouseKey.surrogate.source }
+
+    /// The key for a table synced in `mode`: the run's `primary_key`, else the source's
+    /// primary or unique key, else a surrogate. An append-only table always gets the
+    /// surrogate: it keeps every version of a source row, so the source's key repeats.
+    public static func choose(mode: SyncMode, requested: [String]?, source: SourceKey?) -> WarehouseKey {
+        if mode == .incrementalAppend { return .surrogate }
+        if let requested, !requested.isEmpty { return WarehouseKey(columns: requested, source: "requested") }
+        if let source, !source.columns.isEmpty { return WarehouseKey(columns: source.columns, source: source.kind.rawValue) }
+        return .surrogate
     }
 }

@@ -142,6 +142,9 @@ struct DocumentRoutes: RouteGroup {
         return .json(["document_id": .string(document.id.lower), "items": .array(items)])
     }
 
+    /// A page of a warehouse table's rows in key order: after a `cursor` (the `next_cursor` of
+    /// the page before: an index range scan however deep) or after `offset` rows (kept for
+    /// older clients; cost grows with the offset).
     func rows(_ request: Request, _ principal: Principal) throws -> Response {
         let id = try request.uuidParameter("id")
         var problems: [(String, String)] = []
@@ -154,29 +157,61 @@ struct DocumentRoutes: RouteGroup {
             return value
         }
         let limit = number("limit", 100, 1...1000), offset = number("offset", 0, 0...Int(Int32.max))
+        var cursor: RowCursor?
+        if let token = request.query["cursor"] {
+            cursor = RowCursor(token: token)
+            if cursor == nil || cursor?.belongs(to: id) == false {
+                problems.append(("cursor", "is not a next_cursor this table's rows returned"))
+            }
+            if request.query["offset"] != nil { problems.append(("offset", "cannot be combined with cursor")) }
+        }
         if !problems.isEmpty { throw APIError.validation(problems) }
         // PostgreSQL finds the table and builds the rows' JSON (typed, in column order) in one round trip.
-        let presented: JSON, total: Int64, rows: String, count: Int
-        if let (table, json, n) = try WarehouseRepository(db).page(id: id, team: principal.teamID, limit: limit, offset: offset) {
-            (presented, total, rows, count) = (DocumentRoutes.present(table, extra: []), Int64(table.rowCount), json, n)
-        } else if let ref = try WarehouseCatalogRepository(db).table(id: id, team: principal.teamID) {
+        let presented: JSON, total: Int64, rows: String
+        // Where the page starts, when known (not after a cursor into an ETL'd table), and where the next one does.
+        var start: Int?, nextOffset: Int?, nextKey: [String]?
+        // An extracted table's key `_row` numbers its rows from 1: the rows after key k are the rows after offset k.
+        let extractedOffset = cursor == nil ? offset : cursor.flatMap { $0.key.count == 1 ? Int($0.key[0]) : nil }
+            .flatMap { (0...Int(Int32.max)).contains($0) ? $0 : nil }
+        // A table this process has read as an ETL'd one skips the look for an extracted table.
+        if !WarehouseRepository.isKnownConnectionTable(id), let extractedOffset,
+           let (table, json, n) = try WarehouseRepository(db).page(id: id, team: principal.teamID, limit: limit, offset: extractedOffset) {
+            (presented, total, rows) = (DocumentRoutes.present(table, extra: []), Int64(table.rowCount), json)
+            start = extractedOffset
+            if Int64(extractedOffset + n) < total {
+                nextOffset = extractedOffset + n
+                nextKey = [String(extractedOffset + n)]
+            }
+        } else {
             // A table copied from a connection by ETL, in its key's order.
+            let page: ConnectionTablePage?
+            do {
+                page = try WarehouseRepository(db).connectionPage(
+                    id: id, team: principal.teamID, limit: limit, position: cursor.map { .after($0.key) } ?? .offset(offset))
+            } catch let invalid as InvalidRowCursor {
+                throw APIError.validation([("cursor", invalid.description)])
+            }
+            guard let page else { throw APIError.notFound("no such table") }
+            let ref = page.table
             let export = TableExport(ref)
-            let (json, n) = try WarehouseRepository(db).rowsJSON(tableName: ref.tableName, columns: export.columns.map(\.name),
-                                                                 orderBy: ref.orderColumns, limit: limit, offset: offset)
+            // The surrogate key is Assay's, not a column of the table.
+            let key: JSON = page.keySource == "surrogate" ? .array([]) : .array(ref.orderColumns.map(JSON.string))
             presented = .object([
                 ("id", .string(ref.id.lower)), ("schema", .string(WarehouseRepository.schema)), ("name", .string(ref.tableName)),
                 ("source", export.metadataJSON["source"] ?? .null),
                 ("columns", (try? JSON.parse(Array(ref.columns.utf8))) ?? .array([])), ("row_count", .int(ref.rowCount)),
+                ("key", .object([("columns", key), ("source", .string(page.keySource))])),
             ])
-            (total, rows, count) = (ref.rowCount, json, n)
-        } else {
-            throw APIError.notFound("no such table")
+            (total, rows, nextKey) = (ref.rowCount, page.json, page.nextKey)
+            if cursor == nil {
+                start = offset
+                nextOffset = nextKey == nil ? nil : offset + limit
+            }
         }
-        let next = Int64(offset + count) < total ? JSON.int(Int64(offset + count)) : .null
         var body: [UInt8] = JSON.object([
             ("table", presented), ("total", .int(total)),
-            ("limit", .int(Int64(limit))), ("offset", .int(Int64(offset))), ("next_offset", next),
+            ("limit", .int(Int64(limit))), ("offset", JSON(start)), ("next_offset", JSON(nextOffset)),
+            ("next_cursor", JSON(nextKey.map { RowCursor(table: id, key: $0).token })),
         ]).serialized()
         body.removeLast()
         body += Array(",\"rows\":".utf8) + Array(rows.utf8) + [UInt8(ascii: "}")]

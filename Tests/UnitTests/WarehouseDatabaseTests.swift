@@ -62,16 +62,11 @@ final class WarehouseDatabaseTests: XCTestCase {
 
     func testAnETLLoadRunsEveryStatement() throws {
         let name = tableName!
-        let schemaPresent = try db.query("SELECT to_regnamespace(\(WarehouseRepository.schema))::text AS s").first
-            .flatMap { try $0.decode("s", as: String?.self) } != nil
-        guard schemaPresent else { throw XCTSkip("the database has no warehouse schema (not migrated)") }
+        try requireWarehouseSchema()
         let load = WarehouseLoadRepository(db, table: name)
         let columns = [WarehouseColumnDefinition(name: "id", sqlType: "integer"),
                        WarehouseColumnDefinition(name: "name", sqlType: "text"),
                        WarehouseColumnDefinition(name: "at", sqlType: "timestamp with time zone")]
-        func copy(_ text: String) -> ((UnsafeRawBufferPointer) throws -> Void) throws -> Void {
-            { write in try Array(text.utf8).withUnsafeBytes(write) }
-        }
         XCTAssertFalse(try load.tableExists())
 
         // A first load: the staging table becomes the table.
@@ -81,10 +76,10 @@ final class WarehouseDatabaseTests: XCTestCase {
                                  feed: copy("1\tone\t2026-01-02 03:04:05.000006+00\n2\ttwo\t2026-01-01 00:00:00+00\n"))
         XCTAssertEqual(try load.stagingMaximum(of: "at", sqlType: "timestamp with time zone"), "2026-01-02 03:04:05.000006")
         XCTAssertEqual(try load.stagingMaximum(of: "id", sqlType: "integer"), "2")
+        try load.addStagingPrimaryKey(["id"])
         try db.transaction { db in
             let load = WarehouseLoadRepository(db, table: name)
             try load.replaceWithStaging()
-            try load.createUniqueIndex(key: ["id"])
             try load.comment("Assay ETL: it's loaded")
         }
         XCTAssertTrue(try load.tableExists())
@@ -132,5 +127,63 @@ final class WarehouseDatabaseTests: XCTestCase {
         XCTAssertEqual(try load.rowCount(), 3)
         XCTAssertEqual(try db.query("SELECT to_regclass(\(WarehouseRepository.schema + ".\"" + name + "__load\""))::text AS t")[0]
             .decode("t", as: String?.self), nil)
+    }
+
+    /// A keyless source's table is numbered by `_assay_row` as COPY fills it, and a source key
+    /// the rows repeat falls back to the same surrogate; either way the table has a primary key.
+    func testKeylessAndRepeatedKeyLoadsGetTheSurrogateKey() throws {
+        let name = tableName!
+        try requireWarehouseSchema()
+        let load = WarehouseLoadRepository(db, table: name)
+        let columns = [WarehouseColumnDefinition(name: "id", sqlType: "integer"), WarehouseColumnDefinition(name: "name", sqlType: "text")]
+        func primaryKey() throws -> [String] {
+            try db.query("""
+                SELECT a.attname::text AS name FROM pg_index i
+                CROSS JOIN LATERAL generate_series(0, i.indnkeyatts - 1) s(pos)
+                JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[s.pos]
+                WHERE i.indrelid = to_regclass(\(WarehouseRepository.schema + ".\"" + name + "\"")) AND i.indisprimary ORDER BY s.pos
+                """).map { try $0.decode("name") }
+        }
+        func numbered() throws -> [String] {
+            try db.query("""
+                SELECT _assay_row::text || ':' || name AS v FROM \(identifier: WarehouseRepository.schema).\(identifier: name) ORDER BY _assay_row
+                """).map { try $0.decode("v") }
+        }
+
+        // No key: numbered while copied.
+        try load.dropStaging()
+        try load.createStaging(columns: columns, unlogged: false, surrogateKey: true)
+        try load.copyIntoStaging(columns: ["id", "name"], feed: copy("7\tseven\n7\tseven again\n\\N\tnone\n"))
+        try load.addStagingPrimaryKey([WarehouseLoadRepository.surrogateKey])
+        try db.transaction { db in try WarehouseLoadRepository(db, table: name).replaceWithStaging() }
+        XCTAssertEqual(try primaryKey(), ["_assay_row"])
+        XCTAssertEqual(try numbered(), ["1:seven", "2:seven again", "3:none"])
+
+        // A key the rows repeat: the primary key fails, the surrogate is added after the copy.
+        try load.dropStaging()
+        try load.createStaging(columns: columns, unlogged: false)
+        try load.copyIntoStaging(columns: ["id", "name"], feed: copy("1\ta\n1\tb\n"))
+        XCTAssertThrowsError(try load.addStagingPrimaryKey(["id"]))
+        try load.addStagingSurrogateKey()
+        try db.transaction { db in try WarehouseLoadRepository(db, table: name).replaceWithStaging() }
+        XCTAssertEqual(try primaryKey(), ["_assay_row"])
+        XCTAssertEqual(try numbered().count, 2)
+        // Appends are numbered on.
+        try load.createStaging(columns: columns, unlogged: true)
+        try load.copyIntoStaging(columns: ["id", "name"], feed: copy("2\tc\n"))
+        try load.appendStaging(columns: ["id", "name"])
+        try load.dropStaging()
+        XCTAssertEqual(try numbered().last, "3:c")
+    }
+
+    private func requireWarehouseSchema() throws {
+        let present = try db.query("SELECT to_regnamespace(\(WarehouseRepository.schema))::text AS s").first
+            .flatMap { try $0.decode("s", as: String?.self) } != nil
+        guard present else { throw XCTSkip("the database has no warehouse schema (not migrated)") }
+    }
+
+    /// COPY text fed to a load at once.
+    private func copy(_ text: String) -> ((UnsafeRawBufferPointer) throws -> Void) throws -> Void {
+        { write in try Array(text.utf8).withUnsafeBytes(write) }
     }
 }

@@ -80,19 +80,24 @@ public struct ETLTableState: Sendable {
     public let mode: SyncMode
     public let cursorColumn: String?
     public let cursorValue: String?
+    /// The warehouse table's primary key, in key order (`_assay_row` for the surrogate key).
     public let primaryKey: [String]
+    /// Where the key came from: `primary_key` or `unique` (the source's), `requested` (the
+    /// run's `primary_key`), `surrogate`, or `none` (a table loaded before keys were kept).
+    public let keySource: String
     /// `[{"name", "type"}]` of the warehouse table, as JSON.
     public let columns: String
     public let rowCount: Int64
     public let lastSyncAt: Date?
 
     public init(warehouseTable: String, mode: SyncMode, cursorColumn: String?, cursorValue: String?, primaryKey: [String],
-                columns: String, rowCount: Int64, lastSyncAt: Date?) {
+                keySource: String, columns: String, rowCount: Int64, lastSyncAt: Date?) {
         self.warehouseTable = warehouseTable
         self.mode = mode
         self.cursorColumn = cursorColumn
         self.cursorValue = cursorValue
         self.primaryKey = primaryKey
+        self.keySource = keySource
         self.columns = columns
         self.rowCount = rowCount
         self.lastSyncAt = lastSyncAt
@@ -203,14 +208,15 @@ public struct ETLRepository {
 
     public func tableState(connection: UUID, schema: String, table: String) throws -> ETLTableState? {
         try db.query("""
-            SELECT warehouse_table, mode, cursor_column, cursor_value, primary_key, columns::text AS columns, row_count, last_sync_at
+            SELECT warehouse_table, mode, cursor_column, cursor_value, primary_key, key_source, columns::text AS columns, row_count,
+                   last_sync_at
             FROM etl_tables WHERE connection_id = \(connection) AND source_schema = \(schema) AND source_table = \(table)
             """).first.map { row in
             ETLTableState(
                 warehouseTable: try row.decode("warehouse_table"), mode: try row.decode("mode"),
                 cursorColumn: try row.decode("cursor_column", as: String?.self),
                 cursorValue: try row.decode("cursor_value", as: String?.self), primaryKey: try row.decode("primary_key"),
-                columns: try row.decode("columns"), rowCount: try row.decode("row_count"),
+                keySource: try row.decode("key_source"), columns: try row.decode("columns"), rowCount: try row.decode("row_count"),
                 lastSyncAt: try row.decode("last_sync_at", as: Date?.self))
         }
     }
@@ -218,12 +224,13 @@ public struct ETLRepository {
     public func saveTableState(connection: UUID, team: UUID, schema: String, table: String, state: ETLTableState, run: UUID) throws {
         try db.query("""
             INSERT INTO etl_tables (connection_id, team_id, source_schema, source_table, warehouse_table, mode, cursor_column,
-                                    cursor_value, primary_key, columns, row_count, last_sync_at, last_etl_job_id)
+                                    cursor_value, primary_key, key_source, columns, row_count, last_sync_at, last_etl_job_id)
             VALUES (\(connection), \(team), \(schema), \(table), \(state.warehouseTable), \(state.mode), \(state.cursorColumn),
-                    \(state.cursorValue), \(state.primaryKey), \(JSONText(state.columns))::jsonb, \(state.rowCount), now(), \(run))
+                    \(state.cursorValue), \(state.primaryKey), \(state.keySource), \(JSONText(state.columns))::jsonb, \(state.rowCount), now(), \(run))
             ON CONFLICT (connection_id, source_schema, source_table) DO UPDATE SET
                 warehouse_table = EXCLUDED.warehouse_table, mode = EXCLUDED.mode, cursor_column = EXCLUDED.cursor_column,
-                cursor_value = EXCLUDED.cursor_value, primary_key = EXCLUDED.primary_key, columns = EXCLUDED.columns,
+                cursor_value = EXCLUDED.cursor_value, primary_key = EXCLUDED.primary_key, key_source = EXCLUDED.key_source,
+                columns = EXCLUDED.columns,
                 row_count = EXCLUDED.row_count, last_sync_at = now(), last_etl_job_id = EXCLUDED.last_etl_job_id
             """)
     }

@@ -27,7 +27,7 @@ final class TablePageCache: @unchecked Sendable {
     struct Key: Hashable {
         let id: UUID
         let limit: Int
-        let offset: Int
+        let position: RowsPosition
     }
 
     /// A query's result: its table, and the statement with its parameters.
@@ -51,9 +51,11 @@ final class TablePageCache: @unchecked Sendable {
         let stored: Date
     }
 
+    /// A page of an extracted table (`table`) or of an ETL'd one (`connection`).
     struct Page {
         let team: UUID
-        let table: ExtractedTableRecord
+        let table: ExtractedTableRecord?
+        let connection: ConnectionTablePage?
         let json: String
         let count: Int
         let stored: Date
@@ -94,6 +96,7 @@ final class TablePageCache: @unchecked Sendable {
 
     private let lock = NSLock()
     private var shapes: [UUID: Shape] = [:]
+    private var connectionShapes: [UUID: ConnectionShape] = [:]
     private var pages: [Key: Page] = [:]
     private var order: [Key] = []
     private var results: [ResultKey: Result] = [:]
@@ -208,6 +211,17 @@ final class TablePageCache: @unchecked Sendable {
         }
     }
 
+    /// The shape kept for an ETL'd table (`page` has applied the notifications just before).
+    func connectionShape(of id: UUID) -> ConnectionShape? { lock.withLock { connectionShapes[id] } }
+
+    /// Keeps (or with nil forgets) an ETL'd table's shape, while fewer than `shapeCapacity` are kept.
+    func keep(_ shape: ConnectionShape?, of id: UUID) {
+        lock.withLock {
+            guard shape == nil || connectionShapes[id] != nil || connectionShapes.count < TablePageCache.shapeCapacity else { return }
+            connectionShapes[id] = shape
+        }
+    }
+
     /// Forgets the pages and shapes of tables named in notifications; forgets everything
     /// and listens again when `db` is not the connection the cache was kept for.
     private func synchronize(with db: Database) throws {
@@ -240,6 +254,7 @@ final class TablePageCache: @unchecked Sendable {
             }
             derivedOrder.removeAll { derived[$0] == nil }
             shapes = shapes.filter { !matches($0.key) }
+            connectionShapes = connectionShapes.filter { !matches($0.key) }
         }
     }
 }

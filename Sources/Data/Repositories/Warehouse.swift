@@ -129,12 +129,13 @@ public struct WarehouseRepository {
     /// unexpected (another team, the table replaced or dropped) falls back to the
     /// function, which has the last word.
     public func page(id: UUID, team: UUID, limit: Int, offset: Int) throws -> (table: ExtractedTableRecord, json: String, count: Int)? {
-        let key = TablePageCache.Key(id: id, limit: limit, offset: offset)
-        if let kept = try TablePageCache.shared.page(key, team: team, db: db) {
-            return (kept.table, kept.json, kept.count)
+        let key = TablePageCache.Key(id: id, limit: limit, position: .offset(offset))
+        if let kept = try TablePageCache.shared.page(key, team: team, db: db), let table = kept.table {
+            return (table, kept.json, kept.count)
         }
         guard let page = try read(id: id, team: team, limit: limit, offset: offset) else { return nil }
-        TablePageCache.shared.store(.init(team: team, table: page.table, json: page.json, count: page.count, stored: Date()),
+        TablePageCache.shared.store(.init(team: team, table: page.table, connection: nil, json: page.json, count: page.count,
+                                          stored: Date()),
                                     for: key, db: db)
         return page
     }
@@ -151,27 +152,13 @@ public struct WarehouseRepository {
             } catch DataError.server(let state, _, _) where state == "42P01" || state == "42703" {
                 // The table was dropped or its columns changed since it was first read.
             }
-            TablePageCache.shared.keep(nil, of: id)
+            TablePageCache.shared.keep(nil as TablePageCache.Shape?, of: id)
         }
         guard let row = try db.query("SELECT * FROM extracted_table_page(\(id), \(team), \(limit), \(offset))",
                                      prepared: true).first else { return nil }
         let table = try ExtractedTableRecord(row)
         TablePageCache.shared.keep(TablePageCache.Shape(table), of: id)
         return (table, try row.decode("rows"), try row.decode("n"))
-    }
-
-    /// A page of any warehouse table's rows as a JSON array of objects (keys in column order,
-    /// values typed by PostgreSQL), ordered by `orderBy` (a table copied by ETL has no `_row`),
-    /// and how many rows the page holds.
-    public func rowsJSON(tableName: String, columns: [String], orderBy: [String], limit: Int, offset: Int) throws -> (json: String, count: Int) {
-        let fields = WarehouseRepository.jsonObjectArguments(columns)
-        let order: SQL = orderBy.isEmpty ? "" : " ORDER BY \(SQL.identifiers(orderBy))"
-        let row = try db.query("""
-            SELECT coalesce(json_agg(json_build_object(\(unsafeSQL: fields))), '[]')::text AS rows, count(*) AS n
-            FROM (SELECT * FROM \(SQL.warehouseTable(tableName))\(order)
-                  LIMIT \(limit) OFFSET \(offset)) r
-            """)[0]
-        return (try row.decode("rows"), try row.decode("n"))
     }
 
     /// `json_build_object`'s arguments for a row `r` of these columns: each name and value.
