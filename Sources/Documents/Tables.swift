@@ -25,6 +25,11 @@ public struct DetectedTable: Sendable {
     /// The table as a grid of strings, header rows first: a spanning cell has its text in
     /// the first (top-left) position it covers and "" in the rest.
     public private(set) var textGrid: [[String]]
+    /// How many of `textGrid`'s first rows are the header rows found on the first page.
+    public let headerRowCount: Int
+    /// The table as found on each page it covers, in `textGrid`'s form: a continuation keeps
+    /// the header it repeats, so each page reads as it was printed.
+    public private(set) var pageGrids: [(page: Int, rows: [[String]])]
 
     public var confidence: Double {
         let cells = rows.flatMap { $0 }
@@ -43,6 +48,7 @@ public struct DetectedTable: Sendable {
         joined.rows = rows + nextRows
         joined.spans = spans + nextSpans
         joined.textGrid = textGrid + nextGrid
+        joined.pageGrids = pageGrids + next.pageGrids
         return joined
     }
 
@@ -51,6 +57,8 @@ public struct DetectedTable: Sendable {
         self.bbox = bbox
         self.pages = [page]
         textGrid = grid.textGrid
+        headerRowCount = grid.headerRows
+        pageGrids = [(page, textGrid)]
         func cell(_ row: Int, _ column: Int) -> Cell {
             guard let index = grid.slots[row][column] else { return Cell(text: "", confidence: 1, span: 1) }
             var span = 1
