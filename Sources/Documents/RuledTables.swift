@@ -224,6 +224,7 @@ enum RuledTables {
         grid.dropTitleRows()
         guard grid.rowCount >= 2, grid.columnCount >= 2 else { return nil }
         grid.findHeader()
+        grid.raiseHeaderLabels()
         return Found(grid: grid, bbox: bbox)
     }
 

@@ -148,7 +148,17 @@ public enum TableDetector {
         } else {
             columns = [free]
         }
-        let tables = ruled.map { DetectedTable(page: page.number, bbox: $0.bbox, grid: $0.grid) }
+        let tables = ruled.flatMap { found -> [DetectedTable] in
+            guard let ranges = found.grid.sideBySide() else { return [DetectedTable(page: page.number, bbox: found.bbox, grid: found.grid)] }
+            // Tables set side by side in one frame; each one's box is its share of the frame's width.
+            let (x0, width, columns) = (found.bbox.x0, found.bbox.x1 - found.bbox.x0, Double(found.grid.columnCount))
+            return ranges.map { range in
+                DetectedTable(page: page.number,
+                              bbox: (x0 + width * Double(range.lowerBound) / columns, found.bbox.y0,
+                                     x0 + width * Double(range.upperBound) / columns, found.bbox.y1),
+                              grid: found.grid.columns(range))
+            }
+        }
             + columns.flatMap { unruled($0, rulings: rulings, page: page, minRows: minRows) }
         return tables.sorted { ($0.bbox.y0, $0.bbox.x0) < ($1.bbox.y0, $1.bbox.x0) }
     }
@@ -229,8 +239,9 @@ public enum TableDetector {
             let top = headerStart(lines, body: start, end: end, after: taken, rulings: rulings)
             let run = Array(lines[top...end])
             // Columns come from the body; header labels are placed over them by position.
-            if let table = build(run, bands: columnBands(body), page: page) {
-                tables.append(table)
+            let built = build(run, bands: columnBands(body), page: page)
+            if !built.isEmpty {
+                tables += built
                 start = end + 1
                 taken = start
             } else {
@@ -318,8 +329,8 @@ public enum TableDetector {
         return bands
     }
 
-    static func build(_ lines: [Line], bands: [(Double, Double)], page: PageModel) -> DetectedTable? {
-        guard bands.count >= 2 else { return nil }
+    static func build(_ lines: [Line], bands: [(Double, Double)], page: PageModel) -> [DetectedTable] {
+        guard bands.count >= 2 else { return [] }
         // Rows: one per line, except a line holding only a continuation of the first
         // column (a wrapped label) that sits closer to a neighbouring row than rows sit
         // to each other.
@@ -407,11 +418,19 @@ public enum TableDetector {
             }
         }
         grid.headerRows = headerRows < grid.rowCount ? headerRows : 0
-        guard accept(grid) else { return nil }
+        guard accept(grid) else { return [] }
         grid.raiseHeaderLabels()
         grid.keepGroupedHeaderRows()
         let x0 = lines.map(\.x0).min()!, x1 = lines.map(\.x1).max()!
-        return DetectedTable(page: page.number, bbox: (x0, lines.first!.y0, x1, lines.last!.y1), grid: grid)
+        // Tables set side by side under one repeated header line are each a table.
+        if let ranges = grid.sideBySide() {
+            return ranges.map { range in
+                let left = range.lowerBound == 0 ? x0 : bands[range.lowerBound].0
+                let right = range.upperBound == bands.count ? x1 : bands[range.upperBound - 1].1
+                return DetectedTable(page: page.number, bbox: (left, lines.first!.y0, right, lines.last!.y1), grid: grid.columns(range))
+            }
+        }
+        return [DetectedTable(page: page.number, bbox: (x0, lines.first!.y0, x1, lines.last!.y1), grid: grid)]
     }
 
     /// The bands a cell overlaps; a cell of numbers overlapping several bands is several
