@@ -269,10 +269,18 @@ enum TextShape {
         return ["table", "figure", "exhibit", "source:", "sources:", "note:", "notes:"].contains(first)
     }
 
+    /// A year ("1997"), or a school or fiscal year running into the next ("2007–08", "1999-2000").
     static func isYear(_ text: String) -> Bool {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard trimmed.count == 4, let value = Int(trimmed) else { return false }
-        return (1800...2100).contains(value)
+        let parts = trimmed.split(whereSeparator: { "-–/".contains($0) }).map(String.init)
+        guard let first = parts.first, first.count == 4, let year = Int(first), (1800...2100).contains(year) else { return false }
+        switch parts.count {
+        case 1: return trimmed.count == 4
+        case 2:
+            guard let next = Int(parts[1]), trimmed.count == 5 + parts[1].count else { return false }
+            return parts[1].count == 2 ? next == (year + 1) % 100 : parts[1].count == 4 && next == year + 1
+        default: return false
+        }
     }
 
     static func wordCount(_ text: String) -> Int { text.split(separator: " ").count }

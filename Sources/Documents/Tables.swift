@@ -381,7 +381,7 @@ public enum TableDetector {
             }
         }
         var placed = rows.enumerated().map { index, row in
-            index < firstData ? labels(row, bands: bands) : split(row, bands: bands)
+            index < firstData ? labels(row, bands: bands) : groupLabel(row, bands: bands) ?? split(row, bands: bands)
         }
         var headerRows = firstData
         // A section label ("Actual", "Women") right above the data belongs to the body.
@@ -431,6 +431,18 @@ public enum TableDetector {
             }
         }
         return [DetectedTable(page: page.number, bbox: (x0, lines.first!.y0, x1, lines.last!.y1), grid: grid)]
+    }
+
+    /// A body row that is one label centred over all the data columns ("Projected enrollment,
+    /// in thousands" between two groups of rows) spans them, its text in the first.
+    static func groupLabel(_ row: [Line.Cell], bands: [(Double, Double)]) -> [(cell: Line.Cell, covered: ClosedRange<Int>)]? {
+        guard row.count == 1, bands.count >= 3, let cell = row.first, cell.x0 > bands[0].1, !TextShape.isNumeric(cell.text) else { return nil }
+        let centres = bands.map { ($0.0 + $0.1) / 2 }
+        let pitch = (centres.last! - centres[1]) / Double(bands.count - 2)
+        let middle = (cell.x0 + cell.x1) / 2
+        guard abs(middle - (centres[1] + centres.last!) / 2) <= max(4, pitch / 2),
+              bands.indices.filter({ cell.x0 <= bands[$0].1 && cell.x1 >= bands[$0].0 }).count >= 2 else { return nil }
+        return [(cell, 1...(bands.count - 1))]
     }
 
     /// The bands a cell overlaps; a cell of numbers overlapping several bands is several

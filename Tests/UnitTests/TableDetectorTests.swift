@@ -201,6 +201,22 @@ final class TableDetectorTests: XCTestCase {
         XCTAssertEqual(tables.first?.rows.count, 3)
     }
 
+    func testAGroupLabelBetweenBodyRowsSpansTheDataColumnsAndSchoolYearsLabelThem() {
+        // "2007–08" labels a column as "2007" would; the centred label between the groups of rows
+        // spans the figures' columns, its text in the first of them, and does not end the table.
+        var words = [word("Source", 72, 80), word("2007–08", 150, 80), word("2008–09", 250, 80), word("2009–10", 350, 80)]
+        let body: [(String, Double)] = [("Actual", 96), ("Model", 128), ("Trend", 144)]
+        for (label, y) in body {
+            words += [word(label, 72, y), word("49,293", 150, y), word("49,266", 250, y), word("49,373", 350, y)]
+        }
+        words += sentence("Projected enrollment, in thousands", 169, 112)
+        let tables = TableDetector.detect(page(words))
+        XCTAssertEqual(tables.count, 1)
+        XCTAssertEqual(tables.first?.header, ["Source", "2007–08", "2008–09", "2009–10"])
+        XCTAssertEqual(tables.first?.textGrid.map { $0[0] }, ["Source", "Actual", "", "Model", "Trend"])
+        XCTAssertEqual(tables.first?.textGrid[2], ["", "Projected enrollment, in thousands", "", ""])
+    }
+
     func testRuledTablesComeOutTheSameWhateverTheOrderOfTheirRules() {
         // Two framed tables side by side and one below: union-find roots and grouping follow the
         // rules' order, so the tables' order must not.
