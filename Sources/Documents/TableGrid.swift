@@ -263,6 +263,14 @@ enum TextShape {
         text.unicodeScalars.contains { CharacterSet.alphanumerics.contains($0) }
     }
 
+    /// A list item's bullet: "•", "▪", "➢", or a symbol font's private-use bullet (U+F0B7).
+    /// Not a dash or a number: those also stand in table columns (no value, a position).
+    static func isListMarker(_ text: String) -> Bool {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard trimmed.count == 1, let scalar = trimmed.unicodeScalars.first else { return false }
+        return "•▪◦●○■□➢►‣∙".unicodeScalars.contains(scalar) || (0xE000...0xF8FF).contains(scalar.value)
+    }
+
     /// A caption or a note about a table: "Table 3 …", "Figure 2.", "Source: …".
     static func isCaption(_ text: String) -> Bool {
         let first = text.split(separator: " ").first?.lowercased() ?? ""

@@ -556,6 +556,9 @@ public enum TableDetector {
         }
         let all = texts.flatMap { $0 }
         guard !TextShape.isScattered(all.flatMap { $0.split(separator: " ") }) else { return false }
+        // A bulleted list: the first column holds only bullets, the rest text.
+        if let markers = texts.first, !markers.isEmpty, markers.allSatisfy(TextShape.isListMarker),
+           !texts.dropFirst().joined().contains(where: TextShape.isNumeric) { return false }
         let prose = all.filter { TextShape.wordCount($0) >= 5 }.count
         guard prose * 5 <= all.count * 2 else { return false }
         if grid.columnCount == 2 {

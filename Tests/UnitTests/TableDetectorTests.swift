@@ -217,6 +217,20 @@ final class TableDetectorTests: XCTestCase {
         XCTAssertEqual(tables.first?.textGrid[2], ["", "Projected enrollment, in thousands", "", ""])
     }
 
+    func testABulletedListIsNotATable() {
+        // Bullets set apart from their items line up as a column; the list is still no table.
+        var words: [Word] = []
+        let items = ["AFFIRM Leadership Award", "Federal Computer Week", "Government Innovation Prize", "Digital Service Award"]
+        for (r, item) in items.enumerated() {
+            words.append(word("\u{F0B7}", 72, 80 + Double(r) * 16))
+            words += sentence(item, 100, 80 + Double(r) * 16)
+        }
+        XCTAssertTrue(TableDetector.detect(page(words)).isEmpty)
+        // The same rows with figures beside them are a table.
+        let figures = words + items.indices.map { word("\($0 + 1).5", 300, 80 + Double($0) * 16) }
+        XCTAssertEqual(TableDetector.detect(page(figures)).count, 1)
+    }
+
     func testRuledTablesComeOutTheSameWhateverTheOrderOfTheirRules() {
         // Two framed tables side by side and one below: union-find roots and grouping follow the
         // rules' order, so the tables' order must not.
