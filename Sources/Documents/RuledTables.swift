@@ -35,14 +35,25 @@ enum RuledTables {
                 parent[root(h)] = root(horizontal.count + v)
             }
         }
-        var groups: [Int: (h: [RulingLine], v: [RulingLine])] = [:]
-        for (h, line) in horizontal.enumerated() { groups[root(h), default: ([], [])].h.append(line) }
-        for (v, line) in vertical.enumerated() { groups[root(horizontal.count + v), default: ([], [])].v.append(line) }
-        return groups.values.compactMap { group in
+        // Groups in the order of their first rule, never a Dictionary's (its order changes
+        // from process to process with the hash seed), and tables by position with that
+        // order breaking ties: the same page gives the same tables in every run.
+        var groups: [(h: [RulingLine], v: [RulingLine])] = []
+        var groupOf: [Int: Int] = [:]
+        func group(_ rule: Int) -> Int {
+            if let index = groupOf[root(rule)] { return index }
+            groups.append(([], []))
+            groupOf[root(rule)] = groups.count - 1
+            return groups.count - 1
+        }
+        for (h, line) in horizontal.enumerated() { groups[group(h)].h.append(line) }
+        for (v, line) in vertical.enumerated() { groups[group(horizontal.count + v)].v.append(line) }
+        let found = groups.compactMap { group -> Found? in
             guard group.h.count >= 2, group.v.count >= 2 else { return nil }
             return table(horizontal: group.h, vertical: group.v, words: words)
         }
-        .sorted { ($0.bbox.y0, $0.bbox.x0) < ($1.bbox.y0, $1.bbox.x0) }
+        return found.enumerated().sorted { ($0.element.bbox.y0, $0.element.bbox.x0, $0.offset) < ($1.element.bbox.y0, $1.element.bbox.x0, $1.offset) }
+            .map(\.element)
     }
 
     /// Frame edges that the rendering lost (cell fills painted over a border): where three
@@ -213,6 +224,7 @@ enum RuledTables {
         grid.dropTitleRows()
         guard grid.rowCount >= 2, grid.columnCount >= 2 else { return nil }
         grid.findHeader()
+        grid.raiseHeaderLabels()
         return Found(grid: grid, bbox: bbox)
     }
 

@@ -132,6 +132,43 @@ struct TableGrid {
 }
 
 extension TableGrid {
+    /// The column ranges of tables set side by side under one header line, as a long list is
+    /// set in two or three columns: the first header row repeats the same labels
+    /// ("Age | Total population | Age | Total population"), each piece starts with row labels,
+    /// and no cell crosses a cut.
+    func sideBySide() -> [Range<Int>]? {
+        guard headerRows >= 1, columnCount >= 4 else { return nil }
+        let labels = (0..<columnCount).map { isOrigin(row: 0, column: $0) ? text(row: 0, column: $0) : "" }
+        for width in 2...(columnCount / 2) where columnCount % width == 0 {
+            let first = Array(labels[0..<width])
+            guard !first.contains(""), Set(first).count == width else { continue }
+            let ranges = stride(from: 0, to: columnCount, by: width).map { $0..<($0 + width) }
+            guard ranges.allSatisfy({ Array(labels[$0]) == first }) else { continue }
+            // Each piece starts with a column of row labels; repeated labels over figures only
+            // ("Male | Female | Male | Female") are one table whose group labels were not found.
+            let stubs = ranges.allSatisfy { range in
+                let cells = (headerRows..<rowCount).map { text(row: $0, column: range.lowerBound) }.filter { !$0.isEmpty }
+                return !cells.isEmpty && cells.filter(TextShape.isNumeric).count * 2 < cells.count
+            }
+            guard stubs else { return nil }
+            let crossed = slots.contains { row in
+                ranges.dropFirst().contains { row[$0.lowerBound] != nil && row[$0.lowerBound] == row[$0.lowerBound - 1] }
+            }
+            return crossed ? nil : ranges
+        }
+        return nil
+    }
+
+    /// The grid of some of the columns, rows left empty there dropped.
+    func columns(_ range: Range<Int>) -> TableGrid {
+        var part = self
+        part.slots = slots.map { Array($0[range]) }
+        part.compact()
+        return part
+    }
+}
+
+extension TableGrid {
     /// In a header of several levels (group labels spanning columns above column labels),
     /// a label with nothing above it moves up to the first header row: it spans the
     /// header rows, and a spanning cell's text sits top-left.
@@ -151,12 +188,34 @@ extension TableGrid {
             cells.append(Cell(text: parts.map(\.text).joined(separator: " "), confidence: parts.map(\.confidence).min() ?? 1))
             for row in 0..<headerRows { slots[row][0] = cells.count - 1 }
         }
+        // A column label wrapped over two header rows ("Elementary" over "ungraded", the second
+        // line going on in lower case), beside group labels, is one label spanning them.
+        if (0..<headerRows).contains(where: spansColumns) {
+            for column in 1..<columnCount {
+                func single(_ row: Int) -> Bool {
+                    guard let index = slots[row][column], isOrigin(row: row, column: column) else { return false }
+                    return slots[row][column - 1] != index && (column + 1 == columnCount || slots[row][column + 1] != index)
+                }
+                for row in 1..<headerRows where single(row - 1) && single(row) {
+                    let (upper, lower) = (slots[row - 1][column]!, slots[row][column]!)
+                    guard !cells[upper].text.isEmpty, let first = cells[lower].text.first, first.isLowercase || first == "(" else { continue }
+                    cells.append(Cell(text: cells[upper].text + " " + cells[lower].text,
+                                      confidence: min(cells[upper].confidence, cells[lower].confidence)))
+                    slots[row - 1][column] = cells.count - 1
+                    slots[row][column] = cells.count - 1
+                }
+            }
+        }
+        // A label with empty slots above it, up to the header's top or to a group label spanning
+        // its column, moves up to the first of them ("Difference" under "Age-adjusted rate",
+        // beside "2005" and "2010" over their column labels).
         for column in 0..<columnCount {
             guard let row = (1..<headerRows).first(where: { isOrigin(row: $0, column: column) && !text(row: $0, column: column).isEmpty }),
-                  (0..<row).contains(where: spansColumns),
-                  (0..<row).allSatisfy({ slots[$0][column] == nil }),
                   let index = slots[row][column], !(column + 1 < columnCount && slots[row][column + 1] == index) else { continue }
-            for above in 0..<row { slots[above][column] = index }
+            var top = row
+            while top > 0, slots[top - 1][column] == nil { top -= 1 }
+            guard top < row, (top..<row).contains(where: spansColumns) else { continue }
+            for above in top..<row { slots[above][column] = index }
         }
     }
 }
@@ -204,16 +263,32 @@ enum TextShape {
         text.unicodeScalars.contains { CharacterSet.alphanumerics.contains($0) }
     }
 
+    /// A list item's bullet: "•", "▪", "➢", or a symbol font's private-use bullet (U+F0B7).
+    /// Not a dash or a number: those also stand in table columns (no value, a position).
+    static func isListMarker(_ text: String) -> Bool {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard trimmed.count == 1, let scalar = trimmed.unicodeScalars.first else { return false }
+        return "•▪◦●○■□➢►‣∙".unicodeScalars.contains(scalar) || (0xE000...0xF8FF).contains(scalar.value)
+    }
+
     /// A caption or a note about a table: "Table 3 …", "Figure 2.", "Source: …".
     static func isCaption(_ text: String) -> Bool {
         let first = text.split(separator: " ").first?.lowercased() ?? ""
         return ["table", "figure", "exhibit", "source:", "sources:", "note:", "notes:"].contains(first)
     }
 
+    /// A year ("1997"), or a school or fiscal year running into the next ("2007–08", "1999-2000").
     static func isYear(_ text: String) -> Bool {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard trimmed.count == 4, let value = Int(trimmed) else { return false }
-        return (1800...2100).contains(value)
+        let parts = trimmed.split(whereSeparator: { "-–/".contains($0) }).map(String.init)
+        guard let first = parts.first, first.count == 4, let year = Int(first), (1800...2100).contains(year) else { return false }
+        switch parts.count {
+        case 1: return trimmed.count == 4
+        case 2:
+            guard let next = Int(parts[1]), trimmed.count == 5 + parts[1].count else { return false }
+            return parts[1].count == 2 ? next == (year + 1) % 100 : parts[1].count == 4 && next == year + 1
+        default: return false
+        }
     }
 
     static func wordCount(_ text: String) -> Int { text.split(separator: " ").count }

@@ -25,6 +25,11 @@ public struct DetectedTable: Sendable {
     /// The table as a grid of strings, header rows first: a spanning cell has its text in
     /// the first (top-left) position it covers and "" in the rest.
     public private(set) var textGrid: [[String]]
+    /// How many of `textGrid`'s first rows are the header rows found on the first page.
+    public let headerRowCount: Int
+    /// The table as found on each page it covers, in `textGrid`'s form: a continuation keeps
+    /// the header it repeats, so each page reads as it was printed.
+    public private(set) var pageGrids: [(page: Int, rows: [[String]])]
 
     public var confidence: Double {
         let cells = rows.flatMap { $0 }
@@ -43,6 +48,7 @@ public struct DetectedTable: Sendable {
         joined.rows = rows + nextRows
         joined.spans = spans + nextSpans
         joined.textGrid = textGrid + nextGrid
+        joined.pageGrids = pageGrids + next.pageGrids
         return joined
     }
 
@@ -51,6 +57,8 @@ public struct DetectedTable: Sendable {
         self.bbox = bbox
         self.pages = [page]
         textGrid = grid.textGrid
+        headerRowCount = grid.headerRows
+        pageGrids = [(page, textGrid)]
         func cell(_ row: Int, _ column: Int) -> Cell {
             guard let index = grid.slots[row][column] else { return Cell(text: "", confidence: 1, span: 1) }
             var span = 1
@@ -140,7 +148,17 @@ public enum TableDetector {
         } else {
             columns = [free]
         }
-        let tables = ruled.map { DetectedTable(page: page.number, bbox: $0.bbox, grid: $0.grid) }
+        let tables = ruled.flatMap { found -> [DetectedTable] in
+            guard let ranges = found.grid.sideBySide() else { return [DetectedTable(page: page.number, bbox: found.bbox, grid: found.grid)] }
+            // Tables set side by side in one frame; each one's box is its share of the frame's width.
+            let (x0, width, columns) = (found.bbox.x0, found.bbox.x1 - found.bbox.x0, Double(found.grid.columnCount))
+            return ranges.map { range in
+                DetectedTable(page: page.number,
+                              bbox: (x0 + width * Double(range.lowerBound) / columns, found.bbox.y0,
+                                     x0 + width * Double(range.upperBound) / columns, found.bbox.y1),
+                              grid: found.grid.columns(range))
+            }
+        }
             + columns.flatMap { unruled($0, rulings: rulings, page: page, minRows: minRows) }
         return tables.sorted { ($0.bbox.y0, $0.bbox.x0) < ($1.bbox.y0, $1.bbox.x0) }
     }
@@ -221,8 +239,9 @@ public enum TableDetector {
             let top = headerStart(lines, body: start, end: end, after: taken, rulings: rulings)
             let run = Array(lines[top...end])
             // Columns come from the body; header labels are placed over them by position.
-            if let table = build(run, bands: columnBands(body), page: page) {
-                tables.append(table)
+            let built = build(run, bands: columnBands(body), page: page)
+            if !built.isEmpty {
+                tables += built
                 start = end + 1
                 taken = start
             } else {
@@ -310,8 +329,8 @@ public enum TableDetector {
         return bands
     }
 
-    static func build(_ lines: [Line], bands: [(Double, Double)], page: PageModel) -> DetectedTable? {
-        guard bands.count >= 2 else { return nil }
+    static func build(_ lines: [Line], bands: [(Double, Double)], page: PageModel) -> [DetectedTable] {
+        guard bands.count >= 2 else { return [] }
         // Rows: one per line, except a line holding only a continuation of the first
         // column (a wrapped label) that sits closer to a neighbouring row than rows sit
         // to each other.
@@ -362,7 +381,7 @@ public enum TableDetector {
             }
         }
         var placed = rows.enumerated().map { index, row in
-            index < firstData ? labels(row, bands: bands) : split(row, bands: bands)
+            index < firstData ? labels(row, bands: bands) : groupLabel(row, bands: bands) ?? split(row, bands: bands)
         }
         var headerRows = firstData
         // A section label ("Actual", "Women") right above the data belongs to the body.
@@ -399,11 +418,31 @@ public enum TableDetector {
             }
         }
         grid.headerRows = headerRows < grid.rowCount ? headerRows : 0
-        guard accept(grid) else { return nil }
+        guard accept(grid) else { return [] }
         grid.raiseHeaderLabels()
         grid.keepGroupedHeaderRows()
         let x0 = lines.map(\.x0).min()!, x1 = lines.map(\.x1).max()!
-        return DetectedTable(page: page.number, bbox: (x0, lines.first!.y0, x1, lines.last!.y1), grid: grid)
+        // Tables set side by side under one repeated header line are each a table.
+        if let ranges = grid.sideBySide() {
+            return ranges.map { range in
+                let left = range.lowerBound == 0 ? x0 : bands[range.lowerBound].0
+                let right = range.upperBound == bands.count ? x1 : bands[range.upperBound - 1].1
+                return DetectedTable(page: page.number, bbox: (left, lines.first!.y0, right, lines.last!.y1), grid: grid.columns(range))
+            }
+        }
+        return [DetectedTable(page: page.number, bbox: (x0, lines.first!.y0, x1, lines.last!.y1), grid: grid)]
+    }
+
+    /// A body row that is one label centred over all the data columns ("Projected enrollment,
+    /// in thousands" between two groups of rows) spans them, its text in the first.
+    static func groupLabel(_ row: [Line.Cell], bands: [(Double, Double)]) -> [(cell: Line.Cell, covered: ClosedRange<Int>)]? {
+        guard row.count == 1, bands.count >= 3, let cell = row.first, cell.x0 > bands[0].1, !TextShape.isNumeric(cell.text) else { return nil }
+        let centres = bands.map { ($0.0 + $0.1) / 2 }
+        let pitch = (centres.last! - centres[1]) / Double(bands.count - 2)
+        let middle = (cell.x0 + cell.x1) / 2
+        guard abs(middle - (centres[1] + centres.last!) / 2) <= max(4, pitch / 2),
+              bands.indices.filter({ cell.x0 <= bands[$0].1 && cell.x1 >= bands[$0].0 }).count >= 2 else { return nil }
+        return [(cell, 1...(bands.count - 1))]
     }
 
     /// The bands a cell overlaps; a cell of numbers overlapping several bands is several
@@ -517,6 +556,9 @@ public enum TableDetector {
         }
         let all = texts.flatMap { $0 }
         guard !TextShape.isScattered(all.flatMap { $0.split(separator: " ") }) else { return false }
+        // A bulleted list: the first column holds only bullets, the rest text.
+        if let markers = texts.first, !markers.isEmpty, markers.allSatisfy(TextShape.isListMarker),
+           !texts.dropFirst().joined().contains(where: TextShape.isNumeric) { return false }
         let prose = all.filter { TextShape.wordCount($0) >= 5 }.count
         guard prose * 5 <= all.count * 2 else { return false }
         if grid.columnCount == 2 {

@@ -27,7 +27,7 @@ public enum BenchExtraction {
         let fields = (try? RuleBasedExtractor().extract(pages: pages, fields: InvoiceFields.specs)) ?? []
         let seconds = Date().timeIntervalSince(started)
         var result: [(String, JSON)] = [
-            ("tables", .array(tables.map(present))),
+            ("tables", .array(present(tables))),
             ("fields", .object(fields.compactMap { field in field.value.map { (field.fieldID, JSON.string($0)) } })),
             ("text", .string(pages.map(\.text).joined(separator: "\n\n"))),
             ("meta", ["seconds": .double((seconds * 1000).rounded() / 1000), "pages": .int(Int64(pages.count))]),
@@ -36,24 +36,44 @@ public enum BenchExtraction {
         return .object(result)
     }
 
-    /// A table as stored: `columns` (name, header, type) and `values` (the typed text of
-    /// each body cell, null for NULL) are what the warehouse table holds; `rows` is the same
-    /// table in the scorers' grid form: the header found on the page, then the body cells' text
-    /// (a spreadsheet keeps no cell text: its values are its cells, parsed without loss).
-    static func present(_ table: ExtractedTable) -> JSON {
-        let header = table.headerCells.map { [JSON.array($0.map(JSON.string))] } ?? []
-        let body: [JSON] = table.cells.isEmpty
-            ? table.values.map { .array($0.map { JSON.string($0 ?? "") }) }
-            : table.cells.map { .array($0.map { JSON.string($0.text) }) }
-        var members: [(String, JSON)] = [
-            ("page", .int(Int64(table.firstPage))),
-            ("pages", .array(table.pages.map { .int(Int64($0)) })),
-            ("columns", table.columnsJSON),
-            ("rows", .array(header + body)),
-            ("values", .array(table.values.map { .array($0.map(JSON.init)) })),
-        ]
-        if let sheet = table.sheet { members.insert(("sheet", .string(sheet)), at: 0) }
-        return .object(members)
+    /// The document's tables, each as stored and as found on its pages.
+    ///
+    /// A table's entry holds what the warehouse stores: `columns` (name, header, type) and
+    /// `values` (the typed text of each body cell, null for NULL); and what was read off the
+    /// page: `header_rows` (the header rows as found, before they were joined into one name per
+    /// column) and `rows`, its first page's grid (those header rows, then the body rows there,
+    /// a spanning cell's text in its top-left position). A table continuing across pages is one
+    /// stored table; each further page gets an entry of its own with `page`, `rows` (as found
+    /// there, a repeated header included) and `continues`, the index in `tables` of the entry it
+    /// continues. The benchmark's scorer reads `page` and `rows`, so it scores what was found on
+    /// each page as ICDAR annotates it; the parity test holds the stored form to the API's.
+    /// A spreadsheet keeps no cell text: its `rows` are its header and values, parsed without loss.
+    static func present(_ tables: [ExtractedTable]) -> [JSON] {
+        var entries: [JSON] = []
+        for table in tables {
+            let first = entries.count
+            let grids = table.pageGrids
+            let header = table.headerRows.map { JSON.array($0.map(JSON.string)) }
+            let rows: [JSON] = grids.first.map { $0.rows.map { JSON.array($0.map(JSON.string)) } }
+                ?? header + (table.cells.isEmpty
+                    ? table.values.map { .array($0.map { JSON.string($0 ?? "") }) }
+                    : table.cells.map { .array($0.map { JSON.string($0.text) }) })
+            var members: [(String, JSON)] = [
+                ("page", .int(Int64(table.firstPage))),
+                ("pages", .array(table.pages.map { .int(Int64($0)) })),
+                ("columns", table.columnsJSON),
+                ("header_rows", .array(header)),
+                ("rows", .array(rows)),
+                ("values", .array(table.values.map { .array($0.map(JSON.init)) })),
+            ]
+            if let sheet = table.sheet { members.insert(("sheet", .string(sheet)), at: 0) }
+            entries.append(.object(members))
+            for grid in grids.dropFirst() {
+                entries.append(["page": .int(Int64(grid.page)), "continues": .int(Int64(first)),
+                                "rows": .array(grid.rows.map { .array($0.map(JSON.string)) })])
+            }
+        }
+        return entries
     }
 }
 

@@ -15,6 +15,12 @@ public struct ExtractedTable: Sendable {
     /// The header as found on the page (several header rows joined per column), or nil
     /// when the table has none and its columns are named `column 1`, `column 2`, ….
     public let headerCells: [String]?
+    /// The header rows as found on the page, before they were joined into one name per
+    /// column: a label spanning columns has its text in the first of them and "" in the rest.
+    public var headerRows: [[String]] = []
+    /// The table as found on each page it covers (header rows as printed, then the body rows
+    /// there, spanning cells top-left); empty for spreadsheets, whose rows are their values.
+    public var pageGrids: [(page: Int, rows: [[String]])] = []
     public let columns: [WarehouseColumn]
     /// Body rows, each with one cell per column (a spanning cell repeats its text).
     public let cells: [[DetectedTable.Cell]]
@@ -89,8 +95,10 @@ public enum TableExtraction {
                 ValueParser.sqlValue(cell.0, as: cell.1, monthFirst: monthFirst[position])
             }
         }
-        return ExtractedTable(pages: [page], bbox: (0, 0, 0, 0), headerCells: looksLikeHeader ? header : nil,
-                              columns: columns, cells: [], values: values, confidence: 1, sheet: sheet)
+        var table = ExtractedTable(pages: [page], bbox: (0, 0, 0, 0), headerCells: looksLikeHeader ? header : nil,
+                                   columns: columns, cells: [], values: values, confidence: 1, sheet: sheet)
+        table.headerRows = looksLikeHeader ? [header] : []
+        return table
     }
 
     /// Whether `cells` (non-empty, distinct) name the columns of `body` rather than being its
@@ -125,7 +133,10 @@ public enum TableExtraction {
                 ValueParser.sqlValue(cell.0.text, as: cell.1, monthFirst: monthFirst[position])
             }
         }
-        return ExtractedTable(pages: table.pages, bbox: table.bbox, headerCells: table.headerCells?.map(\.text),
-                              columns: columns, cells: table.rows, values: values, confidence: table.confidence)
+        var extracted = ExtractedTable(pages: table.pages, bbox: table.bbox, headerCells: table.headerCells?.map(\.text),
+                                       columns: columns, cells: table.rows, values: values, confidence: table.confidence)
+        extracted.headerRows = Array(table.textGrid.prefix(table.headerRowCount))
+        extracted.pageGrids = table.pageGrids
+        return extracted
     }
 }

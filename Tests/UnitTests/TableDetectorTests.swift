@@ -157,6 +157,98 @@ final class TableDetectorTests: XCTestCase {
         return lines
     }
 
+    func testTablesSetSideBySideUnderARepeatedHeaderAreEachATable() {
+        // A long list set in two columns of the page: "Age | Total population" twice, one frame.
+        var words: [Word] = []
+        for (offset, x) in [72.0, 300].enumerated() {
+            words += [word("Age", x, 80)] + sentence("Total population", x + 80, 80)
+            for row in 0..<4 {
+                let age = offset * 4 + row
+                words += sentence("\(age) years", x, 96 + Double(row) * 16) + [word("\(3_000 + age * 7),000", x + 80, 96 + Double(row) * 16)]
+            }
+        }
+        let tables = TableDetector.detect(page(words))
+        XCTAssertEqual(tables.map(\.header), [["Age", "Total population"], ["Age", "Total population"]])
+        XCTAssertEqual(tables.map { $0.rows.map { $0[0].text } }, [(0..<4).map { "\($0) years" }, (4..<8).map { "\($0) years" }])
+        XCTAssertLessThan(tables[0].bbox.x1, tables[1].bbox.x0)
+    }
+
+    func testRepeatedLabelsOverFiguresStayOneTable() {
+        // "Male | Female" twice over figures only: one table (its group labels unread), not two.
+        var words: [Word] = []
+        for (c, label) in ["Male", "Female", "Male", "Female"].enumerated() { words.append(word(label, 150 + Double(c) * 80, 80)) }
+        for r in 0..<3 {
+            for c in 0..<4 { words.append(word("\(r + c).5", 150 + Double(c) * 80, 96 + Double(r) * 16)) }
+        }
+        let tables = TableDetector.detect(page(words))
+        XCTAssertEqual(tables.map(\.header), [["Male", "Female", "Male", "Female"]])
+    }
+
+    func testAColumnLabelWrappedOverTwoHeaderLinesBesideAGroupLabelIsOneLabel() {
+        // "Grade" groups 7 8 9; "Special / needs" is one label set on two lines beside it.
+        var words: [Word] = [word("Year", 72, 80), word("Grade", 227, 80), word("Special", 400, 80)]
+        words += [word("7", 159, 100), word("8", 239, 100), word("9", 319, 100), word("needs", 406, 100)]
+        for (r, year) in ["2001", "2002", "2003"].enumerated() {
+            let y = 118 + Double(r) * 16
+            words += [word(year, 72, y), word("10.\(r)", 150, y), word("11.\(r)", 230, y), word("12.\(r)", 310, y), word("1,004.\(r)", 400, y)]
+        }
+        let tables = TableDetector.detect(page(words))
+        XCTAssertEqual(tables.count, 1)
+        XCTAssertEqual(Array(tables.first?.textGrid.prefix(2) ?? []),
+                       [["Year", "Grade", "", "", "Special needs"], ["", "7", "8", "9", ""]])
+        XCTAssertEqual(tables.first?.header, ["Year", "Grade 7", "Grade 8", "Grade 9", "Special needs"])
+        XCTAssertEqual(tables.first?.headerRowCount, 2)
+        XCTAssertEqual(tables.first?.rows.count, 3)
+    }
+
+    func testAGroupLabelBetweenBodyRowsSpansTheDataColumnsAndSchoolYearsLabelThem() {
+        // "2007–08" labels a column as "2007" would; the centred label between the groups of rows
+        // spans the figures' columns, its text in the first of them, and does not end the table.
+        var words = [word("Source", 72, 80), word("2007–08", 150, 80), word("2008–09", 250, 80), word("2009–10", 350, 80)]
+        let body: [(String, Double)] = [("Actual", 96), ("Model", 128), ("Trend", 144)]
+        for (label, y) in body {
+            words += [word(label, 72, y), word("49,293", 150, y), word("49,266", 250, y), word("49,373", 350, y)]
+        }
+        words += sentence("Projected enrollment, in thousands", 169, 112)
+        let tables = TableDetector.detect(page(words))
+        XCTAssertEqual(tables.count, 1)
+        XCTAssertEqual(tables.first?.header, ["Source", "2007–08", "2008–09", "2009–10"])
+        XCTAssertEqual(tables.first?.textGrid.map { $0[0] }, ["Source", "Actual", "", "Model", "Trend"])
+        XCTAssertEqual(tables.first?.textGrid[2], ["", "Projected enrollment, in thousands", "", ""])
+    }
+
+    func testABulletedListIsNotATable() {
+        // Bullets set apart from their items line up as a column; the list is still no table.
+        var words: [Word] = []
+        let items = ["AFFIRM Leadership Award", "Federal Computer Week", "Government Innovation Prize", "Digital Service Award"]
+        for (r, item) in items.enumerated() {
+            words.append(word("\u{F0B7}", 72, 80 + Double(r) * 16))
+            words += sentence(item, 100, 80 + Double(r) * 16)
+        }
+        XCTAssertTrue(TableDetector.detect(page(words)).isEmpty)
+        // The same rows with figures beside them are a table.
+        let figures = words + items.indices.map { word("\($0 + 1).5", 300, 80 + Double($0) * 16) }
+        XCTAssertEqual(TableDetector.detect(page(figures)).count, 1)
+    }
+
+    func testRuledTablesComeOutTheSameWhateverTheOrderOfTheirRules() {
+        // Two framed tables side by side and one below: union-find roots and grouping follow the
+        // rules' order, so the tables' order must not.
+        var rules = grid(xs: [50, 150, 250], ys: [100, 120, 140, 160]) + grid(xs: [300, 400, 500], ys: [100, 120, 140, 160])
+            + grid(xs: [50, 150, 250], ys: [300, 320, 340, 360])
+        var words: [Word] = []
+        for (x, y, tag) in [(50.0, 100.0, "A"), (300, 100, "B"), (50, 300, "C")] {
+            for r in 0..<3 { words += [word("\(tag)\(r)", x + 5, y + Double(r) * 20 + 4), word("\(r + 1)", x + 105, y + Double(r) * 20 + 4)] }
+        }
+        let expected = TableDetector.detect(page(words, rulings: rules)).map(\.textGrid)
+        XCTAssertEqual(expected.map { $0.first?.first }, ["A0", "B0", "C0"])
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<5 {
+            rules.shuffle(using: &generator)
+            XCTAssertEqual(TableDetector.detect(page(words, rulings: rules)).map(\.textGrid), expected)
+        }
+    }
+
     func testRuledGridBecomesATableWithASpanningHeader() {
         let xs = [50.0, 150, 250, 350], ys = [100.0, 120, 140, 160, 180]
         let cells = [["Name", "Results", nil], ["Apple", "1", "2"], ["Pear", "3", "4"], ["Fig", "5", "6"]]

@@ -55,7 +55,22 @@ def cli(path):
 
 
 def cli_tables(path):
-    return cli(path)["tables"]
+    """The stored tables `assay extract` reports; a table continuing on further pages also has
+    an entry per further page (`continues`) with the grid found there, for the scorers."""
+    tables = cli(path)["tables"]
+    stored = [table for table in tables if "continues" not in table]
+    for index, table in enumerate(tables):
+        if "continues" in table:
+            continued = tables[table["continues"]]
+            assert "continues" not in continued and table["page"] in continued["pages"], (path.name, index)
+    # The page grids hold what was read: every body row found, and the header rows as found.
+    for table in stored:
+        grids = [table["rows"]] + [t["rows"] for t in tables if t.get("continues") == tables.index(table)]
+        assert table["rows"][:len(table["header_rows"])] == table["header_rows"], path.name
+        assert sum(len(grid) for grid in grids) >= len(table["header_rows"]) + len(table["values"]), path.name
+        if len(grids) == 1:
+            assert len(table["rows"]) == len(table["header_rows"]) + len(table["values"]), path.name
+    return stored
 
 
 def typed(value, column_type):
@@ -154,12 +169,15 @@ def test_an_unruled_table_keeps_its_header_and_every_row(stored):
 
 
 def test_a_table_continuing_on_the_next_page_is_one_table(stored):
-    _, api, _, _ = stored["built-two-pages.pdf"]
+    path, api, _, _ = stored["built-two-pages.pdf"]
     assert len(api) == 1, [t["columns"] for t, _ in api]
     item, rows = api[0]
     assert item["pages"] == [1, 2]
     assert [c["header"] for c in item["columns"]] == ["Item", "Qty", "Price"]
     assert [r["item"] for r in rows] == [f"Part {n}" for n in range(1, 20)]
+    # The scorers see it page by page, as printed: the header and first rows, then the rest.
+    pages = [(t["page"], [row[0] for row in t["rows"]]) for t in cli(path)["tables"]]
+    assert pages == [(1, ["Item"] + [f"Part {n}" for n in range(1, 12)]), (2, [f"Part {n}" for n in range(12, 20)])]
 
 
 @pytest.mark.parametrize("expected_file", sorted(FIXTURES.glob("*.json")), ids=lambda p: p.stem)
