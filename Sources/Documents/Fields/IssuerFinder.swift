@@ -385,6 +385,9 @@ struct IssuerFinder {
         // Fewer than four digits: not one (trimming ASCII punctuation leaves no more).
         if token.utf8.allSatisfy({ $0 < 0x80 }), token.utf8.count(where: { $0 &- 0x30 < 10 }) < 4 { return false }
         let core = token.trimmingCharacters(in: CharacterSet(charactersIn: "();:,.\"'&"))
+        // A range of house or unit numbers ("106-107", "12-14"), not a registration.
+        let parts = core.split(separator: "-")
+        if parts.count == 2, parts.allSatisfy({ (1...4).contains($0.count) && $0.allSatisfy(\.isNumber) }) { return false }
         let digits = core.filter(\.isNumber).count
         if digits >= 4, core.count >= 3, core.last!.isLetter, core[core.index(core.endIndex, offsetBy: -2)] == "-" { return true }
         return digits >= 4 && digits * 2 >= core.count && (core.contains("-") || core.last?.isLetter == true)
@@ -522,7 +525,8 @@ struct IssuerFinder {
         guard letters >= 2, digits * 10 < characters.count * 3, characters.count <= 60,
               !value.contains("@"), !value.lowercased().contains("www"), !value.lowercased().contains("http"),
               ValueFinder.dates(in: characters).isEmpty, !value.contains("(c)"), !value.contains("©"),
-              !(characters.first?.isNumber ?? true), tokens.count >= 2 || characters.count >= 3
+              !(characters.first?.isNumber ?? true) || nameTokens(value).contains(where: { CompanyWords.legalForms.contains($0) }) || value.contains("S/B"),
+              tokens.count >= 2 || letters >= 3
         else { return nil }
         let range = start..<min(text.count, start + characters.count)
         return (value, range, core(value))
@@ -559,6 +563,9 @@ struct IssuerFinder {
         guard !tokens.contains(where: { CompanyWords.legalForms.contains($0) }) else { return 0 }
         var penalty = 0.0
         if tokens.contains(where: labelWords.contains) { penalty += 0.5 }
+        // A column header with its unit: "Amount (RM)", "Preis (EUR)".
+        if tokens.contains(where: { ValueFinder.currencyCode($0.uppercased()) != nil || ValueFinder.currencyWords[$0] != nil }),
+           tokens.count <= 3 { penalty += 0.5 }
         if tokens.filter(sentenceWords.contains).count >= 2 || tokens.contains(where: { ["please", "thank", "keep"].contains($0) }) {
             penalty += 0.5
         }

@@ -25,11 +25,14 @@ struct TotalCheck {
     }
 
     let lines: [Line]
+    /// Every amount with decimals the document prints, in reading order: where a repaired total is shown.
+    let printed: [(value: Double, found: FoundValue, run: TextRun)]
     /// Whether the document prints a rounding line, even one whose amount OCR lost ("Rounding fas ~0.0)").
     let rounds: Bool
 
     init(document: DocumentLayout) {
         var lines: [Line] = []
+        var printed: [(Double, FoundValue, TextRun)] = []
         var rounds = false
         var order = 0
         for page in document.pages {
@@ -38,7 +41,10 @@ struct TotalCheck {
                 // The row's last amount with decimals, and the words before it.
                 var last: (FoundValue, TextRun)?
                 for run in row {
-                    for value in ValueFinder.amounts(in: run.text) where value.quality >= 1 { last = (value, run) }
+                    for value in ValueFinder.amounts(in: run.text) where value.quality >= 1 {
+                        last = (value, run)
+                        if let amount = Double(value.value) { printed.append((abs(amount), value, run)) }
+                    }
                 }
                 if !rounds, Self.role(of: row.flatMap { ValueFinder.tokens($0.folded).map(\.0) }) == .rounding { rounds = true }
                 guard let (value, run) = last, let amount = Double(value.value) else { continue }
@@ -50,6 +56,7 @@ struct TotalCheck {
             }
         }
         self.lines = lines
+        self.printed = printed
         self.rounds = rounds
     }
 
@@ -140,10 +147,15 @@ struct TotalCheck {
             return Candidate(value: String(format: "%.2f", pick.value), raw: pick.found.raw, run: pick.run, range: pick.found.range,
                              score: min(best.score, 0.6), currency: pick.found.currency ?? best.currency, magnitude: pick.value)
         }
-        // Two independent sums agree on an amount the total's digits could be a misreading of.
+        // Two independent sums agree on an amount the total's digits could be a misreading of,
+        // or that a total found by a weak label is not: shown where the page prints it, if it does.
         if let value = implied.map(\.value).first(where: { value in
-            Set(implied.filter { Self.same($0.value, value) }.map(\.fromSum)).count >= 2 && Self.confusable(total, value)
+            Set(implied.filter { Self.same($0.value, value) }.map(\.fromSum)).count >= 2 && (weak || Self.confusable(total, value))
         }) {
+            if let shown = printed.last(where: { Self.same($0.value, value) }) {
+                return Candidate(value: String(format: "%.2f", value), raw: shown.found.raw, run: shown.run, range: shown.found.range,
+                                 score: min(best.score, 0.4), currency: shown.found.currency ?? best.currency, magnitude: value)
+            }
             return Candidate(value: String(format: "%.2f", value), raw: best.raw, run: best.run, range: best.range,
                              score: min(best.score, 0.4), currency: best.currency, magnitude: value)
         }
