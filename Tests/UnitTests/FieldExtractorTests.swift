@@ -357,6 +357,19 @@ final class FieldExtractorTests: XCTestCase {
         XCTAssertEqual(try extract([plain], InvoiceFields.specs)["amount"]?.value, "23.26")
     }
 
+    func testBareIntegerTotalGivesWayToTheTotalLineOrCashLessChange() throws {
+        // OCR lost the total's cents and a digit ("Grand Total RM 8"): cash − change is the total.
+        let receipt = page([("KEDAI MAJU SDN BHD", 40, 20), ("Grand Total RM 8", 40, 300), ("Cash RM50.00", 40, 314),
+                            ("Change RM11.00", 40, 328)], source: .ocr)
+        let amount = try XCTUnwrap(extract([receipt], InvoiceFields.specs)["amount"])
+        XCTAssertEqual(amount.value, "39.00")
+        XCTAssertLessThanOrEqual(amount.confidence, 0.4)
+        // A total line with cents wins over a count the label found first; savings are not a total.
+        let counted = page([("KEDAI MAJU SDN BHD", 40, 20), ("TOTAL 2", 40, 300), ("Total Savings -3.29", 40, 314),
+                            ("Total Facture : 56.00", 40, 328)], source: .ocr)
+        XCTAssertEqual(try extract([counted], InvoiceFields.specs)["amount"]?.value, "56.00")
+    }
+
     // MARK: - Dates OCR misread
 
     func testImpossibleOrFutureDateDigitsAreRepairedWithLowConfidence() throws {

@@ -70,6 +70,8 @@ struct TotalCheck {
         func has(_ words: Set<String>) -> Bool { tokens.contains { words.contains($0) } }
         func hasPrefix(_ prefixes: [String]) -> Bool { tokens.contains { token in prefixes.contains { token.hasPrefix($0) } } }
         if has(["qty", "quantity", "items", "item", "pcs", "units", "menge", "anzahl", "quantite"]) { return .count }
+        // "Total Savings -3.29", "Total Discount", "Total Points": not amounts paid.
+        if has(["saving", "savings", "saved", "discount", "disc", "points", "point", "rabatt", "remise"]) { return nil }
         if has(["change", "baki", "kembali", "rendu", "wechselgeld", "ruckgeld", "cambio"]) { return .change }
         if has(["rounding", "round", "rounded", "penggenapan", "rundung", "arrondi"]) { return .rounding }
         if has(["cash", "tunai", "payment", "paid", "tendered", "tender", "visa", "mastercard", "master", "credit", "card",
@@ -108,9 +110,34 @@ struct TotalCheck {
         return implied
     }
 
+    /// Whether an amount was written with cents ("12.50", "1.234,56"), not as a bare integer.
+    static func hasCents(_ raw: String) -> Bool {
+        // OCR spaces a number's decimals off ("49. 40").
+        let characters = Array(raw.filter { $0 != " " })
+        guard characters.count >= 3 else { return false }
+        let tail = characters.suffix(3)
+        return ".,".contains(tail.first!) && tail.dropFirst().allSatisfy(\.isNumber)
+    }
+
     /// `best` confirmed, or what the other lines show it should be.
     func checked(_ best: Candidate) -> Candidate {
         let implied = impliedTotals
+        // A bare integer ("22", "1") where the total lines print cents is a count or a
+        // misread: the last total line, or cash − change, is the total.
+        if !Self.hasCents(best.raw) {
+            if let line = lines.last(where: { $0.role == .total && $0.value >= 1 }) {
+                return rounded(Candidate(value: String(format: "%.2f", line.value), raw: line.found.raw, run: line.run,
+                                         range: line.found.range, score: min(best.score, 0.5),
+                                         currency: line.found.currency ?? best.currency, magnitude: line.value))
+            }
+            if let value = implied.first(where: { !$0.fromSum })?.value, value >= 1,
+               let shown = printed.last(where: { Self.same($0.value, value) }) ?? printed.first {
+                let located = Self.same(shown.value, value)
+                return Candidate(value: String(format: "%.2f", value), raw: located ? shown.found.raw : best.raw,
+                                 run: located ? shown.run : best.run, range: located ? shown.found.range : best.range,
+                                 score: min(best.score, 0.4), currency: best.currency, magnitude: value)
+            }
+        }
         let total = best.magnitude
         // Confirmed by a sum, or printed on two total lines ("Total Amount 8.60" … "Nett Total 8.60"): kept.
         if implied.contains(where: { Self.same($0.value, total) })
