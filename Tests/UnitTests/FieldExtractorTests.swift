@@ -311,4 +311,87 @@ final class FieldExtractorTests: XCTestCase {
         XCTAssertEqual(fields["amount"]?.value, "10.00")
         XCTAssertEqual(fields["amount"]?.page, 2)
     }
+
+    // MARK: - Totals checked against the other lines
+
+    func testMisreadTotalIsRepairedFromNetPlusTaxAndCashLessChange() throws {
+        // OCR read 52.00 as 32.00 on the total line; net + tax and cash − change both say 52.00.
+        let receipt = page([("KEDAI MAJU SDN BHD", 40, 20), ("SUB-TOTAL 49.06", 40, 300), ("GST 2.94", 40, 314),
+                            ("ROUNDING 0.00", 40, 328), ("TOTAL 32.00", 40, 342), ("CASH 52.00", 40, 356),
+                            ("CHANGE 0.00", 40, 370)], source: .ocr)
+        let amount = try XCTUnwrap(extract([receipt], InvoiceFields.specs)["amount"])
+        XCTAssertEqual(amount.value, "52.00")
+        XCTAssertLessThanOrEqual(amount.confidence, 0.6)
+        XCTAssertEqual(amount.page, 1)
+        XCTAssertNotNil(amount.box)
+    }
+
+    func testTotalConfirmedByTheOtherLinesIsKept() throws {
+        let receipt = page([("KEDAI MAJU SDN BHD", 40, 20), ("Sub Total 40.00", 40, 300), ("Service Charge 10% 4.00", 40, 314),
+                            ("GST 6% 2.64", 40, 328), ("Total 46.64", 40, 342), ("Cash 50.00", 40, 356), ("Change 3.36", 40, 370)],
+                           source: .ocr)
+        let amount = try XCTUnwrap(extract([receipt], InvoiceFields.specs)["amount"])
+        XCTAssertEqual(amount.value, "46.64")
+        XCTAssertGreaterThan(amount.confidence, 0.6)
+    }
+
+    func testAmountDueAfterAPrepaymentIsNotReplacedByTheGrossTotal() throws {
+        let invoice = page([("Nordlicht GmbH", 40, 20), ("Net amount 100.00", 300, 300), ("VAT 19% 19.00", 300, 314),
+                            ("Total 119.00", 300, 328), ("Prepaid 50.00", 300, 342), ("Amount due 69.00", 300, 356)])
+        XCTAssertEqual(try extract([invoice], InvoiceFields.specs)["amount"]?.value, "69.00")
+    }
+
+    func testReceiptWithARoundingLinePaysTheRoundedTotal() throws {
+        // The rounding amount is unreadable; the cash line shows the rounded total.
+        let printed = page([("KEDAI MAJU SDN BHD", 40, 20), ("Total (Inclusive of GST): 31.02", 40, 300), ("Rounding Adj: ~0,0", 40, 314),
+                            ("CASH : 31.00", 40, 328)], source: .ocr)
+        XCTAssertEqual(try extract([printed], InvoiceFields.specs)["amount"]?.value, "31.00")
+        // Nothing shows it: the total rounded to 5 cents, with low confidence.
+        let guessed = page([("KEDAI MAJU SDN BHD", 40, 20), ("Total (Inclusive of GST): 23.26", 40, 300), ("Rounding fas ~0.0)", 40, 314)],
+                           source: .ocr)
+        let amount = try XCTUnwrap(extract([guessed], InvoiceFields.specs)["amount"])
+        XCTAssertEqual(amount.value, "23.25")
+        XCTAssertLessThan(amount.confidence, 0.5)
+        // Without a rounding line nothing is rounded.
+        let plain = page([("KEDAI MAJU SDN BHD", 40, 20), ("Total: 23.26", 40, 300)], source: .ocr)
+        XCTAssertEqual(try extract([plain], InvoiceFields.specs)["amount"]?.value, "23.26")
+    }
+
+    func testBareIntegerTotalGivesWayToTheTotalLineOrCashLessChange() throws {
+        // OCR lost the total's cents and a digit ("Grand Total RM 8"): cash − change is the total.
+        let receipt = page([("KEDAI MAJU SDN BHD", 40, 20), ("Grand Total RM 8", 40, 300), ("Cash RM50.00", 40, 314),
+                            ("Change RM11.00", 40, 328)], source: .ocr)
+        let amount = try XCTUnwrap(extract([receipt], InvoiceFields.specs)["amount"])
+        XCTAssertEqual(amount.value, "39.00")
+        XCTAssertLessThanOrEqual(amount.confidence, 0.4)
+        // A total line with cents wins over a count the label found first; savings are not a total.
+        let counted = page([("KEDAI MAJU SDN BHD", 40, 20), ("TOTAL 2", 40, 300), ("Total Savings -3.29", 40, 314),
+                            ("Total Facture : 56.00", 40, 328)], source: .ocr)
+        XCTAssertEqual(try extract([counted], InvoiceFields.specs)["amount"]?.value, "56.00")
+    }
+
+    // MARK: - Dates OCR misread
+
+    func testImpossibleOrFutureDateDigitsAreRepairedWithLowConfidence() throws {
+        let cases = [("12-02-2618 11:34:45 AM", "2018-02-12"), ("Date: 40/03/2018", "2018-03-10"), ("DATE 22/03/2078", "2018-03-22"),
+                     ("14/Dun/2017 08:34", "2017-06-14"), ("Date: 1 Mar 2048", "2018-03-01")]
+        for (line, expected) in cases {
+            let receipt = page([("SHOP ENTERPRISE", 40, 20), (line, 40, 100)], source: .ocr)
+            let date = try XCTUnwrap(extract([receipt], InvoiceFields.specs)["date"], line)
+            XCTAssertEqual(date.value, expected, line)
+        }
+        let plain = page([("SHOP ENTERPRISE", 40, 20), ("Date: 12/02/2018", 40, 100)], source: .ocr)
+        let repaired = page([("SHOP ENTERPRISE", 40, 20), ("Date: 12/02/2618", 40, 100)], source: .ocr)
+        XCTAssertLessThan(try XCTUnwrap(extract([repaired], InvoiceFields.specs)["date"]).confidence,
+                          try XCTUnwrap(extract([plain], InvoiceFields.specs)["date"]).confidence)
+    }
+
+    func testIssuerIsNotASummaryLineNorASentence() throws {
+        let receipt = page([("Keep the invoice for applicable returns", 40, 20), ("99 SPEED MART S/B", 40, 40),
+                            ("GST Summary", 40, 60), ("TOTAL 9.90", 40, 300)], source: .ocr)
+        XCTAssertEqual(try extract([receipt], InvoiceFields.specs)["issuer"]?.value, "99 SPEED MART S/B")
+        let specked = page([("s THAI DELICIOUS RESTAURANT", 40, 20), ("NO. 5, JALAN BESAR", 40, 40), ("TOTAL 9.90", 40, 300)],
+                           source: .ocr)
+        XCTAssertEqual(try extract([specked], InvoiceFields.specs)["issuer"]?.value, "THAI DELICIOUS RESTAURANT")
+    }
 }

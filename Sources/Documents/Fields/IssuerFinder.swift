@@ -244,6 +244,7 @@ struct IssuerFinder {
                 if !key.isEmpty, Self.occursTwice(key, in: allRuns) { score += 0.15 }
                 if run.row + 1 < page.rows.count, page.rows[run.row + 1].contains(where: Self.isRegistrationNumber) { score += 0.25 }
                 if Self.looksLikeAddress(allTokens, text: cleaned.text) { score -= 0.35 }
+                score -= Self.labelOrSentencePenalty(Self.nameTokens(run.string))
                 if cleaned.text == cleaned.text.lowercased() { score -= 0.2 }
                 if run.text.contains(":") { score -= 0.3 }
                 score += 0.02 * Double(min(tokens.count, 5))
@@ -384,6 +385,9 @@ struct IssuerFinder {
         // Fewer than four digits: not one (trimming ASCII punctuation leaves no more).
         if token.utf8.allSatisfy({ $0 < 0x80 }), token.utf8.count(where: { $0 &- 0x30 < 10 }) < 4 { return false }
         let core = token.trimmingCharacters(in: CharacterSet(charactersIn: "();:,.\"'&"))
+        // A range of house or unit numbers ("106-107", "12-14"), not a registration.
+        let parts = core.split(separator: "-")
+        if parts.count == 2, parts.allSatisfy({ (1...4).contains($0.count) && $0.allSatisfy(\.isNumber) }) { return false }
         let digits = core.filter(\.isNumber).count
         if digits >= 4, core.count >= 3, core.last!.isLetter, core[core.index(core.endIndex, offsetBy: -2)] == "-" { return true }
         return digits >= 4 && digits * 2 >= core.count && (core.contains("-") || core.last?.isLetter == true)
@@ -503,7 +507,8 @@ struct IssuerFinder {
         }
         // A sentence (more than 8 tokens) is no name: rejected before the costlier tests below.
         guard !tokens.isEmpty, tokens.count <= 8, start < end, !(text[start] == "(" && text[end - 1] == ")") else { return nil }
-        var value = String(text[start..<end]).trimmingCharacters(in: CharacterSet(charactersIn: " ,;:-|_—~*'\"‘’“”"))
+        var value = String(text[start..<end]).trimmingCharacters(in: CharacterSet(charactersIn: " ,;:-|_—~*'\"‘’“”&®©•·"))
+        value = withoutLeadingNoise(value)
         value = ocrLegalForms(value)
         // A registration number after the name: "KING'S CONFECTIONERY S/B 273500-U (KSB)".
         if let cut = value.split(separator: " ").firstIndex(where: { isRegistrationToken(String($0)) }), cut > 0 {
@@ -520,10 +525,51 @@ struct IssuerFinder {
         guard letters >= 2, digits * 10 < characters.count * 3, characters.count <= 60,
               !value.contains("@"), !value.lowercased().contains("www"), !value.lowercased().contains("http"),
               ValueFinder.dates(in: characters).isEmpty, !value.contains("(c)"), !value.contains("©"),
-              !(characters.first?.isNumber ?? true), tokens.count >= 2 || characters.count >= 3
+              !(characters.first?.isNumber ?? true) || nameTokens(value).contains(where: { CompanyWords.legalForms.contains($0) }) || value.contains("S/B"),
+              tokens.count >= 2 || letters >= 3
         else { return nil }
         let range = start..<min(text.count, start + characters.count)
         return (value, range, core(value))
+    }
+
+    /// An upper-case name without the speck OCR read before it at the line's start:
+    /// "s THAI DELICIOUS RESTAURANT" is "THAI DELICIOUS RESTAURANT".
+    static func withoutLeadingNoise(_ value: String) -> String {
+        let words = value.split(separator: " ", omittingEmptySubsequences: true)
+        guard words.count >= 3, let first = words.first, first.count <= 2, first.allSatisfy({ $0.isLowercase }) else { return value }
+        let rest = words.dropFirst().joined(separator: " ")
+        guard rest.contains(where: \.isLetter), rest == rest.uppercased() else { return value }
+        return rest
+    }
+
+    /// Words of a receipt's summary and of field labels: a line made of them is not a name
+    /// ("GST Summary", "Rounding RM 1.77", "Cash Sale", "Nummer").
+    static let labelWords: Set<String> = [
+        "summary", "rounding", "subtotal", "change", "qty", "quantity", "price", "amount", "balance", "payment",
+        "paid", "discount", "disc", "sale", "sales", "cashier", "nummer", "number", "datum", "date", "kunde", "customer",
+        "kundennummer", "rechnungsnummer", "betrag", "menge", "preis", "montant", "numero", "item", "items", "total",
+    ]
+
+    /// Words that make a line a sentence rather than a name, in the languages the labels cover.
+    static let sentenceWords: Set<String> = [
+        "the", "for", "and", "you", "your", "please", "thank", "thanks", "keep", "will", "are", "is", "be", "to", "with",
+        "die", "der", "das", "und", "bis", "zur", "zum", "unser", "unsere", "bleibt", "ist", "wir", "sie", "ihre",
+        "les", "et", "reste", "jusqu", "notre", "nous", "vous", "est",
+    ]
+
+    /// How much a line's words say it is a label, a summary line or a sentence rather than
+    /// a name (0 when they do not): subtracted from its score.
+    static func labelOrSentencePenalty(_ tokens: [String]) -> Double {
+        guard !tokens.contains(where: { CompanyWords.legalForms.contains($0) }) else { return 0 }
+        var penalty = 0.0
+        if tokens.contains(where: labelWords.contains) { penalty += 0.5 }
+        // A column header with its unit: "Amount (RM)", "Preis (EUR)".
+        if tokens.contains(where: { ValueFinder.currencyCode($0.uppercased()) != nil || ValueFinder.currencyWords[$0] != nil }),
+           tokens.count <= 3 { penalty += 0.5 }
+        if tokens.filter(sentenceWords.contains).count >= 2 || tokens.contains(where: { ["please", "thank", "keep"].contains($0) }) {
+            penalty += 0.5
+        }
+        return penalty
     }
 
     /// OCR misreadings in a name's legal form and letters, same length: "SON BHD",
@@ -592,9 +638,28 @@ struct IssuerFinder {
             // The outlet's name under the chain's ("DOMINO'S PIZZA PERMAS JAYA").
             if lines.isEmpty, chosen.core.count >= 2, Self.core(candidate.string).starts(with: chosen.core) { continue }
             if lines.isEmpty, distance > 5 { break }
-            if let last = lines.last, candidate.row - last.row > 1 { break }
-            let tokens = ValueFinder.tokens(candidate.text).map(\.0)
-            if tokens.contains(where: { token in stops.contains { token.hasPrefix($0) && ($0.count > 3 || token == $0) } }) { break }
+            // Rows between this one and the last line hold at most OCR specks ("—", "'").
+            if let last = lines.last, candidate.row - last.row > 1,
+               page.rows[(last.row + 1)..<candidate.row].contains(where: { row in
+                   row.contains { $0.text.filter { $0.isLetter || $0.isNumber }.count >= 2 }
+               }) { break }
+            let tokenRanges = ValueFinder.tokens(candidate.text)
+            let tokens = tokenRanges.map(\.0)
+            func isStop(_ token: String) -> Bool { stops.contains { token.hasPrefix($0) && ($0.count > 3 || token == $0) } }
+            if let stop = tokens.firstIndex(where: isStop) {
+                // The address's end on the row of its phone number: "81750 Johor Bahru, Johor. Tel No.: 07-387 3322".
+                if stop >= 2, !lines.isEmpty || Self.hasPostcode(candidate), tokens[..<stop].contains(where: { $0.count >= 3 }) {
+                    let end = tokenRanges[stop - 1].1.upperBound
+                    var words: [Word] = []
+                    var offset = 0
+                    for word in candidate.words {
+                        if offset + word.text.count <= end + 1 { words.append(word) }
+                        offset += word.text.count + 1
+                    }
+                    if !words.isEmpty { lines.append(TextRun(page: candidate.page, row: candidate.row, index: candidate.index, words: words)) }
+                }
+                break
+            }
             if Self.isRegistrationLine(candidate) { break }
             // A phone number whose label OCR misread ("Tal : +6 03 2026 6386").
             if candidate.text.filter(\.isLetter).count <= 4, !ValueFinder.phones(in: candidate.text).isEmpty { break }

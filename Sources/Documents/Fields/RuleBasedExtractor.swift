@@ -33,11 +33,14 @@ struct DocumentLayout {
         var unlabelledIssuers: [IssuerFinder.Scored]?
     }
 
+    /// Whether the document writes numeric dates month first (`03/05/2024` is March 5).
+    let monthFirst: Bool
+
     init(pages: [PageModel]) {
         let layouts = pages.map(FieldLayout.init)
         self.pages = layouts
         currency = CurrencyDetector.detect(in: layouts)
-
+        monthFirst = DateOrder.monthFirst(in: layouts, currency: currency?.value)
     }
 
     var runs: [TextRun] { pages.flatMap(\.runs) }
@@ -96,6 +99,7 @@ struct FieldSearch {
         if concept == .total { candidates = ranked(Self.afterRounding(candidates, in: document)) }
         if candidates.isEmpty { candidates = fallback() }
         guard var best = candidates.first else { return nil }
+        if concept == .total, spec.type == .currency || spec.type == .number { best = TotalCheck(document: document).checked(best) }
         if spec.type == .currency, best.currency == nil { best.currency = document.currency?.value }
         return best
     }
@@ -237,7 +241,7 @@ struct FieldSearch {
         let text = run.text
         guard start < text.count else { return nil }
         switch spec.type {
-        case .date: return ValueFinder.dates(in: text, from: start).first
+        case .date: return ValueFinder.dates(in: text, from: start, monthFirst: document.monthFirst).first
         case .currency:
             // A count before the amount ("Total Sales 2 RM 4.70"): the amount with decimals.
             let amounts = ValueFinder.amounts(in: text, from: start)
@@ -303,9 +307,10 @@ struct FieldSearch {
             }
         case (.date, .invoiceDate?):
             for run in runs {
-                for value in ValueFinder.dates(in: run.text)
+                for value in ValueFinder.dates(in: run.text, monthFirst: document.monthFirst)
                 where disqualification(Array(run.folded[..<value.range.lowerBound])) == 1 {
-                    candidates.append(Candidate(value: value.value, raw: value.raw, run: run, range: value.range, score: 0.4))
+                    candidates.append(Candidate(value: value.value, raw: value.raw, run: run, range: value.range,
+                                                score: 0.4 * min(1, value.quality)))
                 }
             }
         case (.email, _), (.url, _), (.phone, _):

@@ -42,6 +42,15 @@ enum ValueFinder {
         return table
     }()
 
+    /// A three-letter English month name with one letter misread ("Dun" for "Jun"), when
+    /// only one month is that close; nil for anything else ("Mat" is "Mar" or "May").
+    static func misreadMonth(_ token: String) -> Int? {
+        let names = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+        guard token.count == 3, token.allSatisfy({ $0.isLetter && $0.isASCII }) else { return nil }
+        let matches = names.indices.filter { zip(names[$0], token).filter { $0 != $1 }.count == 1 }
+        return matches.count == 1 ? matches[0] + 1 : nil
+    }
+
     static func isoDate(year: Int, month: Int, day: Int) -> String? {
         let year = year < 100 ? (year < 70 ? 2000 + year : 1900 + year) : year
         guard (1900...2100).contains(year) else { return nil }
@@ -50,11 +59,14 @@ enum ValueFinder {
 
     /// Dates in `text[from...]`, in order: `2024-03-05`, `05.03.2024`, `05/03/24` (day first
     /// unless impossible), `5. März 2024`, `Mar 5, 2024`, `5 de marzo de 2024`.
-    static func dates(in text: [Character], from: Int = 0) -> [FoundValue] {
+    ///
+    /// `monthFirst`: the document writes numeric dates month first (`03/05/2024` is March 5);
+    /// a date that cannot be read that way is still read day first.
+    static func dates(in text: [Character], from: Int = 0, monthFirst: Bool = false) -> [FoundValue] {
         // Every form has a digit at or after `from` (OCR's "O" and "l" count only next to one).
         guard text[from...].contains(where: \.isNumberFast) else { return [] }
         var found: [FoundValue] = []
-        found += numericDates(text, from: from)
+        found += numericDates(text, from: from, monthFirst: monthFirst)
         found += namedDates(text, from: from)
         found.sort { $0.range.lowerBound < $1.range.lowerBound }
         // Drop matches inside earlier ones.
@@ -86,7 +98,41 @@ enum ValueFinder {
         return result
     }
 
-    private static func numericDates(_ original: [Character], from: Int) -> [FoundValue] {
+    /// The latest year a document date can plausibly have: next year.
+    static let latestYear = Calendar(identifier: .gregorian).component(.year, from: Date()) + 1
+
+    /// Digits OCR prints for another digit, most likely first (`2078` for `2018`, `40/03` for `10/03`).
+    static let digitConfusions: [Character: [Character]] = [
+        "4": ["1"], "7": ["1"], "6": ["0", "5"], "9": ["0"], "8": ["0", "3"], "3": ["8"], "0": ["8"], "5": ["6"], "2": ["7"],
+    ]
+
+    /// A date from day, month and year digits, or, when they are impossible (day 40, month
+    /// 13) or the year is implausible (2078), the first reading with one digit swapped for
+    /// one OCR confuses it with. The second result tells whether a digit was swapped.
+    static func repairedDate(_ parts: [[Character]], read: ([Int]) -> String?) -> (String, Bool)? {
+        func plausible(_ iso: String?, repaired: Bool = false) -> String? {
+            guard let iso, let year = Int(iso.prefix(4)), year <= latestYear else { return nil }
+            // A repair lands in the last decades, not on a date of birth or a code ("21-41-71").
+            guard !repaired || year >= latestYear - 30 else { return nil }
+            return iso
+        }
+        let numbers = parts.map { Int(String($0)) ?? -1 }
+        if let iso = plausible(read(numbers)) { return (iso, false) }
+        for (p, part) in parts.enumerated() {
+            for (i, digit) in part.enumerated() {
+                for replacement in digitConfusions[digit] ?? [] {
+                    var changed = part
+                    changed[i] = replacement
+                    var trial = numbers
+                    trial[p] = Int(String(changed)) ?? -1
+                    if let iso = plausible(read(trial), repaired: true) { return (iso, true) }
+                }
+            }
+        }
+        return nil
+    }
+
+    private static func numericDates(_ original: [Character], from: Int, monthFirst: Bool = false) -> [FoundValue] {
         var found: [FoundValue] = []
         let text = ocrDigits(original)
         var i = from
@@ -114,18 +160,23 @@ enum ValueFinder {
             if p + 1 < text.count, text[p] == " ", separator != ".", text[p + 1].isNumber { p += 1 }
             guard let (c, cLength) = digits(text, at: p, max: 4), cLength != 3 else { continue }
             p += cLength
-            var iso: String?
+            let parts = [Array(String(a).leftPadded(aLength)), Array(String(b).leftPadded(bLength)),
+                         Array(String(c).leftPadded(cLength))]
+            var resolved: (String, Bool)?
             if aLength == 4 {
                 guard cLength <= 2 else { continue }
-                iso = isoDate(year: a, month: b, day: c)
+                resolved = repairedDate(parts) { n in isoDate(year: n[0], month: n[1], day: n[2]) }
             } else if aLength <= 2, cLength == 4 || cLength == 2 {
-                var (day, month) = (a, b)
-                if month > 12, day <= 12 { (day, month) = (month, day) }
-                iso = isoDate(year: c, month: month, day: day)
+                resolved = repairedDate(parts) { n in
+                    var (day, month) = monthFirst ? (n[1], n[0]) : (n[0], n[1])
+                    if month > 12, day <= 12 { (day, month) = (month, day) }
+                    return isoDate(year: n[2], month: month, day: day)
+                }
             }
-            if let iso {
+            if let (iso, repaired) = resolved {
                 var quality = cLength == 2 && aLength != 4 ? 0.9 : 1
                 if original[i..<p] != text[i..<p] { quality *= 0.9 }
+                if repaired { quality *= 0.6 }
                 found.append(FoundValue(range: i..<p, value: iso, raw: String(original[i..<p]), quality: quality))
                 i = p - 1
             }
@@ -166,15 +217,23 @@ enum ValueFinder {
             guard token.allSatisfy(\.isNumber), token.count == 4 || token.count == 2 else { return nil }
             return Int(token)
         }
+        // A four-digit year after 'latestYear' is a misread digit ("2048" for "2018").
+        func plausibleYear(_ token: String) -> Int? {
+            guard let y = year(token) else { return nil }
+            guard token.count == 4, y > latestYear else { return y }
+            let parts = [Array(token)]
+            return repairedDate(parts) { n in n[0] <= latestYear ? String(format: "%04d-01-01", n[0]) : nil }
+                .flatMap { Int($0.0.prefix(4)) }
+        }
         let fillers: Set<String> = ["de", "of", "del", "the"]
         for (k, token) in tokens.enumerated() {
-            guard let month = months[token.0] else { continue }
+            guard let month = months[token.0] ?? misreadMonth(token.0) else { continue }
             // Day before the month: "5. März 2024", "5 de marzo de 2024".
             var before = k - 1
             if before >= 0, fillers.contains(tokens[before].0) { before -= 1 }
             var after = k + 1
             if after < tokens.count, fillers.contains(tokens[after].0) { after += 1 }
-            if before >= 0, let d = day(tokens[before].0), after < tokens.count, let y = year(tokens[after].0),
+            if before >= 0, let d = day(tokens[before].0), after < tokens.count, let y = plausibleYear(tokens[after].0),
                gapOK(tokens[before].1, tokens[before + 1].1) || before + 1 < k, gapOK(tokens[after - 1].1, tokens[after].1) || after - 1 > k,
                let iso = isoDate(year: y, month: month, day: d) {
                 let range = tokens[before].1.lowerBound..<tokens[after].1.upperBound
@@ -182,7 +241,7 @@ enum ValueFinder {
                 continue
             }
             // Month first: "Mar 5, 2024", "August 3 , 2014".
-            if k + 2 < tokens.count, let d = day(tokens[k + 1].0), let y = year(tokens[k + 2].0),
+            if k + 2 < tokens.count, let d = day(tokens[k + 1].0), let y = plausibleYear(tokens[k + 2].0),
                gapOK(token.1, tokens[k + 1].1), gapOK(tokens[k + 1].1, tokens[k + 2].1),
                let iso = isoDate(year: y, month: month, day: d) {
                 let range = token.1.lowerBound..<tokens[k + 2].1.upperBound
@@ -470,4 +529,9 @@ enum ValueFinder {
             return nil
         }
     }
+}
+
+private extension String {
+    /// The string with zeros before it up to `length` characters (`"2".leftPadded(2)` is `"02"`).
+    func leftPadded(_ length: Int) -> String { count >= length ? self : String(repeating: "0", count: length - count) + self }
 }
