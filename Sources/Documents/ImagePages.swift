@@ -1,3 +1,4 @@
+import CPNG
 import CTesseract
 import Foundation
 
@@ -47,12 +48,20 @@ final class Image {
 }
 
 /// The pages of an image file in order: one for PNG and JPEG, every directory of a TIFF.
-/// Pages are decoded one at a time, so a long TIFF never sits in memory whole.
+/// Pages are decoded one at a time, so a long TIFF never sits in memory whole, and each is
+/// reduced to what OCR needs (`ocrPixelLimit`) before anything else sees it.
 struct ImagePages {
     let path: String
     let type: FileType
     /// How many pages the file has (a TIFF's directories are counted without decoding).
     let count: Int
+
+    /// Most pixels a page is OCR'd at: an A4 page at ~350 dpi. A page photographed or scanned
+    /// at 600 dpi (4961 × 7016, 35 MP) has text twice the size tesseract reads best (an
+    /// x-height of 20–30 px) and took 551 MB to read at full size (four bytes a pixel, and
+    /// every step's copy); at half the size it reads as well, in a quarter of the memory and
+    /// time. Pages under the limit are read as they are.
+    static let ocrPixelLimit = 12_000_000
 
     init(path: String, type: FileType) throws {
         precondition(type.isImage)
@@ -68,11 +77,10 @@ struct ImagePages {
         }
     }
 
-    /// Calls `body` with every decoded page and its 1-based number.
-    func forEach(_ body: (Image, Int) throws -> Void) throws {
+    /// Calls `body` with every decoded page (at most `ocrPixelLimit` pixels) and its 1-based number.
+    func forEach(_ body: (DecodedPage, Int) throws -> Void) throws {
         guard type == .tiff else {
-            guard let pix = pixRead(path) else { throw DocumentProblem("corrupt_document", "the image cannot be decoded") }
-            try body(Image(owning: pix), 1)
+            try body(try decodeSingle(), 1)
             return
         }
         // leptonica walks the directory chain: `offset` is the next directory, 0 at the end.
@@ -81,12 +89,94 @@ struct ImagePages {
             guard let pix = pixReadFromMultipageTiff(path, &offset) else {
                 throw DocumentProblem("corrupt_document", "page \(number) of the TIFF cannot be decoded")
             }
-            try body(Image(owning: pix), number)
+            try body(Self.reduced(Image(owning: pix)), number)
             if offset == 0, number < count {
                 throw DocumentProblem("corrupt_document", "the TIFF ends after page \(number) of \(count)")
             }
         }
     }
+
+    /// A PNG or JPEG page. A large JPEG is decoded at a half, a quarter or an eighth of its
+    /// size by libjpeg itself (its DCT scaling), so its full-size pixels never exist.
+    private func decodeSingle() throws -> DecodedPage {
+        if type == .jpeg, let (width, height) = Self.jpegSize(path: path) {
+            let reduction = Self.jpegReduction(width: width, height: height)
+            if reduction > 1, let pix = pixReadJpeg(path, 0, Int32(reduction), nil, 0) {
+                let image = Image(owning: pix)
+                // libjpeg keeps the file's resolution: the reduced page has fewer pixels per inch.
+                let (xres, yres) = (pixGetXRes(pix), pixGetYRes(pix))
+                if xres > 0, yres > 0 { pixSetResolution(pix, xres / Int32(reduction), yres / Int32(reduction)) }
+                return Self.reduced(image, width: width, height: height)
+            }
+        }
+        if type == .png, let image = try Self.greyPNG(path: path) { return Self.reduced(image) }
+        guard let pix = pixRead(path) else { throw DocumentProblem("corrupt_document", "the image cannot be decoded") }
+        return Self.reduced(Image(owning: pix))
+    }
+
+    /// A PNG with more pixels than `ocrPixelLimit`, decoded by libpng straight to 8-bit grey
+    /// (transparency over white): a byte a pixel, where leptonica's reading holds libpng's
+    /// rows and its own 32-bit copy at once (seven bytes a pixel for RGB). nil for smaller
+    /// PNGs, which are read in colour as they are.
+    static func greyPNG(path: String) throws -> Image? {
+        var png = png_image()
+        png.version = UInt32(PNG_IMAGE_VERSION)
+        guard png_image_begin_read_from_file(&png, path) != 0 else {
+            throw DocumentProblem("corrupt_document", "the image cannot be decoded")
+        }
+        defer { png_image_free(&png) }
+        let (width, height) = (Int(png.width), Int(png.height))
+        guard width * height > ocrPixelLimit else { return nil }
+        png.format = UInt32(PNG_FORMAT_GRAY)
+        guard let pix = pixCreate(Int32(width), Int32(height), 8), let data = pixGetData(pix) else {
+            throw DocumentProblem("ocr_failed", "cannot allocate the page image")
+        }
+        let image = Image(owning: pix)
+        // libpng composites transparent pixels onto what the buffer holds: white.
+        pixSetAll(pix)
+        guard png_image_finish_read(&png, nil, data, Int32(pixGetWpl(pix) * 4), nil) != 0 else {
+            throw DocumentProblem("corrupt_document", "the image cannot be decoded")
+        }
+        // libpng wrote bytes in file order; leptonica keeps 8-bit pixels in 32-bit words.
+        pixEndianByteSwap(pix)
+        return image
+    }
+
+    /// The smallest of libjpeg's reductions (1, 2, 4, 8) that brings the page within the limit.
+    static func jpegReduction(width: Int, height: Int) -> Int {
+        var reduction = 1
+        while reduction < 8, (width / reduction) * (height / reduction) > ocrPixelLimit { reduction *= 2 }
+        return reduction
+    }
+
+    /// A JPEG's width and height from its frame header, without decoding it.
+    static func jpegSize(path: String) -> (Int, Int)? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try? FileInspector.imageSize([UInt8](data), type: .jpeg)
+    }
+
+    /// `image`, a page of `width` × `height` in the file (its own size unless given), scaled
+    /// down to at most `ocrPixelLimit` pixels; the full-size pixels are freed as soon as the
+    /// smaller copy exists. A black-and-white page becomes grey as it shrinks, keeping thin strokes.
+    static func reduced(_ image: Image, width: Int? = nil, height: Int? = nil) -> DecodedPage {
+        let (width, height) = (width ?? image.width, height ?? image.height)
+        let pixels = image.width * image.height
+        guard pixels > ocrPixelLimit else { return DecodedPage(image: image, width: width, height: height) }
+        let factor = Float((Double(ocrPixelLimit) / Double(pixels)).squareRoot())
+        let smaller = image.depth == 1 ? pixScaleToGray(image.pix, factor) : pixScale(image.pix, factor, factor)
+        return DecodedPage(image: smaller.map(Image.init(owning:)) ?? image, width: width, height: height)
+    }
+}
+
+/// A page decoded for OCR, perhaps at fewer pixels than the file has.
+struct DecodedPage {
+    let image: Image
+    /// The page's size in the file's pixels: what the page model and its word boxes use.
+    let width: Int
+    let height: Int
+
+    /// The image's pixels per pixel of the file (1, or less for a reduced page).
+    var scale: Double { Double(image.width) / Double(width) }
 }
 
 /// A TIFF's directory chain read from its bytes: the size of every page, and a check that
@@ -96,6 +186,8 @@ struct TIFFStructure {
     struct Page: Equatable {
         let width: Int
         let height: Int
+        /// Samples (colour channels) per pixel: 3 or 4 for a colour page.
+        var samples = 1
     }
 
     let pages: [Page]
@@ -143,7 +235,7 @@ struct TIFFStructure {
             for index in 0..<entries {
                 let entry = offset + 2 + index * 12
                 let tag = u16(entry)
-                if [256, 257, 273, 279, 324, 325].contains(tag) { tags[tag] = try values(entry) }
+                if [256, 257, 273, 277, 279, 324, 325].contains(tag) { tags[tag] = try values(entry) }
             }
             guard let width = tags[256]?.first, let height = tags[257]?.first, width > 0, height > 0 else {
                 throw DocumentProblem("corrupt_document", "page \(number) of the TIFF has no size")
@@ -155,7 +247,7 @@ struct TIFFStructure {
             for (start, length) in zip(starts, lengths) where start + length > b.count {
                 throw DocumentProblem("truncated_document", "the TIFF is truncated (pixel data of page \(number))")
             }
-            pages.append(Page(width: width, height: height))
+            pages.append(Page(width: width, height: height, samples: tags[277]?.first ?? 1))
             offset = u32(end)
         }
         guard !pages.isEmpty else { throw DocumentProblem("corrupt_document", "the TIFF has no pages") }

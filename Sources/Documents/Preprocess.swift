@@ -43,7 +43,8 @@ enum PagePreparation {
         }
     }
 
-    static func prepare(_ original: Image, options: Options = .standard) throws -> Prepared {
+    /// `scale`: the original's pixels per pixel of the file (see `ImagePages`).
+    static func prepare(_ original: Image, scale originalScale: Double = 1, options: Options = .standard) throws -> Prepared {
         guard let copy = pixClone(original.pix) else { throw DocumentProblem("ocr_failed", "cannot copy the image") }
         let image = Image(owning: copy)
         if options.removeDarkBorder { removeDarkBorder(image) }
@@ -52,9 +53,9 @@ enum PagePreparation {
                 pixRotate($0, Float(skew * .pi / 180), Int32(L_ROTATE_AREA_MAP), Int32(L_BRING_IN_WHITE), 0, 0)
             }
         }
-        var scale = 1.0
+        var scale = originalScale
         if image.width * image.height < options.upscaleBelowPixels, image.apply({ pixScale($0, 2, 2) }) {
-            scale = 2
+            scale *= 2
         }
         return Prepared(image: image, scale: scale)
     }
