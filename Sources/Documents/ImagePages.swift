@@ -7,21 +7,33 @@ import Foundation
 final class Image {
     private(set) var pix: UnsafeMutablePointer<PIX>
 
-    /// Takes ownership of `pix`.
-    /// A copy of cairo's RGB24 pixels (a 32-bit word per pixel, 0x00RRGGBB) in leptonica's
-    /// order (0xRRGGBB00).
-    convenience init?(cairoRGB24 data: UnsafeMutablePointer<UInt8>, width: Int, height: Int, stride: Int) {
-        guard let pix = pixCreate(Int32(width), Int32(height), 32), let target = pixGetData(pix) else { return nil }
-        let targetWords = Int(pixGetWpl(pix))
+    /// An 8-bit grey copy of cairo's RGB24 pixels (a 32-bit word per pixel, 0x00RRGGBB),
+    /// by luminance (ITU-R 601 weights, as leptonica's `pixConvertRGBToLuminance`).
+    convenience init?(greyFromCairoRGB24 data: UnsafeMutablePointer<UInt8>, width: Int, height: Int, stride: Int) {
+        guard let pix = pixCreate(Int32(width), Int32(height), 8), let target = pixGetData(pix) else { return nil }
+        let targetBytes = Int(pixGetWpl(pix)) * 4
         data.withMemoryRebound(to: UInt32.self, capacity: stride / 4 * height) { source in
-            for y in 0..<height {
-                let row = source + y * (stride / 4), out = target + y * targetWords
-                for x in 0..<width { out[x] = row[x] << 8 }
+            target.withMemoryRebound(to: UInt8.self, capacity: targetBytes * height) { out in
+                for y in 0..<height {
+                    let row = source + y * (stride / 4), line = out + y * targetBytes
+                    for x in 0..<width {
+                        let rgb = row[x]
+                        let level = ((rgb >> 16) & 0xFF) * 299 + ((rgb >> 8) & 0xFF) * 587 + (rgb & 0xFF) * 114
+                        // leptonica keeps 8-bit pixels in 32-bit words, the first pixel in the
+                        // word's most significant byte: byte x ^ 3 on a little-endian machine.
+                        #if _endian(little)
+                        line[x ^ 3] = UInt8(level / 1000)
+                        #else
+                        line[x] = UInt8(level / 1000)
+                        #endif
+                    }
+                }
             }
         }
         self.init(owning: pix)
     }
 
+    /// Takes ownership of `pix`.
     init(owning pix: UnsafeMutablePointer<PIX>) {
         self.pix = pix
     }

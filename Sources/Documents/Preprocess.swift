@@ -15,6 +15,10 @@ import Foundation
 /// - pages skewed by more than half a degree are straightened (on the skewed SROIE
 ///   receipts CER 0.190 → 0.157).
 ///
+/// Pages over 12 MP arrive here already reduced (`ImagePages`): SROIE's 600 dpi receipt
+/// scans read at half size gave the `tesseract` command CER 0.41 → 0.16 and took a third
+/// of the time (a 40 % size: 0.16 too; 30 %: 0.18).
+///
 /// Measured and left out: upscaling by estimated character height (worse), assuming
 /// 300 dpi for files that state a screen resolution (mixed), tesseract's Sauvola and
 /// adaptive Otsu thresholding (mixed: both lose other receipts). Orientation is handled

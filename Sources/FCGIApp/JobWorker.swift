@@ -129,6 +129,9 @@ struct JobWorker {
         metadata["duration_ms"] = .stringConvertible(Int(seconds * 1000))
         // A huge image must not make a worker balloon (scripts/bench checks the same through /proc).
         if let peak = PeakMemory.kilobytes() { metadata["job.peak_rss_kb"] = .stringConvertible(peak) }
+        // Freed memory goes back to the system: the next job starts from the worker's own
+        // size, not from what the last one left in malloc's free lists.
+        malloc_trim(0)
         logger.info("job finished", metadata: metadata)
     }
 }
