@@ -31,6 +31,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CPoppler", pkgConfig: "poppler-glib", providers: [.apt(["libpoppler-glib-dev"])]),
         .systemLibrary(name: "CTesseract", pkgConfig: "tesseract", providers: [.apt(["libtesseract-dev", "tesseract-ocr-eng"])]),
+        // Large PNG pages are decoded straight to grey (libpng's png_image API): a byte a pixel, not seven.
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
         .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
         .systemLibrary(name: "CXlsxWriter", pkgConfig: "xlsxwriter", providers: [.apt(["libxlsxwriter-dev"])]),
@@ -61,7 +63,7 @@ let package = Package(
         // Reading documents: type detection, PDF text layers with word boxes (poppler),
         // rendering (cairo) and OCR (tesseract) for scans and images; page models, tables, fields;
         // spreadsheets: delimited text (SwiftCSV) and .xlsx workbooks (libzip + libxml2).
-        .target(name: "Documents", dependencies: ["CPoppler", "CTesseract", "CZip", "CXML2",
+        .target(name: "Documents", dependencies: ["CPoppler", "CTesseract", "CPNG", "CZip", "CXML2",
                                                   .product(name: "SwiftCSV", package: "SwiftCSV")]),
         // The one pipeline from an uploaded document to its stored pages, warehouse tables and
         // field results (rule-based or LLM), run by the jobs and by `assay extract --bench`.

@@ -22,8 +22,8 @@ public enum DocumentReader {
         case .png, .jpeg, .tiff:
             let images = try ImagePages(path: path, type: type)
             let engine = try OCREngine.forThisProcess()
-            try images.forEach { image, number in
-                try page(try engine.recognize(image, number: number), number, images.count)
+            try images.forEach { decoded, number in
+                try page(try engine.recognize(decoded, number: number), number, images.count)
             }
         }
     }

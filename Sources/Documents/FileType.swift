@@ -58,6 +58,11 @@ public struct FileFacts: Sendable {
 /// Cheap structural checks at upload: truncated images, encrypted or damaged PDFs,
 /// and the configured limits on pages and pixels.
 public enum FileInspector {
+    /// Most pixels in a colour TIFF page. JPEGs are decoded reduced and large PNGs straight
+    /// to grey (`ImagePages`), but leptonica decodes a TIFF page whole, and at eight bytes a
+    /// pixel 16 MP (A4 at 400 dpi) is what keeps a job worker under 250 MB.
+    public static let maxColourTIFFPixels = 16_000_000
+
     public static func inspect(path: String, type: FileType, maxPages: Int, maxPixels: Int) throws -> FileFacts {
         switch type {
         case .csv:
@@ -87,9 +92,13 @@ public enum FileInspector {
             guard pages.count <= maxPages else {
                 throw DocumentProblem("too_many_pages", "the TIFF has more than \(maxPages) pages, the limit")
             }
-            for (index, page) in pages.enumerated() where page.width * page.height > maxPixels {
-                throw DocumentProblem("image_too_large",
-                                      "page \(index + 1) of the TIFF has \(page.width)×\(page.height) pixels; the limit is \(maxPixels)")
+            for (index, page) in pages.enumerated() {
+                // A colour page is decoded whole at four bytes a pixel (eight for YCbCr, read
+                // through an RGBA raster) before it is reduced for OCR.
+                let limit = page.samples >= 3 ? min(maxPixels, maxColourTIFFPixels) : maxPixels
+                guard page.width * page.height > limit else { continue }
+                throw DocumentProblem("image_too_large", "page \(index + 1) of the TIFF has \(page.width)×\(page.height) "
+                                      + "\(page.samples >= 3 ? "colour " : "")pixels; the limit is \(limit)")
             }
             return FileFacts(type: .tiff, pages: pages.count, width: pages[0].width, height: pages[0].height)
         case .png, .jpeg:

@@ -48,20 +48,28 @@ public final class OCREngine {
     /// upscaling of small images, where each measurably helps). A page that reads badly
     /// (few words, low confidence, sideways boxes) is checked for orientation and read again
     /// turned upright when that reads better: upright pages pay nothing for the check. The
-    /// page model describes the upright, straightened page in the original image's pixels.
-    func recognize(_ image: Image, number: Int) throws -> PageModel {
-        var prepared = try PagePreparation.prepare(image)
+    /// page model describes the upright, straightened page in the file's pixels (`page` may
+    /// have been reduced by `ImagePages`).
+    func recognize(_ page: DecodedPage, number: Int) throws -> PageModel {
+        // What tesseract keeps of the page (its copies, the thresholded image, the results)
+        // is freed as soon as the page model is made, not when the next page comes.
+        defer { TessBaseAPIClear(api) }
+        var prepared = try PagePreparation.prepare(page.image, scale: page.scale)
         var result = try read(prepared.image, scale: 1 / prepared.scale)
+        var sideways = false
         if result.looksMisread, let turns = quarterTurnsToUpright(prepared.image), turns != 0,
            let turned = prepared.turned(clockwiseQuarters: turns) {
             let second = try read(turned.image, scale: 1 / turned.scale)
             // Sideways text may read as well as upright text; upright boxes are what count then.
             let upright = result.looksSideways && !second.looksSideways && second.score >= 0.8 * result.score
-            if upright || second.score > result.score { (prepared, result) = (turned, second) }
+            if upright || second.score > result.score {
+                (prepared, result) = (turned, second)
+                sideways = turns % 2 == 1
+            }
         }
         if result.words.isEmpty, let again = try readAgain(prepared.image, scale: 1 / prepared.scale) { result = again }
-        return PageModel(number: number, width: Double(prepared.image.width) / prepared.scale,
-                         height: Double(prepared.image.height) / prepared.scale, source: .ocr,
+        let (width, height) = sideways ? (page.height, page.width) : (page.width, page.height)
+        return PageModel(number: number, width: Double(width), height: Double(height), source: .ocr,
                          words: result.words, text: result.text)
     }
 
@@ -237,38 +245,48 @@ struct Recognition {
 }
 
 extension PDFDocument {
-    /// Renders a page at `dpi` with cairo and OCRs it; boxes come back in PDF points.
+    /// Renders a page at `dpi` with cairo and OCRs it; boxes come back in PDF points. A
+    /// page larger than A4 is rendered at a lower resolution, so that it has no more pixels
+    /// than an image page is read at (`ImagePages.ocrPixelLimit`): a poster-sized page
+    /// cannot make the worker balloon.
     public func ocrPage(_ index: Int, engine: OCREngine, dpi: Int = 300) throws -> PageModel {
         guard let page = poppler_document_get_page(documentHandle, Int32(index)) else {
             throw DocumentProblem("corrupt_document", "page \(index + 1) cannot be read")
         }
         defer { g_object_unref(UnsafeMutableRawPointer(page)) }
+        defer { TessBaseAPIClear(engine.api) }
         var width = 0.0, height = 0.0
         poppler_page_get_size(page, &width, &height)
-        let scale = Double(dpi) / 72
+        guard width > 0, height > 0 else { throw DocumentProblem("corrupt_document", "page \(index + 1) has no size") }
+        let scale = min(Double(dpi) / 72, (Double(ImagePages.ocrPixelLimit) / (width * height)).squareRoot())
         let pixelWidth = Int((width * scale).rounded()), pixelHeight = Int((height * scale).rounded())
-        guard pixelWidth > 0, pixelHeight > 0, pixelWidth * pixelHeight <= 200_000_000 else {
+        guard pixelWidth > 0, pixelHeight > 0 else {
             throw DocumentProblem("image_too_large", "page \(index + 1) is too large to render")
         }
-        guard let surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(pixelWidth), Int32(pixelHeight)) else {
-            throw DocumentProblem("ocr_failed", "cannot allocate the page image")
-        }
-        defer { cairo_surface_destroy(surface) }
-        let cr = cairo_create(surface)
-        cairo_set_source_rgb(cr, 1, 1, 1)
-        cairo_paint(cr)
-        cairo_scale(cr, scale, scale)
-        poppler_page_render(page, cr)
-        cairo_destroy(cr)
-        cairo_surface_flush(surface)
-        guard let data = cairo_image_surface_get_data(surface) else { throw DocumentProblem("ocr_failed", "the page did not render") }
-        let stride = Int(cairo_image_surface_get_stride(surface))
-        var result = try engine.recognize(pixels: data, width: pixelWidth, height: pixelHeight,
-                                          bytesPerLine: stride, ppi: dpi, scale: 1 / scale)
-        if result.words.isEmpty, let image = Image(cairoRGB24: data, width: pixelWidth, height: pixelHeight, stride: stride),
-           let again = try engine.readAgain(image, scale: 1 / scale) {
-            result = again
-        }
+        // The rendered page lives only while it is first read; a page that gave no words keeps
+        // a grey copy (a quarter of the size) for the other ways of reading it.
+        var (result, grey): (Recognition, Image?) = try {
+            guard let surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(pixelWidth), Int32(pixelHeight)) else {
+                throw DocumentProblem("ocr_failed", "cannot allocate the page image")
+            }
+            defer { cairo_surface_destroy(surface) }
+            let cr = cairo_create(surface)
+            cairo_set_source_rgb(cr, 1, 1, 1)
+            cairo_paint(cr)
+            cairo_scale(cr, scale, scale)
+            poppler_page_render(page, cr)
+            cairo_destroy(cr)
+            cairo_surface_flush(surface)
+            guard let data = cairo_image_surface_get_data(surface) else { throw DocumentProblem("ocr_failed", "the page did not render") }
+            let stride = Int(cairo_image_surface_get_stride(surface))
+            let result = try engine.recognize(pixels: data, width: pixelWidth, height: pixelHeight,
+                                              bytesPerLine: stride, ppi: Int((scale * 72).rounded()), scale: 1 / scale)
+            guard result.words.isEmpty else { return (result, nil) }
+            TessBaseAPIClear(engine.api)
+            return (result, Image(greyFromCairoRGB24: data, width: pixelWidth, height: pixelHeight, stride: stride))
+        }()
+        if let image = grey, let again = try engine.readAgain(image, scale: 1 / scale) { result = again }
+        grey = nil
         return PageModel(number: index + 1, width: width, height: height, source: result.words.isEmpty ? .none : .ocr,
                          words: result.words, text: result.text)
     }

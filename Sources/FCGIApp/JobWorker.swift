@@ -106,6 +106,7 @@ struct JobWorker {
             "job.id": "\(job.id)", "job.kind": "\(job.kind)", "job.attempt": .stringConvertible(job.attempts),
         ]
         logger.info("job started", metadata: metadata)
+        PeakMemory.reset()
         do {
             guard let handler = registry.handler(for: job.kind) else {
                 throw PermanentJobError("no handler for job kind \(job.kind)")
@@ -126,6 +127,11 @@ struct JobWorker {
         let outcome = metadata["job.status"].map { "\($0)" } ?? "unknown"
         Metrics.histogram(.jobDuration, ["kind": job.kind.rawValue, "outcome": outcome]).observe(seconds: seconds)
         metadata["duration_ms"] = .stringConvertible(Int(seconds * 1000))
+        // A huge image must not make a worker balloon (scripts/bench checks the same through /proc).
+        if let peak = PeakMemory.kilobytes() { metadata["job.peak_rss_kb"] = .stringConvertible(peak) }
+        // Freed memory goes back to the system: the next job starts from the worker's own
+        // size, not from what the last one left in malloc's free lists.
+        malloc_trim(0)
         logger.info("job finished", metadata: metadata)
     }
 }

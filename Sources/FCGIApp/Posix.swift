@@ -101,3 +101,22 @@ func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) {
         offset += written
     }
 }
+
+/// This process's peak resident memory (the kernel's VmHWM), reset per job so that each
+/// job's own peak is logged, and visible to a benchmark or test in `/proc/PID/status`.
+enum PeakMemory {
+    /// Starts a new peak at the current resident size (Linux: `5` to `/proc/self/clear_refs`).
+    static func reset() {
+        let fd = open("/proc/self/clear_refs", O_WRONLY)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        _ = write(fd, "5", 1)
+    }
+
+    /// The peak resident memory since the last reset, in kilobytes (nil where /proc says nothing).
+    static func kilobytes() -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return nil }
+        return Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
+    }
+}

@@ -13,7 +13,8 @@ final class OCRTests: TemporaryFolderTestCase {
 
     /// A white page with black text lines, written as PNG.
     private func drawPage(_ lines: [String], width: Int = 1200, height: Int = 500, fontSize: Double = 40,
-                          ink: Double = 0, darkFrame: Int = 0, skewDegrees: Double = 0, name: String) throws -> String {
+                          ink: Double = 0, darkFrame: Int = 0, skewDegrees: Double = 0, scale: Double = 1,
+                          name: String) throws -> String {
         let path = "\(folder!)/\(name).png"
         let surface = try XCTUnwrap(cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(width), Int32(height)))
         defer { cairo_surface_destroy(surface) }
@@ -24,6 +25,7 @@ final class OCRTests: TemporaryFolderTestCase {
         cairo_rectangle(cr, Double(darkFrame), Double(darkFrame), Double(width - 2 * darkFrame), Double(height - 2 * darkFrame))
         cairo_fill(cr)
         cairo_set_source_rgb(cr, ink, ink, ink)
+        cairo_scale(cr, scale, scale)
         cairo_rotate(cr, skewDegrees * .pi / 180)
         cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL)
         cairo_set_font_size(cr, fontSize)
@@ -240,5 +242,62 @@ final class OCRTests: TemporaryFolderTestCase {
         var loop: [UInt8] = [0x49, 0x49, 0x2A, 0x00, 8, 0, 0, 0, 0, 0] // header, IFD at 8 with no entries
         loop += [8, 0, 0, 0] // next IFD: itself
         XCTAssertNotNil(inspect(loop, name: "loop"))
+    }
+
+    // MARK: - Large images
+
+    /// A page `factor` times the test page's size with its text `textFactor` times as large, saved as `type`.
+    private func largePage(_ type: FileType, factor: Double, textFactor: Double, name: String) throws -> String {
+        let png = try drawPage(["Invoice number 4711", "Total amount 99.50"], width: Int(1200 * factor),
+                               height: Int(500 * factor), scale: textFactor, name: name)
+        guard type == .jpeg else { return png }
+        var pix: UnsafeMutablePointer<PIX>? = pixRead(png)
+        defer { pixDestroy(&pix) }
+        let path = "\(folder!)/\(name).jpg"
+        XCTAssertEqual(pixWrite(path, try XCTUnwrap(pix), Int32(IFF_JFIF_JPEG)), 0)
+        return path
+    }
+
+    func testLargeImagesAreReadReducedWithBoxesInTheFilesPixels() throws {
+        // Six times the test page's size, the text three times: 7200 × 3000 = 21.6 MP, over the
+        // 12 MP pages are read at (the JPEG is decoded at half size, the PNG decoded to grey
+        // and scaled down).
+        for type in [FileType.jpeg, .png] {
+            let path = try largePage(type, factor: 6, textFactor: 3, name: "large-\(type.rawValue)")
+            let page = try XCTUnwrap(DocumentReader.pages(path: path, type: type).first)
+
+            XCTAssertTrue(page.text.contains("Invoice number 4711"), "\(type): \(page.text)")
+            XCTAssertTrue(page.text.contains("Total amount 99.50"), "\(type): \(page.text)")
+            XCTAssertEqual(page.width, 7200, "\(type)")
+            XCTAssertEqual(page.height, 3000, "\(type)")
+            // Drawn from x = 60 × 3, the second baseline at (80 + 1.6 × 40) × 3.
+            let total = try XCTUnwrap(page.words.first { $0.text == "Total" })
+            XCTAssertEqual(total.x0, 180, accuracy: 20, "\(type)")
+            XCTAssertEqual(total.y1, 432, accuracy: 20, "\(type)")
+        }
+    }
+
+    /// A TIFF of one page that only claims its size and samples per pixel (one byte of pixels).
+    private func tiffClaiming(width: Int, height: Int, samples: Int, name: String) -> String {
+        func u16(_ v: Int) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8)] }
+        func u32(_ v: Int) -> [UInt8] { u16(v & 0xFFFF) + u16(v >> 16) }
+        func entry(_ tag: Int, _ type: Int, _ value: Int) -> [UInt8] {
+            u16(tag) + u16(type) + u32(1) + (type == 3 ? u16(value) + [0, 0] : u32(value))
+        }
+        let entries = [entry(256, 4, width), entry(257, 4, height), entry(273, 4, 8 + 2 + 5 * 12 + 4),
+                       entry(277, 3, samples), entry(279, 4, 1)]
+        let bytes: [UInt8] = [0x49, 0x49, 0x2A, 0x00] + u32(8) + u16(entries.count) + entries.flatMap { $0 } + u32(0) + [0]
+        let path = "\(folder!)/\(name).tif"
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        return path
+    }
+
+    func testInspectorLimitsColourTIFFPagesThatAreDecodedWhole() throws {
+        let colour = tiffClaiming(width: 5000, height: 4000, samples: 3, name: "colour")
+        let grey = tiffClaiming(width: 5000, height: 4000, samples: 1, name: "grey")
+
+        XCTAssertEqual(problemCode { _ = try FileInspector.inspect(path: colour, type: .tiff, maxPages: 10, maxPixels: 100_000_000) },
+                       "image_too_large")
+        XCTAssertEqual(try FileInspector.inspect(path: grey, type: .tiff, maxPages: 10, maxPixels: 100_000_000).width, 5000)
     }
 }

@@ -8,7 +8,7 @@ import pytest
 
 from access_helpers import assert_fields, call, client, create_key, psql, register, team_with_member
 from conftest import ENV, assert_envelope
-from documents_helpers import make_pdf, make_png, make_scanned_pdf
+from documents_helpers import make_pdf, make_png, make_scanned_pdf, render_pages
 
 PAGES = [["Invoice 1001", "Total 42.50 EUR"], ["Second page text"], ["Third page, the end."]]
 
@@ -232,6 +232,45 @@ def test_receipt_lines_the_layout_analysis_drops_are_read():
     # Read once: nothing tesseract had read is read again.
     printed = [line for line in lines if line.strip()]
     assert len(set(printed)) == len(printed), text
+
+
+def peak_rss_kb(pid):
+    """A process's peak resident memory (VmHWM); job workers reset it as each job starts."""
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line for line in f if line.startswith("VmHWM:")).split()[1])
+
+
+@pytest.mark.parametrize("kind", ["jpeg", "png"])
+def test_a_very_large_photo_is_read_within_the_memory_bound(pool, kind):
+    """A page photographed at 600 dpi (5100 × 6600, 34 MP; a 4961 × 7016 receipt once took a
+    job worker to 551 MB) is decoded reduced (JPEG) or straight to grey (PNG) and read at
+    about 350 dpi: the text is read, boxes stay in the photo's pixels, and the job worker
+    that read it peaked at no more than 250 MB."""
+    lines = ["CORNER GROCERY SDN BHD", "Receipt No: R-20481", "Date: 12/03/2024",
+             "Milk 2L 6.90", "Bread 3.50", "TOTAL 10.40"]
+    photo = render_pages(make_pdf([lines]), fmt=kind, dpi=600)[0]
+    # One job worker, fresh: the document's job is the one whose peak is read.
+    pool.restart(ASSAY_JOB_WORKERS=1)
+    try:
+        [worker] = pool.job_worker_pids()
+        account = register()
+        r = upload(account, photo, filename=f"photo.{kind}")
+        assert r.status_code == 202, r.text
+        assert wait_done(account, r.json()["id"], timeout=180)["status"] == "done"
+        peak = peak_rss_kb(worker)
+    finally:
+        pool.restart()
+    assert peak <= 250 * 1024, f"job worker peaked at {peak // 1024} MB"
+    text = psql("SELECT text FROM document_pages WHERE document_id = :'id' AND page = 1;", id=r.json()["id"])
+    assert "R-20481" in text and "TOTAL 10.40" in text, text
+    size = psql("SELECT width || 'x' || height FROM document_pages WHERE document_id = :'id' AND page = 1;",
+                id=r.json()["id"])
+    assert size == "5100x6600", size
+    # Drawn from x = 72 pt (600 px at 600 dpi), on the sixth line: its baseline 720 - 5 × 16 pt
+    # from the foot of the 792 pt page.
+    total = next(w for w in page_words(r.json()["id"]) if w[0] == "TOTAL")
+    baseline = (792 - 720 + 5 * 16) * 600 / 72
+    assert 560 <= total[1] <= 640 and baseline - 120 <= total[2] < baseline, total
 
 
 def test_ocr_processes_run_openmp_with_one_thread(pool):

@@ -2,6 +2,9 @@
 #define ASSAY_CSHIMS_H
 #include <stdint.h>
 #include <signal.h>
+// glibc's malloc_trim (malloc.h is not part of Swift's Glibc module): a job worker hands the
+// heap its last job freed (a page image, tesseract's copies) back to the system.
+#include <malloc.h>
 
 // The worker scoreboard lives in a MAP_SHARED mapping that the master and every
 // worker process see. Swift has no atomics that can be placed on such raw memory,
