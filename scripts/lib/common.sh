@@ -61,6 +61,9 @@ ASSAY_DEB_PACKAGES+=" libxlsxwriter-dev libpango1.0-dev libzip-dev fonts-dejavu-
 ASSAY_DEB_PACKAGES+=" libxml2-dev"
 # Dashboard exports: librsvg draws the charts' SVG onto the cairo PDF (as vectors) and PNG surfaces.
 ASSAY_DEB_PACKAGES+=" librsvg2-dev"
+# Large PNG pages are decoded straight to grey, row by row, through libpng (Sources/CPNG);
+# leptonica pulls it in today, but the build links it directly, so it is named here.
+ASSAY_DEB_PACKAGES+=" libpng-dev"
 
 # The integration tests are pytest + requests. These Debian packages are installed only when no
 # usable interpreter already has both modules (see ensure_python_test_env): this machine's pyenv
