@@ -57,8 +57,15 @@ struct FastCGIWorker {
         var requestMetrics = RequestMetrics()
         var served = 0
         scoreboard.setState(slot, .idle)
-        while shutdownRequested == 0 {
-            if request.ipcFd >= 0, !awaitKeptConnection(&request) { break }
+        while true {
+            if request.ipcFd >= 0 {
+                guard awaitKeptConnection(request.ipcFd) else {
+                    FCGX_Free(&request, 1)
+                    continue
+                }
+            } else if shutdownRequested != 0 {
+                break
+            }
             let accepted = FCGX_Accept_r(&request)
             if accepted < 0 {
                 if shutdownRequested != 0 { break }
@@ -111,37 +118,82 @@ struct FastCGIWorker {
             }
             if configuration.maxRequests > 0, served >= configuration.maxRequests {
                 logger.info("worker recycling after max_requests", metadata: ["requests": .stringConvertible(served)])
+                // The kept connection is closed right after the last response, before nginx
+                // can have sent another request on it: the end of file reaches nginx while the
+                // connection sits idle in its cache, and nginx drops it from there. (A request
+                // written in that instant would fail: a GET is retried on a fresh connection.)
+                if request.ipcFd >= 0 { FCGX_Free(&request, 1) }
                 break
             }
         }
         scoreboard.setState(slot, .stopping)
-        // A kept connection is closed the way libfcgi closes any: half-close, then read until
-        // nginx closes its end (it notices at once: the connection is idle in its cache).
-        if request.ipcFd >= 0 { FCGX_Free(&request, 1) }
         application.betweenRequests(force: true)
         return 0
     }
 
     /// Waits, between two requests, on the connection nginx keeps open (`fastcgi_keep_conn`)
-    /// for its next request. The connection is given up when another one waits in the listen
-    /// queue while it is idle: each worker serves one connection at a time, so if every worker
-    /// sat on an idle kept connection, a connection nginx opened meanwhile (its cache of idle
-    /// connections was empty) would wait until one of them closed. Returns false when the
-    /// worker is to stop.
-    private func awaitKeptConnection(_ request: inout FCGX_Request) -> Bool {
-        var descriptors = [pollfd(fd: request.ipcFd, events: Int16(POLLIN), revents: 0),
-                           pollfd(fd: 0, events: Int16(POLLIN), revents: 0)]
-        while shutdownRequested == 0 {
-            let ready = poll(&descriptors, 2, -1)
+    /// for its next request; true when one has arrived, false when the caller is to close its
+    /// end: nginx closed the connection (or it failed), or the worker gives it up.
+    ///
+    /// A worker does not give up a kept connection nginx may still use if it can help it: nginx
+    /// could be writing a request on it at that very moment, and that request would fail (a
+    /// POST is not retried). So a worker a SIGHUP replaces takes no new connection but serves
+    /// this one until nginx closes it, which nginx does after `keepalive_requests` requests or
+    /// `keepalive_timeout` idle (nginx/assay.conf.template: 100 and 4 s); only a connection idle
+    /// past `stopPatience` is closed by the worker. (In a shutdown the pool's socket is gone,
+    /// and the worker closes at once; a recycled worker closes right after its last response.) That no worker waits long on an idle kept connection while a new
+    /// connection queues is the configuration's part (nginx keeps fewer idle connections in all
+    /// than there are workers: `ASSAY_FASTCGI_KEEPALIVE`, so some worker is always free to
+    /// accept); should it happen anyway (the pool restarted with fewer workers), a worker whose
+    /// kept connection is idle while a connection has waited in the listen queue for
+    /// `queuePatience` gives its kept one up.
+    private func awaitKeptConnection(_ descriptor: Int32) -> Bool {
+        let started = monotonicNanos()
+        var queuedSince: UInt64?
+        var kept = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        while true {
+            let ready = poll(&kept, 1, 100)
             if ready < 0, errno == EINTR { continue }
-            // The next request (or nginx closing the connection: libfcgi then accepts anew).
-            if ready > 0, descriptors[0].revents != 0 { return true }
-            if ready < 0 { logger.warning("poll on a kept connection failed", metadata: ["errno": "\(errno)"]) }
-            FCGX_Free(&request, 1) // sets ipcFd to -1: FCGX_Accept_r accepts the waiting one
-            return true
+            if ready < 0 {
+                logger.warning("poll on a kept connection failed", metadata: ["errno": "\(errno)"])
+                return false
+            }
+            if ready > 0 {
+                // Readable: the next request's first record, or nginx's close (end of file).
+                // libfcgi would answer an end of file by accepting a new connection itself,
+                // which a stopping worker must not do; hence the peek.
+                var byte: UInt8 = 0
+                let peeked = recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+                if peeked > 0 { return true }
+                if peeked < 0, errno == EINTR || errno == EAGAIN { continue }
+                return false
+            }
+            let now = monotonicNanos()
+            if shutdownRequested != 0 {
+                // A pool shutting down has unlinked its socket: nginx reaches no worker of it
+                // any more, so there is nothing to wait for. A worker replaced by a SIGHUP
+                // (the socket stays) serves its kept connection until nginx closes it.
+                if access(configuration.socketPath, F_OK) != 0 { return false }
+                if now - started > FastCGIWorker.stopPatience { return false }
+                continue
+            }
+            var listening = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+            if poll(&listening, 1, 0) > 0 {
+                let since = queuedSince ?? now
+                if now - since > FastCGIWorker.queuePatience { return false }
+                queuedSince = since
+            } else {
+                queuedSince = nil
+            }
         }
-        return false
     }
+
+    /// How long a stopping worker waits on an idle kept connection before closing it itself:
+    /// longer than nginx's `keepalive_timeout` for the pool's connections (4 s).
+    static let stopPatience: UInt64 = 6_000_000_000
+    /// How long a connection may wait in the listen queue while this worker's kept connection
+    /// is idle before the worker gives the kept one up (see `awaitKeptConnection`).
+    static let queuePatience: UInt64 = 1_000_000_000
 
     /// Reads what is left of a request's body (and its end), so that the next request on a
     /// kept connection starts at a record boundary; libfcgi leaves unread input in the socket.

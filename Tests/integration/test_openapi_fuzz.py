@@ -39,7 +39,10 @@ def test_the_api_keeps_every_promise_of_its_openapi_document(unlimited, tmp_path
     out = subprocess.run(
         [ENV["ASSAY_SCHEMATHESIS"], "run", BASE + "/openapi.json", "--tls-verify", ENV["ASSAY_TLS_CERT"],
          "-H", f"X-API-Key: {key}", "--checks", CHECKS, "--max-examples", "15",
-         "--phases", "examples,coverage,fuzzing,stateful", "--workers", "2", "--seed", "20261207",
+         # One worker: with two threads, hypothesis's ast.parse of a strategy's lambda races in
+         # Debian's CPython 3.11 ("AST constructor recursion depth mismatch", a SystemError that
+         # crashed one CI run): a fault of the interpreter, not of the API.
+         "--phases", "examples,coverage,fuzzing,stateful", "--workers", "1", "--seed", "20261207",
          "--request-timeout", "30", "--no-color", "--report", "json", "--report-json-path", str(report)],
         capture_output=True, text=True, timeout=900)
     summary = out.stdout[out.stdout.find("SUMMARY"):] if "SUMMARY" in out.stdout else out.stdout[-4000:]

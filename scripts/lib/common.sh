@@ -248,11 +248,21 @@ assay_profile() {
     esac
     ASSAY_REQUEST_TIMEOUT=${ASSAY_REQUEST_TIMEOUT:-60}    # overridable; a stuck worker is killed after it
     ASSAY_SHUTDOWN_TIMEOUT=${ASSAY_SHUTDOWN_TIMEOUT:-10}  # overridable
-    # on: nginx keeps FastCGI connections to the pool open, up to ASSAY_FASTCGI_KEEPALIVE idle
-    # ones per nginx worker. Off by default: see the README (a request nginx sends on a kept
-    # connection at the moment its worker gives it up fails, and under load that happens).
-    ASSAY_FASTCGI_KEEP_CONN=${ASSAY_FASTCGI_KEEP_CONN:-off}    # overridable
-    ASSAY_FASTCGI_KEEPALIVE=${ASSAY_FASTCGI_KEEPALIVE:-${ASSAY_WORKERS:-4}} # overridable
+    # nginx keeps FastCGI connections to the pool open between requests (fastcgi_keep_conn),
+    # up to ASSAY_FASTCGI_KEEPALIVE idle ones per nginx worker process (one per core:
+    # worker_processes auto). A FastCGI worker serves its kept connection until nginx closes
+    # it, so in all nginx must keep fewer idle connections than the pool has workers, or every
+    # worker could sit on an idle one while a new connection waits: (workers - 1) / cores each.
+    # With as many cores as workers that is 0, and keep-alive is off.
+    local cores kept
+    cores=$(nproc 2>/dev/null || echo 1)
+    kept=$(( (${ASSAY_WORKERS:-4} - 1) / (cores > 0 ? cores : 1) ))
+    ASSAY_FASTCGI_KEEPALIVE=${ASSAY_FASTCGI_KEEPALIVE:-$(( kept > 0 ? kept : 1 ))} # overridable
+    if (( kept > 0 )); then
+        ASSAY_FASTCGI_KEEP_CONN=${ASSAY_FASTCGI_KEEP_CONN:-on}  # overridable
+    else
+        ASSAY_FASTCGI_KEEP_CONN=${ASSAY_FASTCGI_KEEP_CONN:-off} # overridable
+    fi
     ASSAY_SOCKET_MODE=${ASSAY_SOCKET_MODE:-0660}          # overridable
     ASSAY_MAX_BODY=${ASSAY_MAX_BODY:-50m}                 # overridable; nginx size syntax
     # nginx: a connection must send its whole request header (TLS handshake included) within
