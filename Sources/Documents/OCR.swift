@@ -265,26 +265,15 @@ extension PDFDocument {
         }
         // The rendered page lives only while it is first read; a page that gave no words keeps
         // a grey copy (a quarter of the size) for the other ways of reading it.
-        var (result, grey): (Recognition, Image?) = try {
-            guard let surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(pixelWidth), Int32(pixelHeight)) else {
-                throw DocumentProblem("ocr_failed", "cannot allocate the page image")
-            }
-            defer { cairo_surface_destroy(surface) }
-            let cr = cairo_create(surface)
-            cairo_set_source_rgb(cr, 1, 1, 1)
-            cairo_paint(cr)
-            cairo_scale(cr, scale, scale)
-            poppler_page_render(page, cr)
-            cairo_destroy(cr)
-            cairo_surface_flush(surface)
-            guard let data = cairo_image_surface_get_data(surface) else { throw DocumentProblem("ocr_failed", "the page did not render") }
-            let stride = Int(cairo_image_surface_get_stride(surface))
+        let rendered: (Recognition, Image?)? = try PDFDocument.withRenderedPage(page, scale: scale, width: pixelWidth,
+                                                                             height: pixelHeight) { data, stride in
             let result = try engine.recognize(pixels: data, width: pixelWidth, height: pixelHeight,
                                               bytesPerLine: stride, ppi: Int((scale * 72).rounded()), scale: 1 / scale)
             guard result.words.isEmpty else { return (result, nil) }
             TessBaseAPIClear(engine.api)
             return (result, Image(greyFromCairoRGB24: data, width: pixelWidth, height: pixelHeight, stride: stride))
-        }()
+        }
+        guard var (result, grey) = rendered else { throw DocumentProblem("ocr_failed", "the page did not render") }
         if let image = grey, let again = try engine.readAgain(image, scale: 1 / scale) { result = again }
         grey = nil
         return PageModel(number: index + 1, width: width, height: height, source: result.words.isEmpty ? .none : .ocr,

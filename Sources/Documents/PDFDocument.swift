@@ -194,3 +194,24 @@ public final class PDFDocument {
         return (plain.words, split.words)
     }
 }
+
+extension PDFDocument {
+    /// Renders `page` at `scale` (pixels per PDF point) onto a white cairo RGB24 surface of
+    /// `width` × `height` pixels and hands `body` its pixels (a 32-bit word per pixel,
+    /// 0x00RRGGBB) and bytes per row; the surface is freed when `body` returns. nil when cairo
+    /// cannot allocate the surface or give its pixels. OCR and the ruling detector read it.
+    static func withRenderedPage<T>(_ page: OpaquePointer, scale: Double, width: Int, height: Int,
+                                    _ body: (UnsafeMutablePointer<UInt8>, Int) throws -> T) rethrows -> T? {
+        guard let surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(width), Int32(height)) else { return nil }
+        defer { cairo_surface_destroy(surface) }
+        let cr = cairo_create(surface)
+        cairo_set_source_rgb(cr, 1, 1, 1)
+        cairo_paint(cr)
+        cairo_scale(cr, scale, scale)
+        poppler_page_render(page, cr)
+        cairo_destroy(cr)
+        cairo_surface_flush(surface)
+        guard let data = cairo_image_surface_get_data(surface) else { return nil }
+        return try body(data, Int(cairo_image_surface_get_stride(surface)))
+    }
+}

@@ -262,30 +262,21 @@ extension PDFDocument {
         var width = 0.0, height = 0.0
         poppler_page_get_size(page, &width, &height)
         let pixelWidth = Int((width * scale).rounded()), pixelHeight = Int((height * scale).rounded())
-        guard pixelWidth > 0, pixelHeight > 0, pixelWidth * pixelHeight <= 50_000_000,
-              let surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(pixelWidth), Int32(pixelHeight)) else {
-            return []
-        }
-        defer { cairo_surface_destroy(surface) }
-        let cr = cairo_create(surface)
-        cairo_set_source_rgb(cr, 1, 1, 1)
-        cairo_paint(cr)
-        cairo_scale(cr, scale, scale)
-        poppler_page_render(page, cr)
-        cairo_destroy(cr)
-        cairo_surface_flush(surface)
-        guard let data = cairo_image_surface_get_data(surface) else { return [] }
-        let stride = Int(cairo_image_surface_get_stride(surface))
-        var ink = [UInt8](repeating: 0, count: pixelWidth * pixelHeight)
-        ink.withUnsafeMutableBufferPointer { out in
-            for y in 0..<pixelHeight {
-                let row = data + y * stride
-                let base = y * pixelWidth
-                // RGB24 is native-endian 0x00RRGGBB, so byte 1 is green on little-endian
-                // machines; green alone is close enough to lightness for dark rules.
-                for x in 0..<pixelWidth { out[base + x] = 255 &- row[x &* 4 &+ 1] }
+        guard pixelWidth > 0, pixelHeight > 0, pixelWidth * pixelHeight <= 50_000_000 else { return [] }
+        let read: [UInt8]? = PDFDocument.withRenderedPage(page, scale: scale, width: pixelWidth, height: pixelHeight) { data, stride in
+            var ink = [UInt8](repeating: 0, count: pixelWidth * pixelHeight)
+            ink.withUnsafeMutableBufferPointer { out in
+                for y in 0..<pixelHeight {
+                    let row = data + y * stride
+                    let base = y * pixelWidth
+                    // RGB24 is native-endian 0x00RRGGBB, so byte 1 is green on little-endian
+                    // machines; green alone is close enough to lightness for dark rules.
+                    for x in 0..<pixelWidth { out[base + x] = 255 &- row[x &* 4 &+ 1] }
+                }
             }
+            return ink
         }
+        guard let ink = read else { return [] }
         let image = InkImage(width: pixelWidth, height: pixelHeight, scale: scale, ink: ink)
         return RulingDetector.lines(in: image, masking: words)
     }
