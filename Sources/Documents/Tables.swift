@@ -391,16 +391,17 @@ public enum TableDetector {
             let (upper, lower) = (placed[row], placed[row + 1])
             let gap = (lower.map(\.cell.y0).min() ?? 0) - (upper.map(\.cell.y1).max() ?? 0)
             let height = upper.map { $0.cell.y1 - $0.cell.y0 }.max() ?? 0
-            func within(_ pieces: [(cell: Line.Cell, covered: ClosedRange<Int>)], _ others: [(cell: Line.Cell, covered: ClosedRange<Int>)]) -> Bool {
-                pieces.allSatisfy { piece in piece.covered.count == 1 && others.contains { $0.covered == piece.covered } }
-            }
-            let wrapped = gap < height * 0.5 && (within(upper, lower) || within(lower, upper))
-            guard wrapped else { row += 1; continue }
+            guard gap < height * 0.5,
+                  let partners = wrappedLabels(lower, to: upper, ragged: true).map({ $0.map(Optional.some) })
+                    ?? wrappedLabels(upper, to: lower, ragged: false).map({ inverse($0, count: lower.count) })
+            else { row += 1; continue }
             // A label without a second line ("Product" beside "Opening / stock") stays.
-            placed[row + 1] = lower.map { piece in
-                let above = upper.filter { $0.covered == piece.covered }.flatMap(\.cell.words)
-                return (Line.Cell(words: above + piece.cell.words), piece.covered)
-            } + upper.filter { piece in !lower.contains { $0.covered == piece.covered } }
+            placed[row + 1] = lower.indices.map { index in
+                guard let partner = partners[index] else { return lower[index] }
+                let (above, piece) = (upper[partner], lower[index])
+                let covered = above.covered.count <= piece.covered.count ? above.covered : piece.covered
+                return (Line.Cell(words: above.cell.words + piece.cell.words), covered)
+            } + upper.indices.filter { !partners.contains($0) }.map { upper[$0] }
             placed.remove(at: row)
             headerRows -= 1
         }
@@ -431,6 +432,37 @@ public enum TableDetector {
             }
         }
         return [DetectedTable(page: page.number, bbox: (x0, lines.first!.y0, x1, lines.last!.y1), grid: grid)]
+    }
+
+    /// For each label of a header line, the label of the neighbouring line it is the other line
+    /// of (a column label wrapped over two lines), when every label has one: the label in the
+    /// same single column, or, for the lower line's labels (`ragged`), the one column label
+    /// each stands under (a wrapped label's lines set ragged, so the shorter line's middle is
+    /// off its column's). An upper label over several columns groups them instead.
+    static func wrappedLabels(_ pieces: [(cell: Line.Cell, covered: ClosedRange<Int>)],
+                              to others: [(cell: Line.Cell, covered: ClosedRange<Int>)], ragged: Bool) -> [Int]? {
+        var partners: [Int] = []
+        for piece in pieces {
+            let same = others.indices.filter { others[$0].covered == piece.covered }
+            if piece.covered.count == 1, let partner = same.first {
+                partners.append(partner)
+                continue
+            }
+            guard ragged else { return nil }
+            let overlapping = others.indices.filter { piece.cell.x0 < others[$0].cell.x1 && piece.cell.x1 > others[$0].cell.x0 }
+            guard overlapping.count == 1, let partner = overlapping.first, others[partner].covered.count == 1,
+                  piece.covered.contains(others[partner].covered.lowerBound) else { return nil }
+            partners.append(partner)
+        }
+        return Set(partners).count == partners.count ? partners : nil
+    }
+
+    /// `partners` (for each of some labels, the index of its partner among `count` others) read
+    /// the other way round: for each of the others, the label it is the partner of, or nil.
+    static func inverse(_ partners: [Int], count: Int) -> [Int?] {
+        var inverse = [Int?](repeating: nil, count: count)
+        for (index, partner) in partners.enumerated() { inverse[partner] = index }
+        return inverse
     }
 
     /// A body row that is one label centred over all the data columns ("Projected enrollment,
@@ -472,7 +504,9 @@ public enum TableDetector {
     /// The columns a header row's labels cover: one label per column, in order, when the
     /// row has as many labels as there are columns and each sits between its neighbours'
     /// columns (a label set at the edge of its column need not overlap its figures);
-    /// otherwise each label spans the columns it is centred over.
+    /// otherwise each label spans the columns it is centred over. Labels of one row share no
+    /// column: where two neighbours' spans meet, the wider gives way ("Public" centred over
+    /// five columns takes the three between "Total" and "Private").
     static func labels(_ row: [Line.Cell], bands: [(Double, Double)]) -> [(cell: Line.Cell, covered: ClosedRange<Int>)] {
         let row = row.flatMap { splitAtColumnGaps($0, bands: bands) }
         let oneEach = row.count == bands.count && row.indices.allSatisfy { index in
@@ -480,7 +514,18 @@ public enum TableDetector {
             return (index == 0 || middle > bands[index - 1].1) && (index + 1 == bands.count || middle < bands[index + 1].0)
         }
         if oneEach { return row.enumerated().map { ($0.element, $0.offset...$0.offset) } }
-        return row.map { (cell: $0, covered: span(of: $0, among: row, bands: bands)) }
+        var spans = row.map { span(of: $0, among: row, bands: bands) }
+        for index in spans.indices.dropLast() where spans[index].upperBound >= spans[index + 1].lowerBound {
+            if spans[index].count > spans[index + 1].count {
+                guard spans[index + 1].lowerBound > 0 else { continue }
+                spans[index] = span(of: row[index], among: row, bands: bands, within: 0...(spans[index + 1].lowerBound - 1))
+            } else {
+                guard spans[index].upperBound + 1 < bands.count else { continue }
+                spans[index + 1] = span(of: row[index + 1], among: row, bands: bands,
+                                        within: (spans[index].upperBound + 1)...(bands.count - 1))
+            }
+        }
+        return zip(row, spans).map { (cell: $0, covered: $1) }
     }
 
     /// A header cell holding the labels of neighbouring columns set close together
@@ -507,10 +552,11 @@ public enum TableDetector {
         return pieces
     }
 
-    /// The columns a header cell spans: the widest run of bands around it, free of its
-    /// neighbours in the row, whose middle is the cell's middle (labels are centred over
-    /// the columns they group).
-    static func span(of cell: Line.Cell, among row: [Line.Cell], bands: [(Double, Double)]) -> ClosedRange<Int> {
+    /// The columns a header cell spans: the widest run of bands around it (inside `allowed`),
+    /// free of its neighbours in the row, whose middle is the cell's middle (labels are
+    /// centred over the columns they group).
+    static func span(of cell: Line.Cell, among row: [Line.Cell], bands: [(Double, Double)],
+                     within allowed: ClosedRange<Int>? = nil) -> ClosedRange<Int> {
         let middle = (cell.x0 + cell.x1) / 2
         var overlapped = bands.indices.filter { cell.x0 <= bands[$0].1 && cell.x1 >= bands[$0].0 }
         if overlapped.isEmpty {
@@ -528,8 +574,9 @@ public enum TableDetector {
         let pitch = (centre(bands.count - 1) - centre(0)) / Double(bands.count - 1)
         var best = first...last
         var bestOffset = Double.infinity
-        for a in stride(from: first, through: lowest, by: -1) where bands[a].0 > left {
-            for b in last..<bands.count where bands[b].1 < right {
+        let allowed = allowed ?? 0...(bands.count - 1)
+        for a in stride(from: first, through: lowest, by: -1) where bands[a].0 > left && a >= allowed.lowerBound {
+            for b in last..<bands.count where bands[b].1 < right && b <= allowed.upperBound {
                 let offset = abs((centre(a) + centre(b)) / 2 - middle)
                 guard offset <= max(4, pitch / 4) else { continue }
                 let wider = b - a > best.upperBound - best.lowerBound

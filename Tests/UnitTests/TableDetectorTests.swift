@@ -201,6 +201,41 @@ final class TableDetectorTests: XCTestCase {
         XCTAssertEqual(tables.first?.rows.count, 3)
     }
 
+    func testAColumnLabelWrappedRaggedOverTwoHeaderLinesIsOneLabel() {
+        // "Sample / size" and "Weighted / Percent" set flush right over right-aligned figures: the
+        // short second line's middle is off its column's, and nearer two columns' than one's.
+        var words: [Word] = [word("Status", 145, 80), word("Sample", 284, 80), word("Percent", 340, 80), word("Weighted", 433, 80)]
+        words += [word("size", 296, 93), word("Percent", 439, 93)]
+        let body: [(String, [String])] = [("Total", ["39695", "100.0", "100.0"]), ("Not interviewed", ["5701", "14.4", "18.2"]),
+                                          ("Interviewed, not examined", ["2683", "6.8", "7.5"])]
+        for (r, (label, values)) in body.enumerated() {
+            let y = 110 + Double(r) * 16
+            words += sentence(label, 74, y)
+            for (value, right) in zip(values, [320.0, 382, 481]) { words.append(word(value, right - Double(value.count) * 6, y)) }
+        }
+        let tables = TableDetector.detect(page(words))
+        XCTAssertEqual(tables.count, 1)
+        XCTAssertEqual(tables.first?.headerRowCount, 1)
+        XCTAssertEqual(tables.first?.textGrid.first, ["Status", "Sample size", "Percent", "Weighted Percent"])
+        XCTAssertEqual(tables.first?.rows.map { $0[0].text }, ["Total", "Not interviewed", "Interviewed, not examined"])
+    }
+
+    func testGroupLabelsOfOneHeaderRowShareNoColumn() {
+        // Columns set at an even pitch: "Public", centred over its three columns, is centred over
+        // five as well; it gives way to "Total" and "Private", which group the columns beside.
+        var words: [Word] = [word("Total", 185, 80), word("Public", 332, 80), word("Private", 479, 80), word("Year", 42, 94)]
+        for c in 0..<9 { words.append(word(["PK", "K", "G"][c % 3], 144 + Double(c) * 50, 94)) }
+        for (r, year) in ["1996", "1997", "1998"].enumerated() {
+            let y = 112 + Double(r) * 14
+            words.append(word(year, 42, y))
+            for c in 0..<9 { words.append(word("\(c + 1),\(r)00", 135 + Double(c) * 50, y)) }
+        }
+        let tables = TableDetector.detect(page(words))
+        XCTAssertEqual(tables.count, 1)
+        XCTAssertEqual(tables.first?.textGrid.first, ["Year", "Total", "", "", "Public", "", "", "Private", "", ""])
+        XCTAssertEqual(tables.first?.header.last, "Private G")
+    }
+
     func testAGroupLabelBetweenBodyRowsSpansTheDataColumnsAndSchoolYearsLabelThem() {
         // "2007–08" labels a column as "2007" would; the centred label between the groups of rows
         // spans the figures' columns, its text in the first of them, and does not end the table.
