@@ -289,7 +289,7 @@ public enum TableDetector {
     }
 
     static func makeLines(_ words: [Word]) -> [Line] {
-        TableText.lines(words).map { sorted in
+        joiningWrappedRowLabels(TableText.lines(words).map { sorted in
             let height = sorted.map { $0.y1 - $0.y0 }.sorted()[sorted.count / 2]
             // A gap wider than ~1 line height separates cells; normal word spacing is ~0.3.
             let threshold = max(height * 1.0, 4)
@@ -302,7 +302,31 @@ public enum TableDetector {
                 }
             }
             return Line(cells: cells)
+        })
+    }
+
+    /// A row label wrapped over two lines with the row's cells set between them, centred on
+    /// the row (their line's middle halfway between the label's lines, the second of which
+    /// starts under the first or a little indented): one line, the label's two lines one cell.
+    static func joiningWrappedRowLabels(_ lines: [Line]) -> [Line] {
+        var joined: [Line] = []
+        var index = 0
+        while index < lines.count {
+            if index + 2 < lines.count {
+                let (upper, row, lower) = (lines[index], lines[index + 1], lines[index + 2])
+                let centred = abs((row.y0 + row.y1) - (upper.y0 + upper.y1 + lower.y0 + lower.y1) / 2) < row.height * 0.5
+                if upper.cells.count == 1, lower.cells.count == 1, upper.x1 < row.x0, lower.x1 < row.x0,
+                   lower.x0 >= upper.x0 - 1, lower.x0 <= upper.x0 + upper.height * 2, lower.y0 - upper.y1 < upper.height * 0.5,
+                   centred {
+                    joined.append(Line(cells: [Line.Cell(words: upper.cells[0].words + lower.cells[0].words)] + row.cells))
+                    index += 3
+                    continue
+                }
+            }
+            joined.append(lines[index])
+            index += 1
         }
+        return joined
     }
 
     /// Merged horizontal extents of all cells: each band is one column.

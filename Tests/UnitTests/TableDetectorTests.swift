@@ -110,6 +110,29 @@ final class TableDetectorTests: XCTestCase {
         XCTAssertEqual(tables.first?.textGrid.map { $0[0] }, ["Median income", "Income inequality (Gini index)", "Premature mortality"])
     }
 
+    func testARowLabelWrappedAroundItsFiguresIsOneRow() {
+        // The figures of a row whose label takes two lines are set halfway between them; a long
+        // label's first line alone reads like a sentence and must not end the table.
+        var words: [Word] = []
+        var y = 80.0
+        for (label, wrap) in [("Median household income", nil as String?), ("Between-state income inequality (Gini", "index)"),
+                              ("Premature mortality (years of potential life", "lost before age 75 yrs)"), ("Household income", nil)] {
+            words += sentence(label, 45, y)
+            let figuresY = wrap == nil ? y : y + 6.5
+            for c in 0..<4 { words.append(word("0.0\(c + 1)\(Int(y) % 10)", 300 + Double(c) * 60, figuresY)) }
+            if let wrap {
+                words += sentence(wrap, 45, y + 13)
+                y += 13
+            }
+            y += 20
+        }
+        let tables = TableDetector.detect(page(words))
+        XCTAssertEqual(tables.count, 1)
+        XCTAssertEqual(tables.first?.textGrid.map { $0[0] }, ["Median household income", "Between-state income inequality (Gini index)",
+                                                             "Premature mortality (years of potential life lost before age 75 yrs)", "Household income"])
+        XCTAssertEqual(tables.first?.textGrid.map(\.count), [5, 5, 5, 5])
+    }
+
     func testATableBesideProseInTheOtherColumnKeepsOnlyItsCells() {
         // A page set in two columns: a table on the left, running text on the right.
         var words: [Word] = []
