@@ -229,14 +229,16 @@ enum RuledTables {
     }
 
     /// Where to cut ruled columns that hold two columns of numbers: white gaps inside a
-    /// column that numbers in several lines have on both sides.
+    /// column that numbers in several lines have on both sides, wider than a word space there
+    /// ("1 - 2 years" in a typewriter face is one cell, its numbers a word space from the dash).
     static func unruledColumnCuts(_ words: [Word], xs: [Double]) -> [Double] {
         var cuts: [Double] = []
         for column in 0..<(xs.count - 1) {
-            let numbers = words.filter { word in
+            let inColumn = words.filter { word in
                 let cx = (word.x0 + word.x1) / 2
-                return cx > xs[column] && cx < xs[column + 1] && TextShape.isNumeric(word.text)
+                return cx > xs[column] && cx < xs[column + 1]
             }
+            let numbers = inColumn.filter { TextShape.isNumeric($0.text) }
             guard numbers.count >= 4 else { continue }
             var covered: [(Double, Double)] = []
             for word in numbers.sorted(by: { $0.x0 < $1.x0 }) {
@@ -248,8 +250,12 @@ enum RuledTables {
             }
             for (left, right) in zip(covered, covered.dropFirst()) where right.0 - left.1 >= 3 {
                 let cut = (left.1 + right.0) / 2
-                let lines = TableText.lines(numbers).filter { line in
-                    line.contains { $0.x1 <= cut } && line.contains { $0.x0 >= cut }
+                let lines = TableText.lines(inColumn).filter { line in
+                    guard line.contains(where: { $0.x1 <= cut && TextShape.isNumeric($0.text) }),
+                          line.contains(where: { $0.x0 >= cut && TextShape.isNumeric($0.text) }),
+                          let before = line.last(where: { $0.x1 <= cut }), let after = line.first(where: { $0.x0 >= cut }),
+                          !line.contains(where: { $0.x0 < cut && $0.x1 > cut }) else { return false }
+                    return after.x0 - before.x1 > max(before.y1 - before.y0, after.y1 - after.y0)
                 }
                 if lines.count >= 2 { cuts.append(cut) }
             }

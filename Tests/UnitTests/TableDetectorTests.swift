@@ -331,6 +331,27 @@ final class TableDetectorTests: XCTestCase {
         XCTAssertEqual(tables.first?.textGrid, [["Label", "Value"], ["Number of member states in the analysis", "21"]])
     }
 
+    func testTwoColumnsOfNumbersInOneRuledColumnAreCutButARangeInATypewriterFaceIsNot() {
+        // Left: ranges set a word space apart ("1 - 2 years"); the numbers on either side of the
+        // white between "1 -" and "2" must not cut the column. Right: two columns of figures in
+        // one ruled column, far apart, are two columns.
+        let xs = [50.0, 200, 400], ys = [100.0, 120, 200]
+        var words = [word("Age", 55, 104), word("Counts", 205, 104)]
+        for (r, (from, to)) in [("1", "2"), ("3", "5"), ("12", "19"), ("20", "29")].enumerated() {
+            let y = 124 + Double(r) * 16
+            var x = 55.0
+            for part in [from, "-", to, "years"] {
+                words.append(word(part, x, y))
+                x += Double(part.count) * 6 + 6
+            }
+            words += [word("\(r + 1),000", 205, y), word("\(r + 7).5", 340, y)]
+        }
+        let tables = TableDetector.detect(page(words, rulings: grid(xs: xs, ys: ys)))
+        XCTAssertEqual(tables.count, 1)
+        XCTAssertEqual(tables.first?.textGrid.dropFirst().map { $0 }, [["1 - 2 years", "1,000", "7.5"], ["3 - 5 years", "2,000", "8.5"],
+                                                                       ["12 - 19 years", "3,000", "9.5"], ["20 - 29 years", "4,000", "10.5"]])
+    }
+
     func testNumbersStackedInOneRuledBandBecomeRows() {
         // Only the header is ruled off; the body rows share one band.
         let xs = [50.0, 200, 300], ys = [100.0, 120, 200]
