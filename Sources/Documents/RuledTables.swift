@@ -176,7 +176,9 @@ enum RuledTables {
             return vertical.contains { abs($0.position - xs[column]) <= tolerance && $0.start <= top + margin && $0.end >= bottom - margin }
         }
         func hasHorizontal(at row: Int, column: Int) -> Bool {
-            if virtual.contains(row) { return true }
+            // A rule under some columns only (a total ruled off in its column) also ends the rows
+            // of the others where the rows beside it are text lines cut apart.
+            if virtual.contains(row) || virtual.contains(row - 1) || virtual.contains(row + 1) { return true }
             let (left, right) = (xs[column], xs[column + 1])
             let margin = (right - left) * 0.3
             return horizontal.contains { abs($0.position - ys[row]) <= tolerance && $0.start <= left + margin && $0.end >= right - margin }
@@ -230,7 +232,8 @@ enum RuledTables {
 
     /// Where to cut ruled columns that hold two columns of numbers: white gaps inside a
     /// column that numbers in several lines have on both sides, wider than a word space there
-    /// ("1 - 2 years" in a typewriter face is one cell, its numbers a word space from the dash).
+    /// ("1 - 2 years" in a typewriter face is one cell, its numbers a word space from the dash)
+    /// and clear of those lines' words.
     static func unruledColumnCuts(_ words: [Word], xs: [Double]) -> [Double] {
         var cuts: [Double] = []
         for column in 0..<(xs.count - 1) {
@@ -249,12 +252,21 @@ enum RuledTables {
                 }
             }
             for (left, right) in zip(covered, covered.dropFirst()) where right.0 - left.1 >= 3 {
-                let cut = (left.1 + right.0) / 2
-                let lines = TableText.lines(inColumn).filter { line in
-                    guard line.contains(where: { $0.x1 <= cut && TextShape.isNumeric($0.text) }),
-                          line.contains(where: { $0.x0 >= cut && TextShape.isNumeric($0.text) }),
-                          let before = line.last(where: { $0.x1 <= cut }), let after = line.first(where: { $0.x0 >= cut }),
-                          !line.contains(where: { $0.x0 < cut && $0.x1 > cut }) else { return false }
+                let beside = TableText.lines(inColumn).filter { line in
+                    line.contains { $0.x1 <= left.1 && TextShape.isNumeric($0.text) } && line.contains { $0.x0 >= right.0 && TextShape.isNumeric($0.text) }
+                }
+                // The cut goes through the widest white those lines leave between the numbers
+                // (words after the left numbers, "years", reach into the gap).
+                var white = [(left.1, right.0)]
+                for word in beside.joined() {
+                    white = white.flatMap { gap in
+                        [(gap.0, min(gap.1, word.x0)), (max(gap.0, word.x1), gap.1)].filter { $0.1 > $0.0 }
+                    }
+                }
+                guard let widest = white.max(by: { $0.1 - $0.0 < $1.1 - $1.0 }) else { continue }
+                let cut = (widest.0 + widest.1) / 2
+                let lines = beside.filter { line in
+                    guard let before = line.last(where: { $0.x1 <= cut }), let after = line.first(where: { $0.x0 >= cut }) else { return false }
                     return after.x0 - before.x1 > max(before.y1 - before.y0, after.y1 - after.y0)
                 }
                 if lines.count >= 2 { cuts.append(cut) }

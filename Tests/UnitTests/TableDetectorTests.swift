@@ -352,6 +352,44 @@ final class TableDetectorTests: XCTestCase {
                                                                        ["12 - 19 years", "3,000", "9.5"], ["20 - 29 years", "4,000", "10.5"]])
     }
 
+    func testARuledColumnOfAgesAndCountsIsCutClearOfTheWordsBesideTheAges() {
+        // The white between ages and counts is narrowed by "years" on one side and a wide total on
+        // the other: the cut goes through the white those lines leave, not the middle of the gap.
+        let xs = [50.0, 150, 300], ys = [100.0, 190]
+        var words: [Word] = []
+        let rows: [(String, String?, String)] = [("A1", "80", "723,049"), ("A2", "81", "640,276"), ("A3", "100", "9,663"),
+                                                 ("A4", "101", "5,231"), ("A5", nil, "226,545,805")]
+        for (r, (label, age, count)) in rows.enumerated() {
+            let y = 104 + Double(r) * 16
+            words.append(word(label, 55, y))
+            if let age {
+                words += [word(age, 155, y), word("years", 158 + Double(age.count) * 6, y)]
+            } else {
+                words.append(word("Total", 155, y))
+            }
+            words.append(word(count, 295 - Double(count.count) * 6, y))
+        }
+        let tables = TableDetector.detect(page(words, rulings: grid(xs: xs, ys: ys)))
+        XCTAssertEqual(tables.count, 1)
+        XCTAssertEqual(tables.first?.textGrid, [["A1", "80 years", "723,049"], ["A2", "81 years", "640,276"], ["A3", "100 years", "9,663"],
+                                                ["A4", "101 years", "5,231"], ["A5", "Total", "226,545,805"]])
+    }
+
+    func testARuleUnderOneColumnOnlyAlsoEndsTheRowsBesideIt() {
+        // The rows share one band, cut line by line; a total's rule is drawn under the last column only.
+        let xs = [50.0, 150, 250, 350], ys = [100.0, 200]
+        var words: [Word] = []
+        for r in 0..<6 {
+            let y = r < 5 ? 104 + Double(r) * 16 : 188
+            words += [word("L\(r)", 55, y), word("\(r + 1),000", 155, y), word("\(r + 2),500", 255, y)]
+        }
+        let rules = grid(xs: xs, ys: ys) + [RulingLine(.horizontal, at: 184, from: 250, to: 350)]
+        let tables = TableDetector.detect(page(words, rulings: rules))
+        XCTAssertEqual(tables.count, 1)
+        XCTAssertEqual(tables.first?.textGrid.map { $0[0] }, (0..<6).map { "L\($0)" })
+        XCTAssertEqual(tables.first?.textGrid.last, ["L5", "6,000", "7,500"])
+    }
+
     func testNumbersStackedInOneRuledBandBecomeRows() {
         // Only the header is ruled off; the body rows share one band.
         let xs = [50.0, 200, 300], ys = [100.0, 120, 200]
