@@ -336,6 +336,25 @@ enum TableText {
     }
 
     static func join(_ words: [Word]) -> String {
-        lines(words).map { $0.map(\.text).joined(separator: " ") }.joined(separator: " ")
+        lines(words).map(phrase).joined(separator: " ")
+    }
+
+    /// Words in reading order as text: a space between them, except before a full stop or a
+    /// comma the text layer split off the word it is set against, closer than a word space
+    /// (the first dot of a leader, "Severe disability. . . ."; a word space is a quarter of
+    /// the line's height or more).
+    static func phrase(_ words: [Word]) -> String {
+        var text = ""
+        for (index, word) in words.enumerated() {
+            if index > 0 {
+                let previous = words[index - 1]
+                let gap = word.x0 - previous.x1
+                let sameLine = word.y0 < previous.y1 && word.y1 > previous.y0
+                let punctuation = !word.text.isEmpty && word.text.allSatisfy { $0 == "." || $0 == "," }
+                if !(punctuation && sameLine && gap > -1 && gap < (previous.y1 - previous.y0) * 0.25) { text += " " }
+            }
+            text += word.text
+        }
+        return text
     }
 }

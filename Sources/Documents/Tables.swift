@@ -105,7 +105,7 @@ public enum TableDetector {
     struct Line {
         struct Cell {
             var words: [Word]
-            var text: String { words.map(\.text).joined(separator: " ") }
+            var text: String { TableText.phrase(words) }
             var x0: Double { words.map(\.x0).min() ?? 0 }
             var x1: Double { words.map(\.x1).max() ?? 0 }
             var y0: Double { words.map(\.y0).min() ?? 0 }

@@ -133,6 +133,24 @@ final class TableDetectorTests: XCTestCase {
         XCTAssertEqual(tables.first?.textGrid.map(\.count), [5, 5, 5, 5])
     }
 
+    func testALeaderSetTightAgainstItsLabelStartsWithTheLabelsFullStop() {
+        // Dot leaders the text layer reads as words: the first dot set closer than a word space
+        // is the label's full stop; one set a word space away (3 pt on a 12 pt line) is not.
+        var words: [Word] = []
+        for (r, (label, gap)) in [("Severe disability", 1.0), ("With a disability", 3.0), ("Employed", 0.5)].enumerated() {
+            let y = 80 + Double(r) * 16
+            words += sentence(label, 50, y)
+            var x = words.last!.x1 + gap
+            for _ in 0..<4 {
+                words.append(Word(text: ".", x0: x, y0: y, x1: x + 2, y1: y + 12, confidence: 0.9))
+                x += 5
+            }
+            words += [word("\(r + 1)2,838", 200, y), word("4\(r).6", 280, y)]
+        }
+        let tables = TableDetector.detect(page(words))
+        XCTAssertEqual(tables.first?.textGrid.map { $0[0] }, ["Severe disability. . . .", "With a disability . . . .", "Employed. . . ."])
+    }
+
     func testATableBesideProseInTheOtherColumnKeepsOnlyItsCells() {
         // A page set in two columns: a table on the left, running text on the right.
         var words: [Word] = []
