@@ -134,7 +134,7 @@ public enum TableDetector {
     }
 
     public static func detect(_ page: PageModel, minRows: Int = 3) -> [DetectedTable] {
-        let words = page.layout?.words ?? page.words
+        let words = settlingTallSymbols(page.layout?.words ?? page.words)
         let rulings = page.layout?.rulings ?? []
         let ruled = RuledTables.detect(words: words, rulings: rulings)
         let free = words.filter { word in
@@ -161,6 +161,20 @@ public enum TableDetector {
         }
             + columns.flatMap { unruled($0, rulings: rulings, page: page, minRows: minRows) }
         return tables.sorted { ($0.bbox.y0, $0.bbox.x0) < ($1.bbox.y0, $1.bbox.x0) }
+    }
+
+    /// Words with a symbol that the text layer boxes as tall as a symbol font's whole height
+    /// (a bullet "•" boxed three lines high) set on the line their box ends on: a box the page's
+    /// usual word height, ending where the symbol's ends. Placed by its box's middle, a bullet
+    /// falls among the line above and the items of a list come out of order.
+    static func settlingTallSymbols(_ words: [Word]) -> [Word] {
+        guard !words.isEmpty else { return words }
+        let heights = words.map { $0.y1 - $0.y0 }.sorted()
+        let usual = heights[heights.count / 2]
+        return words.map { word in
+            guard word.y1 - word.y0 > usual * 2.5, word.text.count <= 2, !word.text.contains(where: { $0.isLetter || $0.isNumber }) else { return word }
+            return Word(text: word.text, x0: word.x0, y0: word.y1 - usual, x1: word.x1, y1: word.y1, confidence: word.confidence)
+        }
     }
 
     /// The x of the white gutter between two columns of running text, if the page has one:

@@ -408,6 +408,20 @@ final class TableDetectorTests: XCTestCase {
         XCTAssertEqual(tables.first?.textGrid.last, ["L5", "6,000", "7,500"])
     }
 
+    func testBulletsBoxedAsTallAsTheirFontKeepTheirItemsInOrder() {
+        // A symbol font's bullet boxed from well above its line down to just below it: placed
+        // by its box's middle it would fall among the line above.
+        let xs = [50.0, 150, 400], ys = [100.0, 120, 200]
+        var words = [word("Property", 55, 104), word("Reasons", 155, 104), word("Clarity", 55, 124)]
+        for (r, item) in ["First item", "Second item", "Third item"].enumerated() {
+            let y = 124 + Double(r) * 14
+            words.append(Word(text: "•", x0: 155, y0: y + 15 - 32, x1: 160, y1: y + 15, confidence: 0.9))
+            words += sentence(item, 170, y)
+        }
+        let tables = TableDetector.detect(page(words, rulings: grid(xs: xs, ys: ys)))
+        XCTAssertEqual(tables.first?.textGrid, [["Property", "Reasons"], ["Clarity", "• First item • Second item • Third item"]])
+    }
+
     func testNumbersStackedInOneRuledBandBecomeRows() {
         // Only the header is ruled off; the body rows share one band.
         let xs = [50.0, 200, 300], ys = [100.0, 120, 200]
