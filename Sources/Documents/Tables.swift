@@ -230,7 +230,11 @@ public enum TableDetector {
             while end + 1 < lines.count, !lines[end + 1].isProse, !lines[end + 1].isCaption {
                 let next = lines[end + 1]
                 let gap = next.y0 - lines[end].y1
-                guard gap < lines[end].height * 2.5 else { break }
+                // A short group label ("Female") may stand further from the rows above it than rows
+                // stand apart, when rows follow it closely.
+                let groupLabel = next.cells.count == 1 && TextShape.wordCount(next.cells[0].text) <= 3 && end + 2 < lines.count
+                    && lines[end + 2].cells.count >= 2 && lines[end + 2].y0 - next.y1 < lines[end].height * 2.5
+                guard gap < lines[end].height * (groupLabel ? 4 : 2.5) else { break }
                 if next.cells.count == 1 {
                     // A single cell continues the table only inside its column bands (or as
                     // a short section label set out to the left).

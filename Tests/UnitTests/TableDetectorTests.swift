@@ -293,6 +293,26 @@ final class TableDetectorTests: XCTestCase {
         XCTAssertEqual(tables.first?.textGrid[2], ["", "Projected enrollment, in thousands", "", ""])
     }
 
+    func testAGroupLabelSetApartFromTheRowsAboveDoesNotSplitTheTable() {
+        // "Female" stands three line heights below the last "Male" row; its rows follow closely.
+        var words = [word("Dose", 72, 80), word("No.", 150, 80), word("Weight", 230, 80), word("Male", 72, 100)]
+        var y = 116.0
+        for group in 0..<2 {
+            if group == 1 {
+                y += 36
+                words.append(word("Female", 72, y))
+                y += 16
+            }
+            for (r, dose) in ["0", "250", "500"].enumerated() {
+                words += [word(dose, 72, y), word("\(30 + r)", 150, y), word("\(group + 5).\(r)", 230, y)]
+                y += 14
+            }
+        }
+        let tables = TableDetector.detect(page(words))
+        XCTAssertEqual(tables.count, 1)
+        XCTAssertEqual(tables.first?.textGrid.map { $0[0] }, ["Dose", "Male", "0", "250", "500", "Female", "0", "250", "500"])
+    }
+
     func testABulletedListIsNotATable() {
         // Bullets set apart from their items line up as a column; the list is still no table.
         var words: [Word] = []
