@@ -341,10 +341,29 @@ public enum TableDetector {
                     continue
                 }
             }
+            if index + 1 < lines.count, startsItsRow(lines, index) {
+                let (upper, row) = (lines[index], lines[index + 1])
+                joined.append(Line(cells: [Line.Cell(words: upper.cells[0].words + row.cells[0].words)] + row.cells.dropFirst()))
+                index += 2
+                continue
+            }
             joined.append(lines[index])
             index += 1
         }
         return joined
+    }
+
+    /// Whether line `index` is the first line of the next line's first cell, a row set to its
+    /// last line (the row's cells beside the last line of its label): one cell that starts where
+    /// the next line's first cell starts and ends before its second, much closer to the next
+    /// line than to the lines above and below them.
+    static func startsItsRow(_ lines: [Line], _ index: Int) -> Bool {
+        let (upper, row) = (lines[index], lines[index + 1])
+        guard upper.cells.count == 1, row.cells.count >= 2, abs(upper.x0 - row.x0) <= 1, upper.x1 < row.cells[1].x0 else { return false }
+        let gap = row.y0 - upper.y1
+        let above = index > 0 ? upper.y0 - lines[index - 1].y1 : .infinity
+        let below = index + 2 < lines.count ? lines[index + 2].y0 - row.y1 : .infinity
+        return gap >= -1 && gap < upper.height * 0.5 && above > max(gap, 1) * 2 && below > max(gap, 1) * 2
     }
 
     /// Merged horizontal extents of all cells: each band is one column.
@@ -572,9 +591,10 @@ public enum TableDetector {
 
     /// A header cell holding the labels of neighbouring columns set close together
     /// ("Quantity Unit price" over two columns of right-aligned figures) is cut where its
-    /// words stand further apart than a word space, over the white between two columns.
+    /// words stand further apart than a word space, over the white between two columns. Its
+    /// words are read line by line (a label wrapped over two lines keeps its order).
     static func splitAtColumnGaps(_ cell: Line.Cell, bands: [(Double, Double)]) -> [Line.Cell] {
-        let words = cell.words.sorted { $0.x0 < $1.x0 }
+        let words = TableText.lines(cell.words).flatMap { $0 }
         var pieces: [Line.Cell] = []
         var current: [Word] = []
         for word in words {

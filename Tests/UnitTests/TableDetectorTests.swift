@@ -151,6 +151,29 @@ final class TableDetectorTests: XCTestCase {
         XCTAssertEqual(tables.first?.textGrid.map { $0[0] }, ["Severe disability. . . .", "With a disability . . . .", "Employed. . . ."])
     }
 
+    func testARowSetToTheLastLineOfItsWrappedLabelIsOneRow() {
+        // Rows 27 pt apart; one label takes two lines, its figure beside the second, and its first
+        // line alone reads like a sentence.
+        var words = [word("Program", 86, 80), word("Budget", 470, 80)]
+        var y = 107.0
+        for (label, wrap, budget) in [("Performance.gov", nil as String?, "$1.1M"),
+                                      ("Federal Risk Authorization and Management Program", "(FedRAMP)", "$0.3M"),
+                                      ("IT Dashboard", nil, "$1.06M"), ("Data.gov", nil, "$0.9M")] {
+            words += sentence(label, 86, y)
+            if let wrap {
+                y += 15
+                words += sentence(wrap, 86, y)
+            }
+            words.append(word(budget, 470, y))
+            y += 27
+        }
+        let tables = TableDetector.detect(page(words))
+        XCTAssertEqual(tables.count, 1)
+        XCTAssertEqual(tables.first?.textGrid.map { $0[0] }, ["Program", "Performance.gov", "Federal Risk Authorization and Management Program (FedRAMP)",
+                                                             "IT Dashboard", "Data.gov"])
+        XCTAssertEqual(tables.first?.textGrid[2][1], "$0.3M")
+    }
+
     func testATableBesideProseInTheOtherColumnKeepsOnlyItsCells() {
         // A page set in two columns: a table on the left, running text on the right.
         var words: [Word] = []
