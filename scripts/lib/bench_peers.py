@@ -28,6 +28,7 @@ import uuid
 E = os.environ
 PEERS_DIR = E.get("BENCH_PEERS_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "peers"))
 DATABASE = "peers"
+CORES = os.cpu_count() or 1
 
 
 def log(message):
@@ -153,9 +154,11 @@ def summarize():
     table, failed = [], False
     print(f"\nPeers: wrk -t{data['threads']} -c{data['connections']} -d{data['duration']}, {data['repetitions']} "
           f"interleaved repetitions, medians; CPU = user+system time of each stack's processes (its PostgreSQL "
-          f"included, nginx not) per request")
-    print(f"{'route':<12} {'stack':<12} {'req/s':>10} {'p99 ms':>8} {'CPU ms/req':>11} {'non-2xx':>8} "
-          f"{'÷ faster peer':>14} {'÷ nginx static':>15} {'target':>7}  result")
+          f"included, nginx not) per request; nginx and machine: the same for nginx and for all of this machine's "
+          f"{CORES} CPUs (wrk, the kernel and anything else running included: run it on a quiet machine)")
+    print(f"{'route':<12} {'stack':<12} {'req/s':>10} {'p99 ms':>8} {'CPU ms/req':>11} {'nginx':>6} {'machine':>8} "
+          f"{'non-2xx':>8} {'÷ faster peer':>14} {'÷ nginx static':>15} {'target':>7}  result")
+    ceilings = []
     for route in routes:
         stacks = []
         for r in runs:
@@ -176,16 +179,31 @@ def summarize():
                 verdict = "FAIL (non-2xx)" if mine else "(errors)"
             failed |= verdict.startswith("FAIL")
             cpu = median(route, stack, "cpu_ms")
+            nginx_cpu, machine_cpu = median(route, stack, "nginx_cpu_ms"), median(route, stack, "machine_cpu_ms")
+            if mine and faster and cpu is not None and machine_cpu and machine_cpu > cpu:
+                # What the rest costs per request (nginx, wrk, the kernel) caps every stack: with the
+                # stack's own CPU at zero and the machine saturated it could answer CORES / rest.
+                ceiling = CORES * 1000 / (machine_cpu - cpu)
+                ceilings.append(f"  {route} {stack}: {machine_cpu - cpu:.3f} ms/req besides Assay → at most "
+                                f"{ceiling:,.0f} req/s = {ceiling / faster:.2f} × the faster peer")
             row = {"route": route, "stack": stack, "rps": round(rps, 1), "p99_ms": median(route, stack, "p99_ms"),
-                   "cpu_ms_per_request": None if cpu is None else round(cpu, 3), "non_2xx_and_errors": errors,
+                   "cpu_ms_per_request": None if cpu is None else round(cpu, 3),
+                   "nginx_cpu_ms_per_request": None if nginx_cpu is None else round(nginx_cpu, 3),
+                   "machine_cpu_ms_per_request": None if machine_cpu is None else round(machine_cpu, 3),
+                   "non_2xx_and_errors": errors,
                    "ratio_to_faster_peer": None if ratio is None else round(ratio, 2),
                    "ratio_to_nginx_static": round(rps / static, 4) if static else None,
                    "target": target, "result": verdict}
             table.append(row)
             print(f"{route:<12} {stack:<12} {rps:>10.1f} {row['p99_ms'] or 0:>8.2f} "
-                  f"{'-' if cpu is None else format(cpu, '.3f'):>11} {errors:>8} "
+                  f"{'-' if cpu is None else format(cpu, '.3f'):>11} {'-' if nginx_cpu is None else format(nginx_cpu, '.3f'):>6} "
+                  f"{'-' if machine_cpu is None else format(machine_cpu, '.3f'):>8} {errors:>8} "
                   f"{'-' if ratio is None else format(ratio, '.2f'):>14} "
                   f"{'-' if not static else format(rps / static, '.4f'):>15} {'-' if target is None else target:>7}  {verdict}")
+    if ceilings:
+        print("\nCeiling on this machine (its CPUs ÷ what all but Assay cost per request: nginx, wrk, the kernel; "
+              "Assay's own CPU at zero):")
+        print("\n".join(ceilings))
     memory = data.get("memory", {})
     print("\nResident memory after the run (MB; VmRSS unless marked PSS; pools: master first):")
     for stack, workers in memory.items():

@@ -111,6 +111,15 @@ cpu_ticks() {
     printf '%s' "$sum"
 }
 
+# Clock ticks the whole machine spent busy so far (all CPUs: user, nice, system, irq, softirq,
+# steal), from /proc/stat: with the stacks' own ticks it tells what nginx, wrk and the kernel
+# cost per request, which bounds any stack's throughput on this machine.
+machine_busy_ticks() {
+    local user nice system irq softirq steal
+    read -r _ user nice system _ _ irq softirq steal _ </proc/stat
+    printf '%s' $((user + nice + system + irq + softirq + steal))
+}
+
 postmaster_pid() { [[ -r $1/postmaster.pid ]] && head -n 1 "$1/postmaster.pid"; }
 
 # VmRSS (or, with $1 = pss, the proportional set size) in kB of each process of a tree as
@@ -170,22 +179,23 @@ run_peers() {
         WRK_HEADER=$header wrk_run "peers-warm-up" "$path" "$(per_thread 1000)" >/dev/null
     done
 
-    local reps=${BENCH_PEERS_REPETITIONS:-3} rep runs="" r before after
+    local reps=${BENCH_PEERS_REPETITIONS:-3} rep runs="" r before after machine web
     for ((rep = 1; rep <= reps; rep++)); do
         log "peers: repetition $rep of $reps"
-        before=$(cpu_ticks "$nginx_pid")
+        machine=$(machine_busy_ticks) web=$(cpu_ticks "$nginx_pid")
         r=$(wrk_run "peers-static-$rep" /_nginx/static)
-        after=$(cpu_ticks "$nginx_pid")
-        runs+="${runs:+,}{\"route\":\"static\",\"stack\":\"nginx\",\"repetition\":$rep,$(peers_fields "$r" $((after - before)) "$tck")}"
+        machine=$(($(machine_busy_ticks) - machine)) web=$(($(cpu_ticks "$nginx_pid") - web))
+        runs+="${runs:+,}{\"route\":\"static\",\"stack\":\"nginx\",\"repetition\":$rep,$(peers_fields "$r" "$web" "$web" "$machine" "$tck")}"
         for entry in "${plan[@]}"; do
             IFS='|' read -r route stack path header roots <<<"$entry"
             # shellcheck disable=SC2086 # roots is a list of pids
-            before=$(cpu_ticks $roots)
+            before=$(cpu_ticks $roots) machine=$(machine_busy_ticks) web=$(cpu_ticks "$nginx_pid")
             r=$(WRK_HEADER=$header wrk_run "peers-$route-${stack//[^a-zA-Z]/}-$rep" "$path")
             # shellcheck disable=SC2086
             after=$(cpu_ticks $roots)
+            machine=$(($(machine_busy_ticks) - machine)) web=$(($(cpu_ticks "$nginx_pid") - web))
             log "  $route $stack: $(json_num "$r" rps) req/s, p99 $(json_num "$r" p99_ms) ms, non-2xx $(json_num "$r" non_2xx)"
-            runs+=",{\"route\":\"$route\",\"stack\":\"$stack\",\"repetition\":$rep,$(peers_fields "$r" $((after - before)) "$tck")}"
+            runs+=",{\"route\":\"$route\",\"stack\":\"$stack\",\"repetition\":$rep,$(peers_fields "$r" $((after - before)) "$web" "$machine" "$tck")}"
         done
     done
     local memory
@@ -200,12 +210,17 @@ run_peers() {
     grep -q 'peers: PASS' "$VAR/peers-table.txt"
 }
 
-# "rps":…,"p99_ms":…,… of one wrk result, with the CPU ms per response from TICKS.
+# "rps":…,"p99_ms":…,… of one wrk result, with the CPU ms per response of the stack (TICKS), of
+# nginx (NGINX_TICKS) and of the whole machine (MACHINE_TICKS).
 peers_fields() {
-    local r=$1 ticks=$2 tck=$3 responses
+    local r=$1 ticks=$2 nginx_ticks=$3 machine_ticks=$4 tck=$5 responses
     responses=$(json_num "$r" responses)
-    printf '"rps":%s,"p99_ms":%s,"responses":%s,"non_2xx":%s,"socket_errors":%s,"cpu_ms":%s' \
+    printf '"rps":%s,"p99_ms":%s,"responses":%s,"non_2xx":%s,"socket_errors":%s,"cpu_ms":%s,"nginx_cpu_ms":%s,"machine_cpu_ms":%s' \
         "$(json_num "$r" rps)" "$(json_num "$r" p99_ms)" "$responses" "$(json_num "$r" non_2xx)" \
-        "$(json_num "$r" socket_errors)" \
-        "$(awk -v t="$ticks" -v hz="$tck" -v n="$responses" 'BEGIN { printf "%.4f", (n > 0 ? t * 1000 / hz / n : 0) }')"
+        "$(json_num "$r" socket_errors)" "$(ms_per_response "$ticks" "$tck" "$responses")" \
+        "$(ms_per_response "$nginx_ticks" "$tck" "$responses")" "$(ms_per_response "$machine_ticks" "$tck" "$responses")"
+}
+
+ms_per_response() {
+    awk -v t="$1" -v hz="$2" -v n="$3" 'BEGIN { printf "%.4f", (n > 0 ? t * 1000 / hz / n : 0) }'
 }
