@@ -113,6 +113,8 @@ extension OCREngine {
             TessBaseAPISetPageSegMode(api, PSM_AUTO)
         }
         TessBaseAPISetImage2(api, line.pix)
+        // A cut-out line is too small for tesseract to estimate a resolution from (it says so on stderr).
+        if pixGetXRes(line.pix) <= 0 { TessBaseAPISetSourceResolution(api, 300) }
         guard TessBaseAPIRecognize(api, nil) == 0 else { return nil }
         let words = readLines().flatMap(\.words)
         guard !words.isEmpty else { return nil }

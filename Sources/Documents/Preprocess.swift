@@ -19,7 +19,12 @@ import Foundation
 /// scans read at half size gave the `tesseract` command CER 0.41 → 0.16 and took a third
 /// of the time (a 40 % size: 0.16 too; 30 %: 0.18).
 ///
-/// Measured and left out: upscaling by estimated character height (worse), assuming
+/// Pages whose words turn out far smaller or larger than tesseract reads best are read
+/// again at that size after the first reading (`OCREngine.readAtTextSize`).
+///
+/// Measured and left out: upscaling by estimated character height (worse; again with the
+/// most common height of the page's connected components, scaled to 22–36 px before
+/// reading: SROIE CER 0.209 → 0.244, broken thermal print misjudged as tiny text), assuming
 /// 300 dpi for files that state a screen resolution (mixed), tesseract's Sauvola and
 /// adaptive Otsu thresholding (mixed: both lose other receipts). Orientation is handled
 /// after a first reading (`OCREngine.recognize`), so upright pages pay nothing for it.
@@ -31,18 +36,6 @@ enum PagePreparation {
         var removeDarkBorder = true
         /// Straighten pages skewed by more than this many degrees (0 = never).
         var deskewAbove = 0.5
-        /// The character height (see `textHeight`) pages are scaled to when theirs lies
-        /// outside this range (nil = never): tesseract's LSTM reads best at an x-height of
-        /// 20–30 px, a capital height of 30–35 px.
-        var textHeightRange: ClosedRange<Double>? = Options.developmentRange(default: 22...36)
-        /// Most a page is scaled up or down by for its text size.
-        var textScaleLimits: ClosedRange<Double> = 0.4...3
-
-        static func developmentRange(default range: ClosedRange<Double>) -> ClosedRange<Double>? {
-            guard let value = ProcessInfo.processInfo.environment["ASSAY_OCR_TEXT_HEIGHT"] else { return range }
-            let parts = value.split(separator: ",").compactMap { Double($0) }
-            return parts.count == 2 ? parts[0]...parts[1] : nil
-        }
 
         static let standard = Options()
     }
@@ -51,6 +44,12 @@ enum PagePreparation {
         let image: Image
         /// Pixels of `image` per pixel of the original.
         let scale: Double
+
+        /// The same page `factor` times the size (for print too small or too large to read well).
+        func scaled(by factor: Double) -> Prepared? {
+            guard let pix = pixScale(image.pix, Float(factor), Float(factor)) else { return nil }
+            return Prepared(image: Image(owning: pix), scale: scale * factor)
+        }
 
         /// The same page turned by quarter turns (for a page that was not upright).
         func turned(clockwiseQuarters quarters: Int) -> Prepared? {
@@ -70,21 +69,7 @@ enum PagePreparation {
             }
         }
         var scale = originalScale
-        if let range = options.textHeightRange, let height = textHeight(image) {
-            // Scaled to the middle of the range, never past the pixels a page is read at.
-            let pixels = Double(image.width * image.height)
-            let target = (range.lowerBound + range.upperBound) / 2
-            let limits = options.textScaleLimits
-            var factor = min(max(target / height, limits.lowerBound), limits.upperBound)
-            factor = min(factor, (Double(ImagePages.ocrPixelLimit) / pixels).squareRoot())
-            if ProcessInfo.processInfo.environment["ASSAY_OCR_DEBUG"] != nil {
-                FileHandle.standardError.write("text height \(height) size \(image.width)x\(image.height) factor \(range.contains(height) ? 1 : factor)\n".data(using: .utf8)!)
-            }
-            if !range.contains(height), abs(factor - 1) > 0.1,
-               image.apply({ pixScale($0, Float(factor), Float(factor)) }) {
-                scale *= factor
-            }
-        } else if image.width * image.height < options.upscaleBelowPixels, image.apply({ pixScale($0, 2, 2) }) {
+        if image.width * image.height < options.upscaleBelowPixels, image.apply({ pixScale($0, 2, 2) }) {
             scale *= 2
         }
         return Prepared(image: image, scale: scale)
@@ -148,37 +133,6 @@ enum PagePreparation {
             visit(width - 1, y)
         }
         return Double(dark) / Double(total)
-    }
-
-    /// The page's typical character height in pixels: the most common height of the
-    /// character-sized connected components of the page in black and white (on a page of
-    /// capitals and digits the capital height, on running text the x-height), nil when the
-    /// page has too few of them to tell. Costs one connected-component pass.
-    static func textHeight(_ image: Image) -> Double? {
-        guard let binary = pixConvertTo1(image.pix, 130) else { return nil }
-        let binaryImage = Image(owning: binary)
-        var boxes = pixConnCompBB(binaryImage.pix, 8)
-        guard let components = boxes else { return nil }
-        defer { boxaDestroy(&boxes) }
-        let tallest = max(8, image.height / 8)
-        var counts = [Int](repeating: 0, count: tallest + 2)
-        var total = 0
-        for index in 0..<boxaGetCount(components) {
-            var x: Int32 = 0, y: Int32 = 0, w: Int32 = 0, h: Int32 = 0
-            guard boxaGetBoxGeometry(components, index, &x, &y, &w, &h) == 0 else { continue }
-            // Character-shaped: not a speck, a rule, a frame or a picture; glued pairs allowed.
-            guard h >= 5, Int(h) <= tallest, w * 10 >= h, w <= h * 2 else { continue }
-            counts[Int(h)] += 1
-            total += 1
-        }
-        guard total >= 30 else { return nil }
-        // The mode of the heights smoothed over ±1 px (the same letters vary by a pixel).
-        var best = 0, bestCount = 0
-        for height in 5...tallest {
-            let count = counts[height - 1] + counts[height] + counts[height + 1]
-            if count > bestCount { (best, bestCount) = (height, count) }
-        }
-        return Double(best)
     }
 
     /// The page's skew in degrees as leptonica measures it (the turn that straightens

@@ -154,8 +154,7 @@ struct TotalCheck {
     /// `best` read again where it is printed, when the second reading is an amount the
     /// lines imply (net + tax, cash − change); nil when it is not, or cannot be read again.
     static func reread(_ best: Candidate, implied: [(value: Double, fromSum: Bool)], rereader: PageRereader) -> Candidate? {
-        guard !implied.isEmpty, best.run.page > 0 else { return nil }
-        let box = best.run.box(of: best.range)
+        guard !implied.isEmpty, best.run.page > 0, let box = best.run.wordBox(of: best.range) else { return nil }
         for digitsOnly in [false, true] {
             guard let reading = rereader.reread(page: best.run.page, box: box, digitsOnly: digitsOnly) else { continue }
             for value in ValueFinder.amounts(in: Array(reading.text)).reversed() where value.quality >= 1 {
