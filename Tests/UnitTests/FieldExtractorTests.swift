@@ -379,6 +379,15 @@ final class FieldExtractorTests: XCTestCase {
         XCTAssertTrue(rereader.asked.isEmpty)
     }
 
+    func testAnOutletNameBetweenSellerAndAddressIsNotPartOfTheAddress() throws {
+        let receipt = page([("IKANO HANDEL SDN BHD", 40, 20), ("IKEA Cheras", 40, 34), ("No 2A Jalan Cochrane", 40, 48),
+                            ("Taman Maluri", 40, 62), ("55100 KUALA LUMPUR", 40, 76), ("GST No.: 000115154944", 40, 90),
+                            ("Total 538.00", 40, 300)], source: .ocr)
+        let fields = try extract([receipt], InvoiceFields.specs)
+        XCTAssertEqual(fields["issuer"]?.value, "IKANO HANDEL SDN BHD")
+        XCTAssertEqual(fields["address"]?.value, "No 2A Jalan Cochrane Taman Maluri 55100 KUALA LUMPUR")
+    }
+
     func testTotalConfirmedByTheOtherLinesIsKept() throws {
         let receipt = page([("KEDAI MAJU SDN BHD", 40, 20), ("Sub Total 40.00", 40, 300), ("Service Charge 10% 4.00", 40, 314),
                             ("GST 6% 2.64", 40, 328), ("Total 46.64", 40, 342), ("Cash 50.00", 40, 356), ("Change 3.36", 40, 370)],

@@ -670,6 +670,13 @@ struct IssuerFinder {
             else { continue }
             lines.append(candidate)
         }
+        // An outlet's name between the seller and its address ("IKEA Cheras" above "No 2A
+        // Jalan Cochrane"): no digit, no address word, while the next line has both.
+        if lines.count >= 2, !lines[0].text.contains(where: \.isNumber),
+           !Self.looksLikeAddress(ValueFinder.tokens(lines[0].folded).map(\.0), text: lines[0].string),
+           lines[1].text.contains(where: \.isNumber), Self.looksLikeAddress(ValueFinder.tokens(lines[1].folded).map(\.0), text: lines[1].string) {
+            lines.removeFirst()
+        }
         guard let first = lines.first else { return nil }
         let value = lines.map { Self.withoutRegistration($0.string) }.joined(separator: " ")
         return Candidate(value: value, raw: value, run: first, range: 0..<first.text.count, score: issuer.score * 0.7)
