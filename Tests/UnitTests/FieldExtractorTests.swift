@@ -388,6 +388,14 @@ final class FieldExtractorTests: XCTestCase {
         XCTAssertEqual(fields["address"]?.value, "No 2A Jalan Cochrane Taman Maluri 55100 KUALA LUMPUR")
     }
 
+    func testAnOCRSpeckOnARowOfItsOwnDoesNotEndTheAddress() throws {
+        let receipt = page([("KHOO HARDWARE SDN BHD", 40, 20), ("NO.50 JALAN PBS 14/11,", 60, 34), (",", 100, 47),
+                            ("KAWASAN PERINDUSTRIAN BUKIT SERDANG,", 30, 60), ("Tel : 03-89410243", 40, 74),
+                            ("Total 21.20", 40, 300)], source: .ocr)
+        XCTAssertEqual(try extract([receipt], InvoiceFields.specs)["address"]?.value,
+                       "NO.50 JALAN PBS 14/11, KAWASAN PERINDUSTRIAN BUKIT SERDANG,")
+    }
+
     func testTotalConfirmedByTheOtherLinesIsKept() throws {
         let receipt = page([("KEDAI MAJU SDN BHD", 40, 20), ("Sub Total 40.00", 40, 300), ("Service Charge 10% 4.00", 40, 314),
                             ("GST 6% 2.64", 40, 328), ("Total 46.64", 40, 342), ("Cash 50.00", 40, 356), ("Change 3.36", 40, 370)],

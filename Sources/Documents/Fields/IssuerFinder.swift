@@ -627,6 +627,9 @@ struct IssuerFinder {
         let center = (run.box.x0 + run.box.x1) / 2
         for (candidate, distance) in page.runs(below: run, from: run.box.x0 - 4 * run.height, to: run.box.x1 + 4 * run.height, maxRows: 8) {
             if lines.count >= 5 { break }
+            // An OCR speck on a row of its own ("," or "—" between two address lines) neither
+            // belongs to the address nor ends it.
+            if !candidate.text.contains(where: { $0.isLetter || $0.isNumber }) { continue }
             // The second row of a two-row name ("CO. (M) SDN BHD").
             if lines.isEmpty, Self.isNameTail(candidate) || candidate.box.y0 < run.box.y1 - 0.3 * run.height { continue }
             if let last = lines.last, candidate.row == last.row { continue }
