@@ -200,7 +200,10 @@ extension PDFDocument {
     /// `width` × `height` pixels and hands `body` its pixels (a 32-bit word per pixel,
     /// 0x00RRGGBB) and bytes per row; the surface is freed when `body` returns. nil when cairo
     /// cannot allocate the surface or give its pixels. OCR and the ruling detector read it.
+    /// With an `origin` (PDF points) the surface shows the part of the page from there on:
+    /// a region read again.
     static func withRenderedPage<T>(_ page: OpaquePointer, scale: Double, width: Int, height: Int,
+                                    origin: (x: Double, y: Double) = (0, 0),
                                     _ body: (UnsafeMutablePointer<UInt8>, Int) throws -> T) rethrows -> T? {
         guard let surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(width), Int32(height)) else { return nil }
         defer { cairo_surface_destroy(surface) }
@@ -208,6 +211,7 @@ extension PDFDocument {
         cairo_set_source_rgb(cr, 1, 1, 1)
         cairo_paint(cr)
         cairo_scale(cr, scale, scale)
+        cairo_translate(cr, -origin.x, -origin.y)
         poppler_page_render(page, cr)
         cairo_destroy(cr)
         cairo_surface_flush(surface)

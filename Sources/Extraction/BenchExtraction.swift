@@ -10,6 +10,7 @@ public enum BenchExtraction {
         var pages: [PageModel] = []
         var tables: [ExtractedTable] = []
         var problem: String?
+        var rereader: PageRereader?
         do {
             guard let type = DocumentReader.detectType(path: path) else {
                 throw DocumentProblem("unsupported_type", "not a PDF, PNG, JPEG, TIFF, XLSX workbook or delimited text file")
@@ -21,10 +22,11 @@ public enum BenchExtraction {
                 PageCache.store(pages, for: path)
             }
             tables = try DocumentExtraction.tables(path: path, type: type, pages: pages)
+            rereader = DocumentExtraction.rereader(path: path, type: type, pages: pages)
         } catch {
             problem = "\(error)"
         }
-        let fields = (try? RuleBasedExtractor().extract(pages: pages, fields: InvoiceFields.specs)) ?? []
+        let fields = (try? RuleBasedExtractor(rereader: rereader).extract(pages: pages, fields: InvoiceFields.specs)) ?? []
         let seconds = Date().timeIntervalSince(started)
         var result: [(String, JSON)] = [
             ("tables", .array(present(tables))),

@@ -117,6 +117,17 @@ public enum DocumentExtraction {
                                wordCount: page.words.count, confidence: page.meanConfidence)
     }
 
+    /// What reads regions of the document's OCR'd pages again for the field extractor (a
+    /// total its arithmetic disagrees with), from the uploaded file; nil when no page was OCR'd.
+    public static func rereader(path: String, type: FileType, pages: [PageModel]) -> PageRereader? {
+        ScannedPageRereader(path: path, type: type, pages: pages)
+    }
+
+    public static func rereader(for document: DocumentRecord, uploadsDirectory: String, pages: [PageModel]) -> PageRereader? {
+        let type = FileType.allCases.first { $0.contentType == document.contentType } ?? .pdf
+        return rereader(path: "\(uploadsDirectory)/\(document.sha256)", type: type, pages: pages)
+    }
+
     /// Most rows a spreadsheet upload may have (per sheet of a workbook).
     static let spreadsheetMaxRows = 1_000_000
 

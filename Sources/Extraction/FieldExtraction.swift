@@ -19,8 +19,10 @@ public enum FieldExtraction {
     }
 
     /// The LLM when one is configured, falling back to the rule-based extractor when it
-    /// fails; the rule-based extractor otherwise.
-    public static func extract(pages: [PageModel], specs: [FieldSpec], settings: ExtractionSettings, logger: Logger) throws -> Outcome {
+    /// fails; the rule-based extractor otherwise (which may read a region of an OCR'd page
+    /// again through `rereader`).
+    public static func extract(pages: [PageModel], specs: [FieldSpec], settings: ExtractionSettings, logger: Logger,
+                               rereader: PageRereader? = nil) throws -> Outcome {
         if let llm = settings.llm {
             do {
                 return Outcome(extractor: "llm", fallbackReason: nil,
@@ -28,10 +30,11 @@ public enum FieldExtraction {
             } catch {
                 logger.warning("LLM extraction failed; using the rule-based extractor", metadata: ["error": "\(error)"])
                 return Outcome(extractor: "rules", fallbackReason: "llm: \(error)",
-                               fields: try RuleBasedExtractor().extract(pages: pages, fields: specs))
+                               fields: try RuleBasedExtractor(rereader: rereader).extract(pages: pages, fields: specs))
             }
         }
-        return Outcome(extractor: "rules", fallbackReason: nil, fields: try RuleBasedExtractor().extract(pages: pages, fields: specs))
+        return Outcome(extractor: "rules", fallbackReason: nil,
+                       fields: try RuleBasedExtractor(rereader: rereader).extract(pages: pages, fields: specs))
     }
 
     public static func run(_ context: JobContext, uploadsDirectory: String, settings: ExtractionSettings) throws -> JSON {
@@ -61,7 +64,9 @@ public enum FieldExtraction {
                     context.progress(done: $0, total: $1 + 1, note: "page \($0) of \($1)")
                 }.pages
             }
-            let outcome = try extract(pages: pages, specs: specs(fromConfig: result.config), settings: settings, logger: context.logger)
+            let rereader = DocumentExtraction.rereader(for: document, uploadsDirectory: uploadsDirectory, pages: pages)
+            let outcome = try extract(pages: pages, specs: specs(fromConfig: result.config), settings: settings,
+                                      logger: context.logger, rereader: rereader)
             try results.complete(id: id, extractor: outcome.extractor, fallbackReason: outcome.fallbackReason,
                                  fields: present(outcome.fields).serializedText)
             return ["result_id": .string(id.lower), "extractor": .string(outcome.extractor),

@@ -305,8 +305,9 @@ struct FieldRoutes: RouteGroup {
                 ? try DocumentExtraction.storedPages(document: document.id, database: db)
                 : try DocumentExtraction.process(document, database: db, uploadsDirectory: documents.uploadsDirectory,
                                                  logger: context.logger) { _, _ in }.pages
+            let rereader = DocumentExtraction.rereader(for: document, uploadsDirectory: documents.uploadsDirectory, pages: pages)
             let outcome = try FieldExtraction.extract(pages: pages, specs: try FieldExtraction.specs(fromConfig: result.config),
-                                                      settings: extraction, logger: context.logger)
+                                                      settings: extraction, logger: context.logger, rereader: rereader)
             try results.complete(id: id, extractor: outcome.extractor, fallbackReason: outcome.fallbackReason,
                                  fields: FieldExtraction.present(outcome.fields).serializedText)
         } catch let error as PermanentJobError {

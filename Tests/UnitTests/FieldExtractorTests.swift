@@ -326,6 +326,76 @@ final class FieldExtractorTests: XCTestCase {
         XCTAssertNotNil(amount.box)
     }
 
+    /// Answers every region with a fixed reading, and remembers what was asked.
+    private final class FixedRereader: PageRereader {
+        let text: String
+        var asked: [(page: Int, box: Box, digitsOnly: Bool)] = []
+        init(_ text: String) { self.text = text }
+        func reread(page: Int, box: Box, digitsOnly: Bool) -> RereadText? {
+            asked.append((page, box, digitsOnly))
+            return RereadText(text: text, confidence: 0.9)
+        }
+    }
+
+    func testADisagreeingTotalIsReadAgainAndTakenWhenNetPlusTaxConfirmsIt() throws {
+        // The total line reads 57.80 (two digits off: no repair from the arithmetic alone);
+        // net + tax says 51.00, and reading the total's box again gives 51.00.
+        let receipt = page([("KEDAI MAJU SDN BHD", 40, 20), ("SUB-TOTAL 48.10", 40, 300), ("GST 2.90", 40, 314),
+                            ("TOTAL 57.80", 40, 328)], source: .ocr)
+        let rereader = FixedRereader("51.00")
+        let fields = try RuleBasedExtractor(rereader: rereader).extract(pages: [receipt], fields: InvoiceFields.specs)
+        let amount = try XCTUnwrap(fields.first { $0.fieldID == "amount" })
+        XCTAssertEqual(amount.value, "51.00")
+        XCTAssertEqual(amount.raw, "51.00")
+        XCTAssertEqual(amount.page, 1)
+        let box = try XCTUnwrap(amount.box)
+        // Where the total line prints its amount: "TOTAL " is 5 characters + a gap from x = 40.
+        XCTAssertEqual(box.y0, 328, accuracy: 0.01)
+        XCTAssertGreaterThan(box.x0, 40 + 5 * 6)
+        XCTAssertEqual(rereader.asked.first?.page, 1)
+        XCTAssertEqual(rereader.asked.first?.box, box)
+        let sharp = page([("KEDAI MAJU SDN BHD", 40, 20), ("SUB-TOTAL 48.10", 40, 300), ("GST 2.90", 40, 314),
+                          ("TOTAL 51.00", 40, 328)], source: .ocr)
+        let read = try XCTUnwrap(extract([sharp], InvoiceFields.specs)["amount"])
+        XCTAssertLessThan(amount.confidence, read.confidence)
+        XCTAssertLessThanOrEqual(amount.confidence, 0.7)
+    }
+
+    func testAReadingTheArithmeticDoesNotConfirmIsNotTaken() throws {
+        let receipt = page([("KEDAI MAJU SDN BHD", 40, 20), ("SUB-TOTAL 48.10", 40, 300), ("GST 2.90", 40, 314),
+                            ("TOTAL 57.80", 40, 328)], source: .ocr)
+        let rereader = FixedRereader("58.00")
+        let fields = try RuleBasedExtractor(rereader: rereader).extract(pages: [receipt], fields: InvoiceFields.specs)
+        XCTAssertEqual(fields.first { $0.fieldID == "amount" }?.value, "57.80")
+        // Read again both ways (as it is, digits only) before giving up.
+        XCTAssertEqual(rereader.asked.map(\.digitsOnly), [false, true])
+    }
+
+    func testATotalTheLinesConfirmIsNotReadAgain() throws {
+        let receipt = page([("KEDAI MAJU SDN BHD", 40, 20), ("SUB-TOTAL 48.10", 40, 300), ("GST 2.90", 40, 314),
+                            ("TOTAL 51.00", 40, 328)], source: .ocr)
+        let rereader = FixedRereader("61.00")
+        _ = try RuleBasedExtractor(rereader: rereader).extract(pages: [receipt], fields: InvoiceFields.specs)
+        XCTAssertTrue(rereader.asked.isEmpty)
+    }
+
+    func testAnOutletNameBetweenSellerAndAddressIsNotPartOfTheAddress() throws {
+        let receipt = page([("IKANO HANDEL SDN BHD", 40, 20), ("IKEA Cheras", 40, 34), ("No 2A Jalan Cochrane", 40, 48),
+                            ("Taman Maluri", 40, 62), ("55100 KUALA LUMPUR", 40, 76), ("GST No.: 000115154944", 40, 90),
+                            ("Total 538.00", 40, 300)], source: .ocr)
+        let fields = try extract([receipt], InvoiceFields.specs)
+        XCTAssertEqual(fields["issuer"]?.value, "IKANO HANDEL SDN BHD")
+        XCTAssertEqual(fields["address"]?.value, "No 2A Jalan Cochrane Taman Maluri 55100 KUALA LUMPUR")
+    }
+
+    func testAnOCRSpeckOnARowOfItsOwnDoesNotEndTheAddress() throws {
+        let receipt = page([("KHOO HARDWARE SDN BHD", 40, 20), ("NO.50 JALAN PBS 14/11,", 60, 34), (",", 100, 47),
+                            ("KAWASAN PERINDUSTRIAN BUKIT SERDANG,", 30, 60), ("Tel : 03-89410243", 40, 74),
+                            ("Total 21.20", 40, 300)], source: .ocr)
+        XCTAssertEqual(try extract([receipt], InvoiceFields.specs)["address"]?.value,
+                       "NO.50 JALAN PBS 14/11, KAWASAN PERINDUSTRIAN BUKIT SERDANG,")
+    }
+
     func testTotalConfirmedByTheOtherLinesIsKept() throws {
         let receipt = page([("KEDAI MAJU SDN BHD", 40, 20), ("Sub Total 40.00", 40, 300), ("Service Charge 10% 4.00", 40, 314),
                             ("GST 6% 2.64", 40, 328), ("Total 46.64", 40, 342), ("Cash 50.00", 40, 356), ("Change 3.36", 40, 370)],

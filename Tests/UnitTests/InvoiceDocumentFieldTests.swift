@@ -231,4 +231,43 @@ final class InvoiceDocumentFieldTests: TemporaryFolderTestCase {
         XCTAssertLessThan(amount.confidence, try XCTUnwrap(sharp["amount"]).confidence)
         XCTAssertLessThanOrEqual(amount.confidence, 0.7)
     }
+
+    /// The page model of a drawn receipt with the total's amount misread as `misread`.
+    private func misreadTotal(_ path: String, as misread: String) throws -> [PageModel] {
+        let pages = try DocumentReader.pages(path: path, type: .png)
+        return try pages.map { page in
+            let index = try XCTUnwrap(page.words.lastIndex { $0.text == "51.00" }, page.text)
+            var words = page.words
+            let word = words[index]
+            words[index] = Word(text: misread, x0: word.x0, y0: word.y0, x1: word.x1, y1: word.y1, confidence: word.confidence)
+            return PageModel(number: page.number, width: page.width, height: page.height, source: page.source, words: words,
+                             text: page.text.replacingOccurrences(of: "51.00", with: misread))
+        }
+    }
+
+    func testAMisreadTotalIsReadAgainFromTheImageWhereItIsPrinted() throws {
+        let path = try drawReceipt(blurredTotal: false, name: "reread")
+        // As if the first reading got two digits of the total wrong: 51.00 → 57.80.
+        let pages = try misreadTotal(path, as: "57.80")
+        let rereader = try XCTUnwrap(ScannedPageRereader(path: path, type: .png, pages: pages))
+        let found = try RuleBasedExtractor(rereader: rereader).extract(pages: pages, fields: InvoiceFields.specs)
+        let amount = try XCTUnwrap(found.first { $0.fieldID == "amount" })
+
+        XCTAssertEqual(amount.value, "51.00")
+        // Read off the image again (a repair from the arithmetic alone would keep the misread raw text).
+        XCTAssertEqual(amount.raw, "51.00")
+        XCTAssertEqual(amount.page, 1)
+        let box = try XCTUnwrap(amount.box)
+        let printed = try XCTUnwrap(pages[0].words.first { $0.text == "57.80" })
+        XCTAssertEqual(box.y0, printed.y0, accuracy: 1)
+        XCTAssertEqual(box.x1, printed.x1, accuracy: 1)
+        let sharp = try fields(path)
+        XCTAssertLessThan(amount.confidence, try XCTUnwrap(sharp["amount"]).confidence)
+        XCTAssertLessThanOrEqual(amount.confidence, 0.7)
+    }
+
+    func testPagesWithoutOCRHaveNothingToReadAgain() throws {
+        let page = PageModel(number: 1, width: 600, height: 800, source: .text, words: [], text: "")
+        XCTAssertNil(ScannedPageRereader(path: folder + "/none.pdf", type: .pdf, pages: [page]))
+    }
 }

@@ -115,6 +115,37 @@ final class OCRTests: TemporaryFolderTestCase {
         XCTAssertLessThanOrEqual(total.x1, 1200)
     }
 
+    func testSmallPrintIsReadAtTheSizeTesseractReadsBest() throws {
+        // A page scanned at a low resolution: capitals ~6 px high, on a page too large for the
+        // plain 2× upscale of tiny images. Read at its own size, this page gave "‘CASH RM
+        // 50.00," and "Invoice number 4712 dated 22.03.2028"; read at the size its text asks for.
+        let lines = ["TOTAL RM 49.40", "CASH RM 50.00", "CHANGE RM 0.60", "Invoice number 4711 dated 12.03.2018"]
+        let png = try drawPage(lines, width: 1000, height: 700, fontSize: 9, name: "small-print")
+
+        let page = try XCTUnwrap(DocumentReader.pages(path: png, type: .png).first)
+
+        for line in lines { XCTAssertTrue(page.text.contains(line), page.text) }
+        // Boxes stay in the file's pixels: drawn from x = 60, the first baseline at y = 80.
+        XCTAssertEqual(page.width, 1000)
+        let total = try XCTUnwrap(page.words.first { $0.text == "TOTAL" })
+        XCTAssertEqual(total.x0, 60, accuracy: 2)
+        XCTAssertEqual(total.y1, 80, accuracy: 2)
+    }
+
+    func testLargePrintIsReadSmallerWithBoxesInTheFilesPixels() throws {
+        // Capitals ~100 px high (the test page drawn 3.5 times as large): read at about a third of the size.
+        let png = try drawPage(["Invoice 4711", "Total 99.50"], width: 1400, height: 700, scale: 3.5, name: "large-print")
+
+        let page = try XCTUnwrap(DocumentReader.pages(path: png, type: .png).first)
+
+        XCTAssertTrue(page.text.contains("Invoice 4711"), page.text)
+        XCTAssertTrue(page.text.contains("Total 99.50"), page.text)
+        let total = try XCTUnwrap(page.words.first { $0.text == "Total" })
+        // Drawn from x = 60 × 3.5, the second baseline at (80 + 1.6 × 40) × 3.5.
+        XCTAssertEqual(total.x0, 210, accuracy: 12)
+        XCTAssertEqual(total.y1, 504, accuracy: 12)
+    }
+
     private func turnedPage(clockwiseQuarters quarters: Int32) throws -> String {
         let upright = try drawPage(["The quick brown fox jumps over the lazy dog",
                                     "Pack my box with five dozen liquor jugs",

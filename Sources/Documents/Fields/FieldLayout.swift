@@ -63,6 +63,20 @@ struct TextRun {
         return Box(x0: charX[range.lowerBound].0, y0: box.y0, x1: charX[upper - 1].1, y1: box.y1)
     }
 
+    /// The box of the whole words `range` touches (OCR's boxes, where `box(of:)` splits a
+    /// word by character widths and may cut off a digit); nil for an empty range.
+    func wordBox(of range: Range<Int>) -> Box? {
+        var offset = 0
+        var found: Box?
+        for word in words {
+            let span = offset..<(offset + word.text.count)
+            offset = span.upperBound + 1
+            guard span.overlaps(range) else { continue }
+            found = found?.union(Box(word)) ?? Box(word)
+        }
+        return found
+    }
+
     /// The first character index whose centre lies at or right of `x`.
     func offset(atX x: Double) -> Int {
         charX.firstIndex { ($0.0 + $0.1) / 2 >= x } ?? charX.count

@@ -627,6 +627,9 @@ struct IssuerFinder {
         let center = (run.box.x0 + run.box.x1) / 2
         for (candidate, distance) in page.runs(below: run, from: run.box.x0 - 4 * run.height, to: run.box.x1 + 4 * run.height, maxRows: 8) {
             if lines.count >= 5 { break }
+            // An OCR speck on a row of its own ("," or "—" between two address lines) neither
+            // belongs to the address nor ends it.
+            if !candidate.text.contains(where: { $0.isLetter || $0.isNumber }) { continue }
             // The second row of a two-row name ("CO. (M) SDN BHD").
             if lines.isEmpty, Self.isNameTail(candidate) || candidate.box.y0 < run.box.y1 - 0.3 * run.height { continue }
             if let last = lines.last, candidate.row == last.row { continue }
@@ -669,6 +672,13 @@ struct IssuerFinder {
             guard abs((candidate.box.x0 + candidate.box.x1) / 2 - center) < page.page.width * 0.3 || abs(candidate.box.x0 - run.box.x0) < 2 * run.height
             else { continue }
             lines.append(candidate)
+        }
+        // An outlet's name between the seller and its address ("IKEA Cheras" above "No 2A
+        // Jalan Cochrane"): no digit, no address word, while the next line has both.
+        if lines.count >= 2, !lines[0].text.contains(where: \.isNumber),
+           !Self.looksLikeAddress(ValueFinder.tokens(lines[0].folded).map(\.0), text: lines[0].string),
+           lines[1].text.contains(where: \.isNumber), Self.looksLikeAddress(ValueFinder.tokens(lines[1].folded).map(\.0), text: lines[1].string) {
+            lines.removeFirst()
         }
         guard let first = lines.first else { return nil }
         let value = lines.map { Self.withoutRegistration($0.string) }.joined(separator: " ")

@@ -11,10 +11,16 @@ import Foundation
 /// date"); the best one wins. Issuer, currency and an invoice's date and total have
 /// fallbacks for pages without labels.
 public struct RuleBasedExtractor: FieldExtracting {
-    public init() {}
+    /// Reads a region of an OCR'd page again: a total the document's arithmetic disagrees
+    /// with is re-read where it is printed (`TotalCheck`). nil: only the arithmetic repairs.
+    let rereader: PageRereader?
+
+    public init(rereader: PageRereader? = nil) {
+        self.rereader = rereader
+    }
 
     public func extract(pages: [PageModel], fields: [FieldSpec]) throws -> [ExtractedField] {
-        let document = DocumentLayout(pages: pages)
+        let document = DocumentLayout(pages: pages, rereader: rereader)
         return fields.map { spec in
             guard let candidate = FieldSearch(spec: spec, document: document).best() else { return .missing(spec) }
             return candidate.field(for: spec)
@@ -35,10 +41,12 @@ struct DocumentLayout {
 
     /// Whether the document writes numeric dates month first (`03/05/2024` is March 5).
     let monthFirst: Bool
+    let rereader: PageRereader?
 
-    init(pages: [PageModel]) {
+    init(pages: [PageModel], rereader: PageRereader? = nil) {
         let layouts = pages.map(FieldLayout.init)
         self.pages = layouts
+        self.rereader = rereader
         currency = CurrencyDetector.detect(in: layouts)
         monthFirst = DateOrder.monthFirst(in: layouts, currency: currency?.value)
     }
@@ -99,7 +107,7 @@ struct FieldSearch {
         if concept == .total { candidates = ranked(Self.afterRounding(candidates, in: document)) }
         if candidates.isEmpty { candidates = fallback() }
         guard var best = candidates.first else { return nil }
-        if concept == .total, spec.type == .currency || spec.type == .number { best = TotalCheck(document: document).checked(best) }
+        if concept == .total, spec.type == .currency || spec.type == .number { best = TotalCheck(document: document).checked(best, rereader: document.rereader) }
         if spec.type == .currency, best.currency == nil { best.currency = document.currency?.value }
         return best
     }

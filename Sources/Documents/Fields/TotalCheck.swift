@@ -10,6 +10,11 @@ import Foundation
 /// lines add up to, is replaced by it; and a total of a document that rounds (a "Rounding"
 /// line) is brought to the rounded amount. A replaced value keeps its own page and box but
 /// a lower score: it was a repair, not a reading.
+///
+/// Before any repair, a total that disagrees is read again where it is printed (its box,
+/// at two to three times the size, as one line, also digits only) when the page was OCR'd
+/// and a `PageRereader` is at hand; the second reading is taken only when the arithmetic
+/// confirms it, with the total's page and box and a lower score.
 struct TotalCheck {
     /// What a line of a receipt's summary says, from the words before its amount.
     enum Role: Equatable { case subtotal, tax, total, rounding, payment, change, count }
@@ -120,7 +125,7 @@ struct TotalCheck {
     }
 
     /// `best` confirmed, or what the other lines show it should be.
-    func checked(_ best: Candidate) -> Candidate {
+    func checked(_ best: Candidate, rereader: PageRereader? = nil) -> Candidate {
         let implied = impliedTotals
         // A bare integer ("22", "1") where the total lines print cents is a count or a
         // misread: the last total line, or cash − change, is the total.
@@ -142,7 +147,24 @@ struct TotalCheck {
         // Confirmed by a sum, or printed on two total lines ("Total Amount 8.60" … "Nett Total 8.60"): kept.
         if implied.contains(where: { Self.same($0.value, total) })
             || lines.filter({ $0.role == .total && Self.same($0.value, total) }).count >= 2 { return rounded(best) }
+        if let rereader, let reread = Self.reread(best, implied: implied, rereader: rereader) { return rounded(reread) }
         return rounded(crossChecked(best, implied: implied))
+    }
+
+    /// `best` read again where it is printed, when the second reading is an amount the
+    /// lines imply (net + tax, cash − change); nil when it is not, or cannot be read again.
+    static func reread(_ best: Candidate, implied: [(value: Double, fromSum: Bool)], rereader: PageRereader) -> Candidate? {
+        guard !implied.isEmpty, best.run.page > 0, let box = best.run.wordBox(of: best.range) else { return nil }
+        for digitsOnly in [false, true] {
+            guard let reading = rereader.reread(page: best.run.page, box: box, digitsOnly: digitsOnly) else { continue }
+            for value in ValueFinder.amounts(in: Array(reading.text)).reversed() where value.quality >= 1 {
+                guard let amount = Double(value.value).map(abs), amount > 0, !same(amount, best.magnitude),
+                      implied.contains(where: { same($0.value, amount) }) else { continue }
+                return Candidate(value: String(format: "%.2f", amount), raw: value.raw, run: best.run, range: best.range,
+                                 score: min(best.score, 0.7), currency: value.currency ?? best.currency, magnitude: amount)
+            }
+        }
+        return nil
     }
 
     static func same(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 0.005 }
