@@ -305,9 +305,10 @@ struct FieldRoutes: RouteGroup {
                 ? try DocumentExtraction.storedPages(document: document.id, database: db)
                 : try DocumentExtraction.process(document, database: db, uploadsDirectory: documents.uploadsDirectory,
                                                  logger: context.logger) { _, _ in }.pages
-            let rereader = DocumentExtraction.rereader(for: document, uploadsDirectory: documents.uploadsDirectory, pages: pages)
+            // No region is read again here: OCR (tesseract's model, the page's image) has no
+            // place in a FastCGI worker's memory or a request's time. The job path re-reads.
             let outcome = try FieldExtraction.extract(pages: pages, specs: try FieldExtraction.specs(fromConfig: result.config),
-                                                      settings: extraction, logger: context.logger, rereader: rereader)
+                                                      settings: extraction, logger: context.logger)
             try results.complete(id: id, extractor: outcome.extractor, fallbackReason: outcome.fallbackReason,
                                  fields: FieldExtraction.present(outcome.fields).serializedText)
         } catch let error as PermanentJobError {
