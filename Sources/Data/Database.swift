@@ -13,6 +13,9 @@ public final class Database {
     private var connection: OpaquePointer?
     private var transactionDepth = 0
     private let conninfo: String
+    /// The session's `application_name` unless the URL names one: which kind of process it
+    /// is, for `pg_stat_activity` (and for ending one kind's sessions on purpose).
+    private let application: String
     /// Counts connections opened; a change means session state (LISTEN, SET) was lost.
     public private(set) var generation = 0
 
@@ -20,8 +23,9 @@ public final class Database {
     public var url: String { conninfo }
 
     /// Creates a handle; the connection opens on first use.
-    public init(url: String) {
+    public init(url: String, application: String = "assay") {
         conninfo = url
+        self.application = application
     }
 
     deinit {
@@ -53,7 +57,7 @@ public final class Database {
         // Assay's defaults come first; values in the URL (expanded from the last
         // "dbname" entry) override them.
         let keywords = ["connect_timeout", "options", "fallback_application_name", "dbname"]
-        let values = ["5", "-c TimeZone=UTC -c client_encoding=UTF8 -c client_min_messages=warning", "assay", conninfo]
+        let values = ["5", "-c TimeZone=UTC -c client_encoding=UTF8 -c client_min_messages=warning", application, conninfo]
         let newConnection: OpaquePointer? = withCStringArray(keywords) { keys in
             withCStringArray(values) { vals in
                 // expand_dbname = 1: the first "dbname" value may be a URL or conninfo.

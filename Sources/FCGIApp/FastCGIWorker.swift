@@ -29,7 +29,7 @@ struct FastCGIWorker {
     func run() -> Int32 {
         // First, before anything starts a thread (jwt-kit's key collection does).
         guard let scoreboard = Scoreboard.startWorkerProcess(onStop: onWorkerTerminate, logger: logger) else { return 70 }
-        let database = Database(url: configuration.databaseURL)
+        let database = Database(url: configuration.databaseURL, application: "assay-web")
         let migrations = (try? Migration.bundled()) ?? []
         let context = AppContext(
             database: database, logger: logger,

@@ -42,8 +42,8 @@ struct JobWorker {
         let registry = buildJobRegistry(testKinds: configuration.testRoutes, documents: configuration.documents,
                                         extraction: configuration.extraction, connections: configuration.connections,
                                         exports: configuration.exports)
-        let database = Database(url: configuration.databaseURL)
-        let listener = Database(url: configuration.databaseURL)
+        let database = Database(url: configuration.databaseURL, application: "assay-jobs")
+        let listener = Database(url: configuration.databaseURL, application: "assay-jobs")
         let name = "\(ProcessInfo.processInfo.hostName):\(getpid())"
         let lease = configuration.jobLeaseSeconds
         let heartbeat = Heartbeat(url: configuration.databaseURL, worker: name, leaseSeconds: lease, logger: logger)
@@ -164,7 +164,7 @@ final class Heartbeat: @unchecked Sendable {
             var all = sigset_t()
             sigfillset(&all)
             pthread_sigmask(SIG_BLOCK, &all, nil)
-            let database = Database(url: url)
+            let database = Database(url: url, application: "assay-jobs")
             while true {
                 Thread.sleep(forTimeInterval: max(1, Double(leaseSeconds) / 3))
                 guard let job = current else { continue }

@@ -316,7 +316,7 @@ struct SharePageRoutes {
                               userAgent: request.header("User-Agent"), referer: request.header("Referer"), user: user, counted: counted)
         let (url, settings, logger) = (db.url, settings, context.logger)
         request.afterResponse.append {
-            ViewBuffer.shared.add(entry, makeWriter: { ViewLog(Database(url: url), settings: settings).batchWriter() }, onError: { error in
+            ViewBuffer.shared.add(entry, makeWriter: { ViewLog(Database(url: url, application: "assay-web"), settings: settings).batchWriter() }, onError: { error in
                 logger.error("share access log write failed", metadata: ["error": "\(error)"])
             })
         }
