@@ -9,19 +9,7 @@ public protocol PageRereader {
     /// The text in `box` (page-model units) of page `page`, read as one line at two to three
     /// times the size; with `digitsOnly`, only digits and the signs of an amount are
     /// allowed. nil when the page was not OCR'd or cannot be read again.
-    func reread(page: Int, box: Box, digitsOnly: Bool) -> RereadText?
-}
-
-/// What a region read again says.
-public struct RereadText: Sendable, Equatable {
-    public let text: String
-    /// Tesseract's mean word confidence (0…1).
-    public let confidence: Double
-
-    public init(text: String, confidence: Double) {
-        self.text = text
-        self.confidence = confidence
-    }
+    func reread(page: Int, box: Box, digitsOnly: Bool) -> String?
 }
 
 /// Reads regions of a document's OCR'd pages again from its file. The page is decoded and
@@ -35,6 +23,8 @@ public final class ScannedPageRereader: PageRereader {
     let sizes: [Int: (width: Double, height: Double)]
     /// The last page prepared: its image, and the image's pixels per page-model unit.
     private var prepared: (number: Int, image: Image, scale: Double)?
+    /// A PDF, opened on the first region asked for.
+    private var pdf: PDFDocument?
 
     /// nil when no page of `pages` was OCR'd: nothing could be read again.
     public init?(path: String, type: FileType, pages: [PageModel]) {
@@ -45,11 +35,12 @@ public final class ScannedPageRereader: PageRereader {
         sizes = Dictionary(scanned.map { ($0.number, (width: $0.width, height: $0.height)) }, uniquingKeysWith: { a, _ in a })
     }
 
-    public func reread(page number: Int, box: Box, digitsOnly: Bool) -> RereadText? {
+    public func reread(page number: Int, box: Box, digitsOnly: Bool) -> String? {
         guard let size = sizes[number], box.x1 > box.x0, box.y1 > box.y0,
               let engine = try? OCREngine.forThisProcess() else { return nil }
         if type == .pdf {
-            guard let pdf = try? PDFDocument(path: path),
+            if pdf == nil { pdf = try? PDFDocument(path: path) }
+            guard let pdf,
                   let region = pdf.renderedRegion(number - 1, box: box.paddedForRereading
                     .clipped(width: size.width, height: size.height)) else { return nil }
             return engine.readLine(region, region: Box(x0: 0, y0: 0, x1: Double(region.width), y1: Double(region.height)),
@@ -92,7 +83,7 @@ extension OCREngine {
     /// One line of `image` read on its own: the region cut out in grey, scaled by `factor`,
     /// given a white margin, and read with single-line segmentation (digits and amount signs
     /// only with `digitsOnly`). The engine's page settings are restored afterwards.
-    func readLine(_ image: Image, region: Box, factor: Double, digitsOnly: Bool) -> RereadText? {
+    func readLine(_ image: Image, region: Box, factor: Double, digitsOnly: Bool) -> String? {
         guard region.x1 - region.x0 >= 2, region.y1 - region.y0 >= 2,
               let clip = boxCreate(Int32(region.x0), Int32(region.y0), Int32(region.x1 - region.x0), Int32(region.y1 - region.y0))
         else { return nil }
@@ -117,9 +108,7 @@ extension OCREngine {
         if pixGetXRes(line.pix) <= 0 { TessBaseAPISetSourceResolution(api, 300) }
         guard TessBaseAPIRecognize(api, nil) == 0 else { return nil }
         let words = readLines().flatMap(\.words)
-        guard !words.isEmpty else { return nil }
-        return RereadText(text: words.map(\.text).joined(separator: " "),
-                          confidence: words.map(\.confidence).reduce(0, +) / Double(words.count))
+        return words.isEmpty ? nil : words.map(\.text).joined(separator: " ")
     }
 }
 

@@ -22,7 +22,7 @@ public enum BenchExtraction {
                 PageCache.store(pages, for: path)
             }
             tables = try DocumentExtraction.tables(path: path, type: type, pages: pages)
-            rereader = DocumentExtraction.rereader(path: path, type: type, pages: pages)
+            rereader = ScannedPageRereader(path: path, type: type, pages: pages)
         } catch {
             problem = "\(error)"
         }

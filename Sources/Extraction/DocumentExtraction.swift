@@ -46,10 +46,9 @@ public enum DocumentExtraction {
         let id = document.id
         let started = Date()
         try documents.markProcessing(id: id)
-        let path = "\(uploadsDirectory)/\(document.sha256)"
+        let (path, type) = upload(of: document, in: uploadsDirectory)
         var counts: [String: Int] = ["text": 0, "ocr": 0, "none": 0]
         var models: [PageModel] = []
-        let type = FileType.allCases.first { $0.contentType == document.contentType } ?? .pdf
         do {
             try DocumentReader.read(path: path, type: type) { page, done, total in
                 try save(page, document: id, in: documents)
@@ -119,13 +118,14 @@ public enum DocumentExtraction {
 
     /// What reads regions of the document's OCR'd pages again for the field extractor (a
     /// total its arithmetic disagrees with), from the uploaded file; nil when no page was OCR'd.
-    public static func rereader(path: String, type: FileType, pages: [PageModel]) -> PageRereader? {
-        ScannedPageRereader(path: path, type: type, pages: pages)
+    public static func rereader(for document: DocumentRecord, uploadsDirectory: String, pages: [PageModel]) -> PageRereader? {
+        let (path, type) = upload(of: document, in: uploadsDirectory)
+        return ScannedPageRereader(path: path, type: type, pages: pages)
     }
 
-    public static func rereader(for document: DocumentRecord, uploadsDirectory: String, pages: [PageModel]) -> PageRereader? {
-        let type = FileType.allCases.first { $0.contentType == document.contentType } ?? .pdf
-        return rereader(path: "\(uploadsDirectory)/\(document.sha256)", type: type, pages: pages)
+    /// Where the document's uploaded file is, and what kind of file it is.
+    static func upload(of document: DocumentRecord, in uploadsDirectory: String) -> (path: String, type: FileType) {
+        ("\(uploadsDirectory)/\(document.sha256)", FileType.allCases.first { $0.contentType == document.contentType } ?? .pdf)
     }
 
     /// Most rows a spreadsheet upload may have (per sheet of a workbook).

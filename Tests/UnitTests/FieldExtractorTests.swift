@@ -331,9 +331,9 @@ final class FieldExtractorTests: XCTestCase {
         let text: String
         var asked: [(page: Int, box: Box, digitsOnly: Bool)] = []
         init(_ text: String) { self.text = text }
-        func reread(page: Int, box: Box, digitsOnly: Bool) -> RereadText? {
+        func reread(page: Int, box: Box, digitsOnly: Bool) -> String? {
             asked.append((page, box, digitsOnly))
-            return RereadText(text: text, confidence: 0.9)
+            return text
         }
     }
 

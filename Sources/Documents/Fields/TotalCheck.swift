@@ -157,7 +157,7 @@ struct TotalCheck {
         guard !implied.isEmpty, best.run.page > 0, let box = best.run.wordBox(of: best.range) else { return nil }
         for digitsOnly in [false, true] {
             guard let reading = rereader.reread(page: best.run.page, box: box, digitsOnly: digitsOnly) else { continue }
-            for value in ValueFinder.amounts(in: Array(reading.text)).reversed() where value.quality >= 1 {
+            for value in ValueFinder.amounts(in: Array(reading)).reversed() where value.quality >= 1 {
                 guard let amount = Double(value.value).map(abs), amount > 0, !same(amount, best.magnitude),
                       implied.contains(where: { same($0.value, amount) }) else { continue }
                 return Candidate(value: String(format: "%.2f", amount), raw: value.raw, run: best.run, range: best.range,
