@@ -224,10 +224,13 @@ def test_receipt_lines_the_layout_analysis_drops_are_read():
     lines = text.splitlines()
     number = next(i for i, line in enumerate(lines) if "CS-SA-0108918" in line)
     date = next(i for i, line in enumerate(lines) if "06/09/2017" in line)
-    # Between the tax summary above and the closing lines below, as printed.
+    # Between the tax summary above and the closing lines below, as printed. The number and
+    # the date share one printed line: whether a reading keeps them on one line or splits it
+    # differs between machines (tesseract picks its SIMD dot product by CPU, and they round
+    # differently; another machine's CI read one line, this one reads two).
     summary = next(i for i, line in enumerate(lines) if line.startswith("SR @ 6%"))
     closing = next(i for i, line in enumerate(lines) if "THANK YOU" in line)
-    assert summary < number < date < closing, text
+    assert summary < number <= date < closing, text
     words = {w[0] for w in page_words(r.json()["id"])}
     assert {"CS-SA-0108918", "06/09/2017"} <= words
     # Read once: nothing tesseract had read is read again.
