@@ -47,6 +47,9 @@ let package = Package(
         // Metrics shared by all the pool's processes (a table of atomic counters in a shared
         // mapping) and their Prometheus text exposition; domain modules count through it.
         .target(name: "Observability", dependencies: ["CShims"]),
+        // Hourly quota counts of the pool's processes in shared memory, added to PostgreSQL
+        // about once a second (no database round trip per request).
+        .target(name: "Quotas", dependencies: ["CShims", "Data"]),
 
         .target(
             name: "Data",
@@ -138,7 +141,7 @@ let package = Package(
             dependencies: [
                 "Data", "JSONValues", "Credentials", "Jobs", "Extraction", "ETL", "Integrations", "Documents",
                 "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts", "Chat", "Sharing", "Superset", "APIDocs",
-                "Observability",
+                "Observability", "Quotas",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -149,7 +152,7 @@ let package = Package(
             name: "FCGIApp",
             dependencies: [
                 "Handlers", "Data", "JSONValues", "Jobs", "Documents", "Extraction", "ETL", "Exporters", "Integrations", "Sharing",
-                "Observability", "Superset", "CFastCGI", "CShims",
+                "Observability", "Quotas", "Superset", "CFastCGI", "CShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -161,7 +164,7 @@ let package = Package(
             name: "UnitTests",
             dependencies: ["Handlers", "Data", "JSONValues", "Credentials", "Jobs", "Documents", "Extraction", "ETL",
                            "Connectors", "Exporters", "Multipart", "Query", "Dashboards", "Charts", "Chat", "Sharing", "Integrations",
-                           "APIDocs", "Observability", "Superset"]
+                           "APIDocs", "Observability", "Quotas", "Superset"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -2,6 +2,74 @@
 #include <string.h>
 #include <poll.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+uint64_t *assay_shared_words_create(const char *directory, const char *template_name, size_t size, int *fd,
+                                    const char **failed) {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s", directory, template_name) >= (int)sizeof path) {
+        errno = ENAMETOOLONG;
+        *failed = "mkstemp";
+        return NULL;
+    }
+    int file = mkstemp(path);
+    if (file < 0) {
+        *failed = "mkstemp";
+        return NULL;
+    }
+    unlink(path);
+    if (ftruncate(file, (off_t)size) != 0) {
+        int code = errno;
+        close(file);
+        errno = code;
+        *failed = "ftruncate";
+        return NULL;
+    }
+    void *words = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, file, 0);
+    if (words == MAP_FAILED) {
+        int code = errno;
+        close(file);
+        errno = code;
+        *failed = "mmap";
+        return NULL;
+    }
+    *fd = file;
+    return words;
+}
+
+uint64_t *assay_shared_words_attach(int fd, size_t *size, const char **failed) {
+    struct stat info;
+    if (fstat(fd, &info) != 0) {
+        *failed = "fstat";
+        return NULL;
+    }
+    void *words = mmap(NULL, (size_t)info.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (words == MAP_FAILED) {
+        *failed = "mmap";
+        return NULL;
+    }
+    *size = (size_t)info.st_size;
+    return words;
+}
+
+int assay_file_lock(int fd, int byte, int lock) {
+    struct flock range;
+    memset(&range, 0, sizeof range);
+    range.l_type = lock ? F_WRLCK : F_UNLCK;
+    range.l_whence = SEEK_SET;
+    range.l_start = byte;
+    range.l_len = 1;
+    int result;
+    do {
+        result = fcntl(fd, F_SETLKW, &range);
+    } while (result == -1 && errno == EINTR);
+    return result;
+}
 
 int assay_install_handler(int signo, void (*handler)(int)) {
     struct sigaction sa;

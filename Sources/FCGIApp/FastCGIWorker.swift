@@ -8,6 +8,7 @@ import Integrations
 import JSONValues
 import Logging
 import Observability
+import Quotas
 
 /// Set by SIGTERM in a worker; `FCGX_ShutdownPending` makes libfcgi's accept return.
 nonisolated(unsafe) private var shutdownRequested: sig_atomic_t = 0
@@ -94,6 +95,7 @@ struct FastCGIWorker {
             FCGX_Finish_r(&request)
             for task in httpRequest.afterResponse { task() }
             application.betweenRequests()
+            flushQuotas(database, force: false)
 
             scoreboard.store(slot, .requestStarted, 0)
             scoreboard.increment(slot, .requestsServed)
@@ -128,7 +130,19 @@ struct FastCGIWorker {
         }
         scoreboard.setState(slot, .stopping)
         application.betweenRequests(force: true)
+        flushQuotas(database, force: true)
         return 0
+    }
+
+    /// Adds the pool's quota counts to PostgreSQL when the last flush is a second old (after a
+    /// response: the client does not wait for it), or all of them now (`force`, a worker that stops).
+    private func flushQuotas(_ database: Database, force: Bool) {
+        guard let ledger = QuotaLedger.shared else { return }
+        do {
+            if force { try ledger.flush(db: database) } else if let error = ledger.flushIfDue(db: database) { throw error }
+        } catch {
+            logger.warning("quota counts not added to the database yet", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Waits, between two requests, on the connection nginx keeps open (`fastcgi_keep_conn`)

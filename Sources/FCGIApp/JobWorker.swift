@@ -7,6 +7,7 @@ import Integrations
 import Jobs
 import Logging
 import Observability
+import Quotas
 
 nonisolated(unsafe) private var jobWorkerStopping: sig_atomic_t = 0
 /// Written by the SIGTERM handler so a wait for notifications ends at once.
@@ -76,8 +77,13 @@ struct JobWorker {
                         logger.warning("periodic task failed", metadata: ["error": "\(error)"])
                     }
                 }
+                // Quota counts of requests served while no request came after them reach
+                // PostgreSQL here (FastCGI workers add them after their responses).
+                if let error = QuotaLedger.shared?.flushIfDue(db: database) {
+                    logger.warning("quota counts not added to the database yet", metadata: ["error": "\(error)"])
+                }
                 guard let job = try jobs.claim(worker: name, leaseSeconds: lease) else {
-                    _ = try listener.waitForNotifications(timeout: 2, interrupt: wake[0])
+                    _ = try listener.waitForNotifications(timeout: 1, interrupt: wake[0])
                     continue
                 }
                 scoreboard.setState(slot, .busy)

@@ -3,6 +3,7 @@ import Data
 import Foundation
 import Logging
 import Observability
+import Quotas
 
 /// The write end of the master's self-pipe: signal handlers only write the signal
 /// number there, and the main loop does the work.
@@ -39,6 +40,7 @@ final class Master {
     private var scoreboard: Scoreboard!
     /// The pool's metrics, shared with every worker (fd 4); it outlives the workers it counts for.
     private var metrics: MetricsStore!
+    private var quotas: QuotaLedger!
 
     /// Respawns waiting for their time (crash throttling), by monotonic deadline.
     private var pendingRespawns: [(at: UInt64, kind: Scoreboard.Kind)] = []
@@ -65,6 +67,7 @@ final class Master {
             slots: (configuration.workers + configuration.jobWorkers) * 2 + 2,
             configuredWorkers: configuration.workers, configuredJobWorkers: configuration.jobWorkers)
         metrics = try MetricsStore.create(directory: directory)
+        quotas = try QuotaLedger.create(directory: directory)
         Metrics.install(metrics)
         Metrics.registerStandardSeries()
         try installSignals()
@@ -212,7 +215,7 @@ final class Master {
                 executable: executable, arguments: [kind == .fastcgi ? "worker" : "job-worker", "--slot", String(slot)],
                 environment: configuration.workerEnvironment(),
                 fileDescriptors: [(0, listenFD), (Scoreboard.inheritedDescriptor, scoreboard.fd),
-                                  (Scoreboard.metricsDescriptor, metrics.fd)])
+                                  (Scoreboard.metricsDescriptor, metrics.fd), (Scoreboard.quotaDescriptor, quotas.fd)])
             scoreboard.claim(slot, pid: pid, kind: kind)
             children[pid] = Child(pid: pid, kind: kind, slot: slot, started: monotonicNanos())
             logger.debug("worker started", metadata: ["worker.pid": .stringConvertible(pid), "worker.slot": .stringConvertible(slot)])

@@ -5,6 +5,7 @@ import Handlers
 import Integrations
 import Logging
 import Observability
+import Quotas
 
 /// Shared memory in which each worker publishes its state, so the master can spot a
 /// request stuck past its timeout and any worker can report the pool for `/health`.
@@ -32,6 +33,8 @@ final class Scoreboard: PoolStatus {
     static let inheritedDescriptor: Int32 = 3
     /// Where a worker finds the pool's metrics store (`MetricsStore`).
     static let metricsDescriptor: Int32 = 4
+    /// Where a worker finds the pool's quota ledger (`QuotaLedger`).
+    static let quotaDescriptor: Int32 = 5
     private static let headerWords = 8
     private static let slotWords = 8
 
@@ -67,7 +70,7 @@ final class Scoreboard: PoolStatus {
 
     /// Start-up shared by both worker kinds: libcurl initialised before any thread
     /// exists, SIGPIPE ignored, the stop handlers installed (without SA_RESTART), and the
-    /// inherited scoreboard and metrics store mapped. Nil (after logging) when the scoreboard
+    /// inherited scoreboard, metrics store and quota ledger mapped. Nil (after logging) when the scoreboard
     /// is unusable; without the metrics store the worker runs on and counts nothing.
     static func startWorkerProcess(onStop: @convention(c) (Int32) -> Void, logger: Logger) -> Scoreboard? {
         Curl.globalInit()
@@ -79,6 +82,11 @@ final class Scoreboard: PoolStatus {
             DataError.observer = { error in Metrics.counter(.databaseErrors, ["kind": error.kind]).add() }
         } catch {
             logger.error("worker cannot map the metrics store; its work is not counted", metadata: ["error": "\(error)"])
+        }
+        do {
+            QuotaLedger.install(try QuotaLedger.attach(fd: quotaDescriptor))
+        } catch {
+            logger.error("worker cannot map the quota ledger; quotas are counted in PostgreSQL", metadata: ["error": "\(error)"])
         }
         do {
             return try Scoreboard(inherited: inheritedDescriptor)

@@ -45,17 +45,12 @@ public final class MetricsStore: @unchecked Sendable {
     /// Creates an empty store in an unlinked file under `directory` (the master, before it
     /// starts any worker). The file is sparse: only pages that hold series use memory.
     public static func create(directory: String, capacity: Int = defaultCapacity) throws -> MetricsStore {
-        var template = Array((directory + "/.assay-metrics-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw MetricsStoreError(call: "mkstemp", errno: errno) }
-        unlink(template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
         let size = (headerWords + capacity * entryWords) * 8
-        guard ftruncate(fd, off_t(size)) == 0 else {
-            let code = errno
-            close(fd)
-            throw MetricsStoreError(call: "ftruncate", errno: code)
+        var fd: Int32 = -1, failed: UnsafePointer<CChar>?
+        guard let words = assay_shared_words_create(directory, ".assay-metrics-XXXXXX", size, &fd, &failed) else {
+            throw MetricsStoreError(call: failed.map { String(cString: $0) } ?? "mmap", errno: errno)
         }
-        let store = try MetricsStore(fd: fd, size: size)
+        let store = MetricsStore(fd: fd, words: words, size: size)
         store.words[1] = version
         store.words[2] = UInt64(capacity)
         assay_atomic_store_u64(store.words, magic)
@@ -64,22 +59,20 @@ public final class MetricsStore: @unchecked Sendable {
 
     /// Maps a store created by another process (a worker, with the inherited descriptor).
     public static func attach(fd: Int32) throws -> MetricsStore {
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw MetricsStoreError(call: "fstat", errno: errno) }
-        let store = try MetricsStore(fd: fd, size: Int(info.st_size))
-        guard assay_atomic_load_u64(store.words) == magic, store.words[1] == version else {
+        var size = 0, failed: UnsafePointer<CChar>?
+        guard let words = assay_shared_words_attach(fd, &size, &failed) else {
+            throw MetricsStoreError(call: failed.map { String(cString: $0) } ?? "mmap", errno: errno)
+        }
+        guard size >= headerWords * 8, assay_atomic_load_u64(words) == magic, words[1] == version else {
+            munmap(words, size)
             throw MetricsStoreError(call: "attach (not a metrics store of this version)", errno: EINVAL)
         }
-        return store
+        return MetricsStore(fd: fd, words: words, size: size)
     }
 
-    private init(fd: Int32, size: Int) throws {
-        guard size >= MetricsStore.headerWords * 8,
-              let raw = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), raw != MAP_FAILED else {
-            throw MetricsStoreError(call: "mmap", errno: errno)
-        }
+    private init(fd: Int32, words: UnsafeMutablePointer<UInt64>, size: Int) {
         self.fd = fd
-        words = raw.bindMemory(to: UInt64.self, capacity: size / 8)
+        self.words = words
         capacity = (size / 8 - MetricsStore.headerWords) / MetricsStore.entryWords
     }
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 import access_helpers
-from access_helpers import (NEW_PASSWORD, PASSWORD, assert_unauthorized, call, client, create_key, login, me,
+from access_helpers import (NEW_PASSWORD, PASSWORD, assert_unauthorized, call, client, create_key, login, me, psql,
                             register, team_with_member)
 from conftest import ENV, session, url
 
@@ -133,6 +133,58 @@ def test_quota_holds_exactly_under_a_concurrent_burst():
     assert set(codes) <= {200, 429}, codes
     assert limit <= codes.count(200) <= limit + workers, codes.count(200)
     assert codes.count(200) == limit  # counted in one row under its lock: exact, in fact
+
+
+def _remaining(key):
+    r = call(session(), "GET", "/api/auth/me", api_key=key["key"])
+    assert r.status_code == 200, r.text
+    return int(r.headers["X-RateLimit-Remaining"])
+
+
+def _stored_count(key):
+    """The key's general count of this hour in PostgreSQL's quota_counters (0 when none)."""
+    return int(psql("SELECT coalesce(sum(count), 0) FROM quota_counters WHERE principal = 'key:' || :'id' "
+                    "AND class = 'general' AND window_start = date_trunc('hour', now());", id=key["id"]))
+
+
+def test_quota_counts_reach_the_database_within_seconds():
+    """Counted in the pool's shared memory on the request path; in PostgreSQL within about a
+    second, exactly, also when no request follows (a job worker adds them)."""
+    account = register()
+    key = create_key(account, ["documents:read"], hourly_limit=1000)
+    with futures.ThreadPoolExecutor(8) as executor:
+        codes = list(executor.map(lambda _: call(session(), "GET", "/api/auth/me", api_key=key["key"]).status_code,
+                                  range(40)))
+    assert codes == [200] * 40, codes
+    deadline, stored = time.time() + 6, 0
+    while time.time() < deadline:
+        stored = _stored_count(key)
+        if stored == 40:
+            break
+        time.sleep(0.2)
+    assert stored == 40
+    time.sleep(1.5)
+    assert _stored_count(key) == 40, "counted twice"
+    assert _remaining(key) == 1000 - 41
+
+
+def test_quota_counts_survive_killed_workers_and_a_restarted_pool(pool):
+    """The counts live in the master's mapping: FastCGI workers killed outright lose none; a
+    pool stopped and started again goes on from the database's count."""
+    account = register()
+    key = create_key(account, ["documents:read"], hourly_limit=500)
+    for _ in range(15):
+        assert call(session(), "GET", "/api/auth/me", api_key=key["key"]).status_code == 200
+    workers = pool.worker_pids()
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    pool.wait_workers(int(ENV.get("ASSAY_WORKERS", "3")), timeout=20, exclude=workers)
+    pool.wait_healthy()
+    assert _remaining(key) == 500 - 16
+    pool.restart()
+    assert _remaining(key) == 500 - 17
+    # The workers that stopped added their counts; the new pool's first request went to the database.
+    assert _stored_count(key) == 17
 
 
 def _hammer(stop, results, path="/api/version"):

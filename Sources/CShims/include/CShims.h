@@ -19,6 +19,20 @@ static inline uint64_t assay_atomic_add_u64(uint64_t *p, uint64_t v) {
     return __atomic_add_fetch(p, v, __ATOMIC_ACQ_REL);
 }
 
+// The pool's shared tables (metrics, quotas): a file of `size` bytes under `directory`, named
+// from `template` (ending in XXXXXX), unlinked at once and mapped MAP_SHARED; the master makes
+// it and every worker inherits the descriptor. Sparse: pages never touched cost no memory.
+// Returns the mapping and sets *fd; or NULL with errno set and *failed naming the call.
+uint64_t *assay_shared_words_create(const char *directory, const char *template_name, size_t size, int *fd,
+                                    const char **failed);
+// Maps the whole file of an inherited descriptor and sets *size; NULL as above.
+uint64_t *assay_shared_words_attach(int fd, size_t *size, const char **failed);
+
+// A process-wide write lock on byte `byte` of `fd`'s file (fcntl F_SETLKW), or its release
+// (`lock` = 0): processes that share a mapping of the file take turns; the kernel releases the
+// lock of a process that dies. Returns 0, or -1 with errno (EINTR retried).
+int assay_file_lock(int fd, int byte, int lock);
+
 // Installs a signal handler without SA_RESTART, so a blocking accept() or poll()
 // returns EINTR and the loop notices the flag. Swift's `sigaction` struct has a
 // union member that is awkward to fill from Swift.

@@ -4,38 +4,96 @@ import Foundation
 public struct QuotaUsage: Sendable {
     public let count: Int
     public let windowEnd: Date
+    public init(count: Int, windowEnd: Date) { (self.count, self.windowEnd) = (count, windowEnd) }
 }
 
 /// Hourly quota counters shared by every worker host through PostgreSQL.
 ///
-/// Counting is on every authenticated request, so it is not a durable write: the statement
-/// commits with `synchronous_commit = off` (`SQL.asynchronousCommit`), which returns without
-/// waiting for the WAL flush. The WAL writer flushes it within three `wal_writer_delay`s
-/// (200 ms by default): a crash of PostgreSQL loses at most that much counting, never more than
-/// a second. The count itself stays exact: the row lock of the upsert orders concurrent
-/// requests of all workers and hosts, so a burst cannot pass a quota at all.
+/// The pool counts most requests in shared memory (`QuotaLedger`) and adds them here in
+/// batches (`add`); a principal's first request of an hour on a host, and every request of a
+/// process without the ledger, is counted here directly (`charge`). Neither is a durable
+/// write: the statements commit with `synchronous_commit = off` (`SQL.asynchronousCommit`),
+/// which returns without waiting for the WAL flush. The WAL writer flushes within three
+/// `wal_writer_delay`s (200 ms by default): a crash of PostgreSQL loses at most that much
+/// counting. Windows are hours; `window` is the hour's start in seconds since 1970 as the
+/// caller's clock has it, so that a ledger and this table agree on which hour a request was in.
 public struct QuotaRepository {
     let db: Database
     public init(_ db: Database) { self.db = db }
 
     /// Counts one request for `principal` in `quotaClass` in the current hour and returns the new count.
     public func charge(principal: String, quotaClass: String) throws -> QuotaUsage {
+        try charge(principal: principal, quotaClass: quotaClass, window: QuotaRepository.window(of: Date()))
+    }
+
+    /// Counts one request in the hour starting at `window` and returns the new count.
+    public func charge(principal: String, quotaClass: String, window: Int) throws -> QuotaUsage {
         let row = try db.query("""
             INSERT INTO quota_counters AS q (principal, class, window_start, count)
-            SELECT \(principal), \(quotaClass), date_trunc('hour', now()), 1 FROM \(SQL.asynchronousCommit)
+            SELECT \(principal), \(quotaClass), to_timestamp(\(window)), 1 FROM \(SQL.asynchronousCommit)
             ON CONFLICT (principal, class, window_start) DO UPDATE SET count = q.count + 1
-            RETURNING count, window_start + interval '1 hour' AS window_end
+            RETURNING count
             """, prepared: true)[0]
-        return QuotaUsage(count: try row.decode("count"), windowEnd: try row.decode("window_end"))
+        return QuotaUsage(count: try row.decode("count"), windowEnd: Date(timeIntervalSince1970: Double(window + 3600)))
     }
 
     /// Takes back one counted request of the current hour (a request the quota does not
     /// cover after all, such as a refused upload).
     public func refund(principal: String, quotaClass: String) throws {
+        try refund(principal: principal, quotaClass: quotaClass, window: QuotaRepository.window(of: Date()))
+    }
+
+    /// Takes back one counted request of the hour starting at `window`.
+    public func refund(principal: String, quotaClass: String, window: Int) throws {
         try db.query("""
             UPDATE quota_counters SET count = greatest(count - 1, 0)
-            WHERE principal = \(principal) AND class = \(quotaClass) AND window_start = date_trunc('hour', now())
+            WHERE principal = \(principal) AND class = \(quotaClass) AND window_start = to_timestamp(\(window))
             """)
+    }
+
+    /// One principal's requests in one class and hour, counted elsewhere and not yet here.
+    public struct Delta: Sendable {
+        public let principal: String
+        public let quotaClass: String
+        public let window: Int
+        public let count: Int
+        public init(principal: String, quotaClass: String, window: Int, count: Int) {
+            (self.principal, self.quotaClass, self.window, self.count) = (principal, quotaClass, window, count)
+        }
+    }
+
+    /// Adds counts (each at least 1, one delta per counter) in one statement; returns each
+    /// counter's new total, in the order of `deltas`.
+    public func add(_ deltas: [Delta]) throws -> [Int] {
+        guard !deltas.isEmpty else { return [] }
+        let rows = try db.query("""
+            INSERT INTO quota_counters AS q (principal, class, window_start, count)
+            SELECT u.p, u.c, to_timestamp(u.w::bigint), u.d::integer
+            FROM unnest(\(deltas.map(\.principal))::text[], \(deltas.map(\.quotaClass))::text[],
+                        \(deltas.map { String($0.window) })::text[], \(deltas.map { String($0.count) })::text[]) AS u(p, c, w, d),
+                 \(SQL.asynchronousCommit)
+            ON CONFLICT (principal, class, window_start) DO UPDATE SET count = q.count + EXCLUDED.count
+            RETURNING principal, class, extract(epoch FROM window_start)::bigint AS window_epoch, count
+            """)
+        var totals: [String: Int] = [:]
+        for row in rows {
+            let window: Int = try row.decode("window_epoch")
+            totals["\(try row.decode("class", as: String.self)) \(window) \(try row.decode("principal", as: String.self))"] =
+                try row.decode("count")
+        }
+        return try deltas.map { delta in
+            guard let total = totals["\(delta.quotaClass) \(delta.window) \(delta.principal)"] else {
+                throw DataError.decoding(column: "quota_counters.count", expected: "a total for every counter added to",
+                                         found: delta.principal)
+            }
+            return total
+        }
+    }
+
+    /// The start of the hour `date` is in, in seconds since 1970.
+    public static func window(of date: Date) -> Int {
+        let seconds = Int(date.timeIntervalSince1970.rounded(.down))
+        return seconds - seconds % 3600
     }
 
     /// Drops counters of past hours.

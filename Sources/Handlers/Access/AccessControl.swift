@@ -3,6 +3,7 @@ import Data
 import Foundation
 import JSONValues
 import Logging
+import Quotas
 
 /// Authentication, scopes, quotas and the audit trail, wrapped around handlers.
 ///
@@ -159,7 +160,11 @@ public final class AccessControl {
     private func refundUnacceptedUpload(_ request: Request) {
         guard let key = request.attributes.removeValue(forKey: AccessControl.uploadCharged) as? String else { return }
         do {
-            try QuotaRepository(context.database).refund(principal: key, quotaClass: QuotaClass.upload.rawValue)
+            if let ledger = QuotaLedger.shared {
+                try ledger.refund(principal: key, quotaClass: QuotaClass.upload.rawValue, db: context.database)
+            } else {
+                try QuotaRepository(context.database).refund(principal: key, quotaClass: QuotaClass.upload.rawValue)
+            }
         } catch {
             context.logger.warning("upload quota refund failed", metadata: ["request.id": "\(request.requestID)", "error": "\(error)"])
         }
@@ -175,7 +180,9 @@ public final class AccessControl {
 
     private func charge(principal: String, quota: QuotaClass, override: Int?) throws -> [(String, String)] {
         let limit = override ?? settings.limit(quota)
-        let usage = try QuotaRepository(context.database).charge(principal: principal, quotaClass: quota.rawValue)
+        // In the pool, counted in shared memory (PostgreSQL hears of it within a second).
+        let usage = try QuotaLedger.shared?.charge(principal: principal, quotaClass: quota.rawValue, db: context.database)
+            ?? QuotaRepository(context.database).charge(principal: principal, quotaClass: quota.rawValue)
         let reset = Int(usage.windowEnd.timeIntervalSince1970)
         let headers = [
             ("X-RateLimit-Limit", String(limit)),
