@@ -43,7 +43,7 @@ public final class QuotaLedger: @unchecked Sendable {
     /// How old the last flush may be before a request adds the counts to PostgreSQL.
     public static let flushNanoseconds: UInt64 = 1_000_000_000
     /// A flush that has not finished after this long is taken to have died with its process.
-    static let staleFlushNanoseconds: UInt64 = 30_000_000_000
+    static let staleFlushNanoseconds: UInt64 = 10_000_000_000
 
     public let fd: Int32
     public let capacity: Int
@@ -216,9 +216,11 @@ public final class QuotaLedger: @unchecked Sendable {
         do {
             totals = try QuotaRepository(db).add(deltas)
         } catch {
-            // Not added: the counts wait for the next flush.
+            // Not added: the counts wait for the next flush, a second later (not after every
+            // response while the database is away).
             locked {
                 for item in pending where matches(item) { entry(item.index)[3] &-= UInt64(item.delta) }
+                words[3] = now
                 words[4] = 0
             }
             throw error

@@ -117,6 +117,9 @@ final class QuotaLedgerDatabaseTests: XCTestCase {
         let unreachable = Database(url: "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
         XCTAssertThrowsError(try ledger.flush(db: unreachable))
         XCTAssertEqual(try stored(principal), 1)
+        // Tried again a second later, not after every response meanwhile.
+        XCTAssertNil(ledger.flushIfDue(db: db))
+        XCTAssertEqual(try stored(principal), 1)
         try ledger.flush(db: db)
         XCTAssertEqual(try stored(principal), 4)
     }
