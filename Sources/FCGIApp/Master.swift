@@ -40,6 +40,8 @@ final class Master {
     private var scoreboard: Scoreboard!
     /// The pool's metrics, shared with every worker (fd 4); it outlives the workers it counts for.
     private var metrics: MetricsStore!
+    /// The pool's quota counts, shared with every worker (fd 5); the workers add them to
+    /// PostgreSQL, so counts of workers that died are not lost with them.
     private var quotas: QuotaLedger!
 
     /// Respawns waiting for their time (crash throttling), by monotonic deadline.

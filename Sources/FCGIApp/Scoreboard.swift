@@ -70,8 +70,9 @@ final class Scoreboard: PoolStatus {
 
     /// Start-up shared by both worker kinds: libcurl initialised before any thread
     /// exists, SIGPIPE ignored, the stop handlers installed (without SA_RESTART), and the
-    /// inherited scoreboard, metrics store and quota ledger mapped. Nil (after logging) when the scoreboard
-    /// is unusable; without the metrics store the worker runs on and counts nothing.
+    /// inherited scoreboard, metrics store and quota ledger mapped. Nil (after logging) when
+    /// the scoreboard is unusable; without the metrics store the worker runs on and counts
+    /// nothing, without the ledger it counts quotas in PostgreSQL.
     static func startWorkerProcess(onStop: @convention(c) (Int32) -> Void, logger: Logger) -> Scoreboard? {
         Curl.globalInit()
         signal(SIGPIPE, SIG_IGN)

@@ -20,7 +20,7 @@ static inline uint64_t assay_atomic_add_u64(uint64_t *p, uint64_t v) {
 }
 
 // The pool's shared tables (metrics, quotas): a file of `size` bytes under `directory`, named
-// from `template` (ending in XXXXXX), unlinked at once and mapped MAP_SHARED; the master makes
+// from `template_name` (ending in XXXXXX, as mkstemp wants), unlinked at once and mapped MAP_SHARED; the master makes
 // it and every worker inherits the descriptor. Sparse: pages never touched cost no memory.
 // Returns the mapping and sets *fd; or NULL with errno set and *failed naming the call.
 uint64_t *assay_shared_words_create(const char *directory, const char *template_name, size_t size, int *fd,
