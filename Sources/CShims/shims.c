@@ -9,8 +9,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-uint64_t *assay_shared_words_create(const char *directory, const char *template_name, size_t size, int *fd,
-                                    const char **failed) {
+uint64_t *assay_shared_table_create(const char *directory, const char *template_name, size_t size, uint64_t magic,
+                                    uint64_t version, uint64_t capacity, int *fd, const char **failed) {
     char path[4096];
     if (snprintf(path, sizeof path, "%s/%s", directory, template_name) >= (int)sizeof path) {
         errno = ENAMETOOLONG;
@@ -30,7 +30,7 @@ uint64_t *assay_shared_words_create(const char *directory, const char *template_
         *failed = "ftruncate";
         return NULL;
     }
-    void *words = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, file, 0);
+    uint64_t *words = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, file, 0);
     if (words == MAP_FAILED) {
         int code = errno;
         close(file);
@@ -38,19 +38,34 @@ uint64_t *assay_shared_words_create(const char *directory, const char *template_
         *failed = "mmap";
         return NULL;
     }
+    words[1] = version;
+    words[2] = capacity;
+    assay_atomic_store_u64(words, magic);
     *fd = file;
     return words;
 }
 
-uint64_t *assay_shared_words_attach(int fd, size_t *size, const char **failed) {
+uint64_t *assay_shared_table_attach(int fd, uint64_t magic, uint64_t version, size_t min_size, size_t *size,
+                                    const char **failed) {
     struct stat info;
     if (fstat(fd, &info) != 0) {
         *failed = "fstat";
         return NULL;
     }
-    void *words = mmap(NULL, (size_t)info.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if ((size_t)info.st_size < min_size || (size_t)info.st_size < 3 * sizeof(uint64_t)) {
+        errno = EINVAL;
+        *failed = "attach (not a table of this kind and version)";
+        return NULL;
+    }
+    uint64_t *words = mmap(NULL, (size_t)info.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (words == MAP_FAILED) {
         *failed = "mmap";
+        return NULL;
+    }
+    if (assay_atomic_load_u64(words) != magic || words[1] != version) {
+        munmap(words, (size_t)info.st_size);
+        errno = EINVAL;
+        *failed = "attach (not a table of this kind and version)";
         return NULL;
     }
     *size = (size_t)info.st_size;

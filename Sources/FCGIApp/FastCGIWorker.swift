@@ -8,7 +8,6 @@ import Integrations
 import JSONValues
 import Logging
 import Observability
-import Quotas
 
 /// Set by SIGTERM in a worker; `FCGX_ShutdownPending` makes libfcgi's accept return.
 nonisolated(unsafe) private var shutdownRequested: sig_atomic_t = 0
@@ -40,7 +39,7 @@ struct FastCGIWorker {
                                   exports: configuration.exports, sharing: configuration.sharing,
                                   superset: configuration.superset),
             pool: scoreboard, migrations: migrations)
-        let application = Application(router: buildRouter(context), logger: logger)
+        let application = Application(router: buildRouter(context), logger: logger, database: database)
         // Connect before taking traffic so the first request does not pay for it;
         // a database that is down now is retried on the first request.
         try? database.connect()
@@ -95,7 +94,6 @@ struct FastCGIWorker {
             FCGX_Finish_r(&request)
             for task in httpRequest.afterResponse { task() }
             application.betweenRequests()
-            flushQuotas(database, force: false)
 
             scoreboard.store(slot, .requestStarted, 0)
             scoreboard.increment(slot, .requestsServed)
@@ -130,19 +128,7 @@ struct FastCGIWorker {
         }
         scoreboard.setState(slot, .stopping)
         application.betweenRequests(force: true)
-        flushQuotas(database, force: true)
         return 0
-    }
-
-    /// Adds the pool's quota counts to PostgreSQL when the last flush is a second old (after a
-    /// response: the client does not wait for it), or all of them now (`force`, a worker that stops).
-    private func flushQuotas(_ database: Database, force: Bool) {
-        guard let ledger = QuotaLedger.shared else { return }
-        do {
-            if force { try ledger.flush(db: database) } else if let error = ledger.flushIfDue(db: database) { throw error }
-        } catch {
-            logger.warning("quota counts not added to the database yet", metadata: ["error": "\(error)"])
-        }
     }
 
     /// Waits, between two requests, on the connection nginx keeps open (`fastcgi_keep_conn`)

@@ -5,6 +5,7 @@ import Extraction
 import Foundation
 import JSONValues
 import Logging
+import Quotas
 import Sharing
 import Superset
 
@@ -123,16 +124,26 @@ public func buildRouter(_ context: AppContext) -> Router {
 public final class Application {
     public let router: Router
     let logger: Logger
+    /// Where work left for between requests is written (the pool's quota counts).
+    let database: Database?
 
-    public init(router: Router, logger: Logger) {
+    public init(router: Router, logger: Logger, database: Database? = nil) {
         self.router = router
         self.logger = logger
+        self.database = database
     }
 
-    /// Work the worker does between requests: a full batch of share page views written (or
-    /// every view kept, `force`d, before the worker stops).
+    /// Work the worker does between requests, after the response is out: a full batch of
+    /// share page views written, the pool's quota counts added to PostgreSQL when the last
+    /// flush is a second old (or all of it, `force`d, before the worker stops).
     public func betweenRequests(force: Bool = false) {
         ViewBuffer.shared.flushReporting(force: force)
+        guard let ledger = QuotaLedger.shared, let database else { return }
+        do {
+            if force { try ledger.flush(db: database) } else if let error = ledger.flushIfDue(db: database) { throw error }
+        } catch {
+            logger.warning("quota counts not added to the database yet", metadata: ["error": "\(error)"])
+        }
     }
 
     public func respond(to request: Request) -> Response {

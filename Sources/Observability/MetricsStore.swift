@@ -47,26 +47,17 @@ public final class MetricsStore: @unchecked Sendable {
     public static func create(directory: String, capacity: Int = defaultCapacity) throws -> MetricsStore {
         let size = (headerWords + capacity * entryWords) * 8
         var fd: Int32 = -1, failed: UnsafePointer<CChar>?
-        guard let words = assay_shared_words_create(directory, ".assay-metrics-XXXXXX", size, &fd, &failed) else {
-            throw MetricsStoreError(call: failed.map { String(cString: $0) } ?? "mmap", errno: errno)
-        }
-        let store = MetricsStore(fd: fd, words: words, size: size)
-        store.words[1] = version
-        store.words[2] = UInt64(capacity)
-        assay_atomic_store_u64(store.words, magic)
-        return store
+        guard let words = assay_shared_table_create(directory, ".assay-metrics-XXXXXX", size, magic, version, UInt64(capacity),
+                                                      &fd, &failed)
+        else { throw MetricsStoreError(call: failed.map { String(cString: $0) } ?? "mmap", errno: errno) }
+        return MetricsStore(fd: fd, words: words, size: size)
     }
 
     /// Maps a store created by another process (a worker, with the inherited descriptor).
     public static func attach(fd: Int32) throws -> MetricsStore {
         var size = 0, failed: UnsafePointer<CChar>?
-        guard let words = assay_shared_words_attach(fd, &size, &failed) else {
-            throw MetricsStoreError(call: failed.map { String(cString: $0) } ?? "mmap", errno: errno)
-        }
-        guard size >= headerWords * 8, assay_atomic_load_u64(words) == magic, words[1] == version else {
-            munmap(words, size)
-            throw MetricsStoreError(call: "attach (not a metrics store of this version)", errno: EINVAL)
-        }
+        guard let words = assay_shared_table_attach(fd, magic, version, headerWords * 8, &size, &failed)
+        else { throw MetricsStoreError(call: failed.map { String(cString: $0) } ?? "mmap", errno: errno) }
         return MetricsStore(fd: fd, words: words, size: size)
     }
 

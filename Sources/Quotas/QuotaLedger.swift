@@ -41,7 +41,7 @@ public final class QuotaLedger: @unchecked Sendable {
     /// Counters in a ledger made by `create`: principals active in one hour on one host.
     public static let defaultCapacity = 4096
     /// How old the last flush may be before a request adds the counts to PostgreSQL.
-    public static let flushNanoseconds: UInt64 = 1_000_000_000
+    static let flushNanoseconds: UInt64 = 1_000_000_000
     /// A flush that has not finished after this long is taken to have died with its process.
     static let staleFlushNanoseconds: UInt64 = 10_000_000_000
 
@@ -64,26 +64,17 @@ public final class QuotaLedger: @unchecked Sendable {
     public static func create(directory: String, capacity: Int = defaultCapacity) throws -> QuotaLedger {
         let size = (headerWords + capacity * entryWords) * 8
         var fd: Int32 = -1, failed: UnsafePointer<CChar>?
-        guard let words = assay_shared_words_create(directory, ".assay-quotas-XXXXXX", size, &fd, &failed) else {
-            throw QuotaLedgerError(call: failed.map { String(cString: $0) } ?? "mmap", errno: errno)
-        }
-        let ledger = QuotaLedger(fd: fd, words: words, size: size)
-        ledger.words[1] = version
-        ledger.words[2] = UInt64(capacity)
-        assay_atomic_store_u64(ledger.words, magic)
-        return ledger
+        guard let words = assay_shared_table_create(directory, ".assay-quotas-XXXXXX", size, magic, version, UInt64(capacity),
+                                                      &fd, &failed)
+        else { throw QuotaLedgerError(call: failed.map { String(cString: $0) } ?? "mmap", errno: errno) }
+        return QuotaLedger(fd: fd, words: words, size: size)
     }
 
     /// Maps a ledger created by another process (a worker, with the inherited descriptor).
     public static func attach(fd: Int32) throws -> QuotaLedger {
         var size = 0, failed: UnsafePointer<CChar>?
-        guard let words = assay_shared_words_attach(fd, &size, &failed) else {
-            throw QuotaLedgerError(call: failed.map { String(cString: $0) } ?? "mmap", errno: errno)
-        }
-        guard size >= headerWords * 8, assay_atomic_load_u64(words) == magic, words[1] == version else {
-            munmap(words, size)
-            throw QuotaLedgerError(call: "attach (not a quota ledger of this version)", errno: EINVAL)
-        }
+        guard let words = assay_shared_table_attach(fd, magic, version, headerWords * 8, &size, &failed)
+        else { throw QuotaLedgerError(call: failed.map { String(cString: $0) } ?? "mmap", errno: errno) }
         return QuotaLedger(fd: fd, words: words, size: size)
     }
 
@@ -291,21 +282,21 @@ public final class QuotaLedger: @unchecked Sendable {
 
     /// Under the ledger's lock (byte 0 of the file): every read and change of a slot.
     private func locked<T>(_ body: () throws -> T) rethrows -> T {
-        threadLock.lock()
-        defer { threadLock.unlock() }
-        // The lock cannot fail on a descriptor the process holds open; if it ever did, counting
-        // on without it risks a miscount, not a crash or a hang.
-        _ = assay_file_lock(fd, 0, 1)
-        defer { _ = assay_file_lock(fd, 0, 0) }
-        return try body()
+        try holding(byte: 0, threadLock, body)
     }
 
     /// Under the lock of first requests (byte 1), which may be held across a database call.
     private func claiming<T>(_ body: () throws -> T) rethrows -> T {
-        threadClaimLock.lock()
-        defer { threadClaimLock.unlock() }
-        _ = assay_file_lock(fd, 1, 1)
-        defer { _ = assay_file_lock(fd, 1, 0) }
+        try holding(byte: 1, threadClaimLock, body)
+    }
+
+    private func holding<T>(byte: Int32, _ threadLock: NSLock, _ body: () throws -> T) rethrows -> T {
+        threadLock.lock()
+        defer { threadLock.unlock() }
+        // The lock cannot fail on a descriptor the process holds open; if it ever did, counting
+        // on without it risks a miscount, not a crash or a hang.
+        _ = assay_file_lock(fd, byte, 1)
+        defer { _ = assay_file_lock(fd, byte, 0) }
         return try body()
     }
 

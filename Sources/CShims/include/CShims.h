@@ -20,13 +20,17 @@ static inline uint64_t assay_atomic_add_u64(uint64_t *p, uint64_t v) {
 }
 
 // The pool's shared tables (metrics, quotas): a file of `size` bytes under `directory`, named
-// from `template_name` (ending in XXXXXX, as mkstemp wants), unlinked at once and mapped MAP_SHARED; the master makes
-// it and every worker inherits the descriptor. Sparse: pages never touched cost no memory.
+// from `template_name` (ending in XXXXXX, as mkstemp wants), unlinked at once and mapped
+// MAP_SHARED; the master makes it and every worker inherits the descriptor. Sparse: pages never
+// touched cost no memory. Every table starts with the same header words: 0 magic (stored last,
+// so a table is never seen half made), 1 version, 2 capacity (entries); the rest is the table's.
 // Returns the mapping and sets *fd; or NULL with errno set and *failed naming the call.
-uint64_t *assay_shared_words_create(const char *directory, const char *template_name, size_t size, int *fd,
+uint64_t *assay_shared_table_create(const char *directory, const char *template_name, size_t size, uint64_t magic,
+                                    uint64_t version, uint64_t capacity, int *fd, const char **failed);
+// Maps the whole file of an inherited descriptor and sets *size, when it holds a table of this
+// magic and version at least `min_size` bytes long; NULL as above (EINVAL: another table).
+uint64_t *assay_shared_table_attach(int fd, uint64_t magic, uint64_t version, size_t min_size, size_t *size,
                                     const char **failed);
-// Maps the whole file of an inherited descriptor and sets *size; NULL as above.
-uint64_t *assay_shared_words_attach(int fd, size_t *size, const char **failed);
 
 // A process-wide write lock on byte `byte` of `fd`'s file (fcntl F_SETLKW), or its release
 // (`lock` = 0): processes that share a mapping of the file take turns; the kernel releases the
