@@ -206,20 +206,26 @@ struct FastCGIWorker {
     /// Writes status line, headers and body; returns the status sent (the handler's,
     /// or 500 if a streamed body failed before anything was written).
     private func send(_ response: Response, requestID: String, to request: inout FCGX_Request) -> Int {
-        var head = "Status: \(response.status) \(Response.reason(response.status))\r\n"
-        for (name, value) in response.headers {
-            head += "\(name): \(FastCGIWorker.headerSafe(value))\r\n"
+        var head: [UInt8] = []
+        head.reserveCapacity(512)
+        func line(_ name: String, _ value: String) {
+            head.append(contentsOf: name.utf8)
+            head.append(contentsOf: ": ".utf8)
+            head.append(contentsOf: value.utf8)
+            head.append(contentsOf: "\r\n".utf8)
         }
-        head += "X-Request-ID: \(requestID)\r\n"
+        line("Status", "\(response.status) \(Response.reason(response.status))")
+        for (name, value) in response.headers { line(name, FastCGIWorker.headerSafe(value)) }
+        line("X-Request-ID", requestID)
         let writer = FastCGIBodyWriter(stream: request.out)
         switch response.body {
         case .bytes(let bytes):
-            if response.header("Content-Length") == nil { head += "Content-Length: \(bytes.count)\r\n" }
-            head += "\r\n"
+            if response.header("Content-Length") == nil { line("Content-Length", String(bytes.count)) }
+            head.append(contentsOf: "\r\n".utf8)
             try? writer.write(head)
             try? writer.write(bytes)
         case .stream(let produce):
-            head += "\r\n"
+            head.append(contentsOf: "\r\n".utf8)
             do {
                 try writer.write(head)
                 try produce(writer)
@@ -258,12 +264,29 @@ struct RequestMetrics {
     /// The path as the log shows it: the route template instead where the path holds a secret
     /// (a share or embed link's id, an invite token), since anyone holding it gets in.
     static func loggablePath(_ path: String, route: String) -> String {
-        route.hasPrefix("/share/") || route.hasPrefix("/embed/") || route.contains("{token}") ? route : path
+        route.hasPrefix("/share/") || route.hasPrefix("/embed/") || holdsToken(route) ? route : path
     }
 
+    /// Whether a route template has a `{token}` segment (a byte search: no Foundation, no
+    /// allocation, on every request's log line).
+    private static func holdsToken(_ route: String) -> Bool {
+        var route = route
+        return route.withUTF8 { bytes in
+            guard bytes.count >= tokenSegment.count else { return false }
+            return (0...(bytes.count - tokenSegment.count)).contains { start in
+                bytes[start] == tokenSegment[0] && tokenSegment.indices.allSatisfy { bytes[start + $0] == tokenSegment[$0] }
+            }
+        }
+    }
+
+    private static let tokenSegment: [UInt8] = Array("/{token}".utf8)
+
+    /// The methods with a label value of their own; a client may send any method, and unknown
+    /// ones share the value `other`.
+    private static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
     mutating func record(method raw: String, route: String, status: Int, seconds: Double) {
-        // A client may send any method: unknown ones share one label value.
-        let method = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"].contains(raw) ? raw : "other"
+        let method = RequestMetrics.methods.contains(raw) ? raw : "other"
         let key = Key(method: method, route: route, status: status)
         if let counter = counters[key] {
             counter.add()

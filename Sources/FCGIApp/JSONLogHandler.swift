@@ -37,7 +37,7 @@ struct JSONLogHandler: LogHandler {
             ("ts", .string(timestamp())),
             ("level", .string(level.rawValue)),
             ("msg", .string(message)),
-            ("pid", .int(Int64(getpid()))),
+            ("pid", .int(processID)),
         ] + metadata
         var line = JSON.object(members).serialized()
         line.append(10)
@@ -61,18 +61,37 @@ struct JSONLogHandler: LogHandler {
         }
     }
 
-    /// UTC time with milliseconds, formatted without Foundation's formatters (hot path).
+    /// UTC time with milliseconds (`2026-12-07T22:40:05.123Z`), formatted without Foundation's
+    /// formatters or string interpolation: every request's log line has one.
     static func timestamp() -> String {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         var seconds = ts.tv_sec
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+        return String(unsafeUninitializedCapacity: 24) { buffer in
+            var end = 0
+            func put(_ value: Int32, _ width: Int, then separator: Character) {
+                var rest = max(0, value)
+                for position in stride(from: end + width - 1, through: end, by: -1) {
+                    buffer[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+                    rest /= 10
+                }
+                buffer[end + width] = separator.asciiValue!
+                end += width + 1
+            }
+            put(parts.tm_year + 1900, 4, then: "-")
+            put(parts.tm_mon + 1, 2, then: "-")
+            put(parts.tm_mday, 2, then: "T")
+            put(parts.tm_hour, 2, then: ":")
+            put(parts.tm_min, 2, then: ":")
+            put(parts.tm_sec, 2, then: ".")
+            put(Int32(ts.tv_nsec / 1_000_000), 3, then: "Z")
+            return end
         }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(ts.tv_nsec / 1_000_000), 3))Z"
     }
+
+    /// This process's id, read once (the pool's processes are started by `posix_spawn`, never
+    /// forked, so it cannot change under a process).
+    static let processID = Int64(getpid())
 }

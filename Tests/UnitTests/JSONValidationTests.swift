@@ -114,6 +114,11 @@ final class JSONValidationTests: XCTestCase {
     func testSerializerEscapesHTMLAndControlCharacters() {
         let text = String(decoding: JSON.string("</script><b>\"\u{1}\n&").serialized(), as: UTF8.self)
         XCTAssertEqual(text, #""\u003c/script\u003e\u003cb\u003e\"\u0001\n\u0026""#)
+        // Plain runs between escapes, at both ends, and multi-byte characters kept as they are.
+        let mixed = String(decoding: JSON.object([("k\\ey", .string("Zürich\tpaid €12\\r & done\u{1F}"))]).serialized(),
+                           as: UTF8.self)
+        XCTAssertEqual(mixed, #"{"k\\ey":"Zürich\tpaid €12\\r \u0026 done\u001f"}"#)
+        XCTAssertEqual(String(decoding: JSON.string("").serialized(), as: UTF8.self), #""""#)
     }
 
     func testRoundTripKeepsTypes() throws {

@@ -41,6 +41,23 @@ final class RouterTests: XCTestCase {
         XCTAssertEqual(try body(router.match(method: "GET", path: "/api/documents/"), path: ""), "\"list\"")
     }
 
+    func testLiteralPathsMatchHoweverSpelledAndKeepTheirMethods() throws {
+        let router = makeRouter()
+        // Found by the exact path, and by the walk over segments when spelled otherwise.
+        for path in ["/api/documents/tables", "/api/documents/tables/", "//api//documents/tables", "api/documents/tables"] {
+            XCTAssertEqual(try body(router.match(method: "GET", path: path), path: path), "\"tables\"", path)
+        }
+        // A literal path's node answers 405 for a method only its parameter sibling has,
+        // whichever way the path was found.
+        for path in ["/api/documents/tables", "/api/documents/tables/"] {
+            guard case .methodNotAllowed(let allowed) = router.match(method: "DELETE", path: path) else {
+                return XCTFail("expected 405 for DELETE \(path)")
+            }
+            XCTAssertEqual(allowed, ["GET", "HEAD"])
+        }
+        XCTAssertEqual(try body(router.match(method: "DELETE", path: "/api/documents/tablez"), path: ""), "\"deleted\"")
+    }
+
     func testUnknownPathIsNotFound() {
         let router = makeRouter()
         for path in ["/", "/api", "/api/documents/1/2/3", "/api/documentsx", "/nope"] {

@@ -4,7 +4,9 @@ poppler, the database server's warnings) arrives as log records too.
 This module runs after the document, extraction, ETL and export tests (file order), so the
 last check covers the log of all of them.
 """
+import datetime
 import json
+import re
 import subprocess
 import time
 import uuid
@@ -31,7 +33,11 @@ def test_what_a_job_prints_to_stderr_is_a_json_record_with_the_job_id(pool):
     record = records[0]
     assert record["msg"] == "native output" and record["level"] == "warning"
     assert record["job.id"] == job["id"]
-    assert isinstance(record["pid"], int) and record["ts"].endswith("Z")
+    assert isinstance(record["pid"], int)
+    # UTC with milliseconds, moments ago.
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["ts"]), record["ts"]
+    logged = datetime.datetime.strptime(record["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+    assert abs((datetime.datetime.now(datetime.timezone.utc) - logged).total_seconds()) < 60, record["ts"]
 
 
 def test_every_line_of_the_log_is_json(pool):
