@@ -199,8 +199,10 @@ struct FastCGIWorker {
     /// kept connection starts at a record boundary; libfcgi leaves unread input in the socket.
     private static func discardUnreadInput(_ input: UnsafeMutablePointer<FCGX_Stream>?) {
         guard let input else { return }
-        var sink = [CChar](repeating: 0, count: 8192)
-        while FCGX_GetStr(&sink, Int32(sink.count), input) > 0 {}
+        // On the stack: most requests have nothing left to read, and this runs for each of them.
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 8192) { sink in
+            while FCGX_GetStr(sink.baseAddress, Int32(sink.count), input) > 0 {}
+        }
     }
 
     /// Writes status line, headers and body; returns the status sent (the handler's,
