@@ -150,7 +150,7 @@ struct FastCGIWorker {
     private func awaitKeptConnection(_ descriptor: Int32) -> Bool {
         let started = monotonicNanos()
         var queuedSince: UInt64?
-        var kept = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        var kept = pollfd(fd: descriptor, events: Int16(POLLIN) | FastCGIWorker.pollPeerClosed, revents: 0)
         while true {
             let ready = poll(&kept, 1, 100)
             if ready < 0, errno == EINTR { continue }
@@ -161,7 +161,10 @@ struct FastCGIWorker {
             if ready > 0 {
                 // Readable: the next request's first record, or nginx's close (end of file).
                 // libfcgi would answer an end of file by accepting a new connection itself,
-                // which a stopping worker must not do; hence the peek.
+                // which a stopping worker must not do. Readable with the peer still there is
+                // a request; once the peer has closed, a peek tells whether bytes came first.
+                let closedOrFailed = FastCGIWorker.pollPeerClosed | Int16(POLLHUP) | Int16(POLLERR)
+                if kept.revents & closedOrFailed == 0 { return true }
                 var byte: UInt8 = 0
                 let peeked = recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
                 if peeked > 0 { return true }
@@ -187,6 +190,9 @@ struct FastCGIWorker {
             }
         }
     }
+
+    /// POLLRDHUP (Linux): the peer closed its end. Glibc declares it only under _GNU_SOURCE.
+    static let pollPeerClosed: Int16 = 0x2000
 
     /// How long a stopping worker waits on an idle kept connection before closing it itself:
     /// longer than nginx's `keepalive_timeout` for the pool's connections (4 s).
