@@ -163,7 +163,7 @@ struct FastCGIWorker {
                 // libfcgi would answer an end of file by accepting a new connection itself,
                 // which a stopping worker must not do. Readable with the peer still there is
                 // a request; once the peer has closed, a peek tells whether bytes came first.
-                let closedOrFailed = FastCGIWorker.pollPeerClosed | Int16(POLLHUP) | Int16(POLLERR)
+                let closedOrFailed = FastCGIWorker.pollPeerClosed | Int16(POLLHUP) | Int16(POLLERR) | Int16(POLLNVAL)
                 if kept.revents & closedOrFailed == 0 { return true }
                 var byte: UInt8 = 0
                 let peeked = recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))

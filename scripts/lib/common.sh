@@ -1263,7 +1263,8 @@ build() {
 
 # The server binary, .build/release/assay-server: the objects SwiftPM linked into `assay`, linked
 # once more with the Swift runtime and Foundation inside the executable (-static-stdlib) instead of
-# as 14 shared libraries. Every process of the pool starts ~4 MB smaller (the README's "Memory").
+# as 14 shared libraries. Every process of the pool is ~3.5 MB smaller in resident memory (the
+# README: Dependencies, "The server binary").
 # SwiftPM cannot build that and the tests in one build folder (XCTest has no static build, and
 # switching recompiles everything for minutes each way), so this is a second link (~3 s) of the
 # same objects: SwiftPM's object list for the product, the pkg-config libraries Package.swift's
