@@ -45,11 +45,12 @@ let package = Package(
         // Atomics on shared memory and other things Swift cannot express directly.
         .target(name: "CShims"),
         // Metrics shared by all the pool's processes (a table of atomic counters in a shared
-        // mapping) and their Prometheus text exposition; domain modules count through it.
+        // mapping, `SharedTable`, which the quota ledger uses too) and their Prometheus text
+        // exposition; domain modules count through it.
         .target(name: "Observability", dependencies: ["CShims"]),
         // Hourly quota counts of the pool's processes in shared memory, added to PostgreSQL
         // about once a second (no database round trip per request).
-        .target(name: "Quotas", dependencies: ["CShims", "Data"]),
+        .target(name: "Quotas", dependencies: ["CShims", "Data", "Observability"]),
 
         .target(
             name: "Data",

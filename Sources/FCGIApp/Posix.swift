@@ -23,13 +23,6 @@ func syscall<T: BinaryInteger>(_ name: String, _ body: () -> T) throws -> T {
     }
 }
 
-/// Monotonic clock in nanoseconds, comparable across processes on this machine.
-func monotonicNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
-
 /// How a child process ended, decoded from `waitpid`'s status by hand because the
 /// `WIFEXITED` family of macros does not import into Swift.
 enum ExitStatus: CustomStringConvertible {

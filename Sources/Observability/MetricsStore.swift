@@ -24,10 +24,9 @@ import Foundation
 public final class MetricsStore: @unchecked Sendable {
     public enum Kind: UInt64, Sendable { case counter = 1, histogram = 2 }
 
-    static let magic: UInt64 = 0x4153_5341_594D_4554  // "ASSAYMET"
-    static let version: UInt64 = 1
-    static let headerWords = 8
     static let entryWords = 64
+    static let layout = SharedTable.Layout(name: "metrics", magic: 0x4153_5341_594D_4554, // "ASSAYMET"
+                                           version: 1, headerWords: 8, entryWords: entryWords)
     static let valueOffset = 4
     static let valueWords = 16
     static let nameOffset = 20
@@ -35,41 +34,28 @@ public final class MetricsStore: @unchecked Sendable {
     /// Entries in a store made by `create`: routes × statuses, histograms and domain series fit.
     public static let defaultCapacity = 4096
 
+    private let table: SharedTable
     /// The descriptor of the shared file; workers inherit it.
-    public let fd: Int32
-    public let capacity: Int
-    private let words: UnsafeMutablePointer<UInt64>
+    public var fd: Int32 { table.fd }
+    public var capacity: Int { table.capacity }
+    private var words: UnsafeMutablePointer<UInt64> { table.words }
     private let lock = NSLock()
     private var cache: [String: Int] = [:]
 
     /// Creates an empty store in an unlinked file under `directory` (the master, before it
     /// starts any worker). The file is sparse: only pages that hold series use memory.
     public static func create(directory: String, capacity: Int = defaultCapacity) throws -> MetricsStore {
-        let size = (headerWords + capacity * entryWords) * 8
-        var fd: Int32 = -1, failed: UnsafePointer<CChar>?
-        guard let words = assay_shared_table_create(directory, ".assay-metrics-XXXXXX", size, magic, version, UInt64(capacity),
-                                                      &fd, &failed)
-        else { throw MetricsStoreError(call: failed.map { String(cString: $0) } ?? "mmap", errno: errno) }
-        return MetricsStore(fd: fd, words: words, size: size)
+        MetricsStore(try SharedTable.create(layout, directory: directory, capacity: capacity))
     }
 
     /// Maps a store created by another process (a worker, with the inherited descriptor).
     public static func attach(fd: Int32) throws -> MetricsStore {
-        var size = 0, failed: UnsafePointer<CChar>?
-        guard let words = assay_shared_table_attach(fd, magic, version, headerWords * 8, &size, &failed)
-        else { throw MetricsStoreError(call: failed.map { String(cString: $0) } ?? "mmap", errno: errno) }
-        return MetricsStore(fd: fd, words: words, size: size)
+        MetricsStore(try SharedTable.attach(layout, fd: fd))
     }
 
-    private init(fd: Int32, words: UnsafeMutablePointer<UInt64>, size: Int) {
-        self.fd = fd
-        self.words = words
-        capacity = (size / 8 - MetricsStore.headerWords) / MetricsStore.entryWords
-    }
+    private init(_ table: SharedTable) { self.table = table }
 
-    private func entry(_ index: Int) -> UnsafeMutablePointer<UInt64> {
-        words + MetricsStore.headerWords + index * MetricsStore.entryWords
-    }
+    private func entry(_ index: Int) -> UnsafeMutablePointer<UInt64> { table.entry(index) }
 
     // MARK: Writing
 
@@ -154,9 +140,3 @@ public final class MetricsStore: @unchecked Sendable {
     }
 }
 
-/// A system call on the store failed.
-public struct MetricsStoreError: Error, CustomStringConvertible {
-    public let call: String
-    public let errno: Int32
-    public var description: String { "\(call) failed: \(String(cString: strerror(errno)))" }
-}

@@ -1,6 +1,7 @@
 import CShims
 import Data
 import Foundation
+import Observability
 
 /// Hourly quota counts of the pool's processes in shared memory, added to PostgreSQL about
 /// once a second: a request is counted without a round trip to the database.
@@ -32,10 +33,9 @@ import Foundation
 ///     2 count   3 flushed   4 base (signed)   5 identity length in bytes
 ///     6..<16 identity: `class principal` in UTF-8, at most 80 bytes
 public final class QuotaLedger: @unchecked Sendable {
-    static let magic: UInt64 = 0x4153_5341_5951_544C  // "ASSAYQTL"
-    static let version: UInt64 = 1
-    static let headerWords = 8
     static let entryWords = 16
+    static let layout = SharedTable.Layout(name: "quotas", magic: 0x4153_5341_5951_544C, // "ASSAYQTL"
+                                           version: 1, headerWords: 8, entryWords: entryWords)
     static let identityOffset = 6
     static let identityBytes = (entryWords - identityOffset) * 8
     /// Counters in a ledger made by `create`: principals active in one hour on one host.
@@ -45,9 +45,11 @@ public final class QuotaLedger: @unchecked Sendable {
     /// A flush that has not finished after this long is taken to have died with its process.
     static let staleFlushNanoseconds: UInt64 = 10_000_000_000
 
-    public let fd: Int32
-    public let capacity: Int
-    private let words: UnsafeMutablePointer<UInt64>
+    private let table: SharedTable
+    /// The descriptor of the shared file; workers inherit it.
+    public var fd: Int32 { table.fd }
+    public var capacity: Int { table.capacity }
+    private var words: UnsafeMutablePointer<UInt64> { table.words }
     /// The file locks are a process's; threads of one process take turns here first.
     private let threadLock = NSLock()
     private let threadClaimLock = NSLock()
@@ -60,29 +62,33 @@ public final class QuotaLedger: @unchecked Sendable {
     /// Makes `ledger` this process's; call once, before any thread exists.
     public static func install(_ ledger: QuotaLedger) { shared = ledger }
 
+    /// Counts one request in this process's ledger (in the pool: PostgreSQL hears of it within
+    /// a second), or in PostgreSQL directly in a process without one.
+    public static func chargeHere(principal: String, quotaClass: String, db: Database) throws -> QuotaUsage {
+        try shared?.charge(principal: principal, quotaClass: quotaClass, db: db)
+            ?? QuotaRepository(db).charge(principal: principal, quotaClass: quotaClass)
+    }
+
+    /// Takes back one request `chargeHere` counted in the current hour.
+    public static func refundHere(principal: String, quotaClass: String, db: Database) throws {
+        if let shared {
+            try shared.refund(principal: principal, quotaClass: quotaClass, db: db)
+        } else {
+            try QuotaRepository(db).refund(principal: principal, quotaClass: quotaClass)
+        }
+    }
+
     /// Creates an empty ledger in an unlinked file under `directory` (the master).
     public static func create(directory: String, capacity: Int = defaultCapacity) throws -> QuotaLedger {
-        let size = (headerWords + capacity * entryWords) * 8
-        var fd: Int32 = -1, failed: UnsafePointer<CChar>?
-        guard let words = assay_shared_table_create(directory, ".assay-quotas-XXXXXX", size, magic, version, UInt64(capacity),
-                                                      &fd, &failed)
-        else { throw QuotaLedgerError(call: failed.map { String(cString: $0) } ?? "mmap", errno: errno) }
-        return QuotaLedger(fd: fd, words: words, size: size)
+        QuotaLedger(try SharedTable.create(layout, directory: directory, capacity: capacity))
     }
 
     /// Maps a ledger created by another process (a worker, with the inherited descriptor).
     public static func attach(fd: Int32) throws -> QuotaLedger {
-        var size = 0, failed: UnsafePointer<CChar>?
-        guard let words = assay_shared_table_attach(fd, magic, version, headerWords * 8, &size, &failed)
-        else { throw QuotaLedgerError(call: failed.map { String(cString: $0) } ?? "mmap", errno: errno) }
-        return QuotaLedger(fd: fd, words: words, size: size)
+        QuotaLedger(try SharedTable.attach(layout, fd: fd))
     }
 
-    private init(fd: Int32, words: UnsafeMutablePointer<UInt64>, size: Int) {
-        self.fd = fd
-        self.words = words
-        capacity = (size / 8 - QuotaLedger.headerWords) / QuotaLedger.entryWords
-    }
+    private init(_ table: SharedTable) { self.table = table }
 
     // MARK: Counting
 
@@ -94,21 +100,10 @@ public final class QuotaLedger: @unchecked Sendable {
         guard identity.count <= QuotaLedger.identityBytes else {
             return try QuotaRepository(db).charge(principal: principal, quotaClass: quotaClass, window: window)
         }
-        let counted: Int? = locked {
-            guard let slot = find(identity, window: window) else { return nil }
-            let count = Int(bitPattern: UInt(slot[2])) + 1
-            slot[2] = UInt64(UInt(bitPattern: count))
-            return Int(Int64(bitPattern: slot[4])) + count
-        }
-        if let counted { return QuotaUsage(count: counted, windowEnd: windowEnd) }
+        if let counted = countIfKnown(identity, window: window) { return QuotaUsage(count: counted, windowEnd: windowEnd) }
         return try claiming {
             // Another worker may have started the counter while this one waited.
-            let counted: Int? = locked {
-                guard let slot = find(identity, window: window) else { return nil }
-                slot[2] &+= 1
-                return Int(Int64(bitPattern: slot[4])) + Int(bitPattern: UInt(slot[2]))
-            }
-            if let counted { return QuotaUsage(count: counted, windowEnd: windowEnd) }
+            if let counted = countIfKnown(identity, window: window) { return QuotaUsage(count: counted, windowEnd: windowEnd) }
             // The first request of this counter here: PostgreSQL counts it and says how many came before.
             let usage = try QuotaRepository(db).charge(principal: principal, quotaClass: quotaClass, window: window)
             locked {
@@ -118,6 +113,16 @@ public final class QuotaLedger: @unchecked Sendable {
                 slot[4] = UInt64(bitPattern: Int64(usage.count - 1))
             }
             return usage
+        }
+    }
+
+    /// Counts one more request on the counter of `identity` in `window` and returns its number
+    /// in the hour; nil when this host has no such counter yet.
+    private func countIfKnown(_ identity: [UInt8], window: Int) -> Int? {
+        locked {
+            guard let slot = find(identity, window: window) else { return nil }
+            slot[2] &+= 1
+            return Int(Int64(bitPattern: slot[4])) + Int(bitPattern: UInt(slot[2]))
         }
     }
 
@@ -149,7 +154,7 @@ public final class QuotaLedger: @unchecked Sendable {
     /// stay in the ledger for the next flush.
     @discardableResult
     public func flushIfDue(db: Database) -> Error? {
-        let now = monotonicNanoseconds()
+        let now = monotonicNanos()
         guard now &- assay_atomic_load_u64(words + 3) >= QuotaLedger.flushNanoseconds else { return nil }
         do {
             try flush(db: db, now: now)
@@ -161,7 +166,7 @@ public final class QuotaLedger: @unchecked Sendable {
 
     /// Adds every count PostgreSQL does not have yet, now (a worker that stops; tests).
     public func flush(db: Database) throws {
-        try flush(db: db, now: monotonicNanoseconds(), force: true)
+        try flush(db: db, now: monotonicNanos(), force: true)
     }
 
     private struct Pending {
@@ -232,9 +237,7 @@ public final class QuotaLedger: @unchecked Sendable {
 
     // MARK: Slots
 
-    private func entry(_ index: Int) -> UnsafeMutablePointer<UInt64> {
-        words + QuotaLedger.headerWords + index * QuotaLedger.entryWords
-    }
+    private func entry(_ index: Int) -> UnsafeMutablePointer<UInt64> { table.entry(index) }
 
     private func identity(_ slot: UnsafeMutablePointer<UInt64>) -> [UInt8] {
         let length = min(Int(slot[5]), QuotaLedger.identityBytes)
@@ -300,16 +303,5 @@ public final class QuotaLedger: @unchecked Sendable {
         return try body()
     }
 
-    private func monotonicNanoseconds() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
-    }
 }
 
-/// A system call on the ledger failed.
-public struct QuotaLedgerError: Error, CustomStringConvertible {
-    public let call: String
-    public let errno: Int32
-    public var description: String { "\(call) failed: \(String(cString: strerror(errno)))" }
-}

@@ -10,9 +10,7 @@ final class DatabaseTests: XCTestCase {
     private var table: String!
 
     override func setUpWithError() throws {
-        guard let url = ProcessInfo.processInfo.environment["ASSAY_TEST_DATABASE_URL"], !url.isEmpty else {
-            throw XCTSkip("ASSAY_TEST_DATABASE_URL is not set")
-        }
+        let url = try testDatabaseURL()
         self.url = url
         db = Database(url: url)
         table = "dbtest_" + UUID().uuidString.prefix(8).lowercased()

@@ -12,9 +12,7 @@ final class QuotaLedgerDatabaseTests: XCTestCase {
     private var principal: String!
 
     override func setUpWithError() throws {
-        guard let url = ProcessInfo.processInfo.environment["ASSAY_TEST_DATABASE_URL"], !url.isEmpty else {
-            throw XCTSkip("ASSAY_TEST_DATABASE_URL is not set")
-        }
+        let url = try testDatabaseURL()
         db = Database(url: url)
         directory = NSTemporaryDirectory() + "quota-ledger-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -62,3 +62,12 @@ class TemporaryFolderTestCase: XCTestCase {
         try? FileManager.default.removeItem(atPath: folder)
     }
 }
+
+/// The PostgreSQL the database tests run against: `ASSAY_TEST_DATABASE_URL`, which
+/// `scripts/test` points at its private cluster; without it the calling test is skipped.
+func testDatabaseURL() throws -> String {
+    guard let url = ProcessInfo.processInfo.environment["ASSAY_TEST_DATABASE_URL"], !url.isEmpty else {
+        throw XCTSkip("ASSAY_TEST_DATABASE_URL is not set")
+    }
+    return url
+}

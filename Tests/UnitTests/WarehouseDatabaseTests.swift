@@ -10,9 +10,7 @@ final class WarehouseDatabaseTests: XCTestCase {
     private var tableName: String!
 
     override func setUpWithError() throws {
-        guard let url = ProcessInfo.processInfo.environment["ASSAY_TEST_DATABASE_URL"], !url.isEmpty else {
-            throw XCTSkip("ASSAY_TEST_DATABASE_URL is not set")
-        }
+        let url = try testDatabaseURL()
         db = Database(url: url)
         tableName = "dbtest_" + UUID().uuidString.prefix(8).lowercased()
     }

@@ -160,11 +160,7 @@ public final class AccessControl {
     private func refundUnacceptedUpload(_ request: Request) {
         guard let key = request.attributes.removeValue(forKey: AccessControl.uploadCharged) as? String else { return }
         do {
-            if let ledger = QuotaLedger.shared {
-                try ledger.refund(principal: key, quotaClass: QuotaClass.upload.rawValue, db: context.database)
-            } else {
-                try QuotaRepository(context.database).refund(principal: key, quotaClass: QuotaClass.upload.rawValue)
-            }
+            try QuotaLedger.refundHere(principal: key, quotaClass: QuotaClass.upload.rawValue, db: context.database)
         } catch {
             context.logger.warning("upload quota refund failed", metadata: ["request.id": "\(request.requestID)", "error": "\(error)"])
         }
@@ -180,9 +176,7 @@ public final class AccessControl {
 
     private func charge(principal: String, quota: QuotaClass, override: Int?) throws -> [(String, String)] {
         let limit = override ?? settings.limit(quota)
-        // In the pool, counted in shared memory (PostgreSQL hears of it within a second).
-        let usage = try QuotaLedger.shared?.charge(principal: principal, quotaClass: quota.rawValue, db: context.database)
-            ?? QuotaRepository(context.database).charge(principal: principal, quotaClass: quota.rawValue)
+        let usage = try QuotaLedger.chargeHere(principal: principal, quotaClass: quota.rawValue, db: context.database)
         let reset = Int(usage.windowEnd.timeIntervalSince1970)
         let headers = [
             ("X-RateLimit-Limit", String(limit)),
