@@ -55,11 +55,13 @@ struct FastCGIWorker {
         }
         let pid = Int64(getpid())
         var requestMetrics = RequestMetrics()
+        var requestLine = LogLine()
         var served = 0
         scoreboard.setState(slot, .idle)
         while true {
             if request.ipcFd >= 0 {
                 guard awaitKeptConnection(request.ipcFd) else {
+                    FastCGIWorker.closeWithoutLingering(&request)
                     FCGX_Free(&request, 1)
                     continue
                 }
@@ -90,7 +92,11 @@ struct FastCGIWorker {
             let micros = (monotonicNanos() - started) / 1000
             let route = httpRequest.route?.template ?? RequestMetrics.unmatched
             requestMetrics.record(method: httpRequest.method, route: route, status: status, seconds: Double(micros) / 1_000_000)
-            if request.keepConnection != 0 { FastCGIWorker.discardUnreadInput(request.in) }
+            // The whole request is read before the response ends: the next request on a kept
+            // connection starts at a record boundary, and a connection closed with input unread
+            // would reach nginx as a reset rather than an end of file.
+            FastCGIWorker.discardUnreadInput(request.in)
+            FastCGIWorker.closeWithoutLingering(&request)
             FCGX_Finish_r(&request)
             for task in httpRequest.afterResponse { task() }
             application.betweenRequests()
@@ -100,21 +106,20 @@ struct FastCGIWorker {
             scoreboard.setState(slot, .idle)
             served += 1
             if logger.logLevel <= .info {
-                // The line `logger.info("request", metadata: …)` would write, without building
-                // swift-log's metadata dictionaries on every request.
-                var metadata: [(String, JSON)] = [
-                    ("client.address", .string(httpRequest.clientAddress)),
-                    ("duration_ms", .double(Double(micros) / 1000)),
-                    ("http.method", .string(httpRequest.method)),
-                    ("http.path", .string(RequestMetrics.loggablePath(httpRequest.path, route: route))),
-                    ("http.route", .string(route)),
-                    ("http.status", .int(Int64(status))),
-                    ("request.id", .string(httpRequest.requestID)),
-                ]
-                if let team = httpRequest.teamID { metadata.append(("team.id", .string(team.lower))) }
-                if let user = httpRequest.userID { metadata.append(("user.id", .string(user.lower))) }
-                metadata.append(("worker.pid", .int(pid)))
-                JSONLogHandler.write(level: .info, message: "request", metadata: metadata)
+                // The line `logger.info("request", metadata: …)` would write, built straight
+                // into bytes (no metadata dictionaries, no intermediate JSON values).
+                requestLine.start(level: .info, message: "request")
+                requestLine.field("client.address", .string(httpRequest.clientAddress))
+                requestLine.field("duration_ms", .double(Double(micros) / 1000))
+                requestLine.field("http.method", .string(httpRequest.method))
+                requestLine.field("http.path", .string(RequestMetrics.loggablePath(httpRequest.path, route: route)))
+                requestLine.field("http.route", .string(route))
+                requestLine.field("http.status", .int(Int64(status)))
+                requestLine.field("request.id", .string(httpRequest.requestID))
+                if let team = httpRequest.teamID { requestLine.field("team.id", .string(team.lower)) }
+                if let user = httpRequest.userID { requestLine.field("user.id", .string(user.lower)) }
+                requestLine.field("worker.pid", .int(pid))
+                requestLine.write()
             }
             if configuration.maxRequests > 0, served >= configuration.maxRequests {
                 logger.info("worker recycling after max_requests", metadata: ["requests": .stringConvertible(served)])
@@ -201,8 +206,19 @@ struct FastCGIWorker {
     /// is idle before the worker gives the kept one up (see `awaitKeptConnection`).
     static let queuePatience: UInt64 = 1_000_000_000
 
-    /// Reads what is left of a request's body (and its end), so that the next request on a
-    /// kept connection starts at a record boundary; libfcgi leaves unread input in the socket.
+    /// Makes libfcgi's next close of the request's connection a plain `close`. By default it
+    /// lingers: `shutdown`, then reads until the peer closes too (up to 2 s), which guards a TCP
+    /// peer against a reset. On the pool's unix socket, with the request read to its end
+    /// (`discardUnreadInput`), nothing is left to cause one, and lingering only keeps the worker
+    /// waiting for nginx to get round to closing instead of serving the next connection in the
+    /// queue. (Debian's libfcgi lingers only for a request not marked `detached`; the flag is
+    /// cleared again by the close.)
+    private static func closeWithoutLingering(_ request: inout FCGX_Request) {
+        request.detached = 1
+    }
+
+    /// Reads what is left of a request's body (and its end); libfcgi leaves unread input in the
+    /// socket.
     private static func discardUnreadInput(_ input: UnsafeMutablePointer<FCGX_Stream>?) {
         guard let input else { return }
         // On the stack: most requests have nothing left to read, and this runs for each of them.

@@ -33,15 +33,10 @@ struct JSONLogHandler: LogHandler {
 
     /// Writes one line; `metadata` in key order.
     static func write(level: Logger.Level, message: String, metadata: [(String, JSON)]) {
-        let members: [(String, JSON)] = [
-            ("ts", .string(timestamp())),
-            ("level", .string(level.rawValue)),
-            ("msg", .string(message)),
-            ("pid", .int(processID)),
-        ] + metadata
-        var line = JSON.object(members).serialized()
-        line.append(10)
-        line.withUnsafeBytes { writeAll(outputFD, $0) }
+        var line = LogLine()
+        line.start(level: level, message: message)
+        for (key, value) in metadata { line.field(key, value) }
+        line.write()
     }
 
     static func json(_ value: Logger.MetadataValue) -> JSON {
@@ -61,37 +56,69 @@ struct JSONLogHandler: LogHandler {
         }
     }
 
-    /// UTC time with milliseconds (`2026-12-07T22:40:05.123Z`), formatted without Foundation's
-    /// formatters or string interpolation: every request's log line has one.
-    static func timestamp() -> String {
+    /// Appends the UTC time with milliseconds (`2026-12-07T22:40:05.123Z`), written digit by
+    /// digit: every request's log line has one.
+    static func appendTimestamp(into out: inout [UInt8]) {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         var seconds = ts.tv_sec
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        return String(unsafeUninitializedCapacity: 24) { buffer in
-            var end = 0
-            func put(_ value: Int32, _ width: Int, then separator: Character) {
-                var rest = max(0, value)
-                for position in stride(from: end + width - 1, through: end, by: -1) {
+        func put(_ value: Int32, _ width: Int, then separator: UInt8) {
+            var digits: (UInt8, UInt8, UInt8, UInt8) = (48, 48, 48, 48)
+            var rest = max(0, value)
+            withUnsafeMutableBytes(of: &digits) { buffer in
+                for position in stride(from: width - 1, through: 0, by: -1) {
                     buffer[position] = UInt8(ascii: "0") + UInt8(rest % 10)
                     rest /= 10
                 }
-                buffer[end + width] = separator.asciiValue!
-                end += width + 1
+                out.append(contentsOf: buffer[0..<width])
             }
-            put(parts.tm_year + 1900, 4, then: "-")
-            put(parts.tm_mon + 1, 2, then: "-")
-            put(parts.tm_mday, 2, then: "T")
-            put(parts.tm_hour, 2, then: ":")
-            put(parts.tm_min, 2, then: ":")
-            put(parts.tm_sec, 2, then: ".")
-            put(Int32(ts.tv_nsec / 1_000_000), 3, then: "Z")
-            return end
+            out.append(separator)
         }
+        put(parts.tm_year + 1900, 4, then: UInt8(ascii: "-"))
+        put(parts.tm_mon + 1, 2, then: UInt8(ascii: "-"))
+        put(parts.tm_mday, 2, then: UInt8(ascii: "T"))
+        put(parts.tm_hour, 2, then: UInt8(ascii: ":"))
+        put(parts.tm_min, 2, then: UInt8(ascii: ":"))
+        put(parts.tm_sec, 2, then: UInt8(ascii: "."))
+        put(Int32(ts.tv_nsec / 1_000_000), 3, then: UInt8(ascii: "Z"))
     }
 
     /// This process's id, read once (the pool's processes are started by `posix_spawn`, never
     /// forked, so it cannot change under a process).
     static let processID = Int64(getpid())
+    static let processIDText = Array(String(processID).utf8)
+}
+
+/// One log line, written into bytes as it is built (`{"ts":…,"level":…,"msg":…,"pid":…`, then
+/// the fields in the order given) and sent with a single `write`. A worker keeps one and reuses
+/// its storage for every request's line.
+struct LogLine {
+    private(set) var bytes: [UInt8] = []
+
+    mutating func start(level: Logger.Level, message: String) {
+        bytes.removeAll(keepingCapacity: true)
+        bytes.append(contentsOf: #"{"ts":""#.utf8)
+        JSONLogHandler.appendTimestamp(into: &bytes)
+        bytes.append(contentsOf: #"","level":"#.utf8)
+        JSON.writeString(level.rawValue, into: &bytes)
+        bytes.append(contentsOf: #","msg":"#.utf8)
+        JSON.writeString(message, into: &bytes)
+        bytes.append(contentsOf: #","pid":"#.utf8)
+        bytes.append(contentsOf: JSONLogHandler.processIDText)
+    }
+
+    mutating func field(_ key: String, _ value: JSON) {
+        bytes.append(UInt8(ascii: ","))
+        JSON.writeString(key, into: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        value.write(into: &bytes)
+    }
+
+    /// Ends the line and writes it to the log (`JSONLogHandler.outputFD`).
+    mutating func write() {
+        bytes.append(contentsOf: "}\n".utf8)
+        bytes.withUnsafeBytes { writeAll(JSONLogHandler.outputFD, $0) }
+    }
 }

@@ -138,7 +138,7 @@ public enum JSON: Sendable, Equatable {
     /// Appends `string` quoted, escaping quotes, backslashes, control characters and `<`, `>`,
     /// `&` (so JSON embedded in a page cannot end its script element). Runs of bytes that need
     /// no escape are appended at once: response bodies and log lines are mostly such runs.
-    static func writeString(_ string: String, into out: inout [UInt8]) {
+    public static func writeString(_ string: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var string = string
         string.withUTF8 { bytes in

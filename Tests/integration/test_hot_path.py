@@ -1,12 +1,17 @@
 """The authenticated hot path: sessions and API keys kept per worker yet revoked at once, quota
 counting exact under a concurrent burst, and no failed request while workers are recycled or
-replaced by SIGHUP under load, with nginx keeping its FastCGI connections open (on in the test
-profile: 3 workers, 2 cores; the kept connection's own test checks it is held)."""
+replaced by SIGHUP under load, with a FastCGI connection per request (the default) and with nginx
+keeping them open (ASSAY_FASTCGI_KEEP_CONN=on, switched on by reloading nginx)."""
 import concurrent.futures as futures
 import os
+import re
 import signal
+import socket
+import struct
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -213,7 +218,46 @@ def _under_load(action, threads=8):
     return results
 
 
-def test_kept_connections_survive_recycling_without_a_failed_request(pool):
+def _nginx_workers():
+    master = Path(ENV["NGINX_PID_FILE"]).read_text().strip()
+    out = subprocess.run(["pgrep", "-P", master], capture_output=True, text=True)
+    return {int(pid) for pid in out.stdout.split()}
+
+
+def _set_fastcgi_keep_conn(mode):
+    """Switches nginx's fastcgi_keep_conn in the instance's rendered configuration and reloads
+    nginx, waiting until only workers with the new configuration are left."""
+    conf = Path(ENV["ASSAY_NGINX_CONF"])
+    text = conf.read_text()
+    changed = re.sub(r"fastcgi_keep_conn (?:on|off);", f"fastcgi_keep_conn {mode};", text)
+    assert f"fastcgi_keep_conn {mode};" in changed
+    if changed == text:
+        return
+    before = _nginx_workers()
+    conf.write_text(changed)
+    subprocess.run(["nginx", "-p", ENV["ASSAY_NGINX_PREFIX"], "-c", str(conf),
+                    "-e", str(Path(ENV["ASSAY_LOG_DIR"]) / "nginx-error.log"), "-s", "reload"], check=True)
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        current = _nginx_workers()
+        if current and not (current & before):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"nginx did not reload: workers {before} still running")
+
+
+@pytest.fixture(params=["off", "on"])
+def fastcgi_keep_conn(request):
+    """Runs a test with nginx opening a FastCGI connection per request (the default) and with
+    nginx keeping them open (ASSAY_FASTCGI_KEEP_CONN=on); the instance's setting afterwards."""
+    _set_fastcgi_keep_conn(request.param)
+    try:
+        yield request.param
+    finally:
+        _set_fastcgi_keep_conn(ENV.get("ASSAY_FASTCGI_KEEP_CONN", "off"))
+
+
+def test_fastcgi_connections_survive_recycling_without_a_failed_request(pool, fastcgi_keep_conn):
     pool.restart(ASSAY_MAX_REQUESTS=40)
     try:
         results = _under_load(lambda: time.sleep(3))
@@ -225,7 +269,7 @@ def test_kept_connections_survive_recycling_without_a_failed_request(pool):
         pool.restart()
 
 
-def test_kept_connections_survive_sighup_without_a_failed_request(pool):
+def test_fastcgi_connections_survive_sighup_without_a_failed_request(pool, fastcgi_keep_conn):
     workers = int(ENV["ASSAY_WORKERS"])
     before = set(pool.wait_workers(workers))
 
@@ -244,8 +288,49 @@ def test_kept_connections_survive_sighup_without_a_failed_request(pool):
     assert all(r == 200 for r in results), [r for r in results if r != 200][:5]
 
 
-@pytest.mark.skipif(ENV.get("ASSAY_FASTCGI_KEEP_CONN", "off") != "on", reason="ASSAY_FASTCGI_KEEP_CONN is not on")
-def test_nginx_keeps_fastcgi_connections_open(pool):
+def _fastcgi_record(kind, body):
+    return struct.pack("!BBHHBx", 1, kind, 1, len(body), 0) + body
+
+
+def _fastcgi_get(path):
+    """One GET straight to the pool's socket, as nginx sends it without fastcgi_keep_conn; reads
+    the answer to the worker's end of file and returns the connection still open, and the answer."""
+    params = {"REQUEST_METHOD": "GET", "REQUEST_URI": path, "DOCUMENT_URI": path, "QUERY_STRING": "",
+              "REMOTE_ADDR": "127.0.0.1", "ASSAY_LOOPBACK": "1"}
+    pairs = b"".join(bytes([len(k), len(v)]) + k.encode() + v.encode() for k, v in params.items())
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.settimeout(10)
+    connection.connect(ENV["ASSAY_SOCKET"])
+    connection.sendall(_fastcgi_record(1, struct.pack("!HB5x", 1, 0)) + _fastcgi_record(4, pairs)
+                       + _fastcgi_record(4, b"") + _fastcgi_record(5, b""))
+    answer = b""
+    while chunk := connection.recv(65536):
+        answer += chunk
+    return connection, answer
+
+
+def test_a_worker_closes_a_finished_connection_without_waiting_for_nginx(pool):
+    """A worker ends a connection nginx does not keep as soon as the response is out: it does
+    not linger (libfcgi's default: shut down, then wait up to 2 s for the peer to close too), so
+    it is free for the next request even while the peer has not closed its end yet."""
+    pool.restart(ASSAY_WORKERS=1)
+    try:
+        connection, answer = _fastcgi_get("/api/version")
+        try:
+            assert b"Status: 200" in answer and b'"version"' in answer, answer[:300]
+            assert answer[-16:-15] == b"\x01" and answer[-15:-14] == b"\x03", answer[-16:]  # FCGI_END_REQUEST last
+            # The only worker must answer the next request at once, our end still open.
+            started = time.monotonic()
+            assert session().get(url("/api/version"), timeout=10).status_code == 200
+            assert time.monotonic() - started < 1.0
+        finally:
+            connection.close()
+    finally:
+        pool.restart()
+
+
+@pytest.mark.parametrize("fastcgi_keep_conn", ["on"], indirect=True)
+def test_nginx_keeps_fastcgi_connections_open(pool, fastcgi_keep_conn):
     """With fastcgi_keep_conn, sequential requests reuse one FastCGI connection: between requests
     the worker still holds the connection it accepted (without it, it closes each one)."""
     pool.restart(ASSAY_WORKERS=1)

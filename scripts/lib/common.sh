@@ -248,21 +248,21 @@ assay_profile() {
     esac
     ASSAY_REQUEST_TIMEOUT=${ASSAY_REQUEST_TIMEOUT:-60}    # overridable; a stuck worker is killed after it
     ASSAY_SHUTDOWN_TIMEOUT=${ASSAY_SHUTDOWN_TIMEOUT:-10}  # overridable
-    # nginx keeps FastCGI connections to the pool open between requests (fastcgi_keep_conn),
-    # up to ASSAY_FASTCGI_KEEPALIVE idle ones per nginx worker process (one per core:
-    # worker_processes auto). A FastCGI worker serves its kept connection until nginx closes
-    # it, so in all nginx must keep fewer idle connections than the pool has workers, or every
-    # worker could sit on an idle one while a new connection waits: (workers - 1) / cores each.
-    # With as many cores as workers that is 0, and keep-alive is off.
+    # FastCGI connections from nginx to the pool: one per request by default. A worker serves
+    # one request at a time, so a connection nginx keeps open (fastcgi_keep_conn) pins the worker
+    # that accepted it, which then waits for nginx's next request on it while others queue;
+    # measured (scripts/bench), that costs more than a fresh unix-socket connection, now that a
+    # worker closes its end at once after the response instead of lingering until nginx closes.
+    # ASSAY_FASTCGI_KEEP_CONN=on keeps them open, up to ASSAY_FASTCGI_KEEPALIVE idle ones per
+    # nginx worker process (one per core: worker_processes auto). A worker serves its kept
+    # connection until nginx closes it, so in all nginx must keep fewer idle connections than
+    # the pool has workers, or every worker could sit on an idle one while a new connection
+    # waits: (workers - 1) / cores each, at least 1.
     local cores kept
     cores=$(nproc 2>/dev/null || echo 1)
     kept=$(( (${ASSAY_WORKERS:-4} - 1) / (cores > 0 ? cores : 1) ))
     ASSAY_FASTCGI_KEEPALIVE=${ASSAY_FASTCGI_KEEPALIVE:-$(( kept > 0 ? kept : 1 ))} # overridable
-    if (( kept > 0 )); then
-        ASSAY_FASTCGI_KEEP_CONN=${ASSAY_FASTCGI_KEEP_CONN:-on}  # overridable
-    else
-        ASSAY_FASTCGI_KEEP_CONN=${ASSAY_FASTCGI_KEEP_CONN:-off} # overridable
-    fi
+    ASSAY_FASTCGI_KEEP_CONN=${ASSAY_FASTCGI_KEEP_CONN:-off}  # overridable
     ASSAY_SOCKET_MODE=${ASSAY_SOCKET_MODE:-0660}          # overridable
     ASSAY_MAX_BODY=${ASSAY_MAX_BODY:-50m}                 # overridable; nginx size syntax
     # nginx: a connection must send its whole request header (TLS handshake included) within
