@@ -135,6 +135,24 @@ enum PagePreparation {
         return Double(dark) / Double(total)
     }
 
+    /// The page as grey with its contrast stretched (the darkest and the lightest 1 % of its
+    /// pixels clipped) and its dark strokes thickened by a pixel: faded thermal print and
+    /// dot-matrix characters whose dots do not touch, which tesseract's global threshold loses
+    /// against a page's few dark specks. The geometry is the page's own. Used as a second
+    /// reading of pages that read poorly (`OCREngine.readFaintPrint`); on every page it is
+    /// worse (SROIE fields 0.670 → 0.589).
+    static func strengthenedFaintPrint(_ image: Image) -> Image? {
+        guard let greyPix = pixConvertTo8(image.pix, 0) else { return nil }
+        let grey = Image(owning: greyPix)
+        var dark: UInt32 = 0, light: UInt32 = 0
+        guard pixGetRankValue(grey.pix, 2, 0.01, &dark) == 0, pixGetRankValue(grey.pix, 2, 0.99, &light) == 0,
+              light > dark + 16,
+              let stretched = pixGammaTRC(nil, grey.pix, 1, Int32(dark), Int32(light)) else { return nil }
+        let stretchedImage = Image(owning: stretched)
+        guard let thick = pixErodeGray(stretchedImage.pix, 3, 3) else { return nil }
+        return Image(owning: thick)
+    }
+
     /// The page's skew in degrees as leptonica measures it (the turn that straightens
     /// it), when leptonica is confident about it.
     static func skewAngle(_ image: Image) -> Double? {
