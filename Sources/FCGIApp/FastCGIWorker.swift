@@ -53,7 +53,6 @@ struct FastCGIWorker {
             logger.critical("FCGX_InitRequest failed")
             return 70
         }
-        let pid = Int64(getpid())
         var requestMetrics = RequestMetrics()
         var requestLine = LogLine()
         var served = 0
@@ -118,7 +117,7 @@ struct FastCGIWorker {
                 requestLine.field("request.id", .string(httpRequest.requestID))
                 if let team = httpRequest.teamID { requestLine.field("team.id", .string(team.lower)) }
                 if let user = httpRequest.userID { requestLine.field("user.id", .string(user.lower)) }
-                requestLine.field("worker.pid", .int(pid))
+                requestLine.field("worker.pid", .int(JSONLogHandler.processID))
                 requestLine.write()
             }
             if configuration.maxRequests > 0, served >= configuration.maxRequests {
@@ -291,16 +290,10 @@ struct RequestMetrics {
         route.hasPrefix("/share/") || route.hasPrefix("/embed/") || holdsToken(route) ? route : path
     }
 
-    /// Whether a route template has a `{token}` segment (a byte search: no Foundation, no
-    /// allocation, on every request's log line).
+    /// Whether a route template has a `{token}` segment (searched in its bytes: Foundation's
+    /// `contains`, through `CFStringFind`, was 3 % of a worker's time on every request's log line).
     private static func holdsToken(_ route: String) -> Bool {
-        var route = route
-        return route.withUTF8 { bytes in
-            guard bytes.count >= tokenSegment.count else { return false }
-            return (0...(bytes.count - tokenSegment.count)).contains { start in
-                bytes[start] == tokenSegment[0] && tokenSegment.indices.allSatisfy { bytes[start + $0] == tokenSegment[$0] }
-            }
-        }
+        route.utf8.firstRange(of: tokenSegment) != nil
     }
 
     private static let tokenSegment: [UInt8] = Array("/{token}".utf8)

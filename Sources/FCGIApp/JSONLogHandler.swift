@@ -65,14 +65,12 @@ struct JSONLogHandler: LogHandler {
         var parts = tm()
         gmtime_r(&seconds, &parts)
         func put(_ value: Int32, _ width: Int, then separator: UInt8) {
-            var digits: (UInt8, UInt8, UInt8, UInt8) = (48, 48, 48, 48)
-            var rest = max(0, value)
-            withUnsafeMutableBytes(of: &digits) { buffer in
-                for position in stride(from: width - 1, through: 0, by: -1) {
-                    buffer[position] = UInt8(ascii: "0") + UInt8(rest % 10)
-                    rest /= 10
-                }
-                out.append(contentsOf: buffer[0..<width])
+            let value = max(0, value)
+            var divisor: Int32 = 1
+            for _ in 1..<width { divisor *= 10 }
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                divisor /= 10
             }
             out.append(separator)
         }
@@ -95,7 +93,7 @@ struct JSONLogHandler: LogHandler {
 /// the fields in the order given) and sent with a single `write`. A worker keeps one and reuses
 /// its storage for every request's line.
 struct LogLine {
-    private(set) var bytes: [UInt8] = []
+    private var bytes: [UInt8] = []
 
     mutating func start(level: Logger.Level, message: String) {
         bytes.removeAll(keepingCapacity: true)

@@ -302,6 +302,5 @@ public final class QuotaLedger: @unchecked Sendable {
         defer { _ = assay_file_lock(fd, byte, 0) }
         return try body()
     }
-
 }
 
